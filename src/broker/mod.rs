@@ -1,0 +1,87 @@
+//! The broker carries committed changes to every node that has sessions of the user. Contract:
+//! at most once, in order per publisher, a *hint only* — the database is the history and replay
+//! repairs any gap. `inbox` is its only publisher. Each `Event` carries its frame serialized once
+//! (`bytes::Bytes`, shared by refcount on fan-out).
+//!
+//! Implementations: `memory` (the embedded single-node default: a real bounded broker, not a test
+//! double). The Redis implementation joins this enum for multi-node clusters. An enum rather
+//! than a trait object: two known variants, static dispatch, and `async fn` without boxing.
+
+pub mod memory;
+
+use crate::db::models::NotificationRow;
+use crate::domain::{NotificationId, UserId};
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Identifies the socket that made a change, so the change is not echoed back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u64);
+
+/// One committed change for one user, ready to write to each of the user's sockets.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub user_id: UserId,
+    /// Set for new notifications: sessions use it to drop duplicates and to resume.
+    pub notification_id: Option<NotificationId>,
+    pub origin: Option<SessionId>,
+    /// The serialized `PushFrame`.
+    pub frame: Bytes,
+}
+
+/// The frames pushed to a user's sockets when something changes (SPEC §5).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PushFrame<'a> {
+    Notification { notification: &'a NotificationRow },
+    NotificationRead { notification_id: i64, unread_count: i64 },
+    NotificationUnread { notification_id: i64, unread_count: i64 },
+    AllRead { marked: i64, unread_count: i64 },
+    NotificationDeleted { notification_id: i64, unread_count: i64 },
+}
+
+impl Event {
+    pub fn new(user_id: UserId, origin: Option<SessionId>, frame: &PushFrame<'_>) -> Event {
+        let notification_id = match frame {
+            PushFrame::Notification { notification } => NotificationId::new(notification.id),
+            _ => None,
+        };
+        // Serializing these plain structs cannot fail; an empty frame would be dropped by clients.
+        let frame = serde_json::to_vec(frame).map(Bytes::from).unwrap_or_default();
+        Event { user_id, notification_id, origin, frame }
+    }
+}
+
+/// The Redis channel of a user. The one place this name is built.
+pub fn user_channel(user: UserId) -> String {
+    format!("herald:user:{user}")
+}
+
+#[derive(Clone)]
+pub enum Broker {
+    Memory(memory::MemoryBroker),
+}
+
+impl Broker {
+    /// Publishes committed changes. Never fails the caller: the change is already stored, so a
+    /// lost event is logged and repaired by replay.
+    pub async fn publish(&self, events: Vec<Event>) {
+        match self {
+            Broker::Memory(broker) => broker.publish(events),
+        }
+    }
+
+    /// The stream of events arriving at this node, for its delivery task.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match self {
+            Broker::Memory(broker) => broker.subscribe(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Broker::Memory(_) => "memory",
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The command line: `herald [serve]`, `herald migrate`, `herald token`. Configuration itself
+//! comes only from the environment (see `config`); flags here choose what to do.
+
+use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Real-time notification service (REST + WebSocket)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node (the default).
+    Serve,
+    /// Apply pending database migrations to DATABASE_URL and exit.
+    Migrate,
+    /// Print an access token signed with JWT_SECRET (development and scripts).
+    Token {
+        /// The user the token identifies.
+        #[arg(long)]
+        user: i64,
+        /// Grant the send permission (create for others, broadcast).
+        #[arg(long)]
+        staff: bool,
+        /// Lifetime, e.g. 15m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+}
+
+fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 15m, 1h, 7d)"))?;
+    if ttl.as_secs() == 0 {
+        return Err("must be at least one second".into());
+    }
+    Ok(ttl)
+}

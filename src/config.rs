@@ -1,0 +1,362 @@
+//! `Config`: every setting of a node, read from environment variables only (12-factor).
+//! `ENV_VARS` is the one table of variables, defaults and meanings: README and
+//! `deploy/herald.env.example` are checked against it. Parsing reports every bad variable at once.
+//! Config is a plain value (never a global), so one process can run several nodes in tests.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One environment variable the node reads.
+pub struct EnvVar {
+    pub name: &'static str,
+    /// Shown in docs; empty when unset by default.
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar { name: "HERALD_BIND", default: "127.0.0.1:8000", doc: "Address and port to listen on (`0.0.0.0:8000` in containers; port 0 picks a free port)." },
+    EnvVar { name: "DATABASE_URL", default: "", doc: "`postgres://user:pass@host/db` for PostgreSQL; `sqlite://path` or unset for the embedded SQLite file `herald.db`." },
+    EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379` for cross-node fan-out; unset uses the in-process broker (single node)." },
+    EnvVar { name: "JWT_SECRET", default: "", doc: "HS256 secret shared with the token issuer. Unset: a random development secret is generated and a development token printed." },
+    EnvVar { name: "JWT_ALGORITHM", default: "HS256", doc: "The only accepted token algorithm: `HS256`, `RS256` or `ES256`." },
+    EnvVar { name: "JWT_PUBLIC_KEY_FILE", default: "", doc: "PEM public key file, required for `RS256`/`ES256`." },
+    EnvVar { name: "JWT_ISSUER", default: "", doc: "When set, tokens must carry this `iss`." },
+    EnvVar { name: "JWT_AUDIENCE", default: "", doc: "When set, tokens must carry this `aud`." },
+    EnvVar { name: "JWT_LEEWAY_SECONDS", default: "30", doc: "Clock-skew leeway for `exp` and `nbf`." },
+    EnvVar { name: "ALLOWED_ORIGINS", default: "", doc: "Comma-separated browser origins allowed to open WebSockets; unset allows any." },
+    EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `herald-<pid>`." },
+    EnvVar { name: "RUST_LOG", default: "info", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`." },
+    EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
+    EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum database connections of this node." },
+    EnvVar { name: "HERALD_DB_TIMEOUT_MS", default: "3000", doc: "Longest wait for a database connection before answering 503 `unavailable`." },
+    EnvVar { name: "HERALD_MIGRATE_ON_START", default: "true", doc: "Run pending migrations when `serve` starts (serialized across nodes on PostgreSQL)." },
+    EnvVar { name: "HERALD_MAX_BODY_BYTES", default: "65536", doc: "Largest accepted REST request body (413 above)." },
+    EnvVar { name: "HERALD_MAX_BROADCAST_BODY_BYTES", default: "1048576", doc: "Largest accepted broadcast request body (413 above)." },
+    EnvVar { name: "HERALD_MAX_BROADCAST_RECIPIENTS", default: "10000", doc: "Most `user_ids` one broadcast may name." },
+];
+
+/// Where notifications are stored.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(raw.to_owned()))
+        } else if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://herald.db".to_owned());
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else {
+            Err("expected postgres://… or sqlite://path".to_owned())
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    /// Never prints a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => write!(f, "postgres://***"),
+            },
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+        }
+    }
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+    Es256,
+}
+
+/// How tokens are verified.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub algorithm: JwtAlgorithm,
+    /// HS256 secret. `None` with HS256 means a random development secret was generated:
+    /// see `Config::dev_secret`.
+    pub secret: Secret,
+    /// True when `secret` was generated at start because `JWT_SECRET` was unset.
+    pub secret_is_generated: bool,
+    pub public_key_file: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database: DatabaseUrl,
+    pub redis_url: Option<String>,
+    pub jwt: JwtConfig,
+    pub allowed_origins: Vec<String>,
+    pub node_id: String,
+    pub workers: usize,
+    pub db_pool_size: u32,
+    pub db_timeout: Duration,
+    pub migrate_on_start: bool,
+    pub max_body_bytes: usize,
+    pub max_broadcast_body_bytes: usize,
+    pub max_broadcast_recipients: usize,
+}
+
+/// Every bad variable found, reported together.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a config from any variable source (tests pass a map; never `set_var`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut reader = Reader { lookup: &lookup, problems: Vec::new() };
+
+        let bind = reader.parse("HERALD_BIND", |raw| {
+            raw.parse::<SocketAddr>().map_err(|_| "expected host:port, e.g. 127.0.0.1:8000".to_owned())
+        });
+        let database = match reader.get("DATABASE_URL") {
+            None => Some(DatabaseUrl::Sqlite(PathBuf::from("herald.db"))),
+            Some(raw) => reader.check("DATABASE_URL", DatabaseUrl::parse(&raw)),
+        };
+        let redis_url = reader.get("REDIS_URL").and_then(|raw| {
+            let ok = raw.starts_with("redis://") || raw.starts_with("rediss://");
+            reader.check("REDIS_URL", if ok { Ok(raw) } else { Err("expected redis://host:port".to_owned()) })
+        });
+        let algorithm = reader.parse("JWT_ALGORITHM", |raw| match raw.to_ascii_uppercase().as_str() {
+            "HS256" => Ok(JwtAlgorithm::Hs256),
+            "RS256" => Ok(JwtAlgorithm::Rs256),
+            "ES256" => Ok(JwtAlgorithm::Es256),
+            _ => Err("expected HS256, RS256 or ES256".to_owned()),
+        });
+        let public_key_file = reader.get("JWT_PUBLIC_KEY_FILE").map(PathBuf::from);
+        if let Some(path) = &public_key_file {
+            if !path.is_file() {
+                reader.problems.push(format!("JWT_PUBLIC_KEY_FILE: no readable file at {}", path.display()));
+            }
+        }
+        if matches!(algorithm, Some(JwtAlgorithm::Rs256 | JwtAlgorithm::Es256)) && public_key_file.is_none() {
+            reader.problems.push("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM is RS256 or ES256".to_owned());
+        }
+        let configured_secret = reader.get("JWT_SECRET");
+        let leeway = reader.parse("JWT_LEEWAY_SECONDS", parse_u64).map(Duration::from_secs);
+        let allowed_origins = reader
+            .get("ALLOWED_ORIGINS")
+            .map(|raw| {
+                raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
+            })
+            .unwrap_or_default();
+        let node_id = reader.get("NODE_ID").unwrap_or_else(|| format!("herald-{}", std::process::id()));
+        let workers = match reader.get("HERALD_WORKERS") {
+            None => Some(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            Some(raw) => reader.check("HERALD_WORKERS", positive(&raw).map(|n| n as usize)),
+        };
+        let db_pool_size = reader.parse("HERALD_DB_POOL_SIZE", |raw| {
+            positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
+        });
+        let db_timeout = reader.parse("HERALD_DB_TIMEOUT_MS", positive).map(Duration::from_millis);
+        let migrate_on_start = reader.parse("HERALD_MIGRATE_ON_START", parse_bool);
+        let max_body_bytes = reader.parse("HERALD_MAX_BODY_BYTES", |raw| positive(raw).map(|n| n as usize));
+        let max_broadcast_body_bytes =
+            reader.parse("HERALD_MAX_BROADCAST_BODY_BYTES", |raw| positive(raw).map(|n| n as usize));
+        let max_broadcast_recipients =
+            reader.parse("HERALD_MAX_BROADCAST_RECIPIENTS", |raw| positive(raw).map(|n| n as usize));
+
+        let issuer = reader.get("JWT_ISSUER");
+        let audience = reader.get("JWT_AUDIENCE");
+        if !reader.problems.is_empty() {
+            return Err(ConfigError(reader.problems));
+        }
+        let missing = |what: &str| ConfigError(vec![format!("internal: {what} has no value")]);
+        let (secret, secret_is_generated) = match configured_secret {
+            Some(secret) => (Secret(secret), false),
+            None => (Secret(random_secret()), true),
+        };
+        Ok(Config {
+            bind: bind.ok_or_else(|| missing("HERALD_BIND"))?,
+            database: database.ok_or_else(|| missing("DATABASE_URL"))?,
+            redis_url,
+            jwt: JwtConfig {
+                algorithm: algorithm.ok_or_else(|| missing("JWT_ALGORITHM"))?,
+                secret,
+                secret_is_generated,
+                public_key_file,
+                issuer,
+                audience,
+                leeway: leeway.ok_or_else(|| missing("JWT_LEEWAY_SECONDS"))?,
+            },
+            allowed_origins,
+            node_id,
+            workers: workers.ok_or_else(|| missing("HERALD_WORKERS"))?,
+            db_pool_size: db_pool_size.ok_or_else(|| missing("HERALD_DB_POOL_SIZE"))?,
+            db_timeout: db_timeout.ok_or_else(|| missing("HERALD_DB_TIMEOUT_MS"))?,
+            migrate_on_start: migrate_on_start.ok_or_else(|| missing("HERALD_MIGRATE_ON_START"))?,
+            max_body_bytes: max_body_bytes.ok_or_else(|| missing("HERALD_MAX_BODY_BYTES"))?,
+            max_broadcast_body_bytes: max_broadcast_body_bytes
+                .ok_or_else(|| missing("HERALD_MAX_BROADCAST_BODY_BYTES"))?,
+            max_broadcast_recipients: max_broadcast_recipients
+                .ok_or_else(|| missing("HERALD_MAX_BROADCAST_RECIPIENTS"))?,
+        })
+    }
+
+    /// True when tokens are verified with a secret this process generated (development only).
+    pub fn uses_development_secret(&self) -> bool {
+        self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated
+    }
+}
+
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+    problems: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// The raw value; empty strings count as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn default_of(name: &str) -> &'static str {
+        ENV_VARS.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
+    }
+
+    /// Parses the variable or its documented default, recording a problem on failure.
+    fn parse<T>(&mut self, name: &'static str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.get(name).unwrap_or_else(|| Self::default_of(name).to_owned());
+        let result = parse(&raw).map_err(|why| format!("{why} (got {raw:?})"));
+        self.check(name, result)
+    }
+
+    fn check<T>(&mut self, name: &'static str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(why) => {
+                self.problems.push(format!("{name}: {why}"));
+                None
+            }
+        }
+    }
+}
+
+fn parse_u64(raw: &str) -> Result<u64, String> {
+    raw.parse::<u64>().map_err(|_| "expected a non-negative integer".to_owned())
+}
+
+fn positive(raw: &str) -> Result<u64, String> {
+    match parse_u64(raw)? {
+        0 => Err("must be greater than 0".to_owned()),
+        n => Ok(n),
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_gives_a_working_single_node() {
+        let cfg = config(&[]).expect("defaults are valid");
+        assert_eq!(cfg.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(cfg.database, DatabaseUrl::Sqlite(PathBuf::from("herald.db")));
+        assert!(cfg.redis_url.is_none());
+        assert!(cfg.uses_development_secret());
+        assert_eq!(cfg.jwt.leeway, Duration::from_secs(30));
+        assert_eq!(cfg.max_body_bytes, 64 * 1024);
+        assert_eq!(cfg.max_broadcast_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_at_once() {
+        let err = config(&[
+            ("HERALD_BIND", "nope"),
+            ("DATABASE_URL", "mysql://x"),
+            ("JWT_ALGORITHM", "HS512"),
+            ("HERALD_DB_POOL_SIZE", "0"),
+            ("HERALD_MIGRATE_ON_START", "maybe"),
+        ])
+        .expect_err("all invalid");
+        let text = err.to_string();
+        for name in ["HERALD_BIND", "DATABASE_URL", "JWT_ALGORITHM", "HERALD_DB_POOL_SIZE", "HERALD_MIGRATE_ON_START"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+        assert_eq!(err.0.len(), 5);
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_a_key_file() {
+        let err = config(&[("JWT_ALGORITHM", "RS256")]).expect_err("no key file");
+        assert!(err.to_string().contains("JWT_PUBLIC_KEY_FILE"));
+    }
+
+    #[test]
+    fn database_urls_pick_the_backend_and_debug_hides_passwords() {
+        let pg = config(&[("DATABASE_URL", "postgres://u:hunter2@localhost/db")]).expect("valid");
+        assert!(matches!(pg.database, DatabaseUrl::Postgres(_)));
+        assert!(!format!("{:?}", pg).contains("hunter2"));
+        let lite = config(&[("DATABASE_URL", "sqlite:///tmp/x.db")]).expect("valid");
+        assert_eq!(lite.database, DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db")));
+        let secret = config(&[("JWT_SECRET", "0123456789abcdef-secret")]).expect("valid");
+        assert!(!format!("{:?}", secret).contains("0123456789abcdef"));
+        assert!(!secret.uses_development_secret());
+    }
+}

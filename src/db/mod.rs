@@ -1,0 +1,320 @@
+//! The database: a pool of connections to PostgreSQL or SQLite, chosen by URL, and the only
+//! place SQL runs. Diesel is blocking, so every use goes through `Db::run`, which runs the closure
+//! on the blocking thread pool with a bounded wait for a connection and maps pool exhaustion or a
+//! dead server to `ApiError::Unavailable` (503).
+
+pub mod models;
+pub mod schema;
+
+/// The queries, written once in `queries.rs` and compiled per backend (Diesel types every query
+/// by its backend; these two modules are the same text with a different `Conn`).
+pub mod pg {
+    pub type Conn = diesel::PgConnection;
+    include!("queries.rs");
+
+    /// Upserts the users' inbox rows adding one unread each, in one statement per chunk; this
+    /// takes their row locks, in the order given, until the transaction ends.
+    fn lock_inboxes_adding_unread(conn: &mut Conn, users: &[i64]) -> QueryResult<()> {
+        use super::models::InboxStateInsert;
+        let rows: Vec<InboxStateInsert> =
+            users.iter().map(|&user_id| InboxStateInsert { user_id, unread_count: 1 }).collect();
+        diesel::insert_into(state::table)
+            .values(&rows)
+            .on_conflict(state::user_id)
+            .do_update()
+            .set(state::unread_count.eq(state::unread_count + 1))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+pub mod sqlite {
+    pub type Conn = diesel::SqliteConnection;
+    include!("queries.rs");
+
+    /// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
+    /// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
+    fn lock_inboxes_adding_unread(conn: &mut Conn, users: &[i64]) -> QueryResult<()> {
+        use super::models::InboxStateInsert;
+        for &user_id in users {
+            diesel::insert_into(state::table)
+                .values(InboxStateInsert { user_id, unread_count: 1 })
+                .on_conflict(state::user_id)
+                .do_update()
+                .set(state::unread_count.eq(state::unread_count + 1))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `queries::$function` for the backend of `$conn`: `dispatch!(conn, create(&new))`.
+#[macro_export]
+macro_rules! dispatch {
+    ($conn:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(c) => $crate::db::pg::$function(c $(, $arg)*),
+            $crate::db::DbConnection::Sqlite(c) => $crate::db::sqlite::$function(c $(, $arg)*),
+        }
+    };
+}
+
+use crate::config::DatabaseUrl;
+use crate::error::ApiError;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Serializes migrations of several nodes starting at once against one PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x4845_5241_4c44; // "HERALD"
+
+/// A live connection to either backend.
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs the same Diesel code against whichever backend the connection is, typed per backend.
+/// The body is compiled once per backend, so any query the DSL accepts for both works.
+#[macro_export]
+macro_rules! each_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// A write transaction that serializes writers: PostgreSQL relies on row locks taken inside,
+/// SQLite takes the database write lock up front (`BEGIN IMMEDIATE`) so it never upgrades late.
+pub trait WriteTransaction: Connection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+}
+
+impl WriteTransaction for PgConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
+}
+
+impl WriteTransaction for SqliteConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+}
+
+/// A pooled connection; `broken` retires it after an error that may have left it unusable.
+pub struct PooledConnection {
+    conn: DbConnection,
+    broken: bool,
+}
+
+#[derive(Debug)]
+pub struct ConnectError(String);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Opens connections by URL scheme, and says why when it cannot (r2d2's default hides it).
+struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = PooledConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<PooledConnection, ConnectError> {
+        let conn = establish(&self.url)?;
+        Ok(PooledConnection { conn, broken: false })
+    }
+
+    fn is_valid(&self, conn: &mut PooledConnection) -> Result<(), ConnectError> {
+        each_backend!(&mut conn.conn, c => c.batch_execute("SELECT 1")).map_err(|e| ConnectError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut PooledConnection) -> bool {
+        conn.broken
+    }
+}
+
+/// Opens one connection, with SQLite's pragmas set.
+pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectError> {
+    match url {
+        DatabaseUrl::Postgres(raw) => {
+            let with_timeout = if raw.contains("connect_timeout=") {
+                raw.clone()
+            } else {
+                format!("{raw}{}connect_timeout=5", if raw.contains('?') { '&' } else { '?' })
+            };
+            PgConnection::establish(&with_timeout)
+                .map(DbConnection::Pg)
+                .map_err(|e| ConnectError(format!("PostgreSQL: {e}")))
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(|e| ConnectError(format!("SQLite {}: {e}", path.display())))?;
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| ConnectError(format!("SQLite pragmas: {e}")))?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
+/// Runs every pending migration of the URL's backend; returns how many ran.
+pub fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
+    let mut conn = establish(url).map_err(|e| e.to_string())?;
+    match &mut conn {
+        DbConnection::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| e.to_string())?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            result
+        }
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The node's handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnectionManager>,
+}
+
+impl Db {
+    /// Builds the pool without connecting: a node starts even when the database is down and
+    /// answers 503 until it is back.
+    pub fn new(url: &DatabaseUrl, max_size: u32, wait: Duration) -> Db {
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(wait)
+            .test_on_check_out(false)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(ConnectionManager { url: url.clone() });
+        Db { pool }
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut pooled = pool.get()?;
+            let result = work(&mut pooled.conn);
+            if matches!(result, Err(ApiError::Unavailable(_) | ApiError::Internal(_))) {
+                pooled.broken = true;
+            }
+            result
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Connections in use and idle, for metrics and readiness.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections - state.idle_connections, state.idle_connections)
+    }
+}
+
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<ConnectError> for LogPoolErrors {
+    fn handle_error(&self, error: ConnectError) {
+        log::warn!("database connection failed: {error}");
+    }
+}
+
+/// The outcome of storing one notification.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// Stored; `realtime` is the recipient's preference for pushing it live.
+    Created { row: models::NotificationRow, realtime: bool },
+    /// The recipient disabled this type: nothing was stored.
+    Suppressed,
+}
+
+#[derive(Debug, Clone)]
+pub struct BroadcastOutcome {
+    /// One stored notification per recipient who accepts the type, ascending by user id,
+    /// with that recipient's `realtime` preference.
+    pub created: Vec<(models::NotificationRow, bool)>,
+    pub suppressed: usize,
+}
+
+/// A reply recorded under an idempotency key, returned as is to a repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A caller's idempotency key, scoped to one operation.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub caller: crate::domain::UserId,
+    pub scoped_key: String,
+}
+
+/// A fresh result, or the reply of the first request with the same idempotency key.
+#[derive(Debug, Clone)]
+pub enum Idempotent<T> {
+    Fresh(T),
+    Replay(StoredReply),
+}
+
+/// Filter and page of a list request (SPEC §4).
+#[derive(Debug, Clone, Copy)]
+pub struct ListQuery {
+    pub unread_only: bool,
+    pub kind: Option<crate::domain::NotificationType>,
+    pub before: Option<crate::domain::NotificationId>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rows: Vec<models::NotificationRow>,
+    pub total: i64,
+    pub unread_count: i64,
+    pub next_before: Option<i64>,
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the
+/// value returned at creation equals the value read back later.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+}

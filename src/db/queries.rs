@@ -1,0 +1,283 @@
+// Every SQL statement of Herald, written once and compiled for each backend (see `db::pg` and
+// `db::sqlite`, which include this file with their own `Conn`). Write use-cases run in one
+// `write_transaction`; each locks the recipient's `inbox_state` row (PostgreSQL: the upsert
+// takes the row lock) before it touches notifications, so one user's ids commit in increasing
+// order and the unread counter stays exact.
+
+use super::models::{IdempotencyRow, NotificationInsert, NotificationRow, PreferenceRow};
+use super::schema::{idempotency_keys as keys, inbox_state as state, notification_preferences as prefs, notifications as n};
+use super::{BroadcastOutcome, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply, WriteTransaction};
+use crate::domain::{NewNotification, NotificationContent, NotificationId, NotificationType, Preference, Preferences, PreferencesPatch, UserId};
+use crate::error::ApiError;
+use diesel::prelude::*;
+
+/// Rows per multi-row statement in a broadcast (well under both backends' bind limits).
+const BATCH_ROWS: usize = 1000;
+/// How long an idempotency key replays its first reply.
+const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+
+/// Stores one notification unless the recipient disabled its type. `reply` renders the outcome
+/// as the response recorded under the idempotency key, inside the same transaction.
+pub fn create(
+    conn: &mut Conn,
+    new: &NewNotification,
+    key: Option<&IdempotencyKey>,
+    reply: &dyn Fn(&CreateOutcome) -> StoredReply,
+) -> Result<Idempotent<CreateOutcome>, ApiError> {
+    conn.write_transaction(|conn| {
+        if let Some(replay) = claim_key(conn, key)? {
+            return Ok(Idempotent::Replay(replay));
+        }
+        let preference = preference(conn, new.recipient, new.content.kind)?;
+        let outcome = if preference.enabled {
+            lock_inboxes_adding_unread(conn, &[new.recipient.get()])?;
+            let row = diesel::insert_into(n::table)
+                .values(insert_of(new.recipient, new.sender, &new.content, super::now()))
+                .returning(n::all_columns)
+                .get_result::<NotificationRow>(conn)?;
+            CreateOutcome::Created { row, realtime: preference.realtime }
+        } else {
+            CreateOutcome::Suppressed
+        };
+        finish_key(conn, key, &reply(&outcome))?;
+        Ok(Idempotent::Fresh(outcome))
+    })
+}
+
+/// Stores one notification for each distinct recipient that accepts the type, in one
+/// transaction. `recipients` must be sorted and free of duplicates (lock order: ascending ids).
+pub fn broadcast(
+    conn: &mut Conn,
+    recipients: &[UserId],
+    sender: UserId,
+    content: &NotificationContent,
+    key: Option<&IdempotencyKey>,
+    reply: &dyn Fn(&BroadcastOutcome) -> StoredReply,
+) -> Result<Idempotent<BroadcastOutcome>, ApiError> {
+    conn.write_transaction(|conn| {
+        if let Some(replay) = claim_key(conn, key)? {
+            return Ok(Idempotent::Replay(replay));
+        }
+        let now = super::now();
+        let mut created = Vec::with_capacity(recipients.len());
+        let mut suppressed = 0;
+        for chunk in recipients.chunks(BATCH_ROWS) {
+            let ids: Vec<i64> = chunk.iter().map(|u| u.get()).collect();
+            let stored: std::collections::HashMap<i64, (bool, bool)> = prefs::table
+                .filter(prefs::notification_type.eq(content.kind.as_str()))
+                .filter(prefs::user_id.eq_any(&ids))
+                .select((prefs::user_id, prefs::enabled, prefs::realtime))
+                .load::<(i64, bool, bool)>(conn)?
+                .into_iter()
+                .map(|(user, enabled, realtime)| (user, (enabled, realtime)))
+                .collect();
+            let accepting: Vec<(UserId, bool)> = chunk
+                .iter()
+                .filter_map(|user| {
+                    let (enabled, realtime) = stored.get(&user.get()).copied().unwrap_or((true, true));
+                    enabled.then_some((*user, realtime))
+                })
+                .collect();
+            suppressed += chunk.len() - accepting.len();
+            if accepting.is_empty() {
+                continue;
+            }
+            let accepting_ids: Vec<i64> = accepting.iter().map(|(u, _)| u.get()).collect();
+            lock_inboxes_adding_unread(conn, &accepting_ids)?;
+            let inserts: Vec<NotificationInsert> =
+                accepting.iter().map(|(user, _)| insert_of(*user, Some(sender), content, now)).collect();
+            let mut rows = diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<NotificationRow>(conn)?;
+            rows.sort_by_key(|row| row.user_id);
+            // `accepting` is sorted by user id too, so the two line up.
+            created.extend(rows.into_iter().zip(accepting.iter().map(|(_, realtime)| *realtime)));
+        }
+        let outcome = BroadcastOutcome { created, suppressed };
+        finish_key(conn, key, &reply(&outcome))?;
+        Ok(Idempotent::Fresh(outcome))
+    })
+}
+
+fn insert_of<'a>(recipient: UserId, sender: Option<UserId>, content: &'a NotificationContent, now: chrono::NaiveDateTime) -> NotificationInsert<'a> {
+    NotificationInsert {
+        user_id: recipient.get(),
+        sender_id: sender.map(UserId::get),
+        notification_type: content.kind.as_str(),
+        title: &content.title,
+        message: &content.message,
+        data: &content.data,
+        link: content.link.as_deref(),
+        is_read: false,
+        created_at: now,
+    }
+}
+
+fn add_unread(conn: &mut Conn, user: UserId, delta: i64) -> QueryResult<i64> {
+    diesel::update(state::table.find(user.get()))
+        .set(state::unread_count.eq(state::unread_count + delta))
+        .returning(state::unread_count)
+        .get_result(conn)
+}
+
+pub fn unread_count(conn: &mut Conn, user: UserId) -> QueryResult<i64> {
+    Ok(state::table.find(user.get()).select(state::unread_count).first(conn).optional()?.unwrap_or(0))
+}
+
+/// Marks one of the user's notifications read or unread. Returns the row, whether it changed,
+/// and the user's unread count. Another user's id is `NotFound`, exactly as a missing one.
+pub fn set_read(conn: &mut Conn, user: UserId, id: NotificationId, read: bool) -> Result<(NotificationRow, bool, i64), ApiError> {
+    conn.write_transaction(|conn| {
+        let mine = n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get()));
+        let updated = diesel::update(mine.filter(n::is_read.eq(!read)))
+            .set((n::is_read.eq(read), n::read_at.eq(read.then(super::now))))
+            .returning(n::all_columns)
+            .get_result::<NotificationRow>(conn)
+            .optional()?;
+        match updated {
+            Some(row) => {
+                let unread = add_unread(conn, user, if read { -1 } else { 1 })?;
+                Ok((row, true, unread))
+            }
+            None => {
+                let row = mine.select(n::all_columns).first::<NotificationRow>(conn)?;
+                Ok((row, false, unread_count(conn, user)?))
+            }
+        }
+    })
+}
+
+/// Marks all the user's notifications read; returns how many changed and the unread count left.
+pub fn mark_all_read(conn: &mut Conn, user: UserId) -> Result<(i64, i64), ApiError> {
+    conn.write_transaction(|conn| {
+        let marked = diesel::update(n::table.filter(n::user_id.eq(user.get())).filter(n::is_read.eq(false)))
+            .set((n::is_read.eq(true), n::read_at.eq(Some(super::now()))))
+            .execute(conn)? as i64;
+        let unread = if marked > 0 { add_unread(conn, user, -marked)? } else { unread_count(conn, user)? };
+        Ok((marked, unread))
+    })
+}
+
+/// Deletes one of the user's notifications; returns the unread count left.
+pub fn delete(conn: &mut Conn, user: UserId, id: NotificationId) -> Result<i64, ApiError> {
+    conn.write_transaction(|conn| {
+        let was_read = diesel::delete(n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get())))
+            .returning(n::is_read)
+            .get_result::<bool>(conn)?;
+        Ok(if was_read { unread_count(conn, user)? } else { add_unread(conn, user, -1)? })
+    })
+}
+
+/// One page of the user's notifications, newest first, with the filter's total.
+pub fn list(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<Page, ApiError> {
+    let filtered = || {
+        let mut q = n::table.filter(n::user_id.eq(user.get())).into_boxed();
+        if query.unread_only {
+            q = q.filter(n::is_read.eq(false));
+        }
+        if let Some(kind) = query.kind {
+            q = q.filter(n::notification_type.eq(kind.as_str()));
+        }
+        q
+    };
+    let mut page_query = filtered();
+    if let Some(before) = query.before {
+        page_query = page_query.filter(n::id.lt(before.get()));
+    }
+    let mut rows = page_query.order(n::id.desc()).limit(query.limit + 1).select(n::all_columns).load::<NotificationRow>(conn)?;
+    let next_before = if rows.len() as i64 > query.limit {
+        rows.truncate(query.limit as usize);
+        rows.last().map(|row| row.id)
+    } else {
+        None
+    };
+    let unread_count = unread_count(conn, user)?;
+    let total = if query.unread_only && query.kind.is_none() {
+        unread_count
+    } else {
+        filtered().count().get_result::<i64>(conn)?
+    };
+    Ok(Page { rows, total, unread_count, next_before })
+}
+
+/// Notifications of the user with id above `after`, oldest first (resume).
+pub fn since(conn: &mut Conn, user: UserId, after: i64, limit: i64) -> QueryResult<Vec<NotificationRow>> {
+    n::table
+        .filter(n::user_id.eq(user.get()))
+        .filter(n::id.gt(after))
+        .order(n::id.asc())
+        .limit(limit)
+        .select(n::all_columns)
+        .load(conn)
+}
+
+fn preference(conn: &mut Conn, user: UserId, kind: NotificationType) -> QueryResult<Preference> {
+    Ok(prefs::table
+        .find((user.get(), kind.as_str()))
+        .select((prefs::enabled, prefs::realtime))
+        .first::<(bool, bool)>(conn)
+        .optional()?
+        .map(|(enabled, realtime)| Preference { enabled, realtime })
+        .unwrap_or_default())
+}
+
+pub fn preferences(conn: &mut Conn, user: UserId) -> QueryResult<Preferences> {
+    let rows = prefs::table.filter(prefs::user_id.eq(user.get())).select(PreferenceRow::as_select()).load(conn)?;
+    Ok(Preferences::from_stored(rows.into_iter().filter_map(|row| {
+        NotificationType::parse(&row.notification_type).map(|kind| (kind, Preference { enabled: row.enabled, realtime: row.realtime }))
+    })))
+}
+
+/// Applies a partial update in one transaction; returns all eight preferences.
+pub fn update_preferences(conn: &mut Conn, user: UserId, patch: &PreferencesPatch) -> Result<Preferences, ApiError> {
+    conn.write_transaction(|conn| {
+        let mut current = preferences(conn, user)?;
+        for (kind, change) in &patch.0 {
+            let next = change.apply(current.get(*kind));
+            diesel::insert_into(prefs::table)
+                .values(PreferenceRow { user_id: user.get(), notification_type: kind.as_str().to_owned(), enabled: next.enabled, realtime: next.realtime })
+                .on_conflict((prefs::user_id, prefs::notification_type))
+                .do_update()
+                .set((prefs::enabled.eq(next.enabled), prefs::realtime.eq(next.realtime)))
+                .execute(conn)?;
+            current.0.insert(*kind, next);
+        }
+        Ok(current)
+    })
+}
+
+/// Claims the key for this request, or returns the reply recorded by the first one. On
+/// PostgreSQL a concurrent repeat blocks on the first one's uncommitted insert and then sees its
+/// reply; SQLite serializes the two transactions outright.
+fn claim_key(conn: &mut Conn, key: Option<&IdempotencyKey>) -> QueryResult<Option<StoredReply>> {
+    let Some(key) = key else { return Ok(None) };
+    let now = super::now();
+    let claimed = diesel::insert_into(keys::table)
+        .values(IdempotencyRow { caller_id: key.caller.get(), key: key.scoped_key.clone(), response_status: 0, response_body: String::new(), created_at: now })
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    if claimed == 1 {
+        return Ok(None);
+    }
+    let expired_before = now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
+    let this_key = keys::table.filter(keys::caller_id.eq(key.caller.get())).filter(keys::key.eq(&key.scoped_key));
+    let reclaimed = diesel::update(this_key.filter(keys::created_at.lt(expired_before)))
+        .set((keys::response_status.eq(0), keys::response_body.eq(""), keys::created_at.eq(now)))
+        .execute(conn)?;
+    if reclaimed == 1 {
+        return Ok(None);
+    }
+    let row = this_key.select(IdempotencyRow::as_select()).first(conn)?;
+    Ok(Some(StoredReply { status: u16::try_from(row.response_status).unwrap_or(500), body: row.response_body }))
+}
+
+fn finish_key(conn: &mut Conn, key: Option<&IdempotencyKey>, reply: &StoredReply) -> QueryResult<()> {
+    let Some(key) = key else { return Ok(()) };
+    diesel::update(keys::table.filter(keys::caller_id.eq(key.caller.get())).filter(keys::key.eq(&key.scoped_key)))
+        .set((keys::response_status.eq(i32::from(reply.status)), keys::response_body.eq(&reply.body)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Answers when the database does (readiness).
+pub fn ping(conn: &mut Conn) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}

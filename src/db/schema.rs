@@ -1,0 +1,43 @@
+//! Diesel table definitions, portable across PostgreSQL and SQLite (JSON as Text, UTC Timestamps).
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        sender_id -> Nullable<BigInt>,
+        notification_type -> Text,
+        title -> Text,
+        message -> Text,
+        data -> Text,
+        link -> Nullable<Text>,
+        is_read -> Bool,
+        read_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inbox_state (user_id) {
+        user_id -> BigInt,
+        unread_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, notification_type) {
+        user_id -> BigInt,
+        notification_type -> Text,
+        enabled -> Bool,
+        realtime -> Bool,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (caller_id, key) {
+        caller_id -> BigInt,
+        key -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -1,0 +1,95 @@
+//! The REST surface: routes (each path with and without its trailing slash, no redirect), the
+//! JSON body and query parsing, and the error handlers that turn every extractor failure, unknown
+//! route and wrong method into the SPEC error envelope. Handlers parse, call `inbox`, and shape
+//! the reply; nothing else.
+
+mod notifications;
+mod ops;
+mod preferences;
+
+use crate::error::ApiError;
+use actix_web::error::JsonPayloadError;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Request-size limits of the REST API.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub default_bytes: usize,
+    pub broadcast_bytes: usize,
+}
+
+/// Registers every route of SPEC §4 and the operations endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
+    use notifications as n;
+    cfg.app_data(json_config(limits.default_bytes))
+        .service(resource("/auth/notifications").route(web::get().to(n::list_notifications)))
+        .service(resource("/auth/notifications/create").route(web::post().to(n::create_notification)))
+        .service(resource("/auth/notifications/mark-all-read").route(web::post().to(n::mark_all_read)))
+        .service(resource("/auth/notifications/unread-count").route(web::get().to(n::unread_count)))
+        .service(
+            resource("/auth/notifications/preferences")
+                .route(web::get().to(preferences::get_preferences))
+                .route(web::put().to(preferences::update_preferences)),
+        )
+        .service(
+            resource("/auth/notifications/broadcast")
+                .app_data(json_config(limits.broadcast_bytes))
+                .route(web::post().to(n::broadcast_notification)),
+        )
+        .service(resource("/auth/notifications/{id}/read").route(web::post().to(n::mark_read)))
+        .service(resource("/auth/notifications/{id}/unread").route(web::post().to(n::mark_unread)))
+        .service(resource("/auth/notifications/{id}/delete").route(web::delete().to(n::delete_notification)))
+        .service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)));
+}
+
+/// A resource answering at `path` and `path/`, with a JSON 405 for other methods.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource([path.to_owned(), format!("{path}/")]).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// The answer for any path no route matches.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |err, _req| json_error(err, limit).into())
+}
+
+fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType("Content-Type must be application/json".into()),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::InvalidJson("request body must be a JSON object".into())
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(format!("request body is not valid JSON: {e}")),
+        other => ApiError::InvalidJson(format!("request body could not be read: {other}")),
+    }
+}
+
+/// A JSON object body.
+type JsonObject = web::Json<serde_json::Map<String, serde_json::Value>>;
+
+/// The `Idempotency-Key` header, when present.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => {
+            value.to_str().map(Some).map_err(|_| ApiError::validation("Idempotency-Key", "must be printable ASCII"))
+        }
+    }
+}
+
+/// A reply recorded under an idempotency key (or built the same way), sent as is.
+fn stored_reply(reply: &crate::db::StoredReply) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::OK);
+    HttpResponse::build(status).content_type("application/json").body(reply.body.clone())
+}

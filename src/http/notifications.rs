@@ -1,0 +1,165 @@
+//! Notification endpoints of SPEC §4: list, create, read, unread, mark-all-read, delete,
+//! unread-count and broadcast.
+
+use super::{idempotency_key, stored_reply, JsonObject};
+use crate::auth::Principal;
+use crate::db::{Idempotent, ListQuery};
+use crate::domain::{NotificationId, NotificationType};
+use crate::error::ApiError;
+use crate::inbox::{broadcast_reply, create_reply, Inbox};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+pub async fn list_notifications(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_list_query(req.query_string())?;
+    let page = inbox.list(caller, query).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "notifications": page.rows,
+        "total": page.total,
+        "unread_count": page.unread_count,
+        "next_before": page.next_before,
+    })))
+}
+
+/// `limit`, `before`, `unread`, `type`: invalid or out of range is a 400 naming the field,
+/// never clamped.
+fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
+    let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: DEFAULT_PAGE_SIZE };
+    for (name, value) in pairs {
+        match name.as_str() {
+            "limit" => {
+                query.limit =
+                    value.parse::<i64>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                        ApiError::validation("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}"))
+                    })?;
+            }
+            "before" => {
+                query.before = Some(
+                    NotificationId::parse_str(&value)
+                        .ok_or_else(|| ApiError::validation("before", NotificationId::INVALID))?,
+                );
+            }
+            "unread" => {
+                query.unread_only = match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(ApiError::validation("unread", "must be true or false")),
+                };
+            }
+            "type" | "notification_type" => {
+                query.kind = Some(
+                    NotificationType::parse(&value)
+                        .ok_or_else(|| ApiError::validation("type", NotificationType::INVALID))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+pub async fn create_notification(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    req: HttpRequest,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let reply = match inbox.create(caller, &body, key, None).await? {
+        Idempotent::Fresh(outcome) => create_reply(&outcome),
+        Idempotent::Replay(reply) => reply,
+    };
+    Ok(stored_reply(&reply))
+}
+
+pub async fn broadcast_notification(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    req: HttpRequest,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let reply = match inbox.broadcast(caller, &body, key).await? {
+        Idempotent::Fresh(outcome) => broadcast_reply(&outcome),
+        Idempotent::Replay(reply) => reply,
+    };
+    Ok(stored_reply(&reply))
+}
+
+/// A path id that is not a positive 64-bit integer names no notification: 404.
+fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
+    NotificationId::parse_str(raw).ok_or(ApiError::NotFound)
+}
+
+pub async fn mark_read(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (row, unread_count) = inbox.mark_read(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(json!({ "notification": row, "unread_count": unread_count })))
+}
+
+pub async fn mark_unread(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (row, unread_count) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(json!({ "notification": row, "unread_count": unread_count })))
+}
+
+pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
+    let (marked, unread_count) = inbox.mark_all_read(caller, None).await?;
+    Ok(HttpResponse::Ok().json(json!({ "marked": marked, "unread_count": unread_count })))
+}
+
+pub async fn delete_notification(
+    inbox: web::Data<Inbox>,
+    caller: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let unread_count = inbox.delete(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(json!({ "deleted": true, "unread_count": unread_count })))
+}
+
+pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
+    let unread_count = inbox.unread_count(caller).await?;
+    Ok(HttpResponse::Ok().json(json!({ "unread_count": unread_count })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_query_limits_are_checked_not_clamped() {
+        assert_eq!(parse_list_query("").expect("ok").limit, DEFAULT_PAGE_SIZE);
+        assert_eq!(parse_list_query("limit=200").expect("ok").limit, 200);
+        assert_eq!(parse_list_query("limit=1").expect("ok").limit, 1);
+        for (raw, field) in [
+            ("limit=0", "limit"),
+            ("limit=201", "limit"),
+            ("limit=x", "limit"),
+            ("before=0", "before"),
+            ("before=-1", "before"),
+            ("unread=maybe", "unread"),
+            ("type=alert", "type"),
+        ] {
+            assert_eq!(parse_list_query(raw).expect_err(raw).field(), Some(field), "{raw}");
+        }
+        let q = parse_list_query("unread=true&type=meeting&before=10").expect("ok");
+        assert!(q.unread_only);
+        assert_eq!(q.kind, Some(NotificationType::Meeting));
+        assert_eq!(q.before.map(NotificationId::get), Some(10));
+    }
+}

@@ -1,0 +1,242 @@
+//! The use-cases of Herald, in one place: create, broadcast, mark_read, mark_unread,
+//! mark_all_read, delete, list, unread_count, preferences. REST handlers, WebSocket frames and
+//! the CLI all call these, so every rule is written once: parse and validate, check permissions,
+//! commit to the database, and only then publish the change through the broker.
+
+use crate::auth::Principal;
+use crate::broker::{Broker, Event, PushFrame, SessionId};
+use crate::db::models::NotificationRow;
+use crate::db::{BroadcastOutcome, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply};
+use crate::dispatch;
+use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
+use crate::error::ApiError;
+use serde_json::{json, Map, Value};
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+#[derive(Clone)]
+pub struct Inbox {
+    db: Db,
+    broker: Broker,
+    max_broadcast_recipients: usize,
+}
+
+impl Inbox {
+    pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize) -> Self {
+        Inbox { db, broker, max_broadcast_recipients }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Creates one notification from a request body (`user_id` defaults to the caller).
+    pub async fn create(
+        &self,
+        caller: Principal,
+        body: &Map<String, Value>,
+        idempotency_key: Option<&str>,
+        origin: Option<SessionId>,
+    ) -> Result<Idempotent<CreateOutcome>, ApiError> {
+        let new = NewNotification::parse(body, caller.user_id)?;
+        caller.ensure_may_notify(new.recipient)?;
+        let key = scoped_key(caller, "create", idempotency_key)?;
+        let result = self.db.run(move |conn| dispatch!(conn, create(&new, key.as_ref(), &create_reply))).await?;
+        if let Idempotent::Fresh(CreateOutcome::Created { row, realtime: true }) = &result {
+            self.publish_notifications(std::slice::from_ref(row), origin).await;
+        }
+        Ok(result)
+    }
+
+    /// Creates the same notification for many users (SPEC §4 broadcast).
+    pub async fn broadcast(
+        &self,
+        caller: Principal,
+        body: &Map<String, Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Idempotent<BroadcastOutcome>, ApiError> {
+        caller.ensure_may_broadcast()?;
+        let recipients = self.parse_recipients(body)?;
+        let content = NotificationContent::parse(body)?;
+        let key = scoped_key(caller, "broadcast", idempotency_key)?;
+        let sender = caller.user_id;
+        let result = self
+            .db
+            .run(move |conn| dispatch!(conn, broadcast(&recipients, sender, &content, key.as_ref(), &broadcast_reply)))
+            .await?;
+        if let Idempotent::Fresh(outcome) = &result {
+            let live: Vec<NotificationRow> =
+                outcome.created.iter().filter(|(_, realtime)| *realtime).map(|(row, _)| row.clone()).collect();
+            self.publish_notifications(&live, None).await;
+        }
+        Ok(result)
+    }
+
+    fn parse_recipients(&self, body: &Map<String, Value>) -> Result<Vec<UserId>, ApiError> {
+        let Some(Value::Array(raw)) = body.get("user_ids") else {
+            return Err(ApiError::validation("user_ids", "must be an array of user ids"));
+        };
+        if raw.is_empty() || raw.len() > self.max_broadcast_recipients {
+            return Err(ApiError::validation(
+                "user_ids",
+                format!("must name 1 to {} users", self.max_broadcast_recipients),
+            ));
+        }
+        let mut ids = raw
+            .iter()
+            .map(|value| UserId::from_json(value).ok_or_else(|| ApiError::validation("user_ids", UserId::INVALID)))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Marks one notification read; returns it and the unread count.
+    pub async fn mark_read(
+        &self,
+        caller: Principal,
+        id: NotificationId,
+        origin: Option<SessionId>,
+    ) -> Result<(NotificationRow, i64), ApiError> {
+        self.set_read(caller, id, true, origin).await
+    }
+
+    /// Marks one notification unread; returns it and the unread count.
+    pub async fn mark_unread(
+        &self,
+        caller: Principal,
+        id: NotificationId,
+        origin: Option<SessionId>,
+    ) -> Result<(NotificationRow, i64), ApiError> {
+        self.set_read(caller, id, false, origin).await
+    }
+
+    async fn set_read(
+        &self,
+        caller: Principal,
+        id: NotificationId,
+        read: bool,
+        origin: Option<SessionId>,
+    ) -> Result<(NotificationRow, i64), ApiError> {
+        let user = caller.user_id;
+        let (row, changed, unread_count) = self.db.run(move |conn| dispatch!(conn, set_read(user, id, read))).await?;
+        if changed {
+            let notification_id = id.get();
+            let frame = if read {
+                PushFrame::NotificationRead { notification_id, unread_count }
+            } else {
+                PushFrame::NotificationUnread { notification_id, unread_count }
+            };
+            self.broker.publish(vec![Event::new(user, origin, &frame)]).await;
+        }
+        Ok((row, unread_count))
+    }
+
+    /// Marks every notification of the caller read; returns (marked, unread count).
+    pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), ApiError> {
+        let user = caller.user_id;
+        let (marked, unread_count) = self.db.run(move |conn| dispatch!(conn, mark_all_read(user))).await?;
+        if marked > 0 {
+            self.broker.publish(vec![Event::new(user, origin, &PushFrame::AllRead { marked, unread_count })]).await;
+        }
+        Ok((marked, unread_count))
+    }
+
+    /// Deletes one notification; returns the unread count. A second delete is `NotFound`.
+    pub async fn delete(
+        &self,
+        caller: Principal,
+        id: NotificationId,
+        origin: Option<SessionId>,
+    ) -> Result<i64, ApiError> {
+        let user = caller.user_id;
+        let unread_count = self.db.run(move |conn| dispatch!(conn, delete(user, id))).await?;
+        let frame = PushFrame::NotificationDeleted { notification_id: id.get(), unread_count };
+        self.broker.publish(vec![Event::new(user, origin, &frame)]).await;
+        Ok(unread_count)
+    }
+
+    pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| dispatch!(conn, list(user, query))).await
+    }
+
+    pub async fn unread_count(&self, caller: Principal) -> Result<i64, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| Ok(dispatch!(conn, unread_count(user))?)).await
+    }
+
+    pub async fn preferences(&self, caller: Principal) -> Result<Preferences, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| Ok(dispatch!(conn, preferences(user))?)).await
+    }
+
+    pub async fn update_preferences(
+        &self,
+        caller: Principal,
+        body: &Map<String, Value>,
+    ) -> Result<Preferences, ApiError> {
+        let patch = PreferencesPatch::parse(body)?;
+        let user = caller.user_id;
+        self.db.run(move |conn| dispatch!(conn, update_preferences(user, &patch))).await
+    }
+
+    /// Publishes new notifications, serialized once each.
+    async fn publish_notifications(&self, rows: &[NotificationRow], origin: Option<SessionId>) {
+        if rows.is_empty() {
+            return;
+        }
+        let events = rows
+            .iter()
+            .filter_map(|row| {
+                let user = UserId::new(row.user_id)?;
+                Some(Event::new(user, origin, &PushFrame::Notification { notification: row }))
+            })
+            .collect();
+        self.broker.publish(events).await;
+    }
+}
+
+fn scoped_key(caller: Principal, operation: &str, key: Option<&str>) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(ApiError::validation(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+        ));
+    }
+    Ok(Some(IdempotencyKey { caller: caller.user_id, scoped_key: format!("{operation}:{key}") }))
+}
+
+/// The REST reply to a create: 201 with the notification, or 200 when suppressed.
+pub fn create_reply(outcome: &CreateOutcome) -> StoredReply {
+    match outcome {
+        CreateOutcome::Created { row, .. } => StoredReply {
+            status: 201,
+            body: serde_json::to_string(&NotificationEnvelope { notification: row }).unwrap_or_default(),
+        },
+        CreateOutcome::Suppressed => {
+            StoredReply { status: 200, body: json_body(&json!({ "suppressed": true, "reason": "preference" })) }
+        }
+    }
+}
+
+/// The REST reply to a broadcast.
+pub fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
+    let ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
+    let body = json!({ "created": ids.len(), "suppressed": outcome.suppressed, "notification_ids": ids });
+    StoredReply { status: 201, body: json_body(&body) }
+}
+
+/// `{"notification": {...}}`, the body of create, read and unread replies.
+#[derive(serde::Serialize)]
+pub struct NotificationEnvelope<'a> {
+    pub notification: &'a NotificationRow,
+}
+
+fn json_body(value: &Value) -> String {
+    // A `Value` always serializes.
+    serde_json::to_string(value).unwrap_or_default()
+}

@@ -1,0 +1,25 @@
+//! Herald: a real-time notification service. Backend services create notifications over REST;
+//! each is stored durably and pushed to the recipient's open WebSocket sessions.
+//!
+//! # Layout
+//! - `config`: every setting, from environment variables (`ENV_VARS` is the table).
+//! - `startup`: `Node::build(Config)`, the app as a value.
+//! - `cli`: the `herald` subcommands.
+//! - `error`: `ApiError`, the one place statuses and error codes are chosen.
+//! - `auth`: JWT verification (`jwt`), token minting (`mint`), `Principal` and permissions.
+//! - `domain`: validated values (ids, types, notification content, preferences); no IO.
+//! - `db`: the connection pool and every SQL statement (`queries.rs`, compiled per backend).
+//! - `inbox`: the use-cases; validate → commit → publish.
+//! - `broker`: carries committed changes to the nodes holding the user's sockets.
+//! - `http`: REST routes, handlers and error envelopes.
+
+pub mod auth;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod inbox;
+pub mod startup;

@@ -1,0 +1,68 @@
+//! The `herald` binary: parse the command line, set up logging, dispatch. No logic lives here.
+
+use clap::Parser;
+use herald::auth::mint::mint_token;
+use herald::cli::{Cli, Command};
+use herald::config::Config;
+use herald::domain::UserId;
+use herald::startup::Node;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Lifetime of the development token printed at start.
+const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("herald: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => herald::db::migrate(&config.database)
+            .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database)),
+        Command::Token { user, staff, ttl } => token(&config, user, staff, ttl),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("herald: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = config.bind;
+        let dev_token = if config.uses_development_secret() {
+            let user = UserId::new(1).ok_or("user id")?;
+            Some(mint_token(&config.jwt, user, true, DEV_TOKEN_TTL)?)
+        } else {
+            None
+        };
+        let node = Node::build(config).map_err(|e| e.to_string())?;
+        let url = format!("http://{}:{}", bind.ip(), node.port());
+        println!("Herald listening on {url}");
+        if let Some(token) = dev_token {
+            log::warn!("JWT_SECRET is not set: tokens are checked against a random secret made for this process. For development only.");
+            println!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}");
+            println!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/");
+        }
+        node.run().await.map_err(|e| e.to_string())
+    })
+}
+
+fn token(config: &Config, user: i64, staff: bool, ttl: Duration) -> Result<(), String> {
+    if config.jwt.secret_is_generated {
+        return Err("JWT_SECRET is not set: set it to the secret your nodes use, or the token would be signed with a random one".into());
+    }
+    let user = UserId::new(user).ok_or("--user must be a positive integer")?;
+    println!("{}", mint_token(&config.jwt, user, staff, ttl)?);
+    Ok(())
+}
