@@ -1,0 +1,10 @@
+//! The one integration-test binary (each file under tests/ would be another link on 2 cores).
+//! Every test owns its world: a fresh database, nodes on port 0, bounded waits.
+
+mod auth;
+mod cli;
+mod faults;
+mod helpers;
+mod rest;
+mod storage;
+mod validation;
