@@ -230,11 +230,20 @@ impl Db {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut pooled = pool.get()?;
-            let result = work(&mut pooled.conn);
-            if matches!(result, Err(ApiError::Unavailable(_) | ApiError::Internal(_))) {
-                pooled.broken = true;
+            match work(&mut pooled.conn) {
+                Err(ApiError::Internal(cause)) => {
+                    // Retire the connection; if it no longer answers, the server went away
+                    // mid-request (nothing was committed): that is a 503, not a bug.
+                    pooled.broken = true;
+                    let alive = each_backend!(&mut pooled.conn, c => c.batch_execute("SELECT 1")).is_ok();
+                    Err(if alive { ApiError::Internal(cause) } else { ApiError::Unavailable(cause) })
+                }
+                Err(ApiError::Unavailable(cause)) => {
+                    pooled.broken = true;
+                    Err(ApiError::Unavailable(cause))
+                }
+                result => result,
             }
-            result
         })
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?

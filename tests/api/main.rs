@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod faults;
 mod helpers;
+mod proxy;
 mod rest;
 mod storage;
 mod validation;
