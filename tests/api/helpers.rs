@@ -94,7 +94,9 @@ impl TestDb {
         let name = format!("herald_test_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         {
             let _serialized = CREATE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            admin().batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).expect("create test database");
+            admin()
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .expect("create test database");
         }
         let url = url_for_database(&name);
         TestDb { name, url }
@@ -206,7 +208,13 @@ impl TestApp {
 
     /// Sends a request; `body` is sent as JSON when given. Returns status and parsed JSON body
     /// (`Value::Null` for an empty body; panics on a non-JSON body, which Herald never sends).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -222,7 +230,13 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given headers; returns status, headers and JSON body.
-    pub async fn raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, awc::http::header::HeaderMap, Value) {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, awc::http::header::HeaderMap, Value) {
         let mut req = self.client.request(method, self.url(path));
         for (name, value) in headers {
             req = req.insert_header((*name, *value));
@@ -274,7 +288,8 @@ pub fn parse_body(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;
     }
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 pub fn now_secs() -> i64 {
@@ -287,8 +302,12 @@ pub fn sign(claims: &Value) -> String {
 }
 
 pub fn sign_with(claims: &Value, algorithm: jsonwebtoken::Algorithm, secret: &str) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()))
-        .expect("sign token")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign token")
 }
 
 /// A simplejwt-shaped access token for a plain user, valid for an hour.
