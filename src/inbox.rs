@@ -225,9 +225,15 @@ pub fn create_reply(outcome: &CreateOutcome) -> StoredReply {
 
 /// The REST reply to a broadcast.
 pub fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
-    let ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
-    let body = json!({ "created": ids.len(), "suppressed": outcome.suppressed, "notification_ids": ids });
-    StoredReply { status: 201, body: json_body(&body) }
+    #[derive(serde::Serialize)]
+    struct BroadcastReply {
+        created: usize,
+        suppressed: usize,
+        notification_ids: Vec<i64>,
+    }
+    let notification_ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
+    let body = BroadcastReply { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
+    StoredReply { status: 201, body: serde_json::to_string(&body).unwrap_or_default() }
 }
 
 /// `{"notification": {...}}`, the body of create, read and unread replies.

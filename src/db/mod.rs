@@ -90,16 +90,23 @@ macro_rules! each_backend {
     };
 }
 
-/// A write transaction that serializes writers: PostgreSQL relies on row locks taken inside,
-/// SQLite takes the database write lock up front (`BEGIN IMMEDIATE`) so it never upgrades late.
-pub trait WriteTransaction: Connection {
+/// The two kinds of transaction Herald runs, per backend.
+pub trait Transactions: Connection {
+    /// Serializes writers: PostgreSQL relies on row locks taken inside; SQLite takes the
+    /// database write lock up front (`BEGIN IMMEDIATE`) so it never upgrades late.
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+
+    /// Several reads that must agree with each other (one snapshot).
+    fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>;
 }
 
-impl WriteTransaction for PgConnection {
+impl Transactions for PgConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
@@ -107,15 +114,32 @@ impl WriteTransaction for PgConnection {
     {
         self.transaction(f)
     }
+
+    fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.build_transaction().repeatable_read().read_only().run(f)
+    }
 }
 
-impl WriteTransaction for SqliteConnection {
+impl Transactions for SqliteConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
         self.immediate_transaction(f)
+    }
+
+    fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        // In WAL mode a deferred transaction reads one snapshot from its first read on.
+        self.transaction(f)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::models::{IdempotencyRow, NotificationInsert, NotificationRow, PreferenceRow};
 use super::schema::{idempotency_keys as keys, inbox_state as state, notification_preferences as prefs, notifications as n};
-use super::{BroadcastOutcome, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply, WriteTransaction};
+use super::{BroadcastOutcome, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply, Transactions};
 use crate::domain::{NewNotification, NotificationContent, NotificationId, NotificationType, Preference, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
 use diesel::prelude::*;
@@ -166,8 +166,13 @@ pub fn delete(conn: &mut Conn, user: UserId, id: NotificationId) -> Result<i64, 
     })
 }
 
-/// One page of the user's notifications, newest first, with the filter's total.
+/// One page of the user's notifications, newest first, with the filter's total; the page,
+/// total and unread count come from one snapshot, so they agree.
 pub fn list(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<Page, ApiError> {
+    conn.read_snapshot(|conn| list_in_snapshot(conn, user, query))
+}
+
+fn list_in_snapshot(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<Page, ApiError> {
     let filtered = || {
         let mut q = n::table.filter(n::user_id.eq(user.get())).into_boxed();
         if query.unread_only {

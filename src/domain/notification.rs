@@ -50,6 +50,7 @@ impl NotificationContent {
             None | Some(Value::Null) => return Err(ApiError::validation("title", "is required")),
             Some(_) => return Err(ApiError::validation("title", "must be a string")),
         };
+        refuse_nul("title", &title)?;
         let title_chars = title.chars().count();
         if title_chars == 0 {
             return Err(ApiError::validation("title", "must not be blank"));
@@ -62,6 +63,7 @@ impl NotificationContent {
             Some(Value::String(raw)) => raw.clone(),
             Some(_) => return Err(ApiError::validation("message", "must be a string")),
         };
+        refuse_nul("message", &message)?;
         if message.chars().count() > MAX_MESSAGE_CHARS {
             return Err(ApiError::validation("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
         }
@@ -126,8 +128,17 @@ fn fold_approval_fields(body: &Map<String, Value>, data: &mut Map<String, Value>
     Ok(())
 }
 
+/// U+0000 cannot be stored in PostgreSQL text; refuse it on every backend alike.
+fn refuse_nul(field: &'static str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::validation(field, "must not contain NUL (U+0000) characters"));
+    }
+    Ok(())
+}
+
 fn parse_link(raw: &str) -> Result<String, ApiError> {
     let link = raw.trim();
+    refuse_nul("link", link)?;
     if link.chars().count() > MAX_LINK_CHARS {
         return Err(ApiError::validation("link", format!("must be at most {MAX_LINK_CHARS} characters")));
     }
@@ -185,7 +196,9 @@ mod tests {
         let long_link = format!("https://e.com/{}", "a".repeat(MAX_LINK_CHARS - 14));
         assert!(parse(json!({"title": "t", "link": long_link})).is_ok());
         assert_eq!(field_of(json!({"title": "t", "link": format!("{long_link}a")})), "link");
-        for bad in ["/relative", "ftp://e.com/x", "javascript:alert(1)", "https://", "e.com"] {
+        assert_eq!(field_of(json!({"title": "a\u{0}b"})), "title");
+        assert_eq!(field_of(json!({"title": "t", "message": "\u{0}"})), "message");
+        for bad in ["/relative", "https://e.com/\u{0}", "ftp://e.com/x", "javascript:alert(1)", "https://", "e.com"] {
             assert_eq!(field_of(json!({"title": "t", "link": bad})), "link", "{bad}");
         }
     }

@@ -22,34 +22,31 @@ pub struct BodyLimits {
 pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
     use notifications as n;
     cfg.app_data(json_config(limits.default_bytes))
-        .service(resource("/auth/notifications").route(web::get().to(n::list_notifications)))
-        .service(resource("/auth/notifications/create").route(web::post().to(n::create_notification)))
-        .service(resource("/auth/notifications/mark-all-read").route(web::post().to(n::mark_all_read)))
-        .service(resource("/auth/notifications/unread-count").route(web::get().to(n::unread_count)))
+        .service(resource("/auth/notifications", "GET").route(web::get().to(n::list_notifications)))
+        .service(resource("/auth/notifications/create", "POST").route(web::post().to(n::create_notification)))
+        .service(resource("/auth/notifications/mark-all-read", "POST").route(web::post().to(n::mark_all_read)))
+        .service(resource("/auth/notifications/unread-count", "GET").route(web::get().to(n::unread_count)))
         .service(
-            resource("/auth/notifications/preferences")
+            resource("/auth/notifications/preferences", "GET, PUT")
                 .route(web::get().to(preferences::get_preferences))
                 .route(web::put().to(preferences::update_preferences)),
         )
         .service(
-            resource("/auth/notifications/broadcast")
+            resource("/auth/notifications/broadcast", "POST")
                 .app_data(json_config(limits.broadcast_bytes))
                 .route(web::post().to(n::broadcast_notification)),
         )
-        .service(resource("/auth/notifications/{id}/read").route(web::post().to(n::mark_read)))
-        .service(resource("/auth/notifications/{id}/unread").route(web::post().to(n::mark_unread)))
-        .service(resource("/auth/notifications/{id}/delete").route(web::delete().to(n::delete_notification)))
-        .service(resource("/healthz").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz").route(web::get().to(ops::readyz)));
+        .service(resource("/auth/notifications/{id}/read", "POST").route(web::post().to(n::mark_read)))
+        .service(resource("/auth/notifications/{id}/unread", "POST").route(web::post().to(n::mark_unread)))
+        .service(resource("/auth/notifications/{id}/delete", "DELETE").route(web::delete().to(n::delete_notification)))
+        .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)));
 }
 
-/// A resource answering at `path` and `path/`, with a JSON 405 for other methods.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource([path.to_owned(), format!("{path}/")]).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// A resource answering at `path` and `path/`, with a JSON 405 naming `allow` for other methods.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource([path.to_owned(), format!("{path}/")])
+        .default_service(web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }))
 }
 
 /// The answer for any path no route matches.

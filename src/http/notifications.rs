@@ -3,11 +3,13 @@
 
 use super::{idempotency_key, stored_reply, JsonObject};
 use crate::auth::Principal;
+use crate::db::models::NotificationRow;
 use crate::db::{Idempotent, ListQuery};
 use crate::domain::{NotificationId, NotificationType};
 use crate::error::ApiError;
 use crate::inbox::{broadcast_reply, create_reply, Inbox};
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
 use serde_json::json;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -20,12 +22,27 @@ pub async fn list_notifications(
 ) -> Result<HttpResponse, ApiError> {
     let query = parse_list_query(req.query_string())?;
     let page = inbox.list(caller, query).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "notifications": page.rows,
-        "total": page.total,
-        "unread_count": page.unread_count,
-        "next_before": page.next_before,
-    })))
+    Ok(HttpResponse::Ok().json(ListReply {
+        notifications: &page.rows,
+        total: page.total,
+        unread_count: page.unread_count,
+        next_before: page.next_before,
+    }))
+}
+
+#[derive(Serialize)]
+struct ListReply<'a> {
+    notifications: &'a [NotificationRow],
+    total: i64,
+    unread_count: i64,
+    next_before: Option<i64>,
+}
+
+/// The reply to read and unread.
+#[derive(Serialize)]
+struct NotificationWithCount {
+    notification: NotificationRow,
+    unread_count: i64,
 }
 
 /// `limit`, `before`, `unread`, `type`: invalid or out of range is a 400 naming the field,
@@ -105,8 +122,8 @@ pub async fn mark_read(
     caller: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, unread_count) = inbox.mark_read(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(json!({ "notification": row, "unread_count": unread_count })))
+    let (notification, unread_count) = inbox.mark_read(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(NotificationWithCount { notification, unread_count }))
 }
 
 pub async fn mark_unread(
@@ -114,8 +131,8 @@ pub async fn mark_unread(
     caller: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, unread_count) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(json!({ "notification": row, "unread_count": unread_count })))
+    let (notification, unread_count) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(NotificationWithCount { notification, unread_count }))
 }
 
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {

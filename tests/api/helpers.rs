@@ -329,11 +329,13 @@ macro_rules! on_both_backends {
             use super::*;
             async fn run($app: $crate::helpers::TestApp) $body
 
+            $(#[$meta])*
             #[actix_web::test]
             async fn postgres() {
                 run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
             }
 
+            $(#[$meta])*
             #[actix_web::test]
             async fn sqlite() {
                 run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;

@@ -17,7 +17,7 @@ CREATE INDEX notifications_user_id_id ON notifications (user_id, id DESC);
 CREATE INDEX notifications_user_unread ON notifications (user_id, id) WHERE NOT is_read;
 
 CREATE TABLE inbox_state (
-    user_id BIGINT PRIMARY KEY,
+    user_id BIGINT PRIMARY KEY NOT NULL,
     unread_count BIGINT NOT NULL
 );
 
