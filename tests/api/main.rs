@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod docs;
 mod faults;
 mod helpers;
 mod proxy;
