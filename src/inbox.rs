@@ -6,7 +6,9 @@
 use crate::auth::Principal;
 use crate::broker::{Broker, Event, PushFrame, SessionId};
 use crate::db::models::NotificationRow;
-use crate::db::{BroadcastOutcome, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply};
+use crate::db::{
+    BroadcastOutcome, Change, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply,
+};
 use crate::dispatch;
 use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
@@ -43,8 +45,8 @@ impl Inbox {
         caller.ensure_may_notify(new.recipient)?;
         let key = scoped_key(caller, "create", idempotency_key)?;
         let result = self.db.run(move |conn| dispatch!(conn, create(&new, key.as_ref(), &create_reply))).await?;
-        if let Idempotent::Fresh(CreateOutcome::Created { row, realtime: true }) = &result {
-            self.publish_notifications(std::slice::from_ref(row), origin).await;
+        if let Idempotent::Fresh(CreateOutcome::Created { row, seq: Some(seq) }) = &result {
+            self.publish_notifications(&[(row, *seq)], origin).await;
         }
         Ok(result)
     }
@@ -66,8 +68,8 @@ impl Inbox {
             .run(move |conn| dispatch!(conn, broadcast(&recipients, sender, &content, key.as_ref(), &broadcast_reply)))
             .await?;
         if let Idempotent::Fresh(outcome) = &result {
-            let live: Vec<NotificationRow> =
-                outcome.created.iter().filter(|(_, realtime)| *realtime).map(|(row, _)| row.clone()).collect();
+            let live: Vec<(&NotificationRow, i64)> =
+                outcome.created.iter().filter_map(|(row, seq)| seq.map(|seq| (row, seq))).collect();
             self.publish_notifications(&live, None).await;
         }
         Ok(result)
@@ -120,26 +122,23 @@ impl Inbox {
         origin: Option<SessionId>,
     ) -> Result<(NotificationRow, i64), ApiError> {
         let user = caller.user_id;
-        let (row, changed, unread_count) = self.db.run(move |conn| dispatch!(conn, set_read(user, id, read))).await?;
-        if changed {
-            let notification_id = id.get();
-            let frame = if read {
-                PushFrame::NotificationRead { notification_id, unread_count }
-            } else {
-                PushFrame::NotificationUnread { notification_id, unread_count }
-            };
-            self.broker.publish(vec![Event::new(user, origin, &frame)]).await;
-        }
+        let (row, change) = self.db.run(move |conn| dispatch!(conn, set_read(user, id, read))).await?;
+        let (notification_id, unread_count) = (id.get(), change.unread_count);
+        let frame = if read {
+            PushFrame::NotificationRead { notification_id, unread_count }
+        } else {
+            PushFrame::NotificationUnread { notification_id, unread_count }
+        };
+        self.publish_change(user, change, origin, &frame).await;
         Ok((row, unread_count))
     }
 
     /// Marks every notification of the caller read; returns (marked, unread count).
     pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), ApiError> {
         let user = caller.user_id;
-        let (marked, unread_count) = self.db.run(move |conn| dispatch!(conn, mark_all_read(user))).await?;
-        if marked > 0 {
-            self.broker.publish(vec![Event::new(user, origin, &PushFrame::AllRead { marked, unread_count })]).await;
-        }
+        let (marked, change) = self.db.run(move |conn| dispatch!(conn, mark_all_read(user))).await?;
+        let unread_count = change.unread_count;
+        self.publish_change(user, change, origin, &PushFrame::AllRead { marked, unread_count }).await;
         Ok((marked, unread_count))
     }
 
@@ -151,10 +150,18 @@ impl Inbox {
         origin: Option<SessionId>,
     ) -> Result<i64, ApiError> {
         let user = caller.user_id;
-        let unread_count = self.db.run(move |conn| dispatch!(conn, delete(user, id))).await?;
+        let change = self.db.run(move |conn| dispatch!(conn, delete(user, id))).await?;
+        let unread_count = change.unread_count;
         let frame = PushFrame::NotificationDeleted { notification_id: id.get(), unread_count };
-        self.broker.publish(vec![Event::new(user, origin, &frame)]).await;
+        self.publish_change(user, change, origin, &frame).await;
         Ok(unread_count)
+    }
+
+    /// Publishes a committed change, when something changed.
+    async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &PushFrame<'_>) {
+        if let Some(seq) = change.seq {
+            self.broker.publish(vec![Event::new(user, seq, origin, frame)]).await;
+        }
     }
 
     pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, ApiError> {
@@ -182,16 +189,16 @@ impl Inbox {
         self.db.run(move |conn| dispatch!(conn, update_preferences(user, &patch))).await
     }
 
-    /// Publishes new notifications, serialized once each.
-    async fn publish_notifications(&self, rows: &[NotificationRow], origin: Option<SessionId>) {
+    /// Publishes new notifications with their stream positions, serialized once each.
+    async fn publish_notifications(&self, rows: &[(&NotificationRow, i64)], origin: Option<SessionId>) {
         if rows.is_empty() {
             return;
         }
         let events = rows
             .iter()
-            .filter_map(|row| {
+            .filter_map(|&(row, seq)| {
                 let user = UserId::new(row.user_id)?;
-                Some(Event::new(user, origin, &PushFrame::Notification { notification: row }))
+                Some(Event::new(user, seq, origin, &PushFrame::Notification { notification: row }))
             })
             .collect();
         self.broker.publish(events).await;

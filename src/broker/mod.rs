@@ -11,7 +11,7 @@ pub mod memory;
 
 use crate::db::models::NotificationRow;
 use crate::domain::{NotificationId, UserId};
-use bytes::Bytes;
+use bytestring::ByteString;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -23,11 +23,14 @@ pub struct SessionId(pub u64);
 #[derive(Debug, Clone)]
 pub struct Event {
     pub user_id: UserId,
-    /// Set for new notifications: sessions use it to drop duplicates and to resume.
+    /// The change's position in the user's stream (`inbox_state.last_seq` after it): sessions
+    /// deliver positions in order, drop repeats and repair gaps from the database.
+    pub seq: i64,
+    /// Set for new notifications: sessions drop one already sent by a replay.
     pub notification_id: Option<NotificationId>,
     pub origin: Option<SessionId>,
-    /// The serialized `PushFrame`.
-    pub frame: Bytes,
+    /// The serialized `PushFrame`, shared by every socket it goes to.
+    pub frame: ByteString,
 }
 
 /// The frames pushed to a user's sockets when something changes (SPEC §5).
@@ -42,14 +45,20 @@ pub enum PushFrame<'a> {
 }
 
 impl Event {
-    pub fn new(user_id: UserId, origin: Option<SessionId>, frame: &PushFrame<'_>) -> Event {
+    pub fn new(user_id: UserId, seq: i64, origin: Option<SessionId>, frame: &PushFrame<'_>) -> Event {
         let notification_id = match frame {
             PushFrame::Notification { notification } => NotificationId::new(notification.id),
             _ => None,
         };
-        // Serializing these plain structs cannot fail; an empty frame would be dropped by clients.
-        let frame = serde_json::to_vec(frame).map(Bytes::from).unwrap_or_default();
-        Event { user_id, notification_id, origin, frame }
+        Event { user_id, seq, notification_id, origin, frame: frame.to_text() }
+    }
+}
+
+impl PushFrame<'_> {
+    /// Serialized once, as a text frame.
+    pub fn to_text(&self) -> ByteString {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).map(ByteString::from).unwrap_or_default()
     }
 }
 

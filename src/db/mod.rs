@@ -12,19 +12,26 @@ pub mod pg {
     pub type Conn = diesel::PgConnection;
     include!("queries.rs");
 
-    /// Upserts the users' inbox rows adding one unread each, in one statement per chunk; this
-    /// takes their row locks, in the order given, until the transaction ends.
-    fn lock_inboxes_adding_unread(conn: &mut Conn, users: &[i64]) -> QueryResult<()> {
+    /// Upserts the users' inbox rows, adding one unread each and advancing the change stream of
+    /// those with `advance` 1, in one statement; this takes their row locks, in the order given
+    /// (ascending user id), until the transaction ends. Returns `(user_id, last_seq)`.
+    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
         use super::models::InboxStateInsert;
-        let rows: Vec<InboxStateInsert> =
-            users.iter().map(|&user_id| InboxStateInsert { user_id, unread_count: 1 }).collect();
+        use diesel::upsert::excluded;
+        let rows: Vec<InboxStateInsert> = users
+            .iter()
+            .map(|&(user_id, advance)| InboxStateInsert { user_id, unread_count: 1, last_seq: advance })
+            .collect();
         diesel::insert_into(state::table)
             .values(&rows)
             .on_conflict(state::user_id)
             .do_update()
-            .set(state::unread_count.eq(state::unread_count + 1))
-            .execute(conn)?;
-        Ok(())
+            .set((
+                state::unread_count.eq(state::unread_count + 1),
+                state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
+            ))
+            .returning((state::user_id, state::last_seq))
+            .load(conn)
     }
 }
 pub mod sqlite {
@@ -33,17 +40,24 @@ pub mod sqlite {
 
     /// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
     /// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
-    fn lock_inboxes_adding_unread(conn: &mut Conn, users: &[i64]) -> QueryResult<()> {
+    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
         use super::models::InboxStateInsert;
-        for &user_id in users {
-            diesel::insert_into(state::table)
-                .values(InboxStateInsert { user_id, unread_count: 1 })
-                .on_conflict(state::user_id)
-                .do_update()
-                .set(state::unread_count.eq(state::unread_count + 1))
-                .execute(conn)?;
-        }
-        Ok(())
+        use diesel::upsert::excluded;
+        users
+            .iter()
+            .map(|&(user_id, advance)| {
+                diesel::insert_into(state::table)
+                    .values(InboxStateInsert { user_id, unread_count: 1, last_seq: advance })
+                    .on_conflict(state::user_id)
+                    .do_update()
+                    .set((
+                        state::unread_count.eq(state::unread_count + 1),
+                        state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
+                    ))
+                    .returning((state::user_id, state::last_seq))
+                    .get_result(conn)
+            })
+            .collect()
     }
 }
 
@@ -292,8 +306,9 @@ impl r2d2::HandleError<ConnectError> for LogPoolErrors {
 /// The outcome of storing one notification.
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
-    /// Stored; `realtime` is the recipient's preference for pushing it live.
-    Created { row: models::NotificationRow, realtime: bool },
+    /// Stored. `seq` is its place in the user's change stream when it is pushed live, `None`
+    /// when the recipient's preference says not live.
+    Created { row: models::NotificationRow, seq: Option<i64> },
     /// The recipient disabled this type: nothing was stored.
     Suppressed,
 }
@@ -301,8 +316,8 @@ pub enum CreateOutcome {
 #[derive(Debug, Clone)]
 pub struct BroadcastOutcome {
     /// One stored notification per recipient who accepts the type, ascending by user id,
-    /// with that recipient's `realtime` preference.
-    pub created: Vec<(models::NotificationRow, bool)>,
+    /// with its stream position when it is pushed live (see `CreateOutcome`).
+    pub created: Vec<(models::NotificationRow, Option<i64>)>,
     pub suppressed: usize,
 }
 
@@ -342,6 +357,14 @@ pub struct Page {
     pub total: i64,
     pub unread_count: i64,
     pub next_before: Option<i64>,
+}
+
+/// A change to existing notifications, with the user's unread count after it and the change's
+/// place in the user's stream (`None` when nothing changed, so nothing is pushed).
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    pub unread_count: i64,
+    pub seq: Option<i64>,
 }
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the

@@ -20,6 +20,9 @@ pub struct NotificationRow {
     pub data: String,
     pub link: Option<String>,
     pub is_read: bool,
+    /// Internal: false when the recipient asked not to have this type pushed live.
+    #[serde(skip)]
+    pub realtime: bool,
     #[serde(serialize_with = "optional_timestamp")]
     pub read_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "timestamp")]
@@ -37,6 +40,7 @@ pub struct NotificationInsert<'a> {
     pub data: &'a str,
     pub link: Option<&'a str>,
     pub is_read: bool,
+    pub realtime: bool,
     pub created_at: NaiveDateTime,
 }
 
@@ -45,6 +49,7 @@ pub struct NotificationInsert<'a> {
 pub struct InboxStateInsert {
     pub user_id: i64,
     pub unread_count: i64,
+    pub last_seq: i64,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]

@@ -6,7 +6,7 @@
 
 use super::models::{IdempotencyRow, NotificationInsert, NotificationRow, PreferenceRow};
 use super::schema::{idempotency_keys as keys, inbox_state as state, notification_preferences as prefs, notifications as n};
-use super::{BroadcastOutcome, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply, Transactions};
+use super::{BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply, Transactions};
 use crate::domain::{NewNotification, NotificationContent, NotificationId, NotificationType, Preference, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
 use diesel::prelude::*;
@@ -30,12 +30,13 @@ pub fn create(
         }
         let preference = preference(conn, new.recipient, new.content.kind)?;
         let outcome = if preference.enabled {
-            lock_inboxes_adding_unread(conn, &[new.recipient.get()])?;
+            let locked = lock_inboxes_for_create(conn, &[(new.recipient.get(), i64::from(preference.realtime))])?;
             let row = diesel::insert_into(n::table)
-                .values(insert_of(new.recipient, new.sender, &new.content, super::now()))
+                .values(insert_of(new.recipient, new.sender, &new.content, preference.realtime, super::now()))
                 .returning(n::all_columns)
                 .get_result::<NotificationRow>(conn)?;
-            CreateOutcome::Created { row, realtime: preference.realtime }
+            let seq = locked.first().map(|&(_, seq)| seq).filter(|_| preference.realtime);
+            CreateOutcome::Created { row, seq }
         } else {
             CreateOutcome::Suppressed
         };
@@ -82,14 +83,18 @@ pub fn broadcast(
             if accepting.is_empty() {
                 continue;
             }
-            let accepting_ids: Vec<i64> = accepting.iter().map(|(u, _)| u.get()).collect();
-            lock_inboxes_adding_unread(conn, &accepting_ids)?;
+            let advances: Vec<(i64, i64)> = accepting.iter().map(|(u, realtime)| (u.get(), i64::from(*realtime))).collect();
+            let mut locked = lock_inboxes_for_create(conn, &advances)?;
             let inserts: Vec<NotificationInsert> =
-                accepting.iter().map(|(user, _)| insert_of(*user, Some(sender), content, now)).collect();
+                accepting.iter().map(|(user, realtime)| insert_of(*user, Some(sender), content, *realtime, now)).collect();
             let mut rows = diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<NotificationRow>(conn)?;
             rows.sort_by_key(|row| row.user_id);
-            // `accepting` is sorted by user id too, so the two line up.
-            created.extend(rows.into_iter().zip(accepting.iter().map(|(_, realtime)| *realtime)));
+            locked.sort_unstable();
+            // Both are sorted by user id and hold one entry per accepting user, so they line up.
+            created.extend(rows.into_iter().zip(locked).map(|(row, (_, seq))| {
+                let seq = row.realtime.then_some(seq);
+                (row, seq)
+            }));
         }
         let outcome = BroadcastOutcome { created, suppressed };
         finish_key(conn, key, &reply(&outcome))?;
@@ -97,7 +102,13 @@ pub fn broadcast(
     })
 }
 
-fn insert_of<'a>(recipient: UserId, sender: Option<UserId>, content: &'a NotificationContent, now: chrono::NaiveDateTime) -> NotificationInsert<'a> {
+fn insert_of<'a>(
+    recipient: UserId,
+    sender: Option<UserId>,
+    content: &'a NotificationContent,
+    realtime: bool,
+    now: chrono::NaiveDateTime,
+) -> NotificationInsert<'a> {
     NotificationInsert {
         user_id: recipient.get(),
         sender_id: sender.map(UserId::get),
@@ -107,24 +118,38 @@ fn insert_of<'a>(recipient: UserId, sender: Option<UserId>, content: &'a Notific
         data: &content.data,
         link: content.link.as_deref(),
         is_read: false,
+        realtime,
         created_at: now,
     }
 }
 
-fn add_unread(conn: &mut Conn, user: UserId, delta: i64) -> QueryResult<i64> {
-    diesel::update(state::table.find(user.get()))
-        .set(state::unread_count.eq(state::unread_count + delta))
-        .returning(state::unread_count)
-        .get_result(conn)
+/// Records a change to the user's existing notifications: adjusts the unread count and takes
+/// the next position in the user's change stream. Returns both.
+fn record_change(conn: &mut Conn, user: UserId, unread_delta: i64) -> QueryResult<Change> {
+    let (unread_count, seq) = diesel::update(state::table.find(user.get()))
+        .set((state::unread_count.eq(state::unread_count + unread_delta), state::last_seq.eq(state::last_seq + 1)))
+        .returning((state::unread_count, state::last_seq))
+        .get_result::<(i64, i64)>(conn)?;
+    Ok(Change { unread_count, seq: Some(seq) })
 }
 
 pub fn unread_count(conn: &mut Conn, user: UserId) -> QueryResult<i64> {
     Ok(state::table.find(user.get()).select(state::unread_count).first(conn).optional()?.unwrap_or(0))
 }
 
-/// Marks one of the user's notifications read or unread. Returns the row, whether it changed,
-/// and the user's unread count. Another user's id is `NotFound`, exactly as a missing one.
-pub fn set_read(conn: &mut Conn, user: UserId, id: NotificationId, read: bool) -> Result<(NotificationRow, bool, i64), ApiError> {
+/// The user's unread count and change-stream position, `(0, 0)` for a user never notified.
+pub fn inbox_position(conn: &mut Conn, user: UserId) -> QueryResult<(i64, i64)> {
+    Ok(state::table
+        .find(user.get())
+        .select((state::unread_count, state::last_seq))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// Marks one of the user's notifications read or unread. Returns the row and the change (no
+/// position when it was already so). Another user's id is `NotFound`, exactly as a missing one.
+pub fn set_read(conn: &mut Conn, user: UserId, id: NotificationId, read: bool) -> Result<(NotificationRow, Change), ApiError> {
     conn.write_transaction(|conn| {
         let mine = n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get()));
         let updated = diesel::update(mine.filter(n::is_read.eq(!read)))
@@ -133,36 +158,37 @@ pub fn set_read(conn: &mut Conn, user: UserId, id: NotificationId, read: bool) -
             .get_result::<NotificationRow>(conn)
             .optional()?;
         match updated {
-            Some(row) => {
-                let unread = add_unread(conn, user, if read { -1 } else { 1 })?;
-                Ok((row, true, unread))
-            }
+            Some(row) => Ok((row, record_change(conn, user, if read { -1 } else { 1 })?)),
             None => {
                 let row = mine.select(n::all_columns).first::<NotificationRow>(conn)?;
-                Ok((row, false, unread_count(conn, user)?))
+                Ok((row, Change { unread_count: unread_count(conn, user)?, seq: None }))
             }
         }
     })
 }
 
-/// Marks all the user's notifications read; returns how many changed and the unread count left.
-pub fn mark_all_read(conn: &mut Conn, user: UserId) -> Result<(i64, i64), ApiError> {
+/// Marks all the user's notifications read; returns how many changed, and the change.
+pub fn mark_all_read(conn: &mut Conn, user: UserId) -> Result<(i64, Change), ApiError> {
     conn.write_transaction(|conn| {
         let marked = diesel::update(n::table.filter(n::user_id.eq(user.get())).filter(n::is_read.eq(false)))
             .set((n::is_read.eq(true), n::read_at.eq(Some(super::now()))))
             .execute(conn)? as i64;
-        let unread = if marked > 0 { add_unread(conn, user, -marked)? } else { unread_count(conn, user)? };
-        Ok((marked, unread))
+        let change = if marked > 0 {
+            record_change(conn, user, -marked)?
+        } else {
+            Change { unread_count: unread_count(conn, user)?, seq: None }
+        };
+        Ok((marked, change))
     })
 }
 
-/// Deletes one of the user's notifications; returns the unread count left.
-pub fn delete(conn: &mut Conn, user: UserId, id: NotificationId) -> Result<i64, ApiError> {
+/// Deletes one of the user's notifications; returns the change.
+pub fn delete(conn: &mut Conn, user: UserId, id: NotificationId) -> Result<Change, ApiError> {
     conn.write_transaction(|conn| {
         let was_read = diesel::delete(n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get())))
             .returning(n::is_read)
             .get_result::<bool>(conn)?;
-        Ok(if was_read { unread_count(conn, user)? } else { add_unread(conn, user, -1)? })
+        Ok(record_change(conn, user, if was_read { 0 } else { -1 })?)
     })
 }
 
@@ -203,15 +229,14 @@ fn list_in_snapshot(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<P
     Ok(Page { rows, total, unread_count, next_before })
 }
 
-/// Notifications of the user with id above `after`, oldest first (resume).
-pub fn since(conn: &mut Conn, user: UserId, after: i64, limit: i64) -> QueryResult<Vec<NotificationRow>> {
-    n::table
-        .filter(n::user_id.eq(user.get()))
-        .filter(n::id.gt(after))
-        .order(n::id.asc())
-        .limit(limit)
-        .select(n::all_columns)
-        .load(conn)
+/// Notifications of the user with id above `after`, oldest first: a replay page. `live_only`
+/// leaves out those the user asked not to have pushed (for repairs of the live stream).
+pub fn since(conn: &mut Conn, user: UserId, after: i64, limit: i64, live_only: bool) -> QueryResult<Vec<NotificationRow>> {
+    let mut q = n::table.filter(n::user_id.eq(user.get())).filter(n::id.gt(after)).into_boxed();
+    if live_only {
+        q = q.filter(n::realtime.eq(true));
+    }
+    q.order(n::id.asc()).limit(limit).select(n::all_columns).load(conn)
 }
 
 fn preference(conn: &mut Conn, user: UserId, kind: NotificationType) -> QueryResult<Preference> {

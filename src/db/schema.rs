@@ -11,6 +11,7 @@ diesel::table! {
         data -> Text,
         link -> Nullable<Text>,
         is_read -> Bool,
+        realtime -> Bool,
         read_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
@@ -20,6 +21,7 @@ diesel::table! {
     inbox_state (user_id) {
         user_id -> BigInt,
         unread_count -> BigInt,
+        last_seq -> BigInt,
     }
 }
 

@@ -140,7 +140,7 @@ async fn next_event(rx: &mut broadcast::Receiver<Event>) -> Event {
 }
 
 fn frame(event: &Event) -> Value {
-    serde_json::from_slice(&event.frame).expect("the event frame is JSON")
+    serde_json::from_str(&event.frame).expect("the event frame is JSON")
 }
 
 /// Fails if any event for `user` arrives within `quiet`.

@@ -10,6 +10,8 @@ CREATE TABLE notifications (
     data TEXT NOT NULL,
     link TEXT,
     is_read BOOLEAN NOT NULL DEFAULT FALSE,
+    -- FALSE when the recipient's preference said "not live": never pushed, nor repaired.
+    realtime BOOLEAN NOT NULL DEFAULT TRUE,
     read_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
 );
@@ -18,7 +20,10 @@ CREATE INDEX notifications_user_unread ON notifications (user_id, id) WHERE NOT 
 
 CREATE TABLE inbox_state (
     user_id BIGINT PRIMARY KEY,
-    unread_count BIGINT NOT NULL
+    unread_count BIGINT NOT NULL,
+    -- Position of the user's change stream: every pushed change takes the next number, so a
+    -- session sees gaps and reorderings in what the broker delivered and repairs them.
+    last_seq BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE notification_preferences (
