@@ -36,6 +36,11 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_MAX_BODY_BYTES", default: "65536", doc: "Largest accepted REST request body (413 above)." },
     EnvVar { name: "HERALD_MAX_BROADCAST_BODY_BYTES", default: "1048576", doc: "Largest accepted broadcast request body (413 above)." },
     EnvVar { name: "HERALD_MAX_BROADCAST_RECIPIENTS", default: "10000", doc: "Most `user_ids` one broadcast may name." },
+    EnvVar { name: "HERALD_WS_OUTBOX", default: "256", doc: "Pushes queued per socket; a client that falls this far behind is closed with 1013 and resumes with `since`." },
+    EnvVar { name: "HERALD_WS_PING_INTERVAL_SECS", default: "20", doc: "How often the server pings each socket." },
+    EnvVar { name: "HERALD_WS_PING_TIMEOUT_SECS", default: "60", doc: "A socket silent this long (no frame, no pong) is closed; also the longest a push may wait for a client that does not read." },
+    EnvVar { name: "HERALD_WS_FRAMES_PER_SECOND", default: "20", doc: "Client frames per second per socket; excess frames get a `rate_limited` error, a flood is closed with 1008." },
+    EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
 
 /// Where notifications are stored.
@@ -125,6 +130,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_broadcast_body_bytes: usize,
     pub max_broadcast_recipients: usize,
+    pub ws_outbox_size: usize,
+    pub ws_ping_interval: Duration,
+    pub ws_ping_timeout: Duration,
+    pub ws_frames_per_second: u32,
+    pub shutdown_timeout: Duration,
 }
 
 /// Every bad variable found, reported together.
@@ -202,6 +212,13 @@ impl Config {
         let max_broadcast_recipients =
             reader.parse("HERALD_MAX_BROADCAST_RECIPIENTS", |raw| positive(raw).map(|n| n as usize));
 
+        let ws_outbox_size = reader.parse("HERALD_WS_OUTBOX", |raw| positive(raw).map(|n| n as usize));
+        let ws_ping_interval = reader.parse("HERALD_WS_PING_INTERVAL_SECS", positive).map(Duration::from_secs);
+        let ws_ping_timeout = reader.parse("HERALD_WS_PING_TIMEOUT_SECS", positive).map(Duration::from_secs);
+        let ws_frames_per_second = reader.parse("HERALD_WS_FRAMES_PER_SECOND", |raw| {
+            positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
+        });
+        let shutdown_timeout = reader.parse("HERALD_SHUTDOWN_TIMEOUT_SECS", parse_u64).map(Duration::from_secs);
         let issuer = reader.get("JWT_ISSUER");
         let audience = reader.get("JWT_AUDIENCE");
         if !reader.problems.is_empty() {
@@ -236,6 +253,11 @@ impl Config {
                 .ok_or_else(|| missing("HERALD_MAX_BROADCAST_BODY_BYTES"))?,
             max_broadcast_recipients: max_broadcast_recipients
                 .ok_or_else(|| missing("HERALD_MAX_BROADCAST_RECIPIENTS"))?,
+            ws_outbox_size: ws_outbox_size.ok_or_else(|| missing("HERALD_WS_OUTBOX"))?,
+            ws_ping_interval: ws_ping_interval.ok_or_else(|| missing("HERALD_WS_PING_INTERVAL_SECS"))?,
+            ws_ping_timeout: ws_ping_timeout.ok_or_else(|| missing("HERALD_WS_PING_TIMEOUT_SECS"))?,
+            ws_frames_per_second: ws_frames_per_second.ok_or_else(|| missing("HERALD_WS_FRAMES_PER_SECOND"))?,
+            shutdown_timeout: shutdown_timeout.ok_or_else(|| missing("HERALD_SHUTDOWN_TIMEOUT_SECS"))?,
         })
     }
 

@@ -13,6 +13,8 @@ pub enum ApiError {
     #[error("{message}")]
     Validation { field: &'static str, message: String },
     #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
@@ -44,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_error",
+            ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
@@ -89,7 +92,7 @@ struct Envelope<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidJson(_) | ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidJson(_) | ApiError::Validation { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -153,6 +156,7 @@ mod tests {
         let cases: Vec<(ApiError, u16, &str)> = vec![
             (ApiError::InvalidJson("x".into()), 400, "invalid_json"),
             (ApiError::validation("title", "x"), 400, "validation_error"),
+            (ApiError::BadRequest("x"), 400, "bad_request"),
             (ApiError::Unauthorized("x"), 401, "unauthorized"),
             (ApiError::Forbidden("x"), 403, "forbidden"),
             (ApiError::NotFound, 404, "not_found"),

@@ -6,6 +6,7 @@
 use crate::auth::Principal;
 use crate::broker::{Broker, Event, PushFrame, SessionId};
 use crate::db::models::NotificationRow;
+use crate::db::InboxPosition;
 use crate::db::{
     BroadcastOutcome, Change, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply,
 };
@@ -172,6 +173,24 @@ impl Inbox {
     pub async fn unread_count(&self, caller: Principal) -> Result<i64, ApiError> {
         let user = caller.user_id;
         self.db.run(move |conn| Ok(dispatch!(conn, unread_count(user))?)).await
+    }
+
+    /// Unread count, change-stream position and newest id of the caller's inbox.
+    pub async fn position(&self, caller: Principal) -> Result<InboxPosition, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| dispatch!(conn, inbox_position(user))).await
+    }
+
+    /// A page of the caller's notifications with id above `after`, oldest first (replay).
+    pub async fn since(
+        &self,
+        caller: Principal,
+        after: i64,
+        limit: i64,
+        live_only: bool,
+    ) -> Result<Vec<NotificationRow>, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| Ok(dispatch!(conn, since(user, after, limit, live_only))?)).await
     }
 
     pub async fn preferences(&self, caller: Principal) -> Result<Preferences, ApiError> {

@@ -12,6 +12,8 @@
 //! - `inbox`: the use-cases; validate → commit → publish.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets.
 //! - `http`: REST routes, handlers and error envelopes.
+//! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
+//! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
 
 pub mod auth;
 pub mod broker;
@@ -21,5 +23,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod inbox;
 pub mod startup;
+pub mod ws;

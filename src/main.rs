@@ -54,7 +54,7 @@ fn serve(config: Config) -> Result<(), String> {
             println!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}");
             println!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/");
         }
-        node.run().await.map_err(|e| e.to_string())
+        node.run_until_signalled().await.map_err(|e| e.to_string())
     })
 }
 

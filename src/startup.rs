@@ -3,14 +3,19 @@
 //! port), so tests run several nodes in one process and `main` is a thin shell.
 
 use crate::auth::TokenVerifier;
-use crate::broker::{memory::MemoryBroker, Broker};
+use crate::broker::{memory::MemoryBroker, Broker, Event};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::http::{self, BodyLimits};
+use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
+use std::future::Future;
 use std::net::TcpListener;
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
 
 /// Events the in-process broker buffers per receiver before the slowest loses the oldest.
 const MEMORY_BROKER_CAPACITY: usize = 65_536;
@@ -30,6 +35,23 @@ pub struct Node {
     port: u16,
     broker: Broker,
     inbox: Inbox,
+    hub: Arc<Hub>,
+    handle: NodeHandle,
+}
+
+/// Stops a node: sockets are closed with 1001 at once (clients reconnect elsewhere), then the
+/// HTTP server stops accepting and, when graceful, lets in-flight requests finish.
+#[derive(Clone)]
+pub struct NodeHandle {
+    server: ServerHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl NodeHandle {
+    pub fn stop(&self, graceful: bool) -> impl Future<Output = ()> {
+        let _ = self.shutdown.send(true);
+        self.server.stop(graceful)
+    }
 }
 
 impl Node {
@@ -52,6 +74,8 @@ impl Node {
         let db = Db::new(&config.database, config.db_pool_size, config.db_timeout);
         let broker = Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY));
         let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
+        let hub = Arc::new(Hub::new());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
         let listener =
             TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
@@ -59,6 +83,21 @@ impl Node {
         let limits =
             BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
         let verifier = web::Data::new(verifier);
+        let ws_endpoint = web::Data::new(WsEndpoint {
+            context: WsContext {
+                inbox: inbox.clone(),
+                hub: hub.clone(),
+                verifier: verifier.clone(),
+                settings: WsSettings {
+                    outbox_size: config.ws_outbox_size,
+                    ping_interval: config.ws_ping_interval,
+                    ping_timeout: config.ws_ping_timeout,
+                    frames_per_second: ws::session::frames_per_second(config.ws_frames_per_second),
+                },
+                shutdown: shutdown_rx,
+            },
+            allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        });
         let inbox_data = web::Data::new(inbox.clone());
         let broker_data = web::Data::new(broker.clone());
         let server = HttpServer::new(move || {
@@ -72,14 +111,19 @@ impl Node {
                 .app_data(verifier.clone())
                 .app_data(inbox_data.clone())
                 .app_data(broker_data.clone())
+                .app_data(ws_endpoint.clone())
                 .configure(|cfg| http::configure(cfg, limits))
                 .default_service(web::to(http::not_found))
         })
         .workers(config.workers)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: config.bind, source })?
         .run();
-        Ok(Node { server, port, broker, inbox })
+        actix_web::rt::spawn(deliver_events(broker.subscribe(), hub.clone()));
+        let handle = NodeHandle { server: server.handle(), shutdown: Arc::new(shutdown_tx) };
+        Ok(Node { server, port, broker, inbox, hub, handle })
     }
 
     pub fn port(&self) -> u16 {
@@ -94,13 +138,57 @@ impl Node {
         &self.inbox
     }
 
-    /// Stops the node: `handle().stop(true)` finishes in-flight requests first.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT, or `handle().stop`).
+    pub fn handle(&self) -> NodeHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until stopped by `handle().stop`.
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.handle();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            log::info!("shutting down: closing sockets with 1001, finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The node's delivery task: every event arriving from the broker goes to the hub. If it fell
+/// behind and events were dropped, every session repairs its stream from the database.
+async fn deliver_events(mut events: broadcast::Receiver<Event>, hub: Arc<Hub>) {
+    loop {
+        match events.recv().await {
+            Ok(event) => hub.deliver(&event),
+            Err(broadcast::error::RecvError::Lagged(lost)) => {
+                log::warn!("delivery fell {lost} events behind the broker; sessions repair from the database");
+                hub.resync_all();
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }

@@ -367,6 +367,16 @@ pub struct Change {
     pub seq: Option<i64>,
 }
 
+/// Where a user's inbox stands, read when a socket opens or repairs its stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InboxPosition {
+    pub unread_count: i64,
+    /// The user's change-stream position.
+    pub last_seq: i64,
+    /// The newest notification id (0 when none).
+    pub newest_id: i64,
+}
+
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the
 /// value returned at creation equals the value read back later.
 pub fn now() -> chrono::NaiveDateTime {

@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
         .service(resource("/auth/notifications/{id}/read", "POST").route(web::post().to(n::mark_read)))
         .service(resource("/auth/notifications/{id}/unread", "POST").route(web::post().to(n::mark_unread)))
         .service(resource("/auth/notifications/{id}/delete", "DELETE").route(web::delete().to(n::delete_notification)))
+        .service(resource("/ws/notifications", "GET").route(web::get().to(crate::ws::connect)))
         .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)));
 }

@@ -166,7 +166,7 @@ pub struct TestApp {
     pub port: u16,
     pub broker: Broker,
     pub client: awc::Client,
-    handle: actix_web::dev::ServerHandle,
+    handle: herald::startup::NodeHandle,
     _db: DbGuard,
 }
 

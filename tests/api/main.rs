@@ -10,3 +10,5 @@ mod proxy;
 mod rest;
 mod storage;
 mod validation;
+mod ws;
+mod ws_client;

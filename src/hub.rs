@@ -1,0 +1,129 @@
+//! The hub: this node's registry of open sockets, `UserId → sessions`, sharded (a
+//! `std::sync::Mutex` per shard, never held across `.await`). The delivery task hands it each
+//! event from the broker; `deliver` fans it out with `try_send` into each session's bounded
+//! outbox, so a slow socket never blocks anyone: when its outbox is full the session is told
+//! to close (1013) and its client resumes with `since`.
+
+use crate::broker::{Event, SessionId};
+use crate::domain::UserId;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+const SHARDS: usize = 64;
+
+/// Out-of-band signals from the hub to one session task.
+#[derive(Default)]
+pub struct SessionSignals {
+    /// The outbox overflowed: the client is too slow; close with 1013.
+    pub overflowed: AtomicBool,
+    /// Events may have been lost upstream (broker lag or reconnect): repair from the database.
+    pub resync: AtomicBool,
+    /// Wakes the session's main loop to look at the flags.
+    pub wake: Notify,
+    /// Wakes a session blocked writing to its socket when the outbox overflows.
+    pub overflow: Notify,
+}
+
+struct Registration {
+    id: SessionId,
+    outbox: mpsc::Sender<Event>,
+    signals: Arc<SessionSignals>,
+}
+
+pub struct Hub {
+    shards: [Mutex<HashMap<UserId, Vec<Registration>>>; SHARDS],
+    sessions: AtomicUsize,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub { shards: std::array::from_fn(|_| Mutex::new(HashMap::new())), sessions: AtomicUsize::new(0) }
+    }
+
+    fn shard(&self, user: UserId) -> &Mutex<HashMap<UserId, Vec<Registration>>> {
+        &self.shards[(user.get() as u64 % SHARDS as u64) as usize]
+    }
+
+    /// Adds a session; events for its user are queued in `outbox` from now on. Returns true when
+    /// it is the user's first session on this node (time to subscribe to the user's channel).
+    pub fn register(
+        &self,
+        user: UserId,
+        id: SessionId,
+        outbox: mpsc::Sender<Event>,
+        signals: Arc<SessionSignals>,
+    ) -> bool {
+        let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = shard.entry(user).or_default();
+        sessions.push(Registration { id, outbox, signals });
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        sessions.len() == 1
+    }
+
+    /// Removes a session. Returns true when it was the user's last on this node.
+    pub fn unregister(&self, user: UserId, id: SessionId) -> bool {
+        let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sessions) = shard.get_mut(&user) else { return false };
+        let before = sessions.len();
+        sessions.retain(|r| r.id != id);
+        if sessions.len() < before {
+            self.sessions.fetch_sub(1, Ordering::Relaxed);
+        }
+        if sessions.is_empty() {
+            shard.remove(&user);
+            return true;
+        }
+        false
+    }
+
+    /// Queues the event for every session of its user. Never waits: a full outbox marks that
+    /// session overflowed. The originating session gets it too (to keep its stream position);
+    /// it does not write it back to its own client.
+    pub fn deliver(&self, event: &Event) {
+        let shard = self.shard(event.user_id).lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sessions) = shard.get(&event.user_id) else { return };
+        for session in sessions {
+            match session.outbox.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    session.signals.overflowed.store(true, Ordering::Release);
+                    session.signals.overflow.notify_one();
+                    session.signals.wake.notify_one();
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// Tells every session to repair its stream from the database (events may have been lost).
+    pub fn resync_all(&self) {
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for session in shard.values().flatten() {
+                session.signals.resync.store(true, Ordering::Release);
+                session.signals.wake.notify_one();
+            }
+        }
+    }
+
+    /// Open sessions on this node.
+    pub fn session_count(&self) -> usize {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Users with at least one session on this node.
+    pub fn users(&self) -> Vec<UserId> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect::<Vec<_>>())
+            .collect()
+    }
+}

@@ -1,0 +1,96 @@
+//! The WebSocket endpoint `GET /ws/notifications/`: the handshake checks the browser `Origin`
+//! (403) and the token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one
+//! session task per socket takes over (`session`). `protocol` is the wire format.
+
+pub mod protocol;
+pub mod session;
+
+use crate::auth::{bearer_token, TokenVerifier};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::inbox::Inbox;
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Largest client frame (and reassembled message) accepted; larger closes with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Per-socket limits and intervals (from `Config`).
+#[derive(Debug, Clone, Copy)]
+pub struct WsSettings {
+    /// Events queued for a socket before it counts as too slow (1013).
+    pub outbox_size: usize,
+    pub ping_interval: Duration,
+    /// Silence (no frame, no pong) after which the socket is closed; also the longest a
+    /// write may wait for a client that does not read.
+    pub ping_timeout: Duration,
+    pub frames_per_second: NonZeroU32,
+}
+
+/// What every session of a node shares.
+#[derive(Clone)]
+pub struct WsContext {
+    pub inbox: Inbox,
+    pub hub: Arc<Hub>,
+    pub verifier: web::Data<TokenVerifier>,
+    pub settings: WsSettings,
+    /// Becomes `true` when the node shuts down: sessions close with 1001.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The handshake state of the endpoint.
+pub struct WsEndpoint {
+    pub context: WsContext,
+    /// Lowercase origins without a trailing slash; empty allows any.
+    pub allowed_origins: Vec<String>,
+}
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    endpoint: web::Data<WsEndpoint>,
+) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &endpoint.allowed_origins) {
+        return Err(ApiError::Forbidden("origin not allowed"));
+    }
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::validation("query", "query string is not valid"))?;
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let token = param("token")
+        .filter(|t| !t.is_empty())
+        .or_else(|| bearer_token(&req))
+        .ok_or(ApiError::Unauthorized("missing token"))?;
+    let principal = endpoint.context.verifier.verify(token)?;
+    let since = match param("since") {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::validation("since", "must be a non-negative integer"))?,
+        ),
+    };
+    let (response, socket, stream) =
+        actix_ws::handle(&req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
+    let stream =
+        stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(session::run(endpoint.context.clone(), principal, since, socket, stream));
+    Ok(response)
+}
+
+/// Browsers send `Origin`; other clients may not, and are not subject to the check.
+fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    match req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            allowed.contains(&origin)
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The WebSocket wire protocol (SPEC §5): client frames parsed into `ClientFrame` with clear
+//! errors, and the replies and control frames the server sends. Pushes (`PushFrame`) are
+//! serialized once by the publisher, in `broker`.
+
+use crate::domain::NotificationId;
+use crate::error::ApiError;
+use serde_json::{json, Map, Value};
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    GetNotifications { limit: i64, before: Option<NotificationId>, unread: bool },
+    MarkRead { id: NotificationId },
+    MarkAllRead,
+    DeleteNotification { id: NotificationId },
+    SendNotification { body: Map<String, Value> },
+    GetUnreadCount,
+    Sync { since: i64 },
+    Ping,
+    RefreshToken { token: String },
+}
+
+/// A parsed frame and the `request_id` to echo (a string or a number, as sent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub request_id: Option<Value>,
+    pub frame: ClientFrame,
+}
+
+/// A frame that could not be parsed, with whatever `request_id` could be read from it.
+#[derive(Debug)]
+pub struct BadFrame {
+    pub request_id: Option<Value>,
+    pub error: ApiError,
+}
+
+pub fn parse(text: &str) -> Result<Request, BadFrame> {
+    let value: Value = serde_json::from_str(text).map_err(|e| BadFrame {
+        request_id: None,
+        error: ApiError::InvalidJson(format!("frame is not valid JSON: {e}")),
+    })?;
+    let Value::Object(mut body) = value else {
+        return Err(BadFrame { request_id: None, error: ApiError::InvalidJson("frame must be a JSON object".into()) });
+    };
+    let request_id = match body.remove("request_id") {
+        None | Some(Value::Null) => None,
+        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id),
+        Some(_) => {
+            return Err(BadFrame {
+                request_id: None,
+                error: ApiError::validation("request_id", "must be a string or a number"),
+            })
+        }
+    };
+    let bad = |error: ApiError| BadFrame { request_id: request_id.clone(), error };
+    let kind = match body.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        None | Some(Value::Null) => return Err(bad(ApiError::validation("type", "is required"))),
+        Some(_) => return Err(bad(ApiError::validation("type", "must be a string"))),
+    };
+    let frame = match kind.as_str() {
+        "get_notifications" => {
+            let limit = match body.get("limit") {
+                None | Some(Value::Null) => DEFAULT_PAGE_SIZE,
+                Some(v) => v.as_i64().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                    bad(ApiError::validation("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}")))
+                })?,
+            };
+            let before = match body.get("before") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    NotificationId::from_json(v)
+                        .ok_or_else(|| bad(ApiError::validation("before", NotificationId::INVALID)))?,
+                ),
+            };
+            let unread = match body.get("unread") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(bad(ApiError::validation("unread", "must be a boolean"))),
+            };
+            ClientFrame::GetNotifications { limit, before, unread }
+        }
+        "mark_read" => ClientFrame::MarkRead { id: notification_id(&body).map_err(bad)? },
+        "delete_notification" => ClientFrame::DeleteNotification { id: notification_id(&body).map_err(bad)? },
+        "mark_all_read" => ClientFrame::MarkAllRead,
+        "send_notification" => {
+            // `type` names the frame here; the notification's type is `notification_type`.
+            body.remove("type");
+            ClientFrame::SendNotification { body }
+        }
+        "get_unread_count" => ClientFrame::GetUnreadCount,
+        "sync" => {
+            let since = match body.get("since") {
+                None | Some(Value::Null) => 0,
+                Some(v) => v
+                    .as_i64()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| bad(ApiError::validation("since", "must be a non-negative integer")))?,
+            };
+            ClientFrame::Sync { since }
+        }
+        "ping" => ClientFrame::Ping,
+        "refresh_token" => match body.get("token") {
+            Some(Value::String(token)) if !token.is_empty() => ClientFrame::RefreshToken { token: token.clone() },
+            _ => return Err(bad(ApiError::validation("token", "is required"))),
+        },
+        other => return Err(bad(ApiError::validation("type", format!("unknown frame type {other:?}")))),
+    };
+    Ok(Request { request_id, frame })
+}
+
+fn notification_id(body: &Map<String, Value>) -> Result<NotificationId, ApiError> {
+    body.get("notification_id")
+        .and_then(NotificationId::from_json)
+        .ok_or_else(|| ApiError::validation("notification_id", NotificationId::INVALID))
+}
+
+/// A reply frame: `body` with `request_id` added when the request carried one.
+pub fn reply(mut body: Value, request_id: &Option<Value>) -> String {
+    if let (Some(id), Value::Object(map)) = (request_id, &mut body) {
+        map.insert("request_id".into(), id.clone());
+    }
+    body.to_string()
+}
+
+/// `{"type":"error","code","message","field"?,"request_id"?}`; the socket stays open.
+pub fn error_frame(error: &ApiError, request_id: &Option<Value>) -> String {
+    let mut body = json!({ "type": "error", "code": error.code(), "message": error.public_message() });
+    if let (Some(field), Value::Object(map)) = (error.field(), &mut body) {
+        map.insert("field".into(), Value::from(field));
+    }
+    reply(body, request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_and_request_ids_are_kept_as_sent() {
+        let req = parse(r#"{"type":"mark_read","notification_id":5,"request_id":"a1"}"#).expect("valid");
+        assert_eq!(req.request_id, Some(json!("a1")));
+        assert_eq!(req.frame, ClientFrame::MarkRead { id: NotificationId::new(5).expect("id") });
+        let req = parse(r#"{"type":"ping","request_id":7}"#).expect("valid");
+        assert_eq!(req.request_id, Some(json!(7)));
+        let req = parse(r#"{"type":"get_notifications"}"#).expect("valid");
+        assert_eq!(req.frame, ClientFrame::GetNotifications { limit: 50, before: None, unread: false });
+    }
+
+    #[test]
+    fn bad_frames_name_the_problem_and_keep_the_request_id() {
+        for (text, code) in [
+            ("not json", "invalid_json"),
+            ("[1,2]", "invalid_json"),
+            (r#"{"request_id":1}"#, "validation_error"),
+            (r#"{"type":"explode","request_id":1}"#, "validation_error"),
+            (r#"{"type":"mark_read","request_id":1}"#, "validation_error"),
+            (r#"{"type":"get_notifications","limit":500,"request_id":1}"#, "validation_error"),
+            (r#"{"type":"sync","since":-1,"request_id":1}"#, "validation_error"),
+        ] {
+            let bad = parse(text).expect_err(text);
+            assert_eq!(bad.error.code(), code, "{text}");
+            if text.contains("request_id") && code != "invalid_json" {
+                assert_eq!(bad.request_id, Some(json!(1)), "{text}");
+            }
+        }
+    }
+}

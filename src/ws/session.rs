@@ -1,0 +1,436 @@
+//! One task per socket: it alone awaits the socket. It `select!`s over client frames, its
+//! bounded outbox (events from the hub), the heartbeat, the token-expiry timer, hub signals
+//! (overflow → 1013, resync → repair) and node shutdown (→ 1001).
+//!
+//! Delivery: each event carries its position in the user's change stream. The session writes
+//! positions in order, drops repeats (and notifications a replay already sent), holds events
+//! that arrive ahead of a gap, and repairs a gap that does not fill within `GAP_REPAIR_DELAY`
+//! from the database — so broker reordering or loss never reaches the client as a missing or
+//! doubled notification.
+
+use super::protocol::{self, ClientFrame, Request};
+use super::WsContext;
+use crate::auth::Principal;
+use crate::broker::{Event, PushFrame, SessionId};
+use crate::db::{CreateOutcome, Idempotent, ListQuery};
+use crate::error::ApiError;
+use crate::hub::SessionSignals;
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
+use bytestring::ByteString;
+use futures_util::StreamExt;
+use governor::{Quota, RateLimiter};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+/// How long an out-of-order event waits for the gap before it to fill, before the database
+/// repairs it.
+pub const GAP_REPAIR_DELAY: Duration = Duration::from_millis(150);
+/// Events held behind a gap before repairing at once.
+const MAX_HELD_EVENTS: usize = 256;
+/// Rows per replay page.
+const REPLAY_PAGE: i64 = 500;
+/// Rejected frames in a row (over the rate limit) before the socket is closed with 1008.
+const FLOOD_TOLERANCE: u32 = 20;
+/// How long a close frame may wait for a slow client.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Why the session ends: `None` when the client went away, else the close frame to send.
+type Stop = Option<CloseReason>;
+
+fn close(code: CloseCode, description: &str) -> Stop {
+    Some(CloseReason { code, description: Some(description.to_owned()) })
+}
+
+struct Session {
+    ctx: WsContext,
+    id: SessionId,
+    principal: Principal,
+    socket: actix_ws::Session,
+    signals: Arc<SessionSignals>,
+    /// Position of the last change of the user's stream this session has handled.
+    last_seq: i64,
+    /// Highest notification id this client has been sent (or was already shown at connect).
+    last_sent_id: i64,
+    /// Events that arrived ahead of a gap, by position.
+    held: BTreeMap<i64, Event>,
+    repair_at: Option<Instant>,
+    last_heard: Instant,
+}
+
+/// Runs a socket until it closes. `since`: replay what the client missed first.
+pub async fn run(
+    ctx: WsContext,
+    principal: Principal,
+    since: Option<i64>,
+    socket: actix_ws::Session,
+    mut stream: AggregatedMessageStream,
+) {
+    let (outbox_tx, mut outbox) = mpsc::channel(ctx.settings.outbox_size);
+    let signals = Arc::new(SessionSignals::default());
+    let id = SessionId(rand::random());
+    let user = principal.user_id;
+    ctx.hub.register(user, id, outbox_tx, signals.clone());
+    let hub = ctx.hub.clone();
+    let mut session = Session {
+        ctx,
+        id,
+        principal,
+        socket,
+        signals,
+        last_seq: 0,
+        last_sent_id: 0,
+        held: BTreeMap::new(),
+        repair_at: None,
+        last_heard: Instant::now(),
+    };
+    let stop = session.serve(since, &mut stream, &mut outbox).await;
+    hub.unregister(user, id);
+    drop(outbox);
+    if let Some(reason) = stop {
+        log::debug!("closing socket of user {user}: {reason:?}");
+        let _ = tokio::time::timeout(CLOSE_WAIT, session.socket.close(Some(reason))).await;
+    }
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        since: Option<i64>,
+        stream: &mut AggregatedMessageStream,
+        outbox: &mut mpsc::Receiver<Event>,
+    ) -> Stop {
+        // Registered in the hub first, then read the database: nothing committed in between
+        // can be missed (its event is already queued in the outbox).
+        let position = match self.ctx.inbox.position(self.principal).await {
+            Ok(position) => position,
+            Err(err) => return close(CloseCode::Error, &format!("{}: retry", err.code())),
+        };
+        self.last_seq = position.last_seq;
+        self.last_sent_id = position.newest_id;
+        let greeting = json!({"type": "connection_established", "user_id": self.principal.user_id, "unread_count": position.unread_count});
+        if let Err(stop) = self.send(greeting.to_string().into()).await {
+            return stop;
+        }
+        if let Some(since) = since {
+            if let Err(stop) = self.replay(since, &None).await {
+                return stop;
+            }
+        }
+
+        let settings = self.ctx.settings;
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + settings.ping_interval, settings.ping_interval);
+        let expiry = sleep_until(self.expiry_deadline());
+        tokio::pin!(expiry);
+        let limiter = RateLimiter::direct(Quota::per_second(settings.frames_per_second));
+        let mut rejected_in_a_row = 0u32;
+        let mut shutdown = self.ctx.shutdown.clone();
+        if *shutdown.borrow() {
+            return close(CloseCode::Away, "server shutting down");
+        }
+
+        loop {
+            if self.signals.overflowed.load(Ordering::Acquire) {
+                return close(CloseCode::Again, "too slow to read: reconnect with since");
+            }
+            if self.signals.resync.swap(false, Ordering::AcqRel) {
+                if let Err(stop) = self.repair().await {
+                    return stop;
+                }
+            }
+            let repair_at = self.repair_at;
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return close(CloseCode::Away, "server shutting down"),
+                _ = self.signals.wake.notified() => Ok(()),
+                _ = &mut expiry => return close(CloseCode::Other(4001), "token expired"),
+                message = stream.next() => {
+                    self.last_heard = Instant::now();
+                    match message {
+                        None => return None,
+                        Some(Err(err)) => return protocol_error(err),
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            if limiter.check().is_err() {
+                                rejected_in_a_row += 1;
+                                if rejected_in_a_row > FLOOD_TOLERANCE {
+                                    return close(CloseCode::Policy, "rate limit exceeded");
+                                }
+                                let err = ApiError::RateLimited { retry_after_secs: 1 };
+                                self.send(protocol::error_frame(&err, &request_id_of(&text)).into()).await
+                            } else {
+                                rejected_in_a_row = 0;
+                                let expires_at = self.principal.expires_at;
+                                let step = self.handle_text(&text).await;
+                                if self.principal.expires_at != expires_at {
+                                    expiry.as_mut().reset(self.expiry_deadline());
+                                }
+                                step
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                            let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
+                            self.send(protocol::error_frame(&err, &None).into()).await
+                        }
+                        Some(Ok(AggregatedMessage::Ping(payload))) => self.socket.pong(&payload).await.map_err(|_| None),
+                        Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+                        Some(Ok(AggregatedMessage::Close(_))) => return close(CloseCode::Normal, "bye"),
+                    }
+                }
+                Some(event) = outbox.recv() => self.on_event(event).await,
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > settings.ping_timeout {
+                        return close(CloseCode::Away, "heartbeat timeout");
+                    }
+                    self.write_ping().await
+                }
+                _ = async { sleep_until(repair_at.unwrap_or_else(Instant::now)).await }, if repair_at.is_some() => {
+                    self.repair().await
+                }
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    fn expiry_deadline(&self) -> Instant {
+        let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let left = (self.principal.expires_at - now_secs).max(0) as u64;
+        Instant::now() + Duration::from_secs(left)
+    }
+
+    /// Writes one text frame. Gives up with 1013 if the hub reports the outbox overflowed, or
+    /// when the client has not taken the frame within the heartbeat timeout.
+    async fn send(&mut self, text: ByteString) -> Result<(), Stop> {
+        if self.signals.overflowed.load(Ordering::Acquire) {
+            return Err(close(CloseCode::Again, "too slow to read: reconnect with since"));
+        }
+        let signals = self.signals.clone();
+        let overflow = signals.overflow.notified();
+        tokio::select! {
+            written = tokio::time::timeout(self.ctx.settings.ping_timeout, self.socket.text(text)) => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_closed)) => Err(None),
+                Err(_timeout) => Err(close(CloseCode::Again, "too slow to read: reconnect with since")),
+            },
+            _ = overflow => Err(close(CloseCode::Again, "too slow to read: reconnect with since")),
+        }
+    }
+
+    async fn write_ping(&mut self) -> Result<(), Stop> {
+        match tokio::time::timeout(self.ctx.settings.ping_timeout, self.socket.ping(b"")).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_closed)) => Err(None),
+            Err(_timeout) => Err(close(CloseCode::Again, "too slow to read: reconnect with since")),
+        }
+    }
+
+    async fn reply(&mut self, body: Value, request_id: &Option<Value>) -> Result<(), Stop> {
+        self.send(protocol::reply(body, request_id).into()).await
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+        let Request { request_id, frame } = match protocol::parse(text) {
+            Ok(request) => request,
+            Err(bad) => return self.send(protocol::error_frame(&bad.error, &bad.request_id).into()).await,
+        };
+        match self.handle_frame(frame, &request_id).await {
+            Ok(()) => Ok(()),
+            Err(Handled::Stop(stop)) => Err(stop),
+            Err(Handled::Failed(err)) => self.send(protocol::error_frame(&err, &request_id).into()).await,
+        }
+    }
+
+    async fn handle_frame(&mut self, frame: ClientFrame, request_id: &Option<Value>) -> Result<(), Handled> {
+        let inbox = self.ctx.inbox.clone();
+        let me = self.principal;
+        let origin = Some(self.id);
+        let body = match frame {
+            ClientFrame::GetNotifications { limit, before, unread } => {
+                let page = inbox.list(me, ListQuery { unread_only: unread, kind: None, before, limit }).await?;
+                json!({"type": "notifications", "notifications": page.rows, "total": page.total,
+                       "unread_count": page.unread_count, "next_before": page.next_before})
+            }
+            ClientFrame::MarkRead { id } => {
+                let (_, unread_count) = inbox.mark_read(me, id, origin).await?;
+                json!({"type": "notification_read", "notification_id": id, "unread_count": unread_count})
+            }
+            ClientFrame::MarkAllRead => {
+                let (marked, unread_count) = inbox.mark_all_read(me, origin).await?;
+                json!({"type": "all_read", "marked": marked, "unread_count": unread_count})
+            }
+            ClientFrame::DeleteNotification { id } => {
+                let unread_count = inbox.delete(me, id, origin).await?;
+                json!({"type": "notification_deleted", "notification_id": id, "unread_count": unread_count})
+            }
+            ClientFrame::SendNotification { body } => match inbox.create(me, &body, None, origin).await? {
+                Idempotent::Fresh(CreateOutcome::Created { row, .. }) => {
+                    json!({"type": "notification_sent", "notification": row})
+                }
+                Idempotent::Fresh(CreateOutcome::Suppressed) => {
+                    json!({"type": "notification_sent", "suppressed": true, "reason": "preference"})
+                }
+                Idempotent::Replay(_) => {
+                    return Err(Handled::Failed(ApiError::Internal("replay without a key".into())))
+                }
+            },
+            ClientFrame::GetUnreadCount => {
+                let unread_count = inbox.unread_count(me).await?;
+                json!({"type": "unread_count", "unread_count": unread_count})
+            }
+            ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
+            ClientFrame::Ping => json!({"type": "pong"}),
+            ClientFrame::RefreshToken { token } => {
+                let fresh = self.ctx.verifier.verify(&token)?;
+                if fresh.user_id != self.principal.user_id {
+                    return Err(Handled::Failed(ApiError::Forbidden("the new token is for another user")));
+                }
+                if fresh.expires_at > self.principal.expires_at {
+                    self.principal = fresh;
+                }
+                let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_default();
+                json!({"type": "token_refreshed", "expires_at": expires_at})
+            }
+        };
+        self.reply(body, request_id).await.map_err(Handled::Stop)
+    }
+
+    /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
+    async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
+        let mut last_id = since;
+        loop {
+            let rows = match self.ctx.inbox.since(self.principal, last_id, REPLAY_PAGE, false).await {
+                Ok(rows) => rows,
+                Err(err) => return self.send(protocol::error_frame(&err, request_id).into()).await,
+            };
+            for row in &rows {
+                self.send(PushFrame::Notification { notification: row }.to_text()).await?;
+                last_id = row.id;
+                self.last_sent_id = self.last_sent_id.max(row.id);
+            }
+            if (rows.len() as i64) < REPLAY_PAGE {
+                break;
+            }
+        }
+        self.reply(json!({"type": "sync_complete", "last_id": last_id}), request_id).await
+    }
+
+    /// Takes an event from the outbox: in order, once, gaps held for repair.
+    async fn on_event(&mut self, event: Event) -> Result<(), Stop> {
+        if event.seq <= self.last_seq {
+            return Ok(());
+        }
+        if event.seq > self.last_seq + 1 {
+            self.held.insert(event.seq, event);
+            if self.held.len() > MAX_HELD_EVENTS {
+                return self.repair().await;
+            }
+            self.repair_at.get_or_insert_with(|| Instant::now() + GAP_REPAIR_DELAY);
+            return Ok(());
+        }
+        self.apply(event).await?;
+        self.release_held().await
+    }
+
+    /// Applies held events that are now next in line.
+    async fn release_held(&mut self) -> Result<(), Stop> {
+        while let Some(next) = self.held.remove(&(self.last_seq + 1)) {
+            self.apply(next).await?;
+        }
+        self.held.retain(|&seq, _| seq > self.last_seq);
+        self.repair_at =
+            if self.held.is_empty() { None } else { self.repair_at.or(Some(Instant::now() + GAP_REPAIR_DELAY)) };
+        Ok(())
+    }
+
+    async fn apply(&mut self, event: Event) -> Result<(), Stop> {
+        self.last_seq = event.seq;
+        if let Some(id) = event.notification_id {
+            if id.get() <= self.last_sent_id {
+                return Ok(());
+            }
+            self.last_sent_id = id.get();
+        }
+        if event.origin == Some(self.id) {
+            return Ok(());
+        }
+        self.send(event.frame).await
+    }
+
+    /// Repairs the stream from the database: sends live notifications newer than the last one
+    /// sent, then the unread count (reads and deletes in the gap are summarized by it), and
+    /// moves to the database's stream position.
+    async fn repair(&mut self) -> Result<(), Stop> {
+        self.repair_at = None;
+        let position = match self.ctx.inbox.position(self.principal).await {
+            Ok(position) => position,
+            Err(err) => {
+                log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
+                self.repair_at = Some(Instant::now() + Duration::from_secs(1));
+                return Ok(());
+            }
+        };
+        loop {
+            let rows = match self.ctx.inbox.since(self.principal, self.last_sent_id, REPLAY_PAGE, true).await {
+                Ok(rows) => rows,
+                Err(_) => {
+                    self.repair_at = Some(Instant::now() + Duration::from_secs(1));
+                    return Ok(());
+                }
+            };
+            for row in &rows {
+                self.send(PushFrame::Notification { notification: row }.to_text()).await?;
+                self.last_sent_id = row.id;
+            }
+            if (rows.len() as i64) < REPLAY_PAGE {
+                break;
+            }
+        }
+        self.send(json!({"type": "unread_count", "unread_count": position.unread_count}).to_string().into()).await?;
+        self.last_seq = self.last_seq.max(position.last_seq);
+        self.release_held().await
+    }
+}
+
+/// Outcome of a frame that did not go as asked.
+enum Handled {
+    /// Tell the client with an error frame; the socket stays open.
+    Failed(ApiError),
+    /// The socket must close.
+    Stop(Stop),
+}
+
+impl From<ApiError> for Handled {
+    fn from(err: ApiError) -> Self {
+        Handled::Failed(err)
+    }
+}
+
+/// The `request_id` of a frame, if it has a readable one (for errors about the whole frame).
+fn request_id_of(text: &str) -> Option<Value> {
+    protocol::parse(text).ok().and_then(|r| r.request_id)
+}
+
+fn protocol_error(err: actix_ws::ProtocolError) -> Stop {
+    use actix_ws::ProtocolError;
+    match err {
+        ProtocolError::Overflow => close(CloseCode::Size, "frame larger than 64 KiB"),
+        ProtocolError::Io(ref e) if e.to_string().contains("continuation") => {
+            close(CloseCode::Size, "message larger than 64 KiB")
+        }
+        ProtocolError::Io(_) => None,
+        other => close(CloseCode::Protocol, &other.to_string()),
+    }
+}
+
+/// Frames per second must be at least one.
+pub fn frames_per_second(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
