@@ -1,8 +1,12 @@
 //! `herald-bench`: load against a running Herald node (loopback only), printing its figures.
 //! Benchmarks print numbers; they are never timed tests.
 //!
-//! Mode `create`: closed-loop REST creates from N concurrent clients for a fixed time, each
-//! create for a random user among `--users`; prints creates/s and latency percentiles.
+//! - `create`: closed-loop REST creates from N concurrent clients for a fixed time, each for a
+//!   random user among `--users`; prints creates/s and latency percentiles.
+//! - `connections`: opens N idle WebSockets (one user each) and prints the node's RSS growth
+//!   per socket, read from `/proc/<pid>/status`.
+//! - `latency`: sockets for `--users` users, then open-loop REST creates at a fixed rate for
+//!   them; prints create → socket delivery latency percentiles and how many were lost.
 
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -36,6 +40,26 @@ enum Mode {
         #[arg(long, default_value_t = 1000)]
         users: i64,
     },
+    /// RSS per idle WebSocket held on the node.
+    Connections {
+        #[arg(long, default_value_t = 10_000)]
+        sockets: usize,
+        /// The node's process id (its RSS is read from /proc).
+        #[arg(long)]
+        pid: u32,
+        /// Handshakes in flight at once.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+    },
+    /// REST create → WebSocket delivery latency at a fixed rate.
+    Latency {
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 100)]
+        users: i64,
+    },
 }
 
 #[derive(Default)]
@@ -65,6 +89,12 @@ fn main() -> ExitCode {
     let result = match cli.mode {
         Mode::Create { clients, duration, users } => {
             actix_web::rt::System::new().block_on(create(&cli.url, &config, clients, duration, users))
+        }
+        Mode::Connections { sockets, pid, concurrency } => {
+            actix_web::rt::System::new().block_on(connections(&cli.url, &config, sockets, pid, concurrency))
+        }
+        Mode::Latency { rate, duration, users } => {
+            actix_web::rt::System::new().block_on(latency(&cli.url, &config, rate, duration, users))
         }
     };
     match result {
@@ -142,5 +172,149 @@ async fn create(base: &str, config: &Config, clients: usize, duration: Duration,
         h.value_at_quantile(0.99) as f64 / 1000.0,
         h.max() as f64 / 1000.0,
     );
+    Ok(())
+}
+
+/// A client without awc's default cap of 100 connections.
+fn unlimited_client() -> awc::Client {
+    let connector = awc::Connector::new().limit(0).timeout(Duration::from_secs(10));
+    awc::Client::builder().connector(connector).timeout(Duration::from_secs(30)).finish()
+}
+
+fn ws_url(base: &str, token: &str) -> String {
+    format!("{}/ws/notifications/?token={token}", base.replacen("http", "ws", 1))
+}
+
+fn token_for(config: &Config, user: i64) -> Result<String, String> {
+    mint_token(&config.jwt, UserId::new(user).ok_or("user id")?, false, Duration::from_secs(3600))
+}
+
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS".to_owned())
+}
+
+/// Opens one socket and waits for `connection_established`; keeps it open (answering pings)
+/// until `hold` resolves.
+async fn open_socket(
+    client: &awc::Client,
+    url: &str,
+) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, String> {
+    use futures_util::StreamExt;
+    let (_, mut framed) = client.ws(url).max_frame_size(1 << 20).connect().await.map_err(|e| e.to_string())?;
+    match framed.next().await {
+        Some(Ok(awc::ws::Frame::Text(_))) => Ok(framed),
+        other => Err(format!("no greeting: {other:?}")),
+    }
+}
+
+async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, concurrency: usize) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let before = rss_kib(pid)?;
+    let client = unlimited_client();
+    let started = Instant::now();
+    let mut held = Vec::with_capacity(sockets);
+    let mut failed = 0usize;
+    let urls: Vec<String> =
+        (1..=sockets as i64).map(|u| token_for(config, u).map(|t| ws_url(base, &t))).collect::<Result<_, _>>()?;
+    let mut opening =
+        futures_util::stream::iter(urls.iter().map(|url| open_socket(&client, url))).buffer_unordered(concurrency);
+    while let Some(result) = opening.next().await {
+        match result {
+            Ok(framed) => held.push(framed),
+            Err(_) => failed += 1,
+        }
+    }
+    let opened_in = started.elapsed().as_secs_f64();
+    // Let the node settle (allocator, timers) before reading its RSS.
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(pid)?;
+    let open = held.len();
+    let per_socket = if open > 0 { (after.saturating_sub(before)) as f64 * 1024.0 / open as f64 } else { 0.0 };
+    println!(
+        "connections: open={open} failed={failed} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB)",
+        per_socket,
+        per_socket / 1024.0
+    );
+    drop(held);
+    Ok(())
+}
+
+async fn latency(base: &str, config: &Config, rate: u64, duration: Duration, users: i64) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let origin = Instant::now();
+    let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?));
+    let received = Rc::new(RefCell::new(0u64));
+    let client = unlimited_client();
+    let mut readers = Vec::new();
+    for user in 1..=users {
+        let mut framed = open_socket(&client, &ws_url(base, &token_for(config, user)?)).await?;
+        let (hist, received) = (hist.clone(), received.clone());
+        readers.push(actix_web::rt::spawn(async move {
+            while let Some(Ok(frame)) = framed.next().await {
+                if let awc::ws::Frame::Text(bytes) = frame {
+                    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
+                    if value["type"] != "notification" {
+                        continue;
+                    }
+                    let sent_us = value["notification"]["data"]["t"].as_u64().unwrap_or(0);
+                    let now_us = origin.elapsed().as_micros() as u64;
+                    let _ = hist.borrow_mut().record(now_us.saturating_sub(sent_us).max(1));
+                    *received.borrow_mut() += 1;
+                }
+            }
+        }));
+    }
+    let staff = mint_token(&config.jwt, UserId::new(1).ok_or("user id")?, true, Duration::from_secs(3600))?;
+    let url = format!("{base}/auth/notifications/create/");
+    let total = rate * duration.as_secs();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let sent_ok = Rc::new(RefCell::new(0u64));
+    let start = Instant::now();
+    let mut inflight = Vec::new();
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            actix_web::rt::time::sleep(wait).await;
+        }
+        let user = (i as i64 % users) + 1;
+        let (client, url, staff, sent_ok) = (client.clone(), url.clone(), staff.clone(), sent_ok.clone());
+        inflight.push(actix_web::rt::spawn(async move {
+            let t = origin.elapsed().as_micros() as u64;
+            let body = serde_json::json!({"user_id": user, "title": "latency", "data": {"t": t}});
+            if let Ok(res) = client.post(&url).bearer_auth(&staff).send_json(&body).await {
+                if res.status().as_u16() == 201 {
+                    *sent_ok.borrow_mut() += 1;
+                }
+            }
+        }));
+    }
+    for task in inflight {
+        let _ = task.await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while *received.borrow() < *sent_ok.borrow() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let achieved = *sent_ok.borrow() as f64 / start.elapsed().as_secs_f64();
+    let h = hist.borrow();
+    println!(
+        "latency: rate={rate}/s achieved={achieved:.0}/s users={users} created={} delivered={} lost={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        sent_ok.borrow(),
+        received.borrow(),
+        sent_ok.borrow().saturating_sub(*received.borrow()),
+        h.value_at_quantile(0.50) as f64 / 1000.0,
+        h.value_at_quantile(0.90) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+        h.max() as f64 / 1000.0,
+    );
+    for reader in readers {
+        reader.abort();
+    }
     Ok(())
 }

@@ -111,6 +111,14 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
     Ok(Request { request_id, frame })
 }
 
+/// The `request_id` of any JSON object frame, valid or not (for errors about the whole frame).
+pub fn request_id_of(text: &str) -> Option<Value> {
+    match serde_json::from_str::<Value>(text).ok()?.get("request_id")? {
+        id @ (Value::String(_) | Value::Number(_)) => Some(id.clone()),
+        _ => None,
+    }
+}
+
 fn notification_id(body: &Map<String, Value>) -> Result<NotificationId, ApiError> {
     body.get("notification_id")
         .and_then(NotificationId::from_json)

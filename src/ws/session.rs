@@ -154,25 +154,29 @@ impl Session {
                     match message {
                         None => return None,
                         Some(Err(err)) => return protocol_error(err),
-                        Some(Ok(AggregatedMessage::Text(text))) => {
-                            if limiter.check().is_err() {
-                                rejected_in_a_row += 1;
-                                if rejected_in_a_row > FLOOD_TOLERANCE {
-                                    return close(CloseCode::Policy, "rate limit exceeded");
-                                }
-                                let err = ApiError::RateLimited { retry_after_secs: 1 };
-                                self.send(protocol::error_frame(&err, &request_id_of(&text)).into()).await
-                            } else {
-                                rejected_in_a_row = 0;
-                                let expires_at = self.principal.expires_at;
-                                let step = self.handle_text(&text).await;
-                                if self.principal.expires_at != expires_at {
-                                    expiry.as_mut().reset(self.expiry_deadline());
-                                }
-                                step
+                        Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) if limiter.check().is_err() => {
+                            rejected_in_a_row += 1;
+                            if rejected_in_a_row > FLOOD_TOLERANCE {
+                                return close(CloseCode::Policy, "rate limit exceeded");
                             }
+                            let request_id = match &message {
+                                Some(Ok(AggregatedMessage::Text(text))) => protocol::request_id_of(text),
+                                _ => None,
+                            };
+                            let err = ApiError::RateLimited { retry_after_secs: 1 };
+                            self.send(protocol::error_frame(&err, &request_id).into()).await
+                        }
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            rejected_in_a_row = 0;
+                            let expires_at = self.principal.expires_at;
+                            let step = self.handle_text(&text).await;
+                            if self.principal.expires_at != expires_at {
+                                expiry.as_mut().reset(self.expiry_deadline());
+                            }
+                            step
                         }
                         Some(Ok(AggregatedMessage::Binary(_))) => {
+                            rejected_in_a_row = 0;
                             let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
                             self.send(protocol::error_frame(&err, &None).into()).await
                         }
@@ -294,7 +298,7 @@ impl Session {
                     self.principal = fresh;
                 }
                 let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .map(|t| t.naive_utc().format(crate::db::models::TIMESTAMP_FORMAT).to_string())
                     .unwrap_or_default();
                 json!({"type": "token_refreshed", "expires_at": expires_at})
             }
@@ -411,11 +415,6 @@ impl From<ApiError> for Handled {
     fn from(err: ApiError) -> Self {
         Handled::Failed(err)
     }
-}
-
-/// The `request_id` of a frame, if it has a readable one (for errors about the whole frame).
-fn request_id_of(text: &str) -> Option<Value> {
-    protocol::parse(text).ok().and_then(|r| r.request_id)
 }
 
 fn protocol_error(err: actix_ws::ProtocolError) -> Stop {

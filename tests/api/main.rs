@@ -12,3 +12,5 @@ mod storage;
 mod validation;
 mod ws;
 mod ws_client;
+mod ws_frames;
+mod ws_push;
