@@ -28,7 +28,7 @@ pub struct SessionSignals {
 
 struct Registration {
     id: SessionId,
-    outbox: mpsc::Sender<Event>,
+    outbox: mpsc::Sender<Arc<Event>>,
     signals: Arc<SessionSignals>,
 }
 
@@ -58,7 +58,7 @@ impl Hub {
         &self,
         user: UserId,
         id: SessionId,
-        outbox: mpsc::Sender<Event>,
+        outbox: mpsc::Sender<Arc<Event>>,
         signals: Arc<SessionSignals>,
     ) -> bool {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
@@ -87,7 +87,7 @@ impl Hub {
     /// Queues the event for every session of its user. Never waits: a full outbox marks that
     /// session overflowed. The originating session gets it too (to keep its stream position);
     /// it does not write it back to its own client.
-    pub fn deliver(&self, event: &Event) {
+    pub fn deliver(&self, event: &Arc<Event>) {
         let shard = self.shard(event.user_id).lock().unwrap_or_else(|e| e.into_inner());
         let Some(sessions) = shard.get(&event.user_id) else { return };
         for session in sessions {

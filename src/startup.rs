@@ -183,7 +183,7 @@ async fn wait_for_signal() {
 async fn deliver_events(mut events: broadcast::Receiver<Event>, hub: Arc<Hub>) {
     loop {
         match events.recv().await {
-            Ok(event) => hub.deliver(&event),
+            Ok(event) => hub.deliver(&Arc::new(event)),
             Err(broadcast::error::RecvError::Lagged(lost)) => {
                 log::warn!("delivery fell {lost} events behind the broker; sessions repair from the database");
                 hub.resync_all();

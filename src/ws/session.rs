@@ -58,7 +58,7 @@ struct Session {
     /// Highest notification id this client has been sent (or was already shown at connect).
     last_sent_id: i64,
     /// Events that arrived ahead of a gap, by position.
-    held: BTreeMap<i64, Event>,
+    held: BTreeMap<i64, Arc<Event>>,
     repair_at: Option<Instant>,
     last_heard: Instant,
 }
@@ -103,7 +103,7 @@ impl Session {
         &mut self,
         since: Option<i64>,
         stream: &mut AggregatedMessageStream,
-        outbox: &mut mpsc::Receiver<Event>,
+        outbox: &mut mpsc::Receiver<Arc<Event>>,
     ) -> Stop {
         // Registered in the hub first, then read the database: nothing committed in between
         // can be missed (its event is already queued in the outbox).
@@ -327,7 +327,7 @@ impl Session {
     }
 
     /// Takes an event from the outbox: in order, once, gaps held for repair.
-    async fn on_event(&mut self, event: Event) -> Result<(), Stop> {
+    async fn on_event(&mut self, event: Arc<Event>) -> Result<(), Stop> {
         if event.seq <= self.last_seq {
             return Ok(());
         }
@@ -354,7 +354,7 @@ impl Session {
         Ok(())
     }
 
-    async fn apply(&mut self, event: Event) -> Result<(), Stop> {
+    async fn apply(&mut self, event: Arc<Event>) -> Result<(), Stop> {
         self.last_seq = event.seq;
         if let Some(id) = event.notification_id {
             if id.get() <= self.last_sent_id {
@@ -365,7 +365,7 @@ impl Session {
         if event.origin == Some(self.id) {
             return Ok(());
         }
-        self.send(event.frame).await
+        self.send(event.frame.clone()).await
     }
 
     /// Repairs the stream from the database: sends live notifications newer than the last one
