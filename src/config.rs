@@ -26,7 +26,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "JWT_ISSUER", default: "", doc: "When set, tokens must carry this `iss`." },
     EnvVar { name: "JWT_AUDIENCE", default: "", doc: "When set, tokens must carry this `aud`." },
     EnvVar { name: "JWT_LEEWAY_SECONDS", default: "30", doc: "Clock-skew leeway for `exp` and `nbf`." },
-    EnvVar { name: "ALLOWED_ORIGINS", default: "", doc: "Comma-separated browser origins allowed to open WebSockets (WebSocket API: next release); unset allows any." },
+    EnvVar { name: "ALLOWED_ORIGINS", default: "", doc: "Comma-separated browser origins allowed to open WebSockets (others get 403; clients sending no `Origin` are not browsers and are not checked); unset allows any." },
     EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `herald-<pid>`." },
     EnvVar { name: "RUST_LOG", default: "info", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`." },
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
