@@ -19,7 +19,7 @@ pub struct EnvVar {
 pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_BIND", default: "127.0.0.1:8000", doc: "Address and port to listen on (`0.0.0.0:8000` in containers; port 0 picks a free port)." },
     EnvVar { name: "DATABASE_URL", default: "", doc: "`postgres://user:pass@host/db` for PostgreSQL; `sqlite://path` or unset for the embedded SQLite file `herald.db`." },
-    EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379` for cross-node fan-out (next release; this version refuses to start with it set). Unset: the in-process broker (single node)." },
+    EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379/0`: Redis pub/sub fan-out, required for more than one node. Unset: the in-process broker (single node)." },
     EnvVar { name: "JWT_SECRET", default: "", doc: "HS256 secret shared with the token issuer. Unset: a random development secret is generated and a development token printed." },
     EnvVar { name: "JWT_ALGORITHM", default: "HS256", doc: "The only accepted token algorithm: `HS256`, `RS256` or `ES256`." },
     EnvVar { name: "JWT_PUBLIC_KEY_FILE", default: "", doc: "PEM public key file, required for `RS256`/`ES256`." },

@@ -114,6 +114,23 @@ impl Hub {
         }
     }
 
+    /// Tells the sessions of these users to repair their streams (their channel subscription
+    /// was just confirmed: changes committed before it may not have reached this node).
+    pub fn resync_users(&self, users: &[UserId]) {
+        for user in users {
+            let shard = self.shard(*user).lock().unwrap_or_else(|e| e.into_inner());
+            for session in shard.get(user).into_iter().flatten() {
+                session.signals.resync.store(true, Ordering::Release);
+                session.signals.wake.notify_one();
+            }
+        }
+    }
+
+    /// Whether the user has a session on this node.
+    pub fn has_user(&self, user: UserId) -> bool {
+        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).contains_key(&user)
+    }
+
     /// Open sessions on this node.
     pub fn session_count(&self) -> usize {
         self.sessions.load(Ordering::Relaxed)

@@ -3,7 +3,7 @@
 //! port), so tests run several nodes in one process and `main` is a thin shell.
 
 use crate::auth::TokenVerifier;
-use crate::broker::{memory::MemoryBroker, Broker, Event};
+use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker, Event};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::http::{self, BodyLimits};
@@ -17,7 +17,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 
-/// Events the in-process broker buffers per receiver before the slowest loses the oldest.
+/// Events buffered between the broker and the node's delivery task before the oldest are lost
+/// (then every session repairs from the database).
 const MEMORY_BROKER_CAPACITY: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +59,6 @@ impl Node {
     /// Builds and binds the node. Must be called inside a Tokio/actix runtime; the returned
     /// node serves once `run` is awaited (or spawned).
     pub fn build(config: Config) -> Result<Node, StartupError> {
-        if config.redis_url.is_some() {
-            return Err(StartupError::Config(
-                "REDIS_URL is set, but this build of Herald has only the in-process broker (one node); unset REDIS_URL"
-                    .into(),
-            ));
-        }
         let verifier = TokenVerifier::from_config(&config.jwt).map_err(StartupError::Config)?;
         if config.migrate_on_start {
             let ran = db::migrate(&config.database).map_err(StartupError::Migration)?;
@@ -72,10 +67,16 @@ impl Node {
             }
         }
         let db = Db::new(&config.database, config.db_pool_size, config.db_timeout);
-        let broker = Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY));
-        let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
         let hub = Arc::new(Hub::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let broker = match &config.redis_url {
+            None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
+            Some(url) => Broker::Redis(
+                RedisBroker::start(url, hub.clone(), MEMORY_BROKER_CAPACITY, shutdown_rx.clone())
+                    .map_err(StartupError::Config)?,
+            ),
+        };
+        let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
 
         let listener =
             TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
@@ -86,6 +87,7 @@ impl Node {
         let ws_endpoint = web::Data::new(WsEndpoint {
             context: WsContext {
                 inbox: inbox.clone(),
+                broker: broker.clone(),
                 hub: hub.clone(),
                 verifier: verifier.clone(),
                 settings: WsSettings {

@@ -8,6 +8,7 @@
 //! than a trait object: two known variants, static dispatch, and `async fn` without boxing.
 
 pub mod memory;
+pub mod redis;
 
 use crate::db::models::NotificationRow;
 use crate::domain::{NotificationId, UserId};
@@ -70,6 +71,7 @@ pub fn user_channel(user: UserId) -> String {
 #[derive(Clone)]
 pub enum Broker {
     Memory(memory::MemoryBroker),
+    Redis(redis::RedisBroker),
 }
 
 impl Broker {
@@ -78,6 +80,21 @@ impl Broker {
     pub async fn publish(&self, events: Vec<Event>) {
         match self {
             Broker::Memory(broker) => broker.publish(events),
+            Broker::Redis(broker) => broker.publish(events).await,
+        }
+    }
+
+    /// The user has a first socket on this node: start receiving their events.
+    pub async fn watch(&self, user: UserId) {
+        if let Broker::Redis(broker) = self {
+            broker.watch(user).await;
+        }
+    }
+
+    /// The user's last socket on this node closed.
+    pub async fn unwatch(&self, user: UserId) {
+        if let Broker::Redis(broker) = self {
+            broker.unwatch(user).await;
         }
     }
 
@@ -85,12 +102,18 @@ impl Broker {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         match self {
             Broker::Memory(broker) => broker.subscribe(),
+            Broker::Redis(broker) => broker.subscribe(),
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    /// Readiness of the broker's parts, by name; `true` when that part works now.
+    pub async fn checks(&self) -> Vec<(&'static str, bool)> {
         match self {
-            Broker::Memory(_) => "memory",
+            Broker::Memory(_) => vec![("broker", true)],
+            Broker::Redis(broker) => vec![
+                ("redis_publisher", broker.publisher_ready().await),
+                ("redis_subscriber", broker.status.subscriber_up.load(std::sync::atomic::Ordering::Acquire)),
+            ],
         }
     }
 }

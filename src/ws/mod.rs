@@ -34,6 +34,7 @@ pub struct WsSettings {
 #[derive(Clone)]
 pub struct WsContext {
     pub inbox: Inbox,
+    pub broker: crate::broker::Broker,
     pub hub: Arc<Hub>,
     pub verifier: web::Data<TokenVerifier>,
     pub settings: WsSettings,

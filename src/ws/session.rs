@@ -75,8 +75,11 @@ pub async fn run(
     let signals = Arc::new(SessionSignals::default());
     let id = SessionId(rand::random());
     let user = principal.user_id;
-    ctx.hub.register(user, id, outbox_tx, signals.clone());
+    if ctx.hub.register(user, id, outbox_tx, signals.clone()) {
+        ctx.broker.watch(user).await;
+    }
     let hub = ctx.hub.clone();
+    let broker = ctx.broker.clone();
     let mut session = Session {
         ctx,
         id,
@@ -90,7 +93,9 @@ pub async fn run(
         last_heard: Instant::now(),
     };
     let stop = session.serve(since, &mut stream, &mut outbox).await;
-    hub.unregister(user, id);
+    if hub.unregister(user, id) {
+        broker.unwatch(user).await;
+    }
     drop(outbox);
     if let Some(reason) = stop {
         log::debug!("closing socket of user {user}: {reason:?}");

@@ -3,10 +3,12 @@
 
 mod auth;
 mod cli;
+mod cluster;
 mod docs;
 mod faults;
 mod helpers;
 mod proxy;
+mod redis_server;
 mod rest;
 mod storage;
 mod validation;

@@ -1,0 +1,349 @@
+//! The Redis broker, for clusters: committed changes are PUBLISHed on the recipient's channel
+//! `herald:user:{id}`; each node holds ONE subscriber connection and subscribes to a user's
+//! channel while that user has sockets on the node.
+//!
+//! - PUBLISH goes through one multiplexed, auto-reconnecting `ConnectionManager` with short
+//!   timeouts; a failure is logged and counted, never returned (the change is committed, and
+//!   sessions repair gaps from the database).
+//! - The subscriber is an actor owning the subscription sink: it batches SUBSCRIBE/UNSUBSCRIBE,
+//!   unsubscribes late (re-checked against the hub, so tab reloads do not churn), pings every
+//!   second, and on any failure reconnects with capped backoff, resubscribes every local user
+//!   and tells every local session to repair its stream from the database. Messages are read
+//!   by a separate task, so a SUBSCRIBE in flight never delays pushes to other users.
+//! - After a SUBSCRIBE is confirmed, the sessions of those users repair their streams: changes
+//!   committed between a socket's database read and the subscription are not missed.
+
+use super::{user_channel, Event, SessionId};
+use crate::domain::{NotificationId, UserId};
+use crate::hub::Hub;
+use bytestring::ByteString;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch, OnceCell};
+use tokio::time::{sleep, timeout, Instant};
+
+const CHANNEL_PREFIX: &str = "herald:user:";
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A user's channel stays subscribed this long after their last local socket closes.
+const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
+const SUBSCRIBE_CHUNK: usize = 1000;
+const CONTROL_QUEUE: usize = 65_536;
+
+/// Health and counters of the Redis connections, for readiness and metrics.
+#[derive(Default)]
+pub struct RedisStatus {
+    pub subscriber_up: AtomicBool,
+    pub reconnects: AtomicU64,
+    pub publish_failures: AtomicU64,
+}
+
+enum Control {
+    /// The user has a first local socket.
+    Watch(UserId),
+    /// The user's last local socket closed.
+    Unwatch(UserId),
+}
+
+#[derive(Clone)]
+pub struct RedisBroker {
+    publisher: Arc<OnceCell<ConnectionManager>>,
+    control: mpsc::Sender<Control>,
+    inbound: broadcast::Sender<Event>,
+    pub status: Arc<RedisStatus>,
+}
+
+impl RedisBroker {
+    /// Starts the publisher connection and the subscriber actor in the background; the node
+    /// serves meanwhile (not ready until Redis answers).
+    pub fn start(
+        url: &str,
+        hub: Arc<Hub>,
+        capacity: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<RedisBroker, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let (inbound, _) = broadcast::channel(capacity);
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let status = Arc::new(RedisStatus::default());
+        let publisher = Arc::new(OnceCell::new());
+        tokio::spawn(connect_publisher(client.clone(), publisher.clone(), shutdown.clone()));
+        tokio::spawn(run_subscriber(client, hub, inbound.clone(), control_rx, status.clone(), shutdown));
+        Ok(RedisBroker { publisher, control, inbound, status })
+    }
+
+    pub async fn publish(&self, events: Vec<Event>) {
+        let count = events.len() as u64;
+        let Some(manager) = self.publisher.get() else {
+            self.status.publish_failures.fetch_add(count, Ordering::Relaxed);
+            log::warn!("redis publisher not connected: {count} event(s) not published (sessions will repair)");
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for event in &events {
+            pipe.publish(user_channel(event.user_id), encode(event)).ignore();
+        }
+        let mut conn = manager.clone();
+        if let Err(err) = pipe.query_async::<()>(&mut conn).await {
+            self.status.publish_failures.fetch_add(count, Ordering::Relaxed);
+            log::warn!("redis publish failed ({count} event(s); sessions will repair): {err}");
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inbound.subscribe()
+    }
+
+    pub async fn watch(&self, user: UserId) {
+        let _ = self.control.send(Control::Watch(user)).await;
+    }
+
+    pub async fn unwatch(&self, user: UserId) {
+        let _ = self.control.send(Control::Unwatch(user)).await;
+    }
+
+    /// Whether the publisher answers a PING now.
+    pub async fn publisher_ready(&self) -> bool {
+        let Some(manager) = self.publisher.get() else { return false };
+        let mut conn = manager.clone();
+        matches!(timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await, Ok(Ok(_)))
+    }
+}
+
+/// `"{seq} {notification_id or 0} {origin or 0}\n{frame}"`.
+fn encode(event: &Event) -> Vec<u8> {
+    let header = format!(
+        "{} {} {}\n",
+        event.seq,
+        event.notification_id.map(NotificationId::get).unwrap_or(0),
+        event.origin.map(|o| o.0).unwrap_or(0)
+    );
+    let mut payload = Vec::with_capacity(header.len() + event.frame.len());
+    payload.extend_from_slice(header.as_bytes());
+    payload.extend_from_slice(event.frame.as_bytes());
+    payload
+}
+
+fn decode(channel: &str, payload: &[u8]) -> Option<Event> {
+    let user_id = UserId::parse_str(channel.strip_prefix(CHANNEL_PREFIX)?)?;
+    let split = payload.iter().position(|b| *b == b'\n')?;
+    let header = std::str::from_utf8(&payload[..split]).ok()?;
+    let mut fields = header.split(' ');
+    let seq = fields.next()?.parse::<i64>().ok()?;
+    let notification_id = NotificationId::new(fields.next()?.parse().ok()?);
+    let origin = fields.next()?.parse::<u64>().ok().filter(|o| *o != 0).map(SessionId);
+    let frame = ByteString::try_from(bytes::Bytes::copy_from_slice(&payload[split + 1..])).ok()?;
+    Some(Event { user_id, seq, notification_id, origin, frame })
+}
+
+async fn connect_publisher(
+    client: redis::Client,
+    cell: Arc<OnceCell<ConnectionManager>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let config = ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_min_delay(MIN_BACKOFF)
+        .set_max_delay(MAX_BACKOFF);
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match client.get_connection_manager_with_config(config.clone()).await {
+            Ok(manager) => {
+                let _ = cell.set(manager);
+                return;
+            }
+            Err(err) => log::warn!("redis publisher cannot connect yet: {err}"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn run_subscriber(
+    client: redis::Client,
+    hub: Arc<Hub>,
+    inbound: broadcast::Sender<Event>,
+    mut control: mpsc::Receiver<Control>,
+    status: Arc<RedisStatus>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut connected_before = false;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let pubsub = match timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(err)) => {
+                log::warn!("redis subscriber cannot connect: {err}");
+                tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            Err(_) => {
+                tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        let (ended_tx, mut ended) = tokio::sync::oneshot::channel::<()>();
+        let forward_to = inbound.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(message) = stream.next().await {
+                match decode(message.get_channel_name(), message.get_payload_bytes()) {
+                    Some(event) => {
+                        let _ = forward_to.send(event);
+                    }
+                    None => log::warn!("ignoring malformed message on {}", message.get_channel_name()),
+                }
+            }
+            let _ = ended_tx.send(());
+        });
+
+        // Resubscribe every local user, then repair every session (messages published while
+        // the subscriber was away are gone; the database has them).
+        let mut subscribed: HashSet<UserId> = HashSet::new();
+        let users = hub.users();
+        let mut failed = false;
+        for chunk in users.chunks(SUBSCRIBE_CHUNK) {
+            let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+            if !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(()))) {
+                failed = true;
+                break;
+            }
+            subscribed.extend(chunk.iter().copied());
+        }
+        if !failed {
+            status.subscriber_up.store(true, Ordering::Release);
+            if connected_before {
+                status.reconnects.fetch_add(1, Ordering::Relaxed);
+                log::info!("redis subscriber reconnected; resubscribed {} user(s), sessions repair", subscribed.len());
+            }
+            connected_before = true;
+            backoff = MIN_BACKOFF;
+            hub.resync_all();
+            failed =
+                !serve_subscriptions(&mut sink, &mut ended, &mut control, &hub, &mut subscribed, &mut shutdown).await;
+        }
+        reader.abort();
+        status.subscriber_up.store(false, Ordering::Release);
+        if !failed || *shutdown.borrow() {
+            return;
+        }
+        log::warn!("redis subscriber lost; reconnecting");
+        tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Keeps subscriptions in step with the hub until the connection fails (returns false) or the
+/// node shuts down (returns true).
+async fn serve_subscriptions(
+    sink: &mut redis::aio::PubSubSink,
+    ended: &mut tokio::sync::oneshot::Receiver<()>,
+    control: &mut mpsc::Receiver<Control>,
+    hub: &Hub,
+    subscribed: &mut HashSet<UserId>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    let mut sweep = tokio::time::interval(UNSUBSCRIBE_DELAY / 4);
+    let mut leaving: HashMap<UserId, Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return true,
+            _ = &mut *ended => return false,
+            first = control.recv() => {
+                let Some(first) = first else { return true };
+                let mut joining = Vec::new();
+                let mut next = Some(first);
+                while let Some(command) = next {
+                    match command {
+                        Control::Watch(user) => {
+                            leaving.remove(&user);
+                            if !subscribed.contains(&user) && hub.has_user(user) {
+                                joining.push(user);
+                            }
+                        }
+                        Control::Unwatch(user) => {
+                            leaving.insert(user, Instant::now() + UNSUBSCRIBE_DELAY);
+                        }
+                    }
+                    next = control.try_recv().ok();
+                }
+                joining.sort_unstable();
+                joining.dedup();
+                for chunk in joining.chunks(SUBSCRIBE_CHUNK) {
+                    let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+                    if !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(()))) {
+                        return false;
+                    }
+                    subscribed.extend(chunk.iter().copied());
+                    hub.resync_users(chunk);
+                }
+            }
+            _ = ping.tick() => {
+                if !matches!(timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await, Ok(Ok(_))) {
+                    return false;
+                }
+            }
+            _ = sweep.tick() => {
+                let now = Instant::now();
+                let due: Vec<UserId> = leaving.iter().filter(|(_, at)| **at <= now).map(|(u, _)| *u).collect();
+                let mut gone = Vec::new();
+                for user in due {
+                    leaving.remove(&user);
+                    if !hub.has_user(user) && subscribed.remove(&user) {
+                        gone.push(user);
+                    }
+                }
+                for chunk in gone.chunks(SUBSCRIBE_CHUNK) {
+                    let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+                    if !matches!(timeout(PING_TIMEOUT, sink.unsubscribe(channels)).await, Ok(Ok(()))) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_the_wire_format() {
+        let event = Event {
+            user_id: UserId::new(42).expect("id"),
+            seq: 7,
+            notification_id: NotificationId::new(99),
+            origin: Some(SessionId(12345)),
+            frame: ByteString::from_static(r#"{"type":"notification","notification":{"title":"a\nb"}}"#),
+        };
+        let decoded = decode(&user_channel(event.user_id), &encode(&event)).expect("decodes");
+        assert_eq!(
+            (decoded.user_id, decoded.seq, decoded.notification_id, decoded.origin),
+            (event.user_id, 7, event.notification_id, event.origin)
+        );
+        assert_eq!(decoded.frame, event.frame);
+        let read = Event { notification_id: None, origin: None, ..event };
+        let decoded = decode("herald:user:42", &encode(&read)).expect("decodes");
+        assert_eq!((decoded.notification_id, decoded.origin), (None, None));
+        assert!(decode("other:42", &encode(&read)).is_none());
+    }
+}
