@@ -21,9 +21,12 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(name = "herald-bench", about = "Load a running Herald node and print figures")]
 struct Cli {
-    /// Base URL of the node (loopback only).
+    /// Base URL of the node that receives REST calls (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:8000", global = true)]
     url: String,
+    /// Comma-separated base URLs of the nodes that hold the sockets (round-robin); default: --url.
+    #[arg(long, global = true)]
+    ws_url: Option<String>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -51,6 +54,13 @@ enum Mode {
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
     },
+    /// One broadcast to N online users (one socket each): POST → last push.
+    Broadcast {
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+    },
     /// REST create → WebSocket delivery latency at a fixed rate.
     Latency {
         #[arg(long, default_value_t = 1000)]
@@ -71,7 +81,9 @@ struct Tally {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !is_loopback(&cli.url) {
+    let ws_urls: Vec<String> =
+        cli.ws_url.as_deref().unwrap_or(&cli.url).split(',').map(|u| u.trim().to_owned()).collect();
+    if !is_loopback(&cli.url) || !ws_urls.iter().all(|u| is_loopback(u)) {
         eprintln!("herald-bench: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed");
         return ExitCode::from(2);
     }
@@ -91,10 +103,13 @@ fn main() -> ExitCode {
             actix_web::rt::System::new().block_on(create(&cli.url, &config, clients, duration, users))
         }
         Mode::Connections { sockets, pid, concurrency } => {
-            actix_web::rt::System::new().block_on(connections(&cli.url, &config, sockets, pid, concurrency))
+            actix_web::rt::System::new().block_on(connections(&ws_urls[0], &config, sockets, pid, concurrency))
         }
         Mode::Latency { rate, duration, users } => {
-            actix_web::rt::System::new().block_on(latency(&cli.url, &config, rate, duration, users))
+            actix_web::rt::System::new().block_on(latency(&cli.url, &ws_urls, &config, rate, duration, users))
+        }
+        Mode::Broadcast { users, concurrency } => {
+            actix_web::rt::System::new().block_on(broadcast(&cli.url, &ws_urls, &config, users, concurrency))
         }
     };
     match result {
@@ -245,7 +260,14 @@ async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, conc
     Ok(())
 }
 
-async fn latency(base: &str, config: &Config, rate: u64, duration: Duration, users: i64) -> Result<(), String> {
+async fn latency(
+    base: &str,
+    ws_bases: &[String],
+    config: &Config,
+    rate: u64,
+    duration: Duration,
+    users: i64,
+) -> Result<(), String> {
     use futures_util::StreamExt;
     let origin = Instant::now();
     let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?));
@@ -253,7 +275,8 @@ async fn latency(base: &str, config: &Config, rate: u64, duration: Duration, use
     let client = unlimited_client();
     let mut readers = Vec::new();
     for user in 1..=users {
-        let mut framed = open_socket(&client, &ws_url(base, &token_for(config, user)?)).await?;
+        let ws_base = &ws_bases[user as usize % ws_bases.len()];
+        let mut framed = open_socket(&client, &ws_url(ws_base, &token_for(config, user)?)).await?;
         let (hist, received) = (hist.clone(), received.clone());
         readers.push(actix_web::rt::spawn(async move {
             while let Some(Ok(frame)) = framed.next().await {
@@ -312,6 +335,75 @@ async fn latency(base: &str, config: &Config, rate: u64, duration: Duration, use
         h.value_at_quantile(0.90) as f64 / 1000.0,
         h.value_at_quantile(0.99) as f64 / 1000.0,
         h.max() as f64 / 1000.0,
+    );
+    for reader in readers {
+        reader.abort();
+    }
+    Ok(())
+}
+
+async fn broadcast(
+    base: &str,
+    ws_bases: &[String],
+    config: &Config,
+    users: usize,
+    concurrency: usize,
+) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let client = unlimited_client();
+    let urls: Vec<String> = (1..=users as i64)
+        .map(|u| token_for(config, u).map(|t| ws_url(&ws_bases[u as usize % ws_bases.len()], &t)))
+        .collect::<Result<_, _>>()?;
+    let mut opening =
+        futures_util::stream::iter(urls.iter().map(|url| open_socket(&client, url))).buffer_unordered(concurrency);
+    let mut sockets = Vec::with_capacity(users);
+    while let Some(result) = opening.next().await {
+        sockets.push(result?);
+    }
+    // Let every node confirm its subscriptions (and finish the repairs they trigger).
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    let received = Rc::new(RefCell::new(0usize));
+    let last_at = Rc::new(RefCell::new(None::<Instant>));
+    let mut readers = Vec::new();
+    for mut framed in sockets {
+        let (received, last_at) = (received.clone(), last_at.clone());
+        readers.push(actix_web::rt::spawn(async move {
+            while let Some(Ok(frame)) = framed.next().await {
+                if let awc::ws::Frame::Text(bytes) = frame {
+                    const PUSH: &[u8] = b"\"type\":\"notification\"";
+                    if bytes.windows(PUSH.len()).any(|w| w == PUSH) {
+                        *received.borrow_mut() += 1;
+                        *last_at.borrow_mut() = Some(Instant::now());
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    let staff = mint_token(&config.jwt, UserId::new(1).ok_or("user id")?, true, Duration::from_secs(3600))?;
+    let ids: Vec<usize> = (1..=users).collect();
+    let started = Instant::now();
+    let mut res = client
+        .post(format!("{base}/auth/notifications/broadcast/"))
+        .bearer_auth(&staff)
+        .send_json(&serde_json::json!({"user_ids": ids, "title": "broadcast bench"}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    let _ = res.body().limit(4 << 20).await;
+    let responded = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while *received.borrow() < users && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let last = last_at.borrow().map(|t| t.duration_since(started)).unwrap_or_default();
+    println!(
+        "broadcast: users={users} nodes={} status={status} response_ms={:.1} delivered={} lost={} post_to_last_push_ms={:.1}",
+        ws_bases.len(),
+        responded.as_secs_f64() * 1000.0,
+        received.borrow(),
+        users - *received.borrow(),
+        last.as_secs_f64() * 1000.0
     );
     for reader in readers {
         reader.abort();

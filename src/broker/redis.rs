@@ -3,8 +3,8 @@
 //! channel while that user has sockets on the node.
 //!
 //! - PUBLISH goes through one multiplexed, auto-reconnecting `ConnectionManager` with short
-//!   timeouts; a failure is logged and counted, never returned (the change is committed, and
-//!   sessions repair gaps from the database).
+//!   timeouts; a failure is logged and counted, never returned (the change is committed). The
+//!   failed events are republished in order once Redis takes them again (bounded queue).
 //! - The subscriber is an actor owning the subscription sink: it batches SUBSCRIBE/UNSUBSCRIBE,
 //!   unsubscribes late (re-checked against the hub, so tab reloads do not churn), pings every
 //!   second, and on any failure reconnects with capped backoff, resubscribes every local user
@@ -31,7 +31,12 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Capped so pushes resume within about a second of Redis answering again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Events kept for republishing while Redis does not take them; beyond this the oldest are
+/// dropped (sessions then repair when the user's next event reveals the gap).
+const REPUBLISH_QUEUE: usize = 100_000;
+const REPUBLISH_BATCH: usize = 1000;
 /// A user's channel stays subscribed this long after their last local socket closes.
 const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 const SUBSCRIBE_CHUNK: usize = 1000;
@@ -55,6 +60,10 @@ enum Control {
 #[derive(Clone)]
 pub struct RedisBroker {
     publisher: Arc<OnceCell<ConnectionManager>>,
+    /// Events whose PUBLISH failed, republished in order by a background task: late events
+    /// are harmless (sessions drop repeats by stream position) and fill the gaps they left.
+    unpublished: Arc<std::sync::Mutex<std::collections::VecDeque<Event>>>,
+    republish: Arc<tokio::sync::Notify>,
     control: mpsc::Sender<Control>,
     inbound: broadcast::Sender<Event>,
     pub status: Arc<RedisStatus>,
@@ -75,25 +84,86 @@ impl RedisBroker {
         let status = Arc::new(RedisStatus::default());
         let publisher = Arc::new(OnceCell::new());
         tokio::spawn(connect_publisher(client.clone(), publisher.clone(), shutdown.clone()));
-        tokio::spawn(run_subscriber(client, hub, inbound.clone(), control_rx, status.clone(), shutdown));
-        Ok(RedisBroker { publisher, control, inbound, status })
+        tokio::spawn(run_subscriber(client, hub, inbound.clone(), control_rx, status.clone(), shutdown.clone()));
+        let broker =
+            RedisBroker { publisher, unpublished: Arc::default(), republish: Arc::default(), control, inbound, status };
+        tokio::spawn(broker.clone().republish_failed(shutdown));
+        Ok(broker)
     }
 
     pub async fn publish(&self, events: Vec<Event>) {
-        let count = events.len() as u64;
-        let Some(manager) = self.publisher.get() else {
-            self.status.publish_failures.fetch_add(count, Ordering::Relaxed);
-            log::warn!("redis publisher not connected: {count} event(s) not published (sessions will repair)");
-            return;
-        };
+        let backlog = !self.unpublished.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+        // Behind earlier failures: queue, to keep each user's events in order.
+        if backlog || !self.try_publish(&events).await {
+            self.queue_unpublished(events);
+        }
+    }
+
+    /// One PUBLISH pipeline; retried once at once, since the connection manager answers the
+    /// first command after an outage with the stale error and reconnects only then.
+    async fn try_publish(&self, events: &[Event]) -> bool {
+        let Some(manager) = self.publisher.get() else { return false };
         let mut pipe = redis::pipe();
-        for event in &events {
+        for event in events {
             pipe.publish(user_channel(event.user_id), encode(event)).ignore();
         }
-        let mut conn = manager.clone();
-        if let Err(err) = pipe.query_async::<()>(&mut conn).await {
-            self.status.publish_failures.fetch_add(count, Ordering::Relaxed);
-            log::warn!("redis publish failed ({count} event(s); sessions will repair): {err}");
+        for attempt in 0..2 {
+            let mut conn = manager.clone();
+            match pipe.query_async::<()>(&mut conn).await {
+                Ok(()) => return true,
+                Err(err) if attempt == 1 => {
+                    log::warn!("redis publish failed ({} event(s) queued for retry): {err}", events.len())
+                }
+                Err(_) => {}
+            }
+        }
+        false
+    }
+
+    fn queue_unpublished(&self, events: Vec<Event>) {
+        self.status.publish_failures.fetch_add(events.len() as u64, Ordering::Relaxed);
+        let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+        queue.extend(events);
+        let excess = queue.len().saturating_sub(REPUBLISH_QUEUE);
+        if excess > 0 {
+            queue.drain(..excess);
+            log::warn!("dropped {excess} unpublished event(s); sessions repair on the next event");
+        }
+        drop(queue);
+        self.republish.notify_one();
+    }
+
+    /// Republishes queued events, oldest first, until the queue is empty; backs off while Redis
+    /// refuses them.
+    async fn republish_failed(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let batch: Vec<Event> = {
+                let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+                let n = queue.len().min(REPUBLISH_BATCH);
+                queue.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = self.republish.notified() => continue,
+                }
+            }
+            if self.try_publish(&batch).await {
+                backoff = MIN_BACKOFF;
+                continue;
+            }
+            {
+                let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+                for event in batch.into_iter().rev() {
+                    queue.push_front(event);
+                }
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -109,11 +179,16 @@ impl RedisBroker {
         let _ = self.control.send(Control::Unwatch(user)).await;
     }
 
-    /// Whether the publisher answers a PING now.
+    /// Whether the publisher answers a PING now (tried twice: see `try_publish`).
     pub async fn publisher_ready(&self) -> bool {
         let Some(manager) = self.publisher.get() else { return false };
-        let mut conn = manager.clone();
-        matches!(timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await, Ok(Ok(_)))
+        for _ in 0..2 {
+            let mut conn = manager.clone();
+            if matches!(timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await, Ok(Ok(_))) {
+                return true;
+            }
+        }
+        false
     }
 }
 

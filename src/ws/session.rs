@@ -386,6 +386,10 @@ impl Session {
                 return Ok(());
             }
         };
+        if position.last_seq <= self.last_seq {
+            // Nothing was missed: the stream is where this session already is.
+            return self.release_held().await;
+        }
         loop {
             let rows = match self.ctx.inbox.since(self.principal, self.last_sent_id, REPLAY_PAGE, true).await {
                 Ok(rows) => rows,

@@ -4,6 +4,8 @@
 mod auth;
 mod cli;
 mod cluster;
+mod cluster_fanout;
+mod cluster_faults;
 mod docs;
 mod faults;
 mod helpers;

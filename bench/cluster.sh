@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Cluster figures: 2 release nodes (separate processes) on one fresh PostgreSQL database and a
+# private redis-server on a free port, load from herald-bench (another process):
+#   1. cross-node latency at 1,000 creates/s (REST on node A, sockets on node B)
+#   2. the highest rate with 0 lost and p99 <= 20 ms (steps up)
+#   3. broadcast to 10,000 online users spread over both nodes: POST -> last push
+#   4. pushes lost across a Redis kill + restart under 1,000 creates/s
+# Stops everything it started (by PID). Usage: bench/cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+db=herald_bench_cluster_$$
+export JWT_SECRET=bench-secret-0123456789abcdef
+ulimit -n "$(ulimit -Hn)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port); port_a=$(free_port); port_b=$(free_port)
+cargo build --release -q --bin herald --bin herald-bench
+psql "$admin" -qc "CREATE DATABASE $db"
+pids=()
+start_redis() { redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no > /dev/null 2>&1 & redis_pid=$!; for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done; }
+start_node() {
+    DATABASE_URL="${admin%/*}/$db" REDIS_URL="redis://127.0.0.1:$redis_port/" HERALD_BIND=127.0.0.1:$1 RUST_LOG=warn \
+        HERALD_DB_POOL_SIZE=24 HERALD_WS_PING_TIMEOUT_SECS=300 target/release/herald serve > "/tmp/$db.$1.log" 2>&1 &
+    pids+=($!)
+}
+cleanup() {
+    for pid in "${pids[@]}" ${redis_pid:-} $(cat "/tmp/$db.redis2.pid" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+    rm -f "/tmp/$db.redis2.pid"
+    psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+}
+trap cleanup EXIT
+start_redis
+start_node "$port_a"; sleep 1; start_node "$port_b"
+for port in "$port_a" "$port_b"; do
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+done
+A=http://127.0.0.1:$port_a; B=http://127.0.0.1:$port_b
+bench() { target/release/herald-bench --url "$A" --ws-url "$B" "$@"; }
+
+echo "# 1. cross-node latency at 1000/s"
+bench latency --rate 1000 --duration 10s --users 100
+
+echo "# 2. highest rate with 0 lost and p99 <= 20 ms"
+best=0
+for rate in 1000 2000 3000 4000 5000 6000; do
+    line=$(bench latency --rate "$rate" --duration 5s --users 200)
+    echo "$line"
+    lost=$(sed -E 's/.* lost=([0-9]+) .*/\1/' <<<"$line"); p99=$(sed -E 's/.* p99=([0-9.]+)ms.*/\1/' <<<"$line")
+    achieved=$(sed -E 's/.* achieved=([0-9]+)\/s.*/\1/' <<<"$line")
+    if [ "$lost" != 0 ] || awk "BEGIN{exit !($p99 > 20 || $achieved < $rate * 0.95)}"; then break; fi
+    best=$rate
+done
+echo "max-rate: highest good rate=${best}/s"
+
+echo "# 3. broadcast to 10000 online users over 2 nodes"
+target/release/herald-bench --url "$A" --ws-url "$A,$B" broadcast --users 10000
+
+echo "# 4. Redis killed and restarted under 1000/s"
+(
+    sleep 3; kill -9 "$redis_pid"; sleep 1
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no > /dev/null 2>&1 &
+    echo $! > "/tmp/$db.redis2.pid"; echo "redis killed at 3 s, restarted at 4 s" >&2
+) &
+outage=$!
+bench latency --rate 1000 --duration 10s --users 100
+wait "$outage"
