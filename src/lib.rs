@@ -13,6 +13,7 @@
 //! - `broker`: carries committed changes to the nodes holding the user's sockets.
 //! - `http`: REST routes, handlers and error envelopes.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
+//! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
 
 pub mod auth;
@@ -25,5 +26,6 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod inbox;
+pub mod metrics;
 pub mod startup;
 pub mod ws;

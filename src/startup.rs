@@ -9,6 +9,7 @@ use crate::db::{self, Db};
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::metrics::Metrics;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
@@ -66,7 +67,9 @@ impl Node {
                 log::info!("applied {ran} database migration(s) to {:?}", config.database);
             }
         }
-        let db = Db::new(&config.database, config.db_pool_size, config.db_timeout);
+        let metrics = Arc::new(Metrics::new(&config.node_id));
+        let db = Db::new(&config.database, config.db_pool_size, config.db_timeout)
+            .with_pool_wait_metric(metrics.db_pool_wait.clone());
         let hub = Arc::new(Hub::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let broker = match &config.redis_url {
@@ -86,6 +89,7 @@ impl Node {
         let verifier = web::Data::new(verifier);
         let ws_endpoint = web::Data::new(WsEndpoint {
             context: WsContext {
+                metrics: metrics.clone(),
                 inbox: inbox.clone(),
                 broker: broker.clone(),
                 hub: hub.clone(),
@@ -101,6 +105,8 @@ impl Node {
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
         });
         let inbox_data = web::Data::new(inbox.clone());
+        let metrics_data = web::Data::from(metrics.clone());
+        let hub_data = web::Data::from(hub.clone());
         let broker_data = web::Data::new(broker.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -114,6 +120,9 @@ impl Node {
                 .app_data(inbox_data.clone())
                 .app_data(broker_data.clone())
                 .app_data(ws_endpoint.clone())
+                .app_data(metrics_data.clone())
+                .app_data(hub_data.clone())
+                .wrap(middleware::from_fn(http::record_request))
                 .configure(|cfg| http::configure(cfg, limits))
                 .default_service(web::to(http::not_found))
         })

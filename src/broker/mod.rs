@@ -32,6 +32,8 @@ pub struct Event {
     pub origin: Option<SessionId>,
     /// The serialized `PushFrame`, shared by every socket it goes to.
     pub frame: ByteString,
+    /// When it was published (Unix microseconds), for the publish → delivery histogram.
+    pub published_at_us: u64,
 }
 
 /// The frames pushed to a user's sockets when something changes (SPEC §5).
@@ -51,8 +53,13 @@ impl Event {
             PushFrame::Notification { notification } => NotificationId::new(notification.id),
             _ => None,
         };
-        Event { user_id, seq, notification_id, origin, frame: frame.to_text() }
+        Event { user_id, seq, notification_id, origin, frame: frame.to_text(), published_at_us: unix_micros() }
     }
+}
+
+/// Now, in microseconds since the Unix epoch.
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
 impl PushFrame<'_> {

@@ -192,13 +192,14 @@ impl RedisBroker {
     }
 }
 
-/// `"{seq} {notification_id or 0} {origin or 0}\n{frame}"`.
+/// `"{seq} {notification_id or 0} {origin or 0} {published_at_us}\n{frame}"`.
 fn encode(event: &Event) -> Vec<u8> {
     let header = format!(
-        "{} {} {}\n",
+        "{} {} {} {}\n",
         event.seq,
         event.notification_id.map(NotificationId::get).unwrap_or(0),
-        event.origin.map(|o| o.0).unwrap_or(0)
+        event.origin.map(|o| o.0).unwrap_or(0),
+        event.published_at_us
     );
     let mut payload = Vec::with_capacity(header.len() + event.frame.len());
     payload.extend_from_slice(header.as_bytes());
@@ -214,8 +215,9 @@ fn decode(channel: &str, payload: &[u8]) -> Option<Event> {
     let seq = fields.next()?.parse::<i64>().ok()?;
     let notification_id = NotificationId::new(fields.next()?.parse().ok()?);
     let origin = fields.next()?.parse::<u64>().ok().filter(|o| *o != 0).map(SessionId);
+    let published_at_us = fields.next()?.parse::<u64>().ok()?;
     let frame = ByteString::try_from(bytes::Bytes::copy_from_slice(&payload[split + 1..])).ok()?;
-    Some(Event { user_id, seq, notification_id, origin, frame })
+    Some(Event { user_id, seq, notification_id, origin, frame, published_at_us })
 }
 
 async fn connect_publisher(
@@ -409,6 +411,7 @@ mod tests {
             notification_id: NotificationId::new(99),
             origin: Some(SessionId(12345)),
             frame: ByteString::from_static(r#"{"type":"notification","notification":{"title":"a\nb"}}"#),
+            published_at_us: 1_700_000_000_000_000,
         };
         let decoded = decode(&user_channel(event.user_id), &encode(&event)).expect("decodes");
         assert_eq!(
@@ -416,6 +419,7 @@ mod tests {
             (event.user_id, 7, event.notification_id, event.origin)
         );
         assert_eq!(decoded.frame, event.frame);
+        assert_eq!(decoded.published_at_us, event.published_at_us);
         let read = Event { notification_id: None, origin: None, ..event };
         let decoded = decode("herald:user:42", &encode(&read)).expect("decodes");
         assert_eq!((decoded.notification_id, decoded.origin), (None, None));

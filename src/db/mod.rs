@@ -243,6 +243,8 @@ pub fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
+    /// Observes each wait for a pooled connection, when metrics are on.
+    pool_wait: Option<prometheus::Histogram>,
 }
 
 impl Db {
@@ -256,7 +258,13 @@ impl Db {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(ConnectionManager { url: url.clone() });
-        Db { pool }
+        Db { pool, pool_wait: None }
+    }
+
+    /// Records pool waits in `histogram`.
+    pub fn with_pool_wait_metric(mut self, histogram: prometheus::Histogram) -> Db {
+        self.pool_wait = Some(histogram);
+        self
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
@@ -266,8 +274,11 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let pool_wait = self.pool_wait.clone();
         actix_web::web::block(move || {
+            let timer = pool_wait.as_ref().map(|h| h.start_timer());
             let mut pooled = pool.get()?;
+            drop(timer);
             match work(&mut pooled.conn) {
                 Err(ApiError::Internal(cause)) => {
                     // Retire the connection; if it no longer answers, the server went away

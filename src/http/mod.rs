@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
         .service(resource("/auth/notifications/{id}/unread", "POST").route(web::post().to(n::mark_unread)))
         .service(resource("/auth/notifications/{id}/delete", "DELETE").route(web::delete().to(n::delete_notification)))
         .service(resource("/ws/notifications", "GET").route(web::get().to(crate::ws::connect)))
+        .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
         .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)));
 }
@@ -71,6 +72,22 @@ fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(format!("request body is not valid JSON: {e}")),
         other => ApiError::InvalidJson(format!("request body could not be read: {other}")),
     }
+}
+
+/// Counts every request by route pattern (not path: bounded label values) and status.
+pub async fn record_request(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<crate::metrics::Metrics>>().cloned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let started = std::time::Instant::now();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.http_requests.with_label_values(&[route.as_str(), response.status().as_str()]).inc();
+        metrics.http_duration.with_label_values(&[route.as_str()]).observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
 }
 
 /// A JSON object body.

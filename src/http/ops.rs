@@ -2,12 +2,33 @@
 
 use crate::broker::Broker;
 use crate::dispatch;
+use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::metrics::Metrics;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 use std::time::Duration;
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Prometheus text format; state-mirroring gauges are read now.
+pub async fn metrics(
+    metrics: web::Data<Metrics>,
+    hub: web::Data<Hub>,
+    inbox: web::Data<Inbox>,
+    broker: web::Data<Broker>,
+) -> HttpResponse {
+    metrics.open_sockets.set(hub.session_count() as i64);
+    let (in_use, idle) = inbox.db().pool_state();
+    metrics.db_pool_connections.with_label_values(&["in_use"]).set(i64::from(in_use));
+    metrics.db_pool_connections.with_label_values(&["idle"]).set(i64::from(idle));
+    if let Broker::Redis(redis) = broker.get_ref() {
+        use std::sync::atomic::Ordering;
+        metrics.redis_reconnects.set(redis.status.reconnects.load(Ordering::Relaxed) as i64);
+        metrics.redis_publish_failures.set(redis.status.publish_failures.load(Ordering::Relaxed) as i64);
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
+}
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))

@@ -33,6 +33,7 @@ pub struct WsSettings {
 /// What every session of a node shares.
 #[derive(Clone)]
 pub struct WsContext {
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub inbox: Inbox,
     pub broker: crate::broker::Broker,
     pub hub: Arc<Hub>,

@@ -99,6 +99,7 @@ pub async fn run(
     drop(outbox);
     if let Some(reason) = stop {
         log::debug!("closing socket of user {user}: {reason:?}");
+        session.ctx.metrics.sockets_closed.with_label_values(&[&u16::from(reason.code).to_string()]).inc();
         let _ = tokio::time::timeout(CLOSE_WAIT, session.socket.close(Some(reason))).await;
     }
 }
@@ -321,6 +322,7 @@ impl Session {
             };
             for row in &rows {
                 self.send(PushFrame::Notification { notification: row }.to_text()).await?;
+                self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
                 self.last_sent_id = self.last_sent_id.max(row.id);
             }
@@ -370,7 +372,14 @@ impl Session {
         if event.origin == Some(self.id) {
             return Ok(());
         }
-        self.send(event.frame.clone()).await
+        self.send(event.frame.clone()).await?;
+        if event.notification_id.is_some() {
+            let metrics = &self.ctx.metrics;
+            metrics.notifications_delivered.inc();
+            let waited_us = crate::broker::unix_micros().saturating_sub(event.published_at_us);
+            metrics.publish_to_delivery.observe(waited_us as f64 / 1e6);
+        }
+        Ok(())
     }
 
     /// Repairs the stream from the database: sends live notifications newer than the last one
@@ -400,6 +409,7 @@ impl Session {
             };
             for row in &rows {
                 self.send(PushFrame::Notification { notification: row }.to_text()).await?;
+                self.ctx.metrics.notifications_delivered.inc();
                 self.last_sent_id = row.id;
             }
             if (rows.len() as i64) < REPLAY_PAGE {

@@ -9,6 +9,7 @@ mod cluster_faults;
 mod docs;
 mod faults;
 mod helpers;
+mod metrics;
 mod proxy;
 mod redis_server;
 mod rest;
