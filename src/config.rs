@@ -40,6 +40,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_WS_PING_INTERVAL_SECS", default: "20", doc: "How often the server pings each socket." },
     EnvVar { name: "HERALD_WS_PING_TIMEOUT_SECS", default: "60", doc: "A socket silent this long (no frame, no pong) is closed; also the longest a push may wait for a client that does not read." },
     EnvVar { name: "HERALD_WS_FRAMES_PER_SECOND", default: "20", doc: "Client frames per second per socket; excess frames get a `rate_limited` error, a flood is closed with 1008." },
+    EnvVar { name: "HERALD_RATE_LIMIT_PER_SECOND", default: "20", doc: "REST requests per second per end user on one node (service tokens with `is_staff` or `notifications:send` are not limited); 429 `rate_limited` with `Retry-After` above." },
+    EnvVar { name: "HERALD_RATE_LIMIT_BURST", default: "50", doc: "Requests an end user may send at once before the per-second rate applies." },
+    EnvVar { name: "HERALD_MAX_SOCKETS", default: "20000", doc: "Open WebSockets per node; more are refused with 503 `unavailable` (clients try another node)." },
+    EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
 
@@ -135,6 +139,10 @@ pub struct Config {
     pub ws_ping_timeout: Duration,
     pub ws_frames_per_second: u32,
     pub shutdown_timeout: Duration,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub max_sockets: usize,
+    pub max_sockets_per_user: usize,
 }
 
 /// Every bad variable found, reported together.
@@ -219,6 +227,11 @@ impl Config {
             positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
         });
         let shutdown_timeout = reader.parse("HERALD_SHUTDOWN_TIMEOUT_SECS", parse_u64).map(Duration::from_secs);
+        let as_u32 = |raw: &str| positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()));
+        let rate_limit_per_second = reader.parse("HERALD_RATE_LIMIT_PER_SECOND", as_u32);
+        let rate_limit_burst = reader.parse("HERALD_RATE_LIMIT_BURST", as_u32);
+        let max_sockets = reader.parse("HERALD_MAX_SOCKETS", |raw| positive(raw).map(|n| n as usize));
+        let max_sockets_per_user = reader.parse("HERALD_MAX_SOCKETS_PER_USER", |raw| positive(raw).map(|n| n as usize));
         let issuer = reader.get("JWT_ISSUER");
         let audience = reader.get("JWT_AUDIENCE");
         if !reader.problems.is_empty() {
@@ -258,6 +271,10 @@ impl Config {
             ws_ping_timeout: ws_ping_timeout.ok_or_else(|| missing("HERALD_WS_PING_TIMEOUT_SECS"))?,
             ws_frames_per_second: ws_frames_per_second.ok_or_else(|| missing("HERALD_WS_FRAMES_PER_SECOND"))?,
             shutdown_timeout: shutdown_timeout.ok_or_else(|| missing("HERALD_SHUTDOWN_TIMEOUT_SECS"))?,
+            rate_limit_per_second: rate_limit_per_second.ok_or_else(|| missing("HERALD_RATE_LIMIT_PER_SECOND"))?,
+            rate_limit_burst: rate_limit_burst.ok_or_else(|| missing("HERALD_RATE_LIMIT_BURST"))?,
+            max_sockets: max_sockets.ok_or_else(|| missing("HERALD_MAX_SOCKETS"))?,
+            max_sockets_per_user: max_sockets_per_user.ok_or_else(|| missing("HERALD_MAX_SOCKETS_PER_USER"))?,
         })
     }
 

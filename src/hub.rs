@@ -126,6 +126,11 @@ impl Hub {
         }
     }
 
+    /// Sessions of the user on this node.
+    pub fn user_session_count(&self, user: UserId) -> usize {
+        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map_or(0, Vec::len)
+    }
+
     /// Whether the user has a session on this node.
     pub fn has_user(&self, user: UserId) -> bool {
         self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).contains_key(&user)

@@ -14,6 +14,7 @@
 //! - `http`: REST routes, handlers and error envelopes.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
 //! - `metrics`: every metric name, rendered at `/metrics`.
+//! - `rate_limit`: per-user REST request limits (429 + Retry-After).
 //! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
 
 pub mod auth;
@@ -27,5 +28,6 @@ pub mod http;
 pub mod hub;
 pub mod inbox;
 pub mod metrics;
+pub mod rate_limit;
 pub mod startup;
 pub mod ws;

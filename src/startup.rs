@@ -10,6 +10,7 @@ use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
+use crate::rate_limit::RestLimiter;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
@@ -100,14 +101,18 @@ impl Node {
                     ping_timeout: config.ws_ping_timeout,
                     frames_per_second: ws::session::frames_per_second(config.ws_frames_per_second),
                 },
-                shutdown: shutdown_rx,
+                shutdown: shutdown_rx.clone(),
             },
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            max_sockets: config.max_sockets,
+            max_sockets_per_user: config.max_sockets_per_user,
         });
         let inbox_data = web::Data::new(inbox.clone());
         let metrics_data = web::Data::from(metrics.clone());
         let hub_data = web::Data::from(hub.clone());
         let broker_data = web::Data::new(broker.clone());
+        let rest_limiter = web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
+        actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), shutdown_rx.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -122,6 +127,7 @@ impl Node {
                 .app_data(ws_endpoint.clone())
                 .app_data(metrics_data.clone())
                 .app_data(hub_data.clone())
+                .app_data(rest_limiter.clone())
                 .wrap(middleware::from_fn(http::record_request))
                 .configure(|cfg| http::configure(cfg, limits))
                 .default_service(web::to(http::not_found))
@@ -187,6 +193,17 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Drops the rate-limit state of users who have been quiet, every minute, until shutdown.
+async fn forget_idle_limits(limiter: web::Data<RestLimiter>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = every.tick() => limiter.forget_idle(),
+        }
+    }
 }
 
 /// The node's delivery task: every event arriving from the broker goes to the hub. If it fell

@@ -63,5 +63,9 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .app_data::<web::Data<TokenVerifier>>()
         .ok_or_else(|| ApiError::Internal("TokenVerifier missing from app data".into()))?;
     let token = bearer_token(req).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-    verifier.verify(token)
+    let principal = verifier.verify(token)?;
+    if let Some(limiter) = req.app_data::<web::Data<crate::rate_limit::RestLimiter>>() {
+        limiter.admit(&principal)?;
+    }
+    Ok(principal)
 }

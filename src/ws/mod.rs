@@ -48,6 +48,9 @@ pub struct WsEndpoint {
     pub context: WsContext,
     /// Lowercase origins without a trailing slash; empty allows any.
     pub allowed_origins: Vec<String>,
+    /// Open sockets this node accepts, in all and per user.
+    pub max_sockets: usize,
+    pub max_sockets_per_user: usize,
 }
 
 pub async fn connect(
@@ -66,6 +69,13 @@ pub async fn connect(
         .or_else(|| bearer_token(&req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
     let principal = endpoint.context.verifier.verify(token)?;
+    let hub = &endpoint.context.hub;
+    if hub.session_count() >= endpoint.max_sockets {
+        return Err(ApiError::Unavailable("node at its socket limit (HERALD_MAX_SOCKETS)".into()));
+    }
+    if hub.user_session_count(principal.user_id) >= endpoint.max_sockets_per_user {
+        return Err(ApiError::RateLimited { retry_after_secs: 5 });
+    }
     let since = match param("since") {
         None | Some("") => None,
         Some(raw) => Some(

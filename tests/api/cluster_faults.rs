@@ -221,6 +221,8 @@ impl ProcessNode {
             .env("JWT_SECRET", SECRET)
             .env("HERALD_BIND", "127.0.0.1:0")
             .env("HERALD_WORKERS", "1")
+            .env("HERALD_RATE_LIMIT_PER_SECOND", "100000")
+            .env("HERALD_RATE_LIMIT_BURST", "100000")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -153,6 +153,9 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
         ("JWT_SECRET".into(), SECRET.into()),
         ("HERALD_WORKERS".into(), "1".into()),
         ("HERALD_DB_POOL_SIZE".into(), "8".into()),
+        // Tests burst far past an end user's limits; tests/api/limits.rs sets them low.
+        ("HERALD_RATE_LIMIT_PER_SECOND".into(), "100000".into()),
+        ("HERALD_RATE_LIMIT_BURST".into(), "100000".into()),
     ]);
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());

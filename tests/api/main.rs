@@ -9,6 +9,7 @@ mod cluster_faults;
 mod docs;
 mod faults;
 mod helpers;
+mod limits;
 mod metrics;
 mod proxy;
 mod redis_server;
