@@ -17,6 +17,15 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate,
+    /// Delete notifications older than a given age, in batches (and expired idempotency keys).
+    Prune {
+        /// Age, e.g. 90d, 12h.
+        #[arg(long, value_parser = parse_ttl)]
+        older_than: Duration,
+        /// Delete only notifications already read.
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Print an access token signed with JWT_SECRET (development and scripts).
     Token {
         /// The user the token identifies.

@@ -44,6 +44,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_RATE_LIMIT_BURST", default: "50", doc: "Requests an end user may send at once before the per-second rate applies." },
     EnvVar { name: "HERALD_MAX_SOCKETS", default: "20000", doc: "Open WebSockets per node; more are refused with 503 `unavailable` (clients try another node)." },
     EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
+    EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
 
@@ -143,6 +144,8 @@ pub struct Config {
     pub rate_limit_burst: u32,
     pub max_sockets: usize,
     pub max_sockets_per_user: usize,
+    /// Keep notifications this long; `None`: forever.
+    pub retention: Option<Duration>,
 }
 
 /// Every bad variable found, reported together.
@@ -232,6 +235,12 @@ impl Config {
         let rate_limit_burst = reader.parse("HERALD_RATE_LIMIT_BURST", as_u32);
         let max_sockets = reader.parse("HERALD_MAX_SOCKETS", |raw| positive(raw).map(|n| n as usize));
         let max_sockets_per_user = reader.parse("HERALD_MAX_SOCKETS_PER_USER", |raw| positive(raw).map(|n| n as usize));
+        let retention = match reader.get("HERALD_RETENTION_DAYS") {
+            None => None,
+            Some(raw) => {
+                reader.check("HERALD_RETENTION_DAYS", positive(&raw)).map(|days| Duration::from_secs(days * 86_400))
+            }
+        };
         let issuer = reader.get("JWT_ISSUER");
         let audience = reader.get("JWT_AUDIENCE");
         if !reader.problems.is_empty() {
@@ -275,6 +284,7 @@ impl Config {
             rate_limit_burst: rate_limit_burst.ok_or_else(|| missing("HERALD_RATE_LIMIT_BURST"))?,
             max_sockets: max_sockets.ok_or_else(|| missing("HERALD_MAX_SOCKETS"))?,
             max_sockets_per_user: max_sockets_per_user.ok_or_else(|| missing("HERALD_MAX_SOCKETS_PER_USER"))?,
+            retention,
         })
     }
 

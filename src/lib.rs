@@ -15,6 +15,7 @@
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
 //! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `rate_limit`: per-user REST request limits (429 + Retry-After).
+//! - `retention`: pruning old notifications in bounded batches.
 //! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
 
 pub mod auth;
@@ -29,5 +30,6 @@ pub mod hub;
 pub mod inbox;
 pub mod metrics;
 pub mod rate_limit;
+pub mod retention;
 pub mod startup;
 pub mod ws;

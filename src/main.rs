@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Migrate => herald::db::migrate(&config.database)
             .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database)),
         Command::Token { user, staff, ttl } => token(&config, user, staff, ttl),
+        Command::Prune { older_than, read_only } => prune(&config, older_than, read_only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,6 +56,15 @@ fn serve(config: Config) -> Result<(), String> {
             println!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/");
         }
         node.run_until_signalled().await.map_err(|e| e.to_string())
+    })
+}
+
+fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), String> {
+    let db = herald::db::Db::new(&config.database, 2, config.db_timeout);
+    actix_web::rt::System::new().block_on(async move {
+        let deleted = herald::retention::prune(&db, older_than, read_only).await.map_err(|e| e.to_string())?;
+        println!("deleted {deleted} notification(s)");
+        Ok(())
     })
 }
 

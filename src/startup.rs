@@ -139,6 +139,9 @@ impl Node {
         .map_err(|source| StartupError::Bind { addr: config.bind, source })?
         .run();
         actix_web::rt::spawn(deliver_events(broker.subscribe(), hub.clone()));
+        if let Some(keep) = config.retention {
+            actix_web::rt::spawn(crate::retention::run_periodically(inbox.db().clone(), keep, shutdown_rx.clone()));
+        }
         let handle = NodeHandle { server: server.handle(), shutdown: Arc::new(shutdown_tx) };
         Ok(Node { server, port, broker, inbox, hub, handle })
     }

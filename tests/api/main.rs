@@ -14,6 +14,7 @@ mod metrics;
 mod proxy;
 mod redis_server;
 mod rest;
+mod retention;
 mod storage;
 mod validation;
 mod ws;

@@ -1,0 +1,47 @@
+//! Retention: deleting old notifications in bounded batches (short transactions, so writers
+//! are never locked out for long), by `herald prune` or hourly on every node when
+//! `HERALD_RETENTION_DAYS` is set. Expired idempotency keys go too.
+
+use crate::db::Db;
+use crate::dispatch;
+use crate::error::ApiError;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Notifications deleted per transaction.
+pub const PRUNE_BATCH: i64 = 1000;
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes notifications older than `older_than` (only read ones when `read_only`), batch by
+/// batch until none are left; returns how many were deleted.
+pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usize, ApiError> {
+    let age = chrono::Duration::from_std(older_than).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cutoff = crate::db::now() - age;
+    let mut total = 0;
+    loop {
+        let deleted = db.run(move |conn| dispatch!(conn, prune_batch(cutoff, read_only, PRUNE_BATCH))).await?;
+        total += deleted;
+        if deleted == 0 {
+            break;
+        }
+        // Let writers in between batches.
+        tokio::task::yield_now().await;
+    }
+    db.run(|conn| Ok(dispatch!(conn, prune_idempotency_keys())?)).await?;
+    Ok(total)
+}
+
+/// Prunes every hour until shutdown.
+pub async fn run_periodically(db: Db, keep: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = every.tick() => match prune(&db, keep, false).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
+                Err(err) => log::warn!("retention run failed: {}", err.code()),
+            },
+        }
+    }
+}
