@@ -10,6 +10,7 @@ mod docs;
 mod faults;
 mod helpers;
 mod limits;
+mod logs;
 mod metrics;
 mod proxy;
 mod redis_server;
