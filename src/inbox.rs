@@ -13,6 +13,7 @@ use crate::db::{
 use crate::dispatch;
 use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
+use crate::group_commit::CreateBatcher;
 use serde_json::{json, Map, Value};
 
 /// Longest accepted `Idempotency-Key`.
@@ -21,13 +22,16 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 #[derive(Clone)]
 pub struct Inbox {
     db: Db,
+    /// Creates without an idempotency key go through group commit.
+    batcher: CreateBatcher,
     broker: Broker,
     max_broadcast_recipients: usize,
 }
 
 impl Inbox {
     pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize) -> Self {
-        Inbox { db, broker, max_broadcast_recipients }
+        let batcher = CreateBatcher::start(db.clone());
+        Inbox { db, batcher, broker, max_broadcast_recipients }
     }
 
     pub fn db(&self) -> &Db {
@@ -45,7 +49,10 @@ impl Inbox {
         let new = NewNotification::parse(body, caller.user_id)?;
         caller.ensure_may_notify(new.recipient)?;
         let key = scoped_key(caller, "create", idempotency_key)?;
-        let result = self.db.run(move |conn| dispatch!(conn, create(&new, key.as_ref(), &create_reply))).await?;
+        let result = match key {
+            None => Idempotent::Fresh(self.batcher.create(new).await?),
+            Some(key) => self.db.run(move |conn| dispatch!(conn, create(&new, Some(&key), &create_reply))).await?,
+        };
         if let Idempotent::Fresh(CreateOutcome::Created { row, seq: Some(seq) }) = &result {
             self.publish_notifications(&[(row, *seq)], origin).await;
         }

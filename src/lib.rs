@@ -10,6 +10,7 @@
 //! - `domain`: validated values (ids, types, notification content, preferences); no IO.
 //! - `db`: the connection pool and every SQL statement (`queries.rs`, compiled per backend).
 //! - `inbox`: the use-cases; validate → commit → publish.
+//! - `group_commit`: concurrent creates stored many per transaction.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets.
 //! - `http`: REST routes, handlers and error envelopes.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod group_commit;
 pub mod http;
 pub mod hub;
 pub mod inbox;

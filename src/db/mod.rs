@@ -12,22 +12,22 @@ pub mod pg {
     pub type Conn = diesel::PgConnection;
     include!("queries.rs");
 
-    /// Upserts the users' inbox rows, adding one unread each and advancing the change stream of
-    /// those with `advance` 1, in one statement; this takes their row locks, in the order given
-    /// (ascending user id), until the transaction ends. Returns `(user_id, last_seq)`.
-    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
+    /// Upserts the users' inbox rows — `(user, unread to add, stream positions to take)` — in
+    /// one statement; this takes their row locks, in the order given (ascending user id), until
+    /// the transaction ends. Returns `(user_id, last_seq)`.
+    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
         use super::models::InboxStateInsert;
         use diesel::upsert::excluded;
         let rows: Vec<InboxStateInsert> = users
             .iter()
-            .map(|&(user_id, advance)| InboxStateInsert { user_id, unread_count: 1, last_seq: advance })
+            .map(|&(user_id, unread_count, last_seq)| InboxStateInsert { user_id, unread_count, last_seq })
             .collect();
         diesel::insert_into(state::table)
             .values(&rows)
             .on_conflict(state::user_id)
             .do_update()
             .set((
-                state::unread_count.eq(state::unread_count + 1),
+                state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
                 state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
             ))
             .returning((state::user_id, state::last_seq))
@@ -40,18 +40,18 @@ pub mod sqlite {
 
     /// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
     /// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
-    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
+    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
         use super::models::InboxStateInsert;
         use diesel::upsert::excluded;
         users
             .iter()
-            .map(|&(user_id, advance)| {
+            .map(|&(user_id, unread_count, last_seq)| {
                 diesel::insert_into(state::table)
-                    .values(InboxStateInsert { user_id, unread_count: 1, last_seq: advance })
+                    .values(InboxStateInsert { user_id, unread_count, last_seq })
                     .on_conflict(state::user_id)
                     .do_update()
                     .set((
-                        state::unread_count.eq(state::unread_count + 1),
+                        state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
                         state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
                     ))
                     .returning((state::user_id, state::last_seq))
