@@ -27,7 +27,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "JWT_AUDIENCE", default: "", doc: "When set, tokens must carry this `aud`." },
     EnvVar { name: "JWT_LEEWAY_SECONDS", default: "30", doc: "Clock-skew leeway for `exp` and `nbf`." },
     EnvVar { name: "ALLOWED_ORIGINS", default: "", doc: "Comma-separated browser origins allowed to open WebSockets (others get 403; clients sending no `Origin` are not browsers and are not checked); unset allows any." },
-    EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `herald-<pid>`." },
+    EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `<hostname>-<pid>`." },
     EnvVar { name: "RUST_LOG", default: "info", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`." },
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
     EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum database connections of this node." },
@@ -207,7 +207,7 @@ impl Config {
                 raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
-        let node_id = reader.get("NODE_ID").unwrap_or_else(|| format!("herald-{}", std::process::id()));
+        let node_id = reader.get("NODE_ID").unwrap_or_else(default_node_id);
         let workers = match reader.get("HERALD_WORKERS") {
             None => Some(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
             Some(raw) => reader.check("HERALD_WORKERS", positive(&raw).map(|n| n as usize)),
@@ -325,6 +325,13 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             }
         }
     }
+}
+
+/// `<hostname>-<pid>`: unique per container (where the pid is always 1) and per process.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let host = if host.is_empty() { "herald".to_owned() } else { host };
+    format!("{host}-{}", std::process::id())
 }
 
 fn parse_u64(raw: &str) -> Result<u64, String> {

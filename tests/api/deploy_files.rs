@@ -1,0 +1,440 @@
+//! The deployment files (SPEC §6, DESIGN §2) agree with the code and with each other. There is
+//! no Docker engine here, so they are parsed: docker-compose.yml (services, start order, no
+//! fixed host port on the scaled service), deploy/herald.env.example (exactly `ENV_VARS`, same
+//! defaults and docs), deploy/Dockerfile (non-root, healthcheck, port) and deploy/nginx.conf
+//! (WebSocket upgrade, timeouts above the ping settings). tests/api/nginx.rs runs nginx.conf.
+
+use herald::config::{Config, DatabaseUrl, ENV_VARS};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+
+fn read(path: &str) -> String {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn default_of(name: &str) -> &'static str {
+    ENV_VARS.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("{name} is not in ENV_VARS")).default
+}
+
+fn is_env_var(name: &str) -> bool {
+    ENV_VARS.iter().any(|v| v.name == name)
+}
+
+/// The port of a `host:port` bind address.
+fn port_of(bind: &str) -> u16 {
+    bind.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {bind:?}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker-compose.yml
+
+fn compose() -> Value {
+    serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml is YAML")
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    compose["services"].get(name).unwrap_or_else(|| panic!("docker-compose.yml has no service `{name}`"))
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        other => panic!("expected a scalar, got {other:?}"),
+    }
+}
+
+/// A service's `environment`, in either compose form (mapping or `NAME=value` list).
+fn environment(service: &Value) -> BTreeMap<String, String> {
+    match &service["environment"] {
+        Value::Null => BTreeMap::new(),
+        Value::Mapping(map) => map.iter().map(|(k, v)| (text(k), text(v))).collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|item| {
+                let item = text(item);
+                let (name, value) = item.split_once('=').unwrap_or((item.as_str(), ""));
+                (name.to_owned(), value.to_owned())
+            })
+            .collect(),
+        other => panic!("environment is neither a mapping nor a list: {other:?}"),
+    }
+}
+
+/// The `condition` a service waits for on `dependency` (long `depends_on` form).
+fn condition(service: &Value, dependency: &str) -> String {
+    let entry = service["depends_on"].get(dependency).unwrap_or_else(|| panic!("no depends_on {dependency}"));
+    text(&entry["condition"])
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_sequence().unwrap_or_else(|| panic!("expected a list, got {value:?}")).iter().map(text).collect()
+}
+
+/// The files a service's `env_file` names (string or list, short form).
+fn env_files(service: &Value) -> Vec<String> {
+    match &service["env_file"] {
+        Value::Null => Vec::new(),
+        Value::String(path) => vec![path.clone()],
+        list => strings(list),
+    }
+}
+
+#[test]
+fn compose_runs_every_service_and_herald_scales_without_fixed_ports_or_names() {
+    let compose = compose();
+    let mut names: Vec<String> = compose["services"].as_mapping().expect("services").keys().map(text).collect();
+    names.sort();
+    assert_eq!(names, ["herald", "migrate", "nginx", "postgres", "redis"]);
+
+    let herald = service(&compose, "herald");
+    assert!(herald.get("ports").is_none(), "herald must publish no host port (--scale herald=N)");
+    assert!(herald.get("container_name").is_none(), "herald must have no container_name (--scale herald=N)");
+    assert_eq!(herald["deploy"]["replicas"].as_u64(), Some(3));
+
+    let postgres = service(&compose, "postgres");
+    assert!(text(&postgres["image"]).starts_with("postgres:16"));
+    assert!(text(&postgres["healthcheck"]["test"][1]).contains("pg_isready"), "{:?}", postgres["healthcheck"]);
+    let volume = text(&postgres["volumes"][0]);
+    let named = volume.split(':').next().expect("volume source");
+    assert!(compose["volumes"].get(named).is_some(), "postgres data on the named volume `{named}`");
+
+    let redis = service(&compose, "redis");
+    assert!(text(&redis["image"]).starts_with("redis:7"));
+    assert_eq!(strings(&redis["command"]), ["redis-server", "--save", "", "--appendonly", "no"]);
+    assert!(redis["healthcheck"]["test"].is_sequence(), "redis has a healthcheck");
+
+    let nginx = service(&compose, "nginx");
+    assert!(text(&nginx["image"]).starts_with("nginx:1.27"));
+    assert_eq!(strings(&nginx["ports"]), ["443:443", "80:80"]);
+    let mounts = strings(&nginx["volumes"]);
+    assert!(mounts.contains(&"./deploy/nginx.conf:/etc/nginx/nginx.conf:ro".to_owned()), "{mounts:?}");
+    assert!(mounts.contains(&"./deploy/certs:/etc/nginx/certs:ro".to_owned()), "{mounts:?}");
+}
+
+#[test]
+fn compose_starts_nodes_after_the_migration_and_redis_and_nginx_after_the_nodes() {
+    let compose = compose();
+    let migrate = service(&compose, "migrate");
+    assert_eq!(strings(&migrate["command"]), ["migrate"]);
+    assert_eq!(text(&migrate["restart"]), "no");
+    assert_eq!(condition(migrate, "postgres"), "service_healthy");
+
+    let herald = service(&compose, "herald");
+    assert_eq!(condition(herald, "migrate"), "service_completed_successfully");
+    assert_eq!(condition(herald, "redis"), "service_healthy");
+    assert!(service(&compose, "nginx")["depends_on"].get("herald").is_some(), "nginx depends on herald");
+
+    // One image, built from deploy/Dockerfile, for the migrator and the nodes.
+    for name in ["migrate", "herald"] {
+        let build = &service(&compose, name)["build"];
+        assert_eq!(text(&build["dockerfile"]), "deploy/Dockerfile", "{name}");
+        assert_eq!(text(&build["context"]), ".", "{name}");
+    }
+    assert!(migrate["image"].is_string(), "migrate names its image");
+    assert_eq!(migrate["image"], herald["image"], "migrate and herald run the same image");
+}
+
+#[test]
+fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
+    let compose = compose();
+    let herald = service(&compose, "herald");
+    let migrate = service(&compose, "migrate");
+    assert_eq!(env_files(herald), ["deploy/herald.env.example"]);
+
+    // What a node sees: the image's ENV, then env_file, then environment (compose's precedence).
+    let mut effective: BTreeMap<String, String> = dockerfile_env();
+    effective.extend(env_example().into_iter().filter(|v| !v.commented).map(|v| (v.name, v.value)));
+    effective.extend(environment(herald));
+    let config = Config::from_lookup(|k| effective.get(k).cloned()).expect("a node's environment is a valid config");
+    let DatabaseUrl::Postgres(database_url) = &config.database else { panic!("nodes use PostgreSQL") };
+    assert!(database_url.contains("@postgres:5432/"), "{database_url}");
+    assert_eq!(config.redis_url.as_deref(), Some("redis://redis:6379/0"));
+    assert!(!config.migrate_on_start, "the migrate service migrates; nodes must not");
+    assert!(!config.uses_development_secret(), "replicas need one shared JWT_SECRET, not one random each");
+    assert!(config.bind.ip().is_unspecified(), "nginx reaches nodes from another container: {}", config.bind);
+    assert_eq!(config.bind.port(), dockerfile_exposed_port());
+
+    let migrate_env = environment(migrate);
+    assert_eq!(migrate_env.get("DATABASE_URL"), Some(database_url), "migrate migrates the nodes' database");
+    let config = Config::from_lookup(|k| migrate_env.get(k).cloned()).expect("the migrator's environment is valid");
+    assert!(matches!(config.database, DatabaseUrl::Postgres(_)));
+}
+
+#[test]
+fn every_variable_compose_sets_is_one_the_node_reads() {
+    let compose = compose();
+    for name in ["herald", "migrate"] {
+        for variable in environment(service(&compose, name)).keys() {
+            assert!(is_env_var(variable), "docker-compose.yml sets {variable} for {name}, which Herald never reads");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/herald.env.example
+
+/// One `NAME=value` line of the example, possibly commented out, with the comment above it.
+struct ExampleVar {
+    name: String,
+    value: String,
+    commented: bool,
+    doc: String,
+}
+
+fn env_example() -> Vec<ExampleVar> {
+    let text = read("deploy/herald.env.example");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut vars = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let (commented, rest) = match line.strip_prefix('#') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, *line),
+        };
+        let Some((name, value)) = rest.split_once('=') else { continue };
+        let is_name = name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !is_name {
+            continue;
+        }
+        let doc = i.checked_sub(1).map(|j| lines[j]).and_then(|l| l.strip_prefix("# ")).unwrap_or("").to_owned();
+        vars.push(ExampleVar { name: name.to_owned(), value: value.to_owned(), commented, doc });
+    }
+    vars
+}
+
+/// The lines the example should have for `ENV_VARS` (shown when it does not).
+fn expected_example_lines() -> String {
+    ENV_VARS
+        .iter()
+        .map(|v| match (v.name, v.default) {
+            ("JWT_SECRET", _) => format!("# {}\nJWT_SECRET=change-me-to-a-long-random-secret\n", v.doc),
+            (name, "") => format!("# {}\n# {name}=\n", v.doc),
+            (name, default) => format!("# {}\n{name}={default}\n", v.doc),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_env_example_has_exactly_the_variables_the_node_reads_with_their_defaults() {
+    let example = env_example();
+    let hint = || format!("deploy/herald.env.example should list, in ENV_VARS order:\n\n{}", expected_example_lines());
+    for var in &example {
+        assert!(is_env_var(&var.name), "herald.env.example names {}, which Herald never reads\n{}", var.name, hint());
+    }
+    let names: Vec<&str> = example.iter().map(|v| v.name.as_str()).collect();
+    let expected: Vec<&str> = ENV_VARS.iter().map(|v| v.name).collect();
+    assert_eq!(names, expected, "every ENV_VARS name once, in order\n{}", hint());
+    for (var, env) in example.iter().zip(ENV_VARS) {
+        assert_eq!(var.doc, env.doc, "the comment above {} is its ENV_VARS doc\n{}", var.name, hint());
+        if var.name == "JWT_SECRET" {
+            // A shared secret the replicas agree on, plainly a placeholder.
+            assert!(!var.commented && var.value.starts_with("change-me"), "JWT_SECRET placeholder\n{}", hint());
+        } else if env.default.is_empty() {
+            assert!(
+                var.commented && var.value.is_empty(),
+                "{} is unset by default: `# {}=`\n{}",
+                var.name,
+                var.name,
+                hint()
+            );
+        } else {
+            assert!(!var.commented, "{} has a default and is set\n{}", var.name, hint());
+            assert_eq!(var.value, env.default, "{} default\n{}", var.name, hint());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/Dockerfile
+
+/// `(INSTRUCTION, arguments)` with continuation lines joined and comments dropped.
+fn dockerfile() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in read("deploy/Dockerfile").lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                let (instruction, args) = current.split_once(char::is_whitespace).unwrap_or((current.as_str(), ""));
+                out.push((instruction.to_ascii_uppercase(), args.trim().to_owned()));
+                current.clear();
+            }
+        }
+    }
+    out
+}
+
+/// The instructions of the last stage (what runs).
+fn runtime_stage() -> Vec<(String, String)> {
+    let all = dockerfile();
+    let start = all.iter().rposition(|(i, _)| i == "FROM").expect("a FROM");
+    all[start..].to_vec()
+}
+
+fn dockerfile_env() -> BTreeMap<String, String> {
+    runtime_stage()
+        .into_iter()
+        .filter(|(i, _)| i == "ENV")
+        .filter_map(|(_, args)| args.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+fn dockerfile_exposed_port() -> u16 {
+    let exposed: Vec<String> = runtime_stage().into_iter().filter(|(i, _)| i == "EXPOSE").map(|(_, a)| a).collect();
+    assert_eq!(exposed.len(), 1, "one EXPOSE: {exposed:?}");
+    exposed[0].trim_end_matches("/tcp").parse().unwrap_or_else(|_| panic!("EXPOSE {}", exposed[0]))
+}
+
+#[test]
+fn the_image_builds_herald_and_runs_it_unprivileged_with_a_healthcheck_on_its_port() {
+    let all = dockerfile();
+    let froms: Vec<&str> = all.iter().filter(|(i, _)| i == "FROM").map(|(_, a)| a.as_str()).collect();
+    assert_eq!(froms, ["rust:1-bookworm AS builder", "debian:bookworm-slim"]);
+    let build = all.iter().find(|(i, a)| i == "RUN" && a.contains("cargo build")).expect("a cargo build");
+    assert!(build.1.contains("cargo build --release --locked --bin herald"), "{}", build.1);
+    assert!(all.iter().any(|(i, a)| i == "RUN" && a.contains("libpq-dev")), "the builder installs libpq-dev");
+
+    let runtime = runtime_stage();
+    let installs: Vec<&String> =
+        runtime.iter().filter(|(i, a)| i == "RUN" && a.contains("apt-get install")).map(|(_, a)| a).collect();
+    assert_eq!(installs.len(), 1);
+    let packages = installs[0].split("--no-install-recommends").nth(1).expect("--no-install-recommends");
+    let packages: Vec<&str> = packages.split("&&").next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(packages, ["libpq5", "ca-certificates", "curl"], "the runtime holds only what herald needs");
+
+    let user =
+        runtime.iter().rev().find(|(i, _)| i == "USER").map(|(_, a)| a.clone()).expect("a USER in the runtime stage");
+    let name = user.split(':').next().unwrap_or("");
+    assert!(!["root", "0", ""].contains(&name), "USER {user} is root");
+
+    let healthcheck = runtime.iter().find(|(i, _)| i == "HEALTHCHECK").map(|(_, a)| a.clone()).expect("HEALTHCHECK");
+    assert!(healthcheck.contains("CMD") && healthcheck.contains("/healthz"), "{healthcheck}");
+
+    // The port the image exposes is the one of the documented HERALD_BIND and of its own.
+    let example_bind = env_example().into_iter().find(|v| v.name == "HERALD_BIND").expect("HERALD_BIND").value;
+    assert_eq!(dockerfile_exposed_port(), port_of(&example_bind));
+    assert_eq!(dockerfile_env().get("HERALD_BIND").map(String::as_str), Some("0.0.0.0:8000"));
+    assert_eq!(port_of(default_of("HERALD_BIND")), dockerfile_exposed_port());
+
+    let last = |instruction: &str| runtime.iter().rev().find(|(i, _)| i == instruction).map(|(_, a)| a.clone());
+    assert_eq!(last("ENTRYPOINT").as_deref(), Some(r#"["herald"]"#));
+    assert_eq!(last("CMD").as_deref(), Some(r#"["serve"]"#));
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/nginx.conf, deploy/gen-dev-cert.sh
+
+/// The text of the block that opens with the line `header` (e.g. `location /ws/ {`).
+fn block<'a>(conf: &'a str, header: &str) -> &'a str {
+    let start = conf.find(header).unwrap_or_else(|| panic!("nginx.conf has no `{header}`")) + header.len();
+    let mut depth = 1;
+    for (offset, c) in conf[start..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &conf[start..start + offset];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("`{header}` is never closed")
+}
+
+/// `conf` from its first line that is exactly `line` (a comment quoting it does not count).
+fn from_line<'a>(conf: &'a str, line: &str) -> &'a str {
+    let mut offset = 0;
+    for l in conf.split_inclusive('\n') {
+        if l.trim() == line {
+            return &conf[offset..];
+        }
+        offset += l.len();
+    }
+    panic!("nginx.conf has no line `{line}`")
+}
+
+/// Directive lines of a block (comments dropped), `;` removed.
+fn directives(block: &str) -> Vec<String> {
+    block
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_end_matches(';').to_owned())
+        .collect()
+}
+
+fn seconds(value: &str) -> u64 {
+    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let n: u64 = number.parse().unwrap_or_else(|_| panic!("a duration: {value}"));
+    match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        other => panic!("unit {other} in {value}"),
+    }
+}
+
+#[test]
+fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
+    let conf = read("deploy/nginx.conf");
+    let ws = directives(block(&conf, "location /ws/ {"));
+    for needed in [
+        "proxy_pass http://herald",
+        "proxy_http_version 1.1",
+        "proxy_set_header Upgrade $http_upgrade",
+        "proxy_set_header Connection \"upgrade\"",
+        "proxy_buffering off",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
+        "proxy_set_header X-Forwarded-Proto $scheme",
+    ] {
+        assert!(ws.iter().any(|d| d == needed), "location /ws/ lacks `{needed};`: {ws:?}");
+    }
+    let read_timeout = ws
+        .iter()
+        .find_map(|d| d.strip_prefix("proxy_read_timeout "))
+        .map(|v| seconds(v.trim()))
+        .expect("proxy_read_timeout in location /ws/");
+    for name in ["HERALD_WS_PING_INTERVAL_SECS", "HERALD_WS_PING_TIMEOUT_SECS"] {
+        let default: u64 = default_of(name).parse().expect("a number of seconds");
+        assert!(read_timeout > default, "proxy_read_timeout {read_timeout}s must exceed {name} ({default}s)");
+    }
+
+    let https = from_line(&conf, "listen 443 ssl;");
+    let rest = directives(block(https, "location / {"));
+    for needed in [
+        "proxy_pass http://herald",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
+        "proxy_set_header X-Forwarded-Proto $scheme",
+    ] {
+        assert!(rest.iter().any(|d| d == needed), "the HTTPS location / lacks `{needed};`: {rest:?}");
+    }
+
+    // The upstream is the compose service on the image's port; TLS uses gen-dev-cert.sh's files.
+    let upstream = directives(block(&conf, "upstream herald {"));
+    assert!(upstream.contains(&format!("server herald:{}", dockerfile_exposed_port())), "{upstream:?}");
+    let all = directives(&conf);
+    assert!(all.contains(&"ssl_certificate /etc/nginx/certs/herald.crt".to_owned()));
+    assert!(all.contains(&"ssl_certificate_key /etc/nginx/certs/herald.key".to_owned()));
+    assert!(all.contains(&"return 301 https://$host$request_uri".to_owned()), "port 80 redirects to HTTPS");
+    let script = read("deploy/gen-dev-cert.sh");
+    for needed in
+        ["herald.crt", "herald.key", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days 365"]
+    {
+        assert!(script.contains(needed), "gen-dev-cert.sh: {needed}");
+    }
+    assert!(read(".gitignore").lines().any(|l| l.trim() == "deploy/certs/"), "certificates are never committed");
+}
