@@ -50,6 +50,7 @@ fn serve(config: Config) -> Result<(), String> {
         let node = Node::build(config).map_err(|e| e.to_string())?;
         let url = format!("http://{}:{}", bind.ip(), node.port());
         println!("Herald listening on {url}");
+        println!("Test page: {url}/");
         if let Some(token) = dev_token {
             log::warn!("JWT_SECRET is not set: tokens are checked against a random secret made for this process. For development only.");
             println!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}");

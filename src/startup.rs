@@ -111,6 +111,8 @@ impl Node {
         let metrics_data = web::Data::from(metrics.clone());
         let hub_data = web::Data::from(hub.clone());
         let broker_data = web::Data::new(broker.clone());
+        let dev_tokens =
+            web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
         let rest_limiter = web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
         actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), shutdown_rx.clone()));
         let server = HttpServer::new(move || {
@@ -128,6 +130,7 @@ impl Node {
                 .app_data(metrics_data.clone())
                 .app_data(hub_data.clone())
                 .app_data(rest_limiter.clone())
+                .app_data(dev_tokens.clone())
                 .wrap(middleware::from_fn(http::record_request))
                 .configure(|cfg| http::configure(cfg, limits))
                 .default_service(web::to(http::not_found))

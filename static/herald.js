@@ -1,0 +1,2 @@
+// HeraldClient: see README.
+export class HeraldClient {}
