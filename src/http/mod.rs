@@ -41,9 +41,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
         .service(resource("/auth/notifications/{id}/unread", "POST").route(web::post().to(n::mark_unread)))
         .service(resource("/auth/notifications/{id}/delete", "DELETE").route(web::delete().to(n::delete_notification)))
         .service(resource("/ws/notifications", "GET").route(web::get().to(crate::ws::connect)))
-        .service(web::resource("/").route(web::get().to(static_files::index)).default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
-        })))
+        .service(
+            web::resource("/").route(web::get().to(static_files::index)).default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+        )
         .service(resource("/static/herald.js", "GET").route(web::get().to(static_files::herald_js)))
         .service(resource("/dev/token", "GET").route(web::get().to(static_files::dev_token)))
         .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))

@@ -27,8 +27,8 @@ pub async fn herald_js() -> HttpResponse {
 /// `GET /dev/token?user=1&staff=true` → `{"token": "...", "user_id": 1, "staff": true}`.
 pub async fn dev_token(req: HttpRequest, dev: web::Data<DevTokens>) -> Result<HttpResponse, ApiError> {
     let Some(jwt) = &dev.0 else { return Err(ApiError::NotFound) };
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::validation("query", "query string is not valid"))?;
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let user = match param("user") {
         None => UserId::new(1).ok_or(ApiError::Internal("user id".into()))?,
