@@ -49,12 +49,12 @@ fn serve(config: Config) -> Result<(), String> {
         };
         let node = Node::build(config).map_err(|e| e.to_string())?;
         let url = format!("http://{}:{}", bind.ip(), node.port());
-        println!("Herald listening on {url}");
-        println!("Test page: {url}/");
+        say(&format!("Herald listening on {url}"));
+        say(&format!("Test page: {url}/"));
         if let Some(token) = dev_token {
             log::warn!("JWT_SECRET is not set: tokens are checked against a random secret made for this process. For development only.");
-            println!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}");
-            println!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/");
+            say(&format!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}"));
+            say(&format!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/"));
         }
         node.run_until_signalled().await.map_err(|e| e.to_string())
     })
@@ -67,6 +67,13 @@ fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), S
         println!("deleted {deleted} notification(s)");
         Ok(())
     })
+}
+
+/// Prints a line for the operator; a closed stdout (a supervisor that stopped reading) must not
+/// bring the node down, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 fn token(config: &Config, user: i64, staff: bool, ttl: Duration) -> Result<(), String> {
