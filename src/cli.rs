@@ -26,6 +26,41 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Create a notification on a running node and print it.
+    Send {
+        /// The recipient.
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        message: String,
+        /// Notification type (default general).
+        #[arg(long = "type", default_value = "general")]
+        kind: String,
+        /// A JSON object stored with the notification.
+        #[arg(long)]
+        data: Option<String>,
+        #[arg(long)]
+        link: Option<String>,
+        /// The node (or load balancer).
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+        /// A token to use; default: a staff token minted from JWT_SECRET.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Check a live node end to end (REST, WebSocket delivery, sync, resume); exit 1 on failure.
+    Selftest {
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+        /// The user the checks run as (their test notifications are deleted afterwards).
+        #[arg(long, default_value_t = 1)]
+        user: i64,
+        /// A token for that user (staff, to check broadcast); default: minted from JWT_SECRET.
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Print an access token signed with JWT_SECRET (development and scripts).
     Token {
         /// The user the token identifies.

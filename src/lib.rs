@@ -17,6 +17,7 @@
 //! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `rate_limit`: per-user REST request limits (429 + Retry-After).
 //! - `retention`: pruning old notifications in bounded batches.
+//! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
 //! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
 
 pub mod auth;
@@ -33,5 +34,6 @@ pub mod inbox;
 pub mod metrics;
 pub mod rate_limit;
 pub mod retention;
+pub mod selftest;
 pub mod startup;
 pub mod ws;

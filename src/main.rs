@@ -28,6 +28,10 @@ fn main() -> ExitCode {
             .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database)),
         Command::Token { user, staff, ttl } => token(&config, user, staff, ttl),
         Command::Prune { older_than, read_only } => prune(&config, older_than, read_only),
+        Command::Send { user, title, message, kind, data, link, url, token } => {
+            send(&config, user, title, message, kind, data, link, &url, token)
+        }
+        Command::Selftest { url, user, token } => selftest(&config, &url, user, token),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,6 +71,48 @@ fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), S
         println!("deleted {deleted} notification(s)");
         Ok(())
     })
+}
+
+/// The token a client command uses: the one given, else a staff token minted from JWT_SECRET.
+fn client_token(config: &Config, user: i64, given: Option<String>) -> Result<String, String> {
+    if let Some(token) = given {
+        return Ok(token);
+    }
+    if config.jwt.secret_is_generated {
+        return Err("give --token, or set JWT_SECRET to the node's secret so a token can be minted".into());
+    }
+    let user = UserId::new(user).ok_or("--user must be a positive integer")?;
+    mint_token(&config.jwt, user, true, Duration::from_secs(600))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send(
+    config: &Config,
+    user: i64,
+    title: String,
+    message: String,
+    kind: String,
+    data: Option<String>,
+    link: Option<String>,
+    url: &str,
+    token: Option<String>,
+) -> Result<(), String> {
+    let token = client_token(config, user, token)?;
+    let data: serde_json::Value = match data {
+        None => serde_json::json!({}),
+        Some(raw) => serde_json::from_str(&raw).map_err(|e| format!("--data is not JSON: {e}"))?,
+    };
+    let body = serde_json::json!({"user_id": user, "title": title, "message": message, "type": kind, "data": data, "link": link});
+    actix_web::rt::System::new().block_on(async move {
+        let stored = herald::selftest::send(url, &token, &body).await?;
+        say(&serde_json::to_string_pretty(&stored).unwrap_or_default());
+        Ok(())
+    })
+}
+
+fn selftest(config: &Config, url: &str, user: i64, token: Option<String>) -> Result<(), String> {
+    let token = client_token(config, user, token)?;
+    actix_web::rt::System::new().block_on(herald::selftest::selftest(url, &token, user))
 }
 
 /// Prints a line for the operator; a closed stdout (a supervisor that stopped reading) must not

@@ -19,6 +19,7 @@ mod proxy;
 mod redis_server;
 mod rest;
 mod retention;
+mod selftest;
 mod storage;
 mod validation;
 mod ws;
