@@ -4,7 +4,8 @@
 #   1. cross-node latency at 1,000 creates/s (REST on node A, sockets on node B)
 #   2. the highest rate with 0 lost and p99 <= 20 ms (steps up)
 #   3. broadcast to 10,000 online users spread over both nodes: POST -> last push
-#   4. pushes lost across a Redis kill + restart under 1,000 creates/s
+#   4. storm: 10,000 sockets drop at once and resume with `since` (time until all back, lost)
+#   5. pushes lost across a Redis kill + restart under 1,000 creates/s
 # Stops everything it started (by PID). Usage: bench/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +56,10 @@ echo "max-rate: highest good rate=${best}/s"
 echo "# 3. broadcast to 10000 online users over 2 nodes"
 target/release/herald-bench --url "$A" --ws-url "$A,$B" broadcast --users 10000
 
-echo "# 4. Redis killed and restarted under 1000/s"
+echo "# 4. storm: 10000 sockets over 2 nodes drop at once and resume with since"
+target/release/herald-bench --url "$A" --ws-url "$A,$B" storm --sockets 10000
+
+echo "# 5. Redis killed and restarted under 1000/s"
 (
     sleep 3; kill -9 "$redis_pid"; sleep 1
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no > /dev/null 2>&1 &

@@ -61,6 +61,13 @@ enum Mode {
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
     },
+    /// N sockets drop at once and resume with `since`: time until all are back, lost count.
+    Storm {
+        #[arg(long, default_value_t = 10_000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 500)]
+        concurrency: usize,
+    },
     /// REST create → WebSocket delivery latency at a fixed rate.
     Latency {
         #[arg(long, default_value_t = 1000)]
@@ -107,6 +114,9 @@ fn main() -> ExitCode {
         }
         Mode::Latency { rate, duration, users } => {
             actix_web::rt::System::new().block_on(latency(&cli.url, &ws_urls, &config, rate, duration, users))
+        }
+        Mode::Storm { sockets, concurrency } => {
+            actix_web::rt::System::new().block_on(storm(&cli.url, &ws_urls, &config, sockets, concurrency))
         }
         Mode::Broadcast { users, concurrency } => {
             actix_web::rt::System::new().block_on(broadcast(&cli.url, &ws_urls, &config, users, concurrency))
@@ -408,5 +418,102 @@ async fn broadcast(
     for reader in readers {
         reader.abort();
     }
+    Ok(())
+}
+
+/// Reads frames until `sync_complete`; returns the notification ids seen.
+async fn read_replay(framed: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>) -> Result<Vec<i64>, String> {
+    use futures_util::StreamExt;
+    let mut ids = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), framed.next()).await {
+            Ok(Some(Ok(awc::ws::Frame::Text(bytes)))) => {
+                let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                match value["type"].as_str() {
+                    Some("notification") => ids.extend(value["notification"]["id"].as_i64()),
+                    Some("sync_complete") => return Ok(ids),
+                    _ => {}
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            other => return Err(format!("no sync_complete: {other:?}")),
+        }
+    }
+}
+
+async fn broadcast_to(
+    client: &awc::Client,
+    base: &str,
+    staff: &str,
+    users: usize,
+    title: &str,
+) -> Result<Vec<i64>, String> {
+    let ids: Vec<usize> = (1..=users).collect();
+    let mut res = client
+        .post(format!("{base}/auth/notifications/broadcast/"))
+        .bearer_auth(staff)
+        .send_json(&serde_json::json!({"user_ids": ids, "title": title}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let body: serde_json::Value = res.json().limit(4 << 20).await.map_err(|e| e.to_string())?;
+    Ok(body["notification_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).collect()).unwrap_or_default())
+}
+
+async fn storm(
+    base: &str,
+    ws_bases: &[String],
+    config: &Config,
+    sockets: usize,
+    concurrency: usize,
+) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let client = unlimited_client();
+    let staff = mint_token(&config.jwt, UserId::new(1).ok_or("user id")?, true, Duration::from_secs(3600))?;
+    let tokens: Vec<String> = (1..=sockets as i64).map(|u| token_for(config, u)).collect::<Result<_, _>>()?;
+    let url_for = |user: usize, since: i64| {
+        format!("{}&since={since}", ws_url(&ws_bases[user % ws_bases.len()], &tokens[user - 1]))
+    };
+    // Everyone online and caught up with one notification.
+    let seen = broadcast_to(&client, base, &staff, sockets, "storm: before").await?;
+    let mut opening = futures_util::stream::iter((1..=sockets).map(|user| {
+        let (client, url) = (client.clone(), url_for(user, 0));
+        async move {
+            let mut framed = open_socket(&client, &url).await?;
+            read_replay(&mut framed).await?;
+            Ok::<_, String>(framed)
+        }
+    }))
+    .buffer_unordered(concurrency);
+    let mut online = Vec::with_capacity(sockets);
+    while let Some(socket) = opening.next().await {
+        online.push(socket?);
+    }
+    // All drop at once; one notification each while they are away; all come back at once.
+    drop(online);
+    let missed = broadcast_to(&client, base, &staff, sockets, "storm: while away").await?;
+    let started = Instant::now();
+    let mut resuming = futures_util::stream::iter((1..=sockets).map(|user| {
+        let (client, url) = (client.clone(), url_for(user, seen[user - 1]));
+        let expected = missed[user - 1];
+        async move {
+            let mut framed = open_socket(&client, &url).await?;
+            let ids = read_replay(&mut framed).await?;
+            Ok::<bool, String>(ids == [expected])
+        }
+    }))
+    .buffer_unordered(concurrency);
+    let (mut back, mut lost, mut failed) = (0usize, 0usize, 0usize);
+    while let Some(result) = resuming.next().await {
+        match result {
+            Ok(true) => back += 1,
+            Ok(false) => lost += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    println!(
+        "storm: sockets={sockets} nodes={} resumed={back} lost_or_duplicated={lost} failed={failed} all_back_ms={:.0}",
+        ws_bases.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     Ok(())
 }

@@ -72,6 +72,12 @@ async fn tokens_never_reach_the_logs_even_at_debug_level() {
     drop(socket);
     let refused_ws = format!("ws://127.0.0.1:{port}/ws/notifications/?token={refused}");
     assert!(tokio_tungstenite::connect_async(refused_ws).await.is_err());
+    // A WebSocket's request line is written when the socket ends: wait for it before stopping.
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("GET /ws/notifications/ 101") {
+        assert!(Instant::now() < deadline, "the socket's request line never reached the log");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(node);
 
     let logs = std::fs::read_to_string(&log_path).expect("read logs");

@@ -2,6 +2,7 @@
 //! Every test owns its world: a fresh database, nodes on port 0, bounded waits.
 
 mod auth;
+mod browser;
 mod cli;
 mod cluster;
 mod cluster_fanout;
