@@ -6,7 +6,7 @@
 #   3. broadcast to 10,000 online users spread over both nodes: POST -> last push
 #   4. storm: 10,000 sockets drop at once and resume with `since` (time until all back, lost)
 #   5. pushes lost across a Redis kill + restart under 1,000 creates/s
-# Stops everything it started (by PID). Usage: bench/cluster.sh
+# Stops everything it started (by PID). Usage: bench/cluster.sh [steps, default "1 2 3 4 5"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -37,10 +37,15 @@ for port in "$port_a" "$port_b"; do
 done
 A=http://127.0.0.1:$port_a; B=http://127.0.0.1:$port_b
 bench() { target/release/herald-bench --url "$A" --ws-url "$B" "$@"; }
+steps=" ${1:-1 2 3 4 5} "
+step() { [[ "$steps" == *" $1 "* ]]; }
 
+if step 1; then
 echo "# 1. cross-node latency at 1000/s"
 bench latency --rate 1000 --duration 10s --users 100
+fi
 
+if step 2; then
 echo "# 2. highest rate with 0 lost and p99 <= 20 ms"
 best=0
 for rate in 1000 2000 3000 4000 5000 6000; do
@@ -52,13 +57,19 @@ for rate in 1000 2000 3000 4000 5000 6000; do
     best=$rate
 done
 echo "max-rate: highest good rate=${best}/s"
+fi
 
+if step 3; then
 echo "# 3. broadcast to 10000 online users over 2 nodes"
 target/release/herald-bench --url "$A" --ws-url "$A,$B" broadcast --users 10000
+fi
 
+if step 4; then
 echo "# 4. storm: 10000 sockets over 2 nodes drop at once and resume with since"
 target/release/herald-bench --url "$A" --ws-url "$A,$B" storm --sockets 10000
+fi
 
+if step 5; then
 echo "# 5. Redis killed and restarted under 1000/s"
 (
     sleep 3; kill -9 "$redis_pid"; sleep 1
@@ -68,3 +79,4 @@ echo "# 5. Redis killed and restarted under 1000/s"
 outage=$!
 bench latency --rate 1000 --duration 10s --users 100
 wait "$outage"
+fi
