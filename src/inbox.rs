@@ -188,6 +188,12 @@ impl Inbox {
         self.db.run(move |conn| dispatch!(conn, inbox_position(user))).await
     }
 
+    /// The caller's change-stream position.
+    pub async fn stream_position(&self, caller: Principal) -> Result<i64, ApiError> {
+        let user = caller.user_id;
+        self.db.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
+    }
+
     /// A page of the caller's notifications with id above `after`, oldest first (replay).
     pub async fn since(
         &self,

@@ -207,22 +207,25 @@ pub fn unread_count(conn: &mut Conn, user: UserId) -> QueryResult<i64> {
 }
 
 /// Where the user's inbox stands: unread count, change-stream position and newest notification
-/// id, from one snapshot (all 0 for a user never notified).
+/// id (all 0 for a user never notified). Two plain reads, newest id first: a notification
+/// committed in between is then counted in the position (its live event is not sent, exactly as
+/// one committed before the socket opened), never the other way round (an event dropped as
+/// "already sent" although it was not).
 pub fn inbox_position(conn: &mut Conn, user: UserId) -> Result<super::InboxPosition, ApiError> {
-    conn.read_snapshot(|conn| {
-        let (unread_count, last_seq) = state::table
-            .find(user.get())
-            .select((state::unread_count, state::last_seq))
-            .first::<(i64, i64)>(conn)
-            .optional()?
-            .unwrap_or((0, 0));
-        let newest_id = n::table
-            .filter(n::user_id.eq(user.get()))
-            .select(diesel::dsl::max(n::id))
-            .first::<Option<i64>>(conn)?
-            .unwrap_or(0);
-        Ok(super::InboxPosition { unread_count, last_seq, newest_id })
-    })
+    let newest_id =
+        n::table.filter(n::user_id.eq(user.get())).select(diesel::dsl::max(n::id)).first::<Option<i64>>(conn)?.unwrap_or(0);
+    let (unread_count, last_seq) = state::table
+        .find(user.get())
+        .select((state::unread_count, state::last_seq))
+        .first::<(i64, i64)>(conn)
+        .optional()?
+        .unwrap_or((0, 0));
+    Ok(super::InboxPosition { unread_count, last_seq, newest_id })
+}
+
+/// The user's change-stream position alone (0 for a user never notified).
+pub fn stream_position(conn: &mut Conn, user: UserId) -> QueryResult<i64> {
+    Ok(state::table.find(user.get()).select(state::last_seq).first(conn).optional()?.unwrap_or(0))
 }
 
 /// Marks one of the user's notifications read or unread. Returns the row and the change (no

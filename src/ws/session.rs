@@ -387,6 +387,18 @@ impl Session {
     /// moves to the database's stream position.
     async fn repair(&mut self) -> Result<(), Stop> {
         self.repair_at = None;
+        // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
+        if self.held.is_empty() {
+            match self.ctx.inbox.stream_position(self.principal).await {
+                Ok(last_seq) if last_seq <= self.last_seq => return Ok(()),
+                Ok(_) => {}
+                Err(err) => {
+                    log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
+                    self.repair_at = Some(Instant::now() + Duration::from_secs(1));
+                    return Ok(());
+                }
+            }
+        }
         let position = match self.ctx.inbox.position(self.principal).await {
             Ok(position) => position,
             Err(err) => {
