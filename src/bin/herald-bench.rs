@@ -214,6 +214,21 @@ fn token_for(config: &Config, user: i64) -> Result<String, String> {
     mint_token(&config.jwt, UserId::new(user).ok_or("user id")?, false, Duration::from_secs(3600))
 }
 
+/// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("bad stat")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("bad stat field");
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    Ok(field(11)? + field(12)?)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // USER_HZ is 100 on Linux for every architecture Herald builds for.
+    100.0
+}
+
 fn rss_kib(pid: u32) -> Result<u64, String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
@@ -259,10 +274,16 @@ async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, conc
     // Let the node settle (allocator, timers) before reading its RSS.
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(pid)?;
+    // CPU of the node while it holds the idle sockets (pings included).
+    let idle_window = Duration::from_secs(10);
+    let ticks_before = cpu_ticks(pid)?;
+    actix_web::rt::time::sleep(idle_window).await;
+    let idle_cpu =
+        (cpu_ticks(pid)? - ticks_before) as f64 / clock_ticks_per_second() / idle_window.as_secs_f64() * 100.0;
     let open = held.len();
     let per_socket = if open > 0 { (after.saturating_sub(before)) as f64 * 1024.0 / open as f64 } else { 0.0 };
     println!(
-        "connections: open={open} failed={failed} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB)",
+        "connections: open={open} failed={failed} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}%",
         per_socket,
         per_socket / 1024.0
     );
