@@ -13,12 +13,10 @@ use crate::redis_server::RedisServer;
 use crate::ws_client::*;
 use awc::http::{Method, StatusCode};
 use futures_util::future::{join, join_all};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 const CREATE: &str = "/auth/notifications/create/";
 const LIST: &str = "/auth/notifications/";
@@ -32,34 +30,6 @@ const SUBSCRIPTIONS_SETTLE: Duration = Duration::from_secs(5);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// One read from a socket before a deadline.
-enum Read {
-    Frame(Value),
-    Closed(u16),
-    Quiet,
-}
-
-async fn read_until(ws: &mut WsClient, deadline: Instant) -> Read {
-    loop {
-        match tokio::time::timeout_at(deadline, ws.stream.next()).await {
-            Err(_) => return Read::Quiet,
-            Ok(None) => return Read::Closed(1006),
-            Ok(Some(Err(err))) => panic!("socket error: {err}"),
-            Ok(Some(Ok(Message::Text(text)))) => {
-                return Read::Frame(serde_json::from_str(text.as_str()).expect("text frames are JSON"))
-            }
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                return Read::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
-            }
-            Ok(Some(Ok(_))) => continue,
-        }
-    }
-}
-
-fn id_of(notification: &Value) -> i64 {
-    notification["id"].as_i64().unwrap_or_else(|| panic!("notification without an integer id: {notification}"))
-}
 
 fn is_repair(frame: &Value) -> bool {
     frame["type"] == "unread_count" && frame["unread_count"].as_i64().is_some_and(|n| n >= 0)

@@ -139,3 +139,34 @@ impl WsClient {
         let _ = self.stream.close(None).await;
     }
 }
+
+/// One read from a socket before a deadline: a frame, a close (frame or end of stream; the
+/// server may legitimately close, e.g. 1013 "resume with since"), or nothing.
+pub enum Read {
+    Frame(Value),
+    Closed(u16),
+    Quiet,
+}
+
+/// The next text frame before `deadline`. A transport error is a failure.
+pub async fn read_until(ws: &mut WsClient, deadline: tokio::time::Instant) -> Read {
+    loop {
+        match tokio::time::timeout_at(deadline, ws.stream.next()).await {
+            Err(_) => return Read::Quiet,
+            Ok(None) => return Read::Closed(1006),
+            Ok(Some(Err(err))) => panic!("socket error: {err}"),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Read::Frame(serde_json::from_str(text.as_str()).expect("text frames are JSON"))
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Read::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+            }
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// The id of a notification object.
+pub fn id_of(notification: &Value) -> i64 {
+    notification["id"].as_i64().unwrap_or_else(|| panic!("notification without an integer id: {notification}"))
+}

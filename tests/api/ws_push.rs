@@ -7,14 +7,12 @@ use crate::helpers::*;
 use crate::ws_client::*;
 use awc::http::StatusCode;
 use futures_util::future::{join, join_all};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 const LIST: &str = "/auth/notifications/";
 /// How long a socket must stay quiet to count as "got nothing".
@@ -23,37 +21,6 @@ const QUIET: Duration = Duration::from_millis(300);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// One read from a socket that may legitimately be closed by the server (1013, "resume with
-/// since").
-enum Read {
-    Frame(Value),
-    Closed(u16),
-    Quiet,
-}
-
-/// The next text frame before `deadline`; a close (frame or end of stream) is reported, not a
-/// panic. A transport error is a failure.
-async fn read_until(ws: &mut WsClient, deadline: Instant) -> Read {
-    loop {
-        match tokio::time::timeout_at(deadline, ws.stream.next()).await {
-            Err(_) => return Read::Quiet,
-            Ok(None) => return Read::Closed(1006),
-            Ok(Some(Err(err))) => panic!("socket error: {err}"),
-            Ok(Some(Ok(Message::Text(text)))) => {
-                return Read::Frame(serde_json::from_str(text.as_str()).expect("text frames are JSON"))
-            }
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                return Read::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
-            }
-            Ok(Some(Ok(_))) => continue,
-        }
-    }
-}
-
-fn id_of(notification: &Value) -> i64 {
-    notification["id"].as_i64().unwrap_or_else(|| panic!("notification without an integer id: {notification}"))
-}
 
 /// Creates a notification for `user` as that user; returns its id.
 async fn create_id(app: &TestApp, user: i64, title: &str) -> i64 {
