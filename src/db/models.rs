@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Serialize, Serializer};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Serialize)]
 #[diesel(table_name = notifications)]
 pub struct NotificationRow {
     pub id: i64,

@@ -11,8 +11,6 @@ use crate::domain::{NewNotification, NotificationContent, NotificationId, Notifi
 use crate::error::ApiError;
 use diesel::prelude::*;
 
-/// Rows per multi-row statement in a broadcast (well under both backends' bind limits).
-const BATCH_ROWS: usize = 1000;
 /// How long an idempotency key replays its first reply.
 const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
@@ -151,12 +149,7 @@ pub fn broadcast(
             if accepting.is_empty() {
                 continue;
             }
-            let advances: Vec<(i64, i64, i64)> =
-                accepting.iter().map(|(u, realtime)| (u.get(), 1, i64::from(*realtime))).collect();
-            let mut locked = lock_inboxes_for_create(conn, &advances)?;
-            let inserts: Vec<NotificationInsert> =
-                accepting.iter().map(|(user, realtime)| insert_of(*user, Some(sender), content, *realtime, now)).collect();
-            let mut rows = diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<NotificationRow>(conn)?;
+            let (mut locked, mut rows) = store_broadcast_chunk(conn, &accepting, sender, content, now)?;
             rows.sort_by_key(|row| row.user_id);
             locked.sort_unstable();
             // Both are sorted by user id and hold one entry per accepting user, so they line up.
