@@ -200,19 +200,18 @@ pub fn unread_count(conn: &mut Conn, user: UserId) -> QueryResult<i64> {
 }
 
 /// Where the user's inbox stands: unread count, change-stream position and newest notification
-/// id (all 0 for a user never notified). Two plain reads, newest id first: a notification
-/// committed in between is then counted in the position (its live event is not sent, exactly as
-/// one committed before the socket opened), never the other way round (an event dropped as
-/// "already sent" although it was not).
+/// id (all 0 for a user never notified), in ONE statement, so the three agree (one snapshot):
+/// a socket treats everything up to that id as shown and every position up to that one as
+/// handled. Two separate reads could disagree by a notification committed in between.
 pub fn inbox_position(conn: &mut Conn, user: UserId) -> Result<super::InboxPosition, ApiError> {
-    let newest_id =
-        n::table.filter(n::user_id.eq(user.get())).select(diesel::dsl::max(n::id)).first::<Option<i64>>(conn)?.unwrap_or(0);
-    let (unread_count, last_seq) = state::table
+    let newest = n::table.filter(n::user_id.eq(user.get())).select(diesel::dsl::max(n::id)).single_value();
+    let (unread_count, last_seq, newest_id) = state::table
         .find(user.get())
-        .select((state::unread_count, state::last_seq))
-        .first::<(i64, i64)>(conn)
+        .select((state::unread_count, state::last_seq, newest))
+        .first::<(i64, i64, Option<i64>)>(conn)
         .optional()?
-        .unwrap_or((0, 0));
+        .map(|(unread, seq, newest)| (unread, seq, newest.unwrap_or(0)))
+        .unwrap_or((0, 0, 0));
     Ok(super::InboxPosition { unread_count, last_seq, newest_id })
 }
 

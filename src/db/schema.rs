@@ -43,3 +43,5 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(notifications, inbox_state, notification_preferences, idempotency_keys);
