@@ -441,6 +441,12 @@ pub struct ListQuery {
     pub limit: i64,
 }
 
+impl ListQuery {
+    /// Page size when the client names none (REST `limit`, WebSocket `get_notifications`).
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 200;
+}
+
 #[derive(Debug, Clone)]
 pub struct Page {
     pub rows: Vec<models::NotificationRow>,

@@ -12,9 +12,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-pub const MAX_PAGE_SIZE: i64 = 200;
-
 pub async fn list_notifications(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -50,13 +47,13 @@ struct NotificationWithCount {
 fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
-    let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: DEFAULT_PAGE_SIZE };
+    let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: ListQuery::DEFAULT_LIMIT };
     for (name, value) in pairs {
         match name.as_str() {
             "limit" => {
                 query.limit =
-                    value.parse::<i64>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                        ApiError::validation("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}"))
+                    value.parse::<i64>().ok().filter(|n| (1..=ListQuery::MAX_LIMIT).contains(n)).ok_or_else(|| {
+                        ApiError::validation("limit", format!("must be an integer from 1 to {}", ListQuery::MAX_LIMIT))
                     })?;
             }
             "before" => {
@@ -160,7 +157,7 @@ mod tests {
 
     #[test]
     fn list_query_limits_are_checked_not_clamped() {
-        assert_eq!(parse_list_query("").expect("ok").limit, DEFAULT_PAGE_SIZE);
+        assert_eq!(parse_list_query("").expect("ok").limit, ListQuery::DEFAULT_LIMIT);
         assert_eq!(parse_list_query("limit=200").expect("ok").limit, 200);
         assert_eq!(parse_list_query("limit=1").expect("ok").limit, 1);
         for (raw, field) in [

@@ -6,8 +6,7 @@ use crate::domain::NotificationId;
 use crate::error::ApiError;
 use serde_json::{json, Map, Value};
 
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-pub const MAX_PAGE_SIZE: i64 = 200;
+use crate::db::ListQuery as Page; // page-size limits shared with REST
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {
@@ -63,9 +62,9 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
     let frame = match kind.as_str() {
         "get_notifications" => {
             let limit = match body.get("limit") {
-                None | Some(Value::Null) => DEFAULT_PAGE_SIZE,
-                Some(v) => v.as_i64().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                    bad(ApiError::validation("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}")))
+                None | Some(Value::Null) => Page::DEFAULT_LIMIT,
+                Some(v) => v.as_i64().filter(|n| (1..=Page::MAX_LIMIT).contains(n)).ok_or_else(|| {
+                    bad(ApiError::validation("limit", format!("must be an integer from 1 to {}", Page::MAX_LIMIT)))
                 })?,
             };
             let before = match body.get("before") {

@@ -314,11 +314,21 @@ impl Session {
 
     /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
     async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
-        let mut last_id = since;
+        match self.send_after(since, false).await? {
+            Ok(last_id) => self.reply(json!({"type": "sync_complete", "last_id": last_id}), request_id).await,
+            Err(err) => self.send(protocol::error_frame(&err, request_id).into()).await,
+        }
+    }
+
+    /// Sends every notification with id above `after` (only live ones when `live_only`),
+    /// oldest first, page by page. Returns the last id sent (`after` when none), or the
+    /// database error that stopped it.
+    async fn send_after(&mut self, after: i64, live_only: bool) -> Result<Result<i64, ApiError>, Stop> {
+        let mut last_id = after;
         loop {
-            let rows = match self.ctx.inbox.since(self.principal, last_id, REPLAY_PAGE, false).await {
+            let rows = match self.ctx.inbox.since(self.principal, last_id, REPLAY_PAGE, live_only).await {
                 Ok(rows) => rows,
-                Err(err) => return self.send(protocol::error_frame(&err, request_id).into()).await,
+                Err(err) => return Ok(Err(err)),
             };
             for row in &rows {
                 self.send(PushFrame::Notification { notification: row }.to_text()).await?;
@@ -327,10 +337,9 @@ impl Session {
                 self.last_sent_id = self.last_sent_id.max(row.id);
             }
             if (rows.len() as i64) < REPLAY_PAGE {
-                break;
+                return Ok(Ok(last_id));
             }
         }
-        self.reply(json!({"type": "sync_complete", "last_id": last_id}), request_id).await
     }
 
     /// Takes an event from the outbox: in order, once, gaps held for repair.
@@ -411,22 +420,9 @@ impl Session {
             // Nothing was missed: the stream is where this session already is.
             return self.release_held().await;
         }
-        loop {
-            let rows = match self.ctx.inbox.since(self.principal, self.last_sent_id, REPLAY_PAGE, true).await {
-                Ok(rows) => rows,
-                Err(_) => {
-                    self.repair_at = Some(Instant::now() + Duration::from_secs(1));
-                    return Ok(());
-                }
-            };
-            for row in &rows {
-                self.send(PushFrame::Notification { notification: row }.to_text()).await?;
-                self.ctx.metrics.notifications_delivered.inc();
-                self.last_sent_id = row.id;
-            }
-            if (rows.len() as i64) < REPLAY_PAGE {
-                break;
-            }
+        if self.send_after(self.last_sent_id, true).await?.is_err() {
+            self.repair_at = Some(Instant::now() + Duration::from_secs(1));
+            return Ok(());
         }
         self.send(json!({"type": "unread_count", "unread_count": position.unread_count}).to_string().into()).await?;
         self.last_seq = self.last_seq.max(position.last_seq);
