@@ -47,16 +47,7 @@ fi
 
 if step 2; then
 echo "# 2. highest rate with 0 lost and p99 <= 20 ms"
-best=0
-for rate in 1000 2000 3000 4000 5000 6000; do
-    line=$(bench latency --rate "$rate" --duration 5s --users 200)
-    echo "$line"
-    lost=$(sed -E 's/.* lost=([0-9]+) .*/\1/' <<<"$line"); p99=$(sed -E 's/.* p99=([0-9.]+)ms.*/\1/' <<<"$line")
-    achieved=$(sed -E 's/.* achieved=([0-9]+)\/s.*/\1/' <<<"$line")
-    if [ "$lost" != 0 ] || awk "BEGIN{exit !($p99 > 20 || $achieved < $rate * 0.95)}"; then break; fi
-    best=$rate
-done
-echo "max-rate: highest good rate=${best}/s"
+bench max-rate --start 1000 --step 1000 --max 20000 --duration 5s --users 200
 fi
 
 if step 3; then

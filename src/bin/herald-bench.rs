@@ -7,6 +7,11 @@
 //!   per socket, read from `/proc/<pid>/status`.
 //! - `latency`: sockets for `--users` users, then open-loop REST creates at a fixed rate for
 //!   them; prints create → socket delivery latency percentiles and how many were lost.
+//! - `max-rate`: `latency` at rising rates until a step loses a push, misses its rate or has
+//!   p99 above `--max-p99-ms`; prints every step and the highest good rate.
+//! - `broadcast`: N online users (one socket each, over the `--ws-url` nodes); one broadcast
+//!   to all of them: POST → last push.
+//! - `storm`: N sockets drop at once and resume with `since`: time until all are back, lost.
 
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -77,6 +82,22 @@ enum Mode {
         #[arg(long, default_value_t = 100)]
         users: i64,
     },
+    /// Steps the `latency` rate up until loss, a missed rate or p99 above the bound.
+    MaxRate {
+        #[arg(long, default_value_t = 1000)]
+        start: u64,
+        #[arg(long, default_value_t = 1000)]
+        step: u64,
+        /// The last rate tried, at most.
+        #[arg(long, default_value_t = 20_000)]
+        max: u64,
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 200)]
+        users: i64,
+        #[arg(long, default_value_t = 20.0)]
+        max_p99_ms: f64,
+    },
 }
 
 #[derive(Default)]
@@ -112,8 +133,12 @@ fn main() -> ExitCode {
         Mode::Connections { sockets, pid, concurrency } => {
             actix_web::rt::System::new().block_on(connections(&ws_urls[0], &config, sockets, pid, concurrency))
         }
-        Mode::Latency { rate, duration, users } => {
-            actix_web::rt::System::new().block_on(latency(&cli.url, &ws_urls, &config, rate, duration, users))
+        Mode::Latency { rate, duration, users } => actix_web::rt::System::new()
+            .block_on(latency(&cli.url, &ws_urls, &config, rate, duration, users))
+            .map(|figures| println!("{figures}")),
+        Mode::MaxRate { start, step, max, duration, users, max_p99_ms } => {
+            let steps = Steps { start, step: step.max(1), max, duration, users, max_p99_ms };
+            actix_web::rt::System::new().block_on(max_rate(&cli.url, &ws_urls, &config, steps))
         }
         Mode::Storm { sockets, concurrency } => {
             actix_web::rt::System::new().block_on(storm(&cli.url, &ws_urls, &config, sockets, concurrency))
@@ -298,7 +323,7 @@ async fn latency(
     rate: u64,
     duration: Duration,
     users: i64,
-) -> Result<(), String> {
+) -> Result<LatencyFigures, String> {
     use futures_util::StreamExt;
     let origin = Instant::now();
     let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?));
@@ -356,20 +381,79 @@ async fn latency(
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     let achieved = *sent_ok.borrow() as f64 / start.elapsed().as_secs_f64();
-    let h = hist.borrow();
-    println!(
-        "latency: rate={rate}/s achieved={achieved:.0}/s users={users} created={} delivered={} lost={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
-        sent_ok.borrow(),
-        received.borrow(),
-        sent_ok.borrow().saturating_sub(*received.borrow()),
-        h.value_at_quantile(0.50) as f64 / 1000.0,
-        h.value_at_quantile(0.90) as f64 / 1000.0,
-        h.value_at_quantile(0.99) as f64 / 1000.0,
-        h.max() as f64 / 1000.0,
-    );
     for reader in readers {
         reader.abort();
     }
+    let h = hist.borrow();
+    let (created, delivered) = (*sent_ok.borrow(), *received.borrow());
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Ok(LatencyFigures {
+        rate,
+        achieved,
+        users,
+        created,
+        delivered,
+        p50_ms: ms(0.50),
+        p90_ms: ms(0.90),
+        p99_ms: ms(0.99),
+        max_ms: h.max() as f64 / 1000.0,
+    })
+}
+
+/// What one `latency` run measured.
+struct LatencyFigures {
+    rate: u64,
+    achieved: f64,
+    users: i64,
+    created: u64,
+    delivered: u64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+impl LatencyFigures {
+    fn lost(&self) -> u64 {
+        self.created.saturating_sub(self.delivered)
+    }
+}
+
+impl std::fmt::Display for LatencyFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "latency: rate={}/s achieved={:.0}/s users={} created={} delivered={} lost={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+            self.rate, self.achieved, self.users, self.created, self.delivered, self.lost(),
+            self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms
+        )
+    }
+}
+
+/// The rates `max-rate` tries and what counts as good.
+struct Steps {
+    start: u64,
+    step: u64,
+    max: u64,
+    duration: Duration,
+    users: i64,
+    max_p99_ms: f64,
+}
+
+async fn max_rate(base: &str, ws_bases: &[String], config: &Config, steps: Steps) -> Result<(), String> {
+    let mut best = 0;
+    let mut rate = steps.start;
+    while rate <= steps.max {
+        let figures = latency(base, ws_bases, config, rate, steps.duration, steps.users).await?;
+        println!("{figures}");
+        let good = figures.lost() == 0 && figures.p99_ms <= steps.max_p99_ms && figures.achieved >= rate as f64 * 0.95;
+        if !good {
+            break;
+        }
+        best = rate;
+        rate += steps.step;
+    }
+    println!("max-rate: highest good rate={best}/s (0 lost, p99 <= {} ms, rate achieved)", steps.max_p99_ms);
     Ok(())
 }
 
@@ -399,13 +483,16 @@ async fn broadcast(
     for mut framed in sockets {
         let (received, last_at) = (received.clone(), last_at.clone());
         readers.push(actix_web::rt::spawn(async move {
+            let mut counted = false;
             while let Some(Ok(frame)) = framed.next().await {
                 if let awc::ws::Frame::Text(bytes) = frame {
                     const PUSH: &[u8] = b"\"type\":\"notification\"";
-                    if bytes.windows(PUSH.len()).any(|w| w == PUSH) {
+                    if !counted && bytes.windows(PUSH.len()).any(|w| w == PUSH) {
+                        // Counted once; the socket stays open (closing it here would add the
+                        // node's teardown work to the delivery being measured).
+                        counted = true;
                         *received.borrow_mut() += 1;
                         *last_at.borrow_mut() = Some(Instant::now());
-                        return;
                     }
                 }
             }
