@@ -19,44 +19,50 @@ pub struct BodyLimits {
     pub broadcast_bytes: usize,
 }
 
-/// Registers every route of SPEC §4 and the operations endpoints.
+/// Registers every route of SPEC §4 and the operations endpoints. Static paths first: a
+/// request is matched against the routes in this order, and static paths match by string
+/// comparison where an `{id}` path runs a regex.
 pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
     use notifications as n;
-    cfg.app_data(json_config(limits.default_bytes))
-        .service(resource("/auth/notifications", "GET").route(web::get().to(n::list_notifications)))
-        .service(resource("/auth/notifications/create", "POST").route(web::post().to(n::create_notification)))
-        .service(resource("/auth/notifications/mark-all-read", "POST").route(web::post().to(n::mark_all_read)))
-        .service(resource("/auth/notifications/unread-count", "GET").route(web::get().to(n::unread_count)))
-        .service(
-            resource("/auth/notifications/preferences", "GET, PUT")
-                .route(web::get().to(preferences::get_preferences))
-                .route(web::put().to(preferences::update_preferences)),
-        )
-        .service(
-            resource("/auth/notifications/broadcast", "POST")
-                .app_data(json_config(limits.broadcast_bytes))
-                .route(web::post().to(n::broadcast_notification)),
-        )
-        .service(resource("/auth/notifications/{id}/read", "POST").route(web::post().to(n::mark_read)))
-        .service(resource("/auth/notifications/{id}/unread", "POST").route(web::post().to(n::mark_unread)))
-        .service(resource("/auth/notifications/{id}/delete", "DELETE").route(web::delete().to(n::delete_notification)))
-        .service(resource("/ws/notifications", "GET").route(web::get().to(crate::ws::connect)))
-        .service(
-            web::resource("/").route(web::get().to(static_files::index)).default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
-            })),
-        )
-        .service(resource("/static/herald.js", "GET").route(web::get().to(static_files::herald_js)))
-        .service(resource("/dev/token", "GET").route(web::get().to(static_files::dev_token)))
-        .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
-        .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)));
+    cfg.app_data(json_config(limits.default_bytes));
+    both(cfg, "/auth/notifications", "GET", |r| r.route(web::get().to(n::list_notifications)));
+    both(cfg, "/auth/notifications/create", "POST", |r| r.route(web::post().to(n::create_notification)));
+    both(cfg, "/auth/notifications/mark-all-read", "POST", |r| r.route(web::post().to(n::mark_all_read)));
+    both(cfg, "/auth/notifications/unread-count", "GET", |r| r.route(web::get().to(n::unread_count)));
+    both(cfg, "/auth/notifications/preferences", "GET, PUT", |r| {
+        r.route(web::get().to(preferences::get_preferences)).route(web::put().to(preferences::update_preferences))
+    });
+    both(cfg, "/auth/notifications/broadcast", "POST", |r| {
+        r.app_data(json_config(limits.broadcast_bytes)).route(web::post().to(n::broadcast_notification))
+    });
+    both(cfg, "/ws/notifications", "GET", |r| r.route(web::get().to(crate::ws::connect)));
+    cfg.service(web::resource("/").route(web::get().to(static_files::index)).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
+    })));
+    both(cfg, "/static/herald.js", "GET", |r| r.route(web::get().to(static_files::herald_js)));
+    both(cfg, "/dev/token", "GET", |r| r.route(web::get().to(static_files::dev_token)));
+    both(cfg, "/metrics", "GET", |r| r.route(web::get().to(ops::metrics)));
+    both(cfg, "/healthz", "GET", |r| r.route(web::get().to(ops::healthz)));
+    both(cfg, "/readyz", "GET", |r| r.route(web::get().to(ops::readyz)));
+    both(cfg, "/auth/notifications/{id}/read", "POST", |r| r.route(web::post().to(n::mark_read)));
+    both(cfg, "/auth/notifications/{id}/unread", "POST", |r| r.route(web::post().to(n::mark_unread)));
+    both(cfg, "/auth/notifications/{id}/delete", "DELETE", |r| r.route(web::delete().to(n::delete_notification)));
 }
 
-/// A resource answering at `path` and `path/`, with a JSON 405 naming `allow` for other methods.
-fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource([path.to_owned(), format!("{path}/")])
-        .default_service(web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }))
+/// Registers `path` and `path/` (no redirect), each with the routes `build` adds and a JSON 405
+/// naming `allow` for other methods. Two resources rather than one with both patterns: a
+/// resource with several patterns is a regex set, run for every request that reaches it.
+fn both(
+    cfg: &mut web::ServiceConfig,
+    path: &str,
+    allow: &'static str,
+    build: impl Fn(actix_web::Resource) -> actix_web::Resource,
+) {
+    for pattern in [path.to_owned(), format!("{path}/")] {
+        cfg.service(build(web::resource(pattern).default_service(web::to(move || async move {
+            Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+        }))));
+    }
 }
 
 /// The answer for any path no route matches.
@@ -88,7 +94,12 @@ pub async fn record_request(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<crate::metrics::Metrics>>().cloned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    // `path` and `path/` are one route.
+    let route = match req.match_pattern() {
+        Some(pattern) if pattern.len() > 1 && pattern.ends_with('/') => pattern[..pattern.len() - 1].to_owned(),
+        Some(pattern) => pattern,
+        None => "unmatched".to_owned(),
+    };
     let started = std::time::Instant::now();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
