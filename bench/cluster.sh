@@ -7,6 +7,8 @@
 #   4. storm: 10,000 sockets drop at once and resume with `since` (time until all back, lost)
 #   5. pushes lost across a Redis kill + restart under 1,000 creates/s
 # Stops everything it started (by PID). Usage: bench/cluster.sh [steps, default "1 2 3 4 5"]
+# BENCH_DB_PARAMS is appended to the nodes' DATABASE_URL, e.g. "?sslmode=disable" (libpq
+# otherwise negotiates TLS, on loopback too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -20,7 +22,7 @@ psql "$admin" -qc "CREATE DATABASE $db"
 pids=()
 start_redis() { redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no > /dev/null 2>&1 & redis_pid=$!; for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done; }
 start_node() {
-    DATABASE_URL="${admin%/*}/$db" REDIS_URL="redis://127.0.0.1:$redis_port/" HERALD_BIND=127.0.0.1:$1 RUST_LOG=warn \
+    DATABASE_URL="${admin%/*}/$db${BENCH_DB_PARAMS:-}" REDIS_URL="redis://127.0.0.1:$redis_port/" HERALD_BIND=127.0.0.1:$1 RUST_LOG=warn \
         HERALD_DB_POOL_SIZE=24 HERALD_WS_PING_TIMEOUT_SECS=300 target/release/herald serve > "/tmp/$db.$1.log" 2>&1 &
     pids+=($!)
 }

@@ -366,8 +366,11 @@ async fn latency(
         inflight.push(actix_web::rt::spawn(async move {
             let t = origin.elapsed().as_micros() as u64;
             let body = serde_json::json!({"user_id": user, "title": "latency", "data": {"t": t}});
-            if let Ok(res) = client.post(&url).bearer_auth(&staff).send_json(&body).await {
-                if res.status().as_u16() == 201 {
+            if let Ok(mut res) = client.post(&url).bearer_auth(&staff).send_json(&body).await {
+                // Read to the end, or the pool closes the connection instead of reusing it
+                // (a new TCP connection per create loads both ends).
+                let read = res.body().await.is_ok();
+                if read && res.status().as_u16() == 201 {
                     *sent_ok.borrow_mut() += 1;
                 }
             }
