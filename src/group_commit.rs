@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 /// Creates per transaction, at most.
 pub const MAX_BATCH: usize = 64;
 /// Transactions in flight at once (while one commits, the next batch fills).
-pub const WRITERS: usize = 4;
+pub const WRITERS: usize = 2;
 const QUEUE: usize = 4096;
 
 struct Pending {
