@@ -36,9 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
         r.app_data(json_config(limits.broadcast_bytes)).route(web::post().to(n::broadcast_notification))
     });
     both(cfg, "/ws/notifications", "GET", |r| r.route(web::get().to(crate::ws::connect)));
-    cfg.service(web::resource("/").route(web::get().to(static_files::index)).default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
-    })));
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(static_files::index))
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" }) })),
+    );
     both(cfg, "/static/herald.js", "GET", |r| r.route(web::get().to(static_files::herald_js)));
     both(cfg, "/dev/token", "GET", |r| r.route(web::get().to(static_files::dev_token)));
     both(cfg, "/metrics", "GET", |r| r.route(web::get().to(ops::metrics)));
