@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# WebSocket figures of one node on PostgreSQL: RSS per idle socket (10,000 sockets held by a
-# client in a separate process) and REST-create → socket delivery latency at 1,000 creates/s.
+# WebSocket figures of one node on PostgreSQL: RSS per idle socket (10,000 sockets held by
+# two client processes) and REST-create → socket delivery latency at 1,000 creates/s.
 # Starts the node on a fresh database and stops what it started. Usage: bench/ws.sh [sockets] [rate]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,8 +3,9 @@
 //!
 //! - `create`: closed-loop REST creates from N concurrent clients for a fixed time, each for a
 //!   random user among `--users`; prints creates/s and latency percentiles.
-//! - `connections`: opens N idle WebSockets (one user each) and prints the node's RSS growth
-//!   per socket, read from `/proc/<pid>/status`.
+//! - `connections`: opens N idle WebSockets (one user each) from several client processes
+//!   (a process may hold 20,000 open files here) and prints the node's RSS growth per socket,
+//!   read from `/proc/<pid>/status`, and its CPU while they idle.
 //! - `latency`: sockets for `--users` users, then open-loop REST creates at a fixed rate for
 //!   them; prints create → socket delivery latency percentiles and how many were lost.
 //! - `max-rate`: `latency` at rising rates until a step loses a push, misses its rate or has
@@ -55,9 +56,15 @@ enum Mode {
         /// The node's process id (its RSS is read from /proc).
         #[arg(long)]
         pid: u32,
-        /// Handshakes in flight at once.
+        /// Handshakes in flight at once, per process.
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
+        /// Client processes holding the sockets (this one and `processes - 1` children).
+        #[arg(long, default_value_t = 2)]
+        processes: usize,
+        /// Set for a child process: hold sockets for users from this id on until stdin closes.
+        #[arg(long, hide = true)]
+        first_user: Option<i64>,
     },
     /// One broadcast to N online users (one socket each): POST → last push.
     Broadcast {
@@ -130,9 +137,11 @@ fn main() -> ExitCode {
         Mode::Create { clients, duration, users } => {
             actix_web::rt::System::new().block_on(create(&cli.url, &config, clients, duration, users))
         }
-        Mode::Connections { sockets, pid, concurrency } => {
-            actix_web::rt::System::new().block_on(connections(&ws_urls[0], &config, sockets, pid, concurrency))
+        Mode::Connections { sockets, concurrency, first_user: Some(first), .. } => {
+            actix_web::rt::System::new().block_on(hold_sockets(&ws_urls[0], &config, first, sockets, concurrency))
         }
+        Mode::Connections { sockets, pid, concurrency, processes, first_user: None } => actix_web::rt::System::new()
+            .block_on(connections(&ws_urls[0], &config, sockets, pid, concurrency, processes.max(1))),
         Mode::Latency { rate, duration, users } => actix_web::rt::System::new()
             .block_on(latency(&cli.url, &ws_urls, &config, rate, duration, users))
             .map(|figures| println!("{figures}")),
@@ -278,15 +287,19 @@ async fn open_socket(
     }
 }
 
-async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, concurrency: usize) -> Result<(), String> {
+/// Opens one socket for each user of `users`, `concurrency` handshakes at a time; returns the
+/// open sockets and how many failed.
+async fn open_many(
+    base: &str,
+    config: &Config,
+    users: std::ops::Range<i64>,
+    concurrency: usize,
+) -> Result<(Vec<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>>, usize), String> {
     use futures_util::StreamExt;
-    let before = rss_kib(pid)?;
     let client = unlimited_client();
-    let started = Instant::now();
-    let mut held = Vec::with_capacity(sockets);
+    let urls: Vec<String> = users.map(|u| token_for(config, u).map(|t| ws_url(base, &t))).collect::<Result<_, _>>()?;
+    let mut held = Vec::with_capacity(urls.len());
     let mut failed = 0usize;
-    let urls: Vec<String> =
-        (1..=sockets as i64).map(|u| token_for(config, u).map(|t| ws_url(base, &t))).collect::<Result<_, _>>()?;
     let mut opening =
         futures_util::stream::iter(urls.iter().map(|url| open_socket(&client, url))).buffer_unordered(concurrency);
     while let Some(result) = opening.next().await {
@@ -294,6 +307,72 @@ async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, conc
             Ok(framed) => held.push(framed),
             Err(_) => failed += 1,
         }
+    }
+    Ok((held, failed))
+}
+
+/// A child of `connections`: opens its share, reports `opened <ok> <failed>` on stdout, and
+/// holds the sockets until the parent closes its stdin.
+async fn hold_sockets(
+    base: &str,
+    config: &Config,
+    first: i64,
+    sockets: usize,
+    concurrency: usize,
+) -> Result<(), String> {
+    use std::io::Write;
+    let (held, failed) = open_many(base, config, first..first + sockets as i64, concurrency).await?;
+    println!("opened {} {failed}", held.len());
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    let _ = actix_web::rt::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+    drop(held);
+    Ok(())
+}
+
+async fn connections(
+    base: &str,
+    config: &Config,
+    sockets: usize,
+    pid: u32,
+    concurrency: usize,
+    processes: usize,
+) -> Result<(), String> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let before = rss_kib(pid)?;
+    let started = Instant::now();
+    // Shares as even as possible; this process takes the first.
+    let share = |i: usize| sockets / processes + usize::from(i < sockets % processes);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut children = Vec::new();
+    let mut first = 1 + share(0) as i64;
+    for i in 1..processes {
+        let child = Command::new(&exe)
+            .args(["--url", base, "connections", "--pid", &pid.to_string()])
+            .args(["--sockets", &share(i).to_string(), "--concurrency", &concurrency.to_string()])
+            .args(["--first-user", &first.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start a client process: {e}"))?;
+        children.push(child);
+        first += share(i) as i64;
+    }
+    let (held, mut failed) = open_many(base, config, 1..1 + share(0) as i64, concurrency).await?;
+    let mut open = held.len();
+    for child in &mut children {
+        let stdout = child.stdout.take().ok_or("no child stdout")?;
+        let line = actix_web::rt::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let counts: Vec<usize> = line.split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
+        let [ok, bad] = counts[..] else { return Err(format!("a client process reported {line:?}")) };
+        open += ok;
+        failed += bad;
     }
     let opened_in = started.elapsed().as_secs_f64();
     // Let the node settle (allocator, timers) before reading its RSS.
@@ -305,14 +384,17 @@ async fn connections(base: &str, config: &Config, sockets: usize, pid: u32, conc
     actix_web::rt::time::sleep(idle_window).await;
     let idle_cpu =
         (cpu_ticks(pid)? - ticks_before) as f64 / clock_ticks_per_second() / idle_window.as_secs_f64() * 100.0;
-    let open = held.len();
     let per_socket = if open > 0 { (after.saturating_sub(before)) as f64 * 1024.0 / open as f64 } else { 0.0 };
     println!(
-        "connections: open={open} failed={failed} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}%",
+        "connections: open={open} failed={failed} processes={processes} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}%",
         per_socket,
         per_socket / 1024.0
     );
     drop(held);
+    for mut child in children {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
     Ok(())
 }
 
