@@ -287,28 +287,30 @@ async fn open_socket(
     }
 }
 
-/// Opens one socket for each user of `users`, `concurrency` handshakes at a time; returns the
-/// open sockets and how many failed.
+/// Opens a socket at each of `urls`, `concurrency` handshakes at a time; returns the open
+/// sockets and how many failed.
 async fn open_many(
-    base: &str,
-    config: &Config,
-    users: std::ops::Range<i64>,
+    client: &awc::Client,
+    urls: &[String],
     concurrency: usize,
-) -> Result<(Vec<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>>, usize), String> {
+) -> (Vec<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>>, usize) {
     use futures_util::StreamExt;
-    let client = unlimited_client();
-    let urls: Vec<String> = users.map(|u| token_for(config, u).map(|t| ws_url(base, &t))).collect::<Result<_, _>>()?;
     let mut held = Vec::with_capacity(urls.len());
     let mut failed = 0usize;
     let mut opening =
-        futures_util::stream::iter(urls.iter().map(|url| open_socket(&client, url))).buffer_unordered(concurrency);
+        futures_util::stream::iter(urls.iter().map(|url| open_socket(client, url))).buffer_unordered(concurrency);
     while let Some(result) = opening.next().await {
         match result {
             Ok(framed) => held.push(framed),
             Err(_) => failed += 1,
         }
     }
-    Ok((held, failed))
+    (held, failed)
+}
+
+/// The socket URLs of `users`, one node (`base`).
+fn urls_for(base: &str, config: &Config, users: std::ops::Range<i64>) -> Result<Vec<String>, String> {
+    users.map(|u| token_for(config, u).map(|t| ws_url(base, &t))).collect()
 }
 
 /// A child of `connections`: opens its share, reports `opened <ok> <failed>` on stdout, and
@@ -321,7 +323,8 @@ async fn hold_sockets(
     concurrency: usize,
 ) -> Result<(), String> {
     use std::io::Write;
-    let (held, failed) = open_many(base, config, first..first + sockets as i64, concurrency).await?;
+    let urls = urls_for(base, config, first..first + sockets as i64)?;
+    let (held, failed) = open_many(&unlimited_client(), &urls, concurrency).await;
     println!("opened {} {failed}", held.len());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let _ = actix_web::rt::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
@@ -358,7 +361,8 @@ async fn connections(
         children.push(child);
         first += share(i) as i64;
     }
-    let (held, mut failed) = open_many(base, config, 1..1 + share(0) as i64, concurrency).await?;
+    let urls = urls_for(base, config, 1..1 + share(0) as i64)?;
+    let (held, mut failed) = open_many(&unlimited_client(), &urls, concurrency).await;
     let mut open = held.len();
     for child in &mut children {
         let stdout = child.stdout.take().ok_or("no child stdout")?;
@@ -554,11 +558,9 @@ async fn broadcast(
     let urls: Vec<String> = (1..=users as i64)
         .map(|u| token_for(config, u).map(|t| ws_url(&ws_bases[u as usize % ws_bases.len()], &t)))
         .collect::<Result<_, _>>()?;
-    let mut opening =
-        futures_util::stream::iter(urls.iter().map(|url| open_socket(&client, url))).buffer_unordered(concurrency);
-    let mut sockets = Vec::with_capacity(users);
-    while let Some(result) = opening.next().await {
-        sockets.push(result?);
+    let (sockets, failed) = open_many(&client, &urls, concurrency).await;
+    if failed > 0 {
+        return Err(format!("{failed} of {users} sockets did not open"));
     }
     // Let every node confirm its subscriptions (and finish the repairs they trigger).
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;

@@ -96,12 +96,11 @@ pub async fn record_request(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<crate::metrics::Metrics>>().cloned();
+    let mut route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     // `path` and `path/` are one route.
-    let route = match req.match_pattern() {
-        Some(pattern) if pattern.len() > 1 && pattern.ends_with('/') => pattern[..pattern.len() - 1].to_owned(),
-        Some(pattern) => pattern,
-        None => "unmatched".to_owned(),
-    };
+    if route.len() > 1 && route.ends_with('/') {
+        route.pop();
+    }
     let started = std::time::Instant::now();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {

@@ -152,7 +152,7 @@ impl Session {
                 return close(CloseCode::Again, "too slow to read: reconnect with since");
             }
             if self.signals.resync.swap(false, Ordering::AcqRel) {
-                if let Err(stop) = Box::pin(self.repair()).await {
+                if let Err(stop) = self.repair().await {
                     return stop;
                 }
             }
@@ -206,7 +206,7 @@ impl Session {
                     self.write_ping().await
                 }
                 _ = async { sleep_until(repair_at.unwrap_or_else(Instant::now)).await }, if repair_at.is_some() => {
-                    Box::pin(self.repair()).await
+                    self.repair().await
                 }
             };
             if let Err(stop) = step {
@@ -357,7 +357,7 @@ impl Session {
         if event.seq > self.last_seq + 1 {
             self.held.insert(event.seq, event);
             if self.held.len() > MAX_HELD_EVENTS {
-                return Box::pin(self.repair()).await;
+                return self.repair().await;
             }
             self.repair_at.get_or_insert_with(|| Instant::now() + GAP_REPAIR_DELAY);
             return Ok(());
@@ -400,8 +400,13 @@ impl Session {
 
     /// Repairs the stream from the database: sends live notifications newer than the last one
     /// sent, then the unread count (reads and deletes in the gap are summarized by it), and
-    /// moves to the database's stream position.
-    async fn repair(&mut self) -> Result<(), Stop> {
+    /// moves to the database's stream position. Boxed: it runs rarely, and unboxed its state
+    /// would size every idle socket's task.
+    fn repair(&mut self) -> futures_util::future::LocalBoxFuture<'_, Result<(), Stop>> {
+        Box::pin(self.repair_now())
+    }
+
+    async fn repair_now(&mut self) -> Result<(), Stop> {
         self.repair_at = None;
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
         if self.held.is_empty() {
