@@ -32,6 +32,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
     EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum database connections of this node." },
     EnvVar { name: "HERALD_DB_TIMEOUT_MS", default: "3000", doc: "Longest wait for a database connection before answering 503 `unavailable`." },
+    EnvVar { name: "HERALD_DB_STATEMENT_TIMEOUT_MS", default: "5000", doc: "PostgreSQL `statement_timeout` of every connection: a statement running longer is cancelled (503 `unavailable`). A request waits at most this plus `HERALD_DB_TIMEOUT_MS` for the database." },
+    EnvVar { name: "HERALD_DB_LOCK_TIMEOUT_MS", default: "3000", doc: "PostgreSQL `lock_timeout` of every connection: the longest a statement waits for a row lock." },
+    EnvVar { name: "HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: "10000", doc: "PostgreSQL `idle_in_transaction_session_timeout`: a connection idle inside a transaction this long is closed by the server." },
+    EnvVar { name: "HERALD_DB_KEEPALIVE_SECS", default: "10", doc: "TCP keepalive idle time of PostgreSQL connections (probes every 5 s after it, 3 lost probes close the connection), so a vanished server is noticed." },
     EnvVar { name: "HERALD_MIGRATE_ON_START", default: "true", doc: "Run pending migrations when `serve` starts (serialized across nodes on PostgreSQL)." },
     EnvVar { name: "HERALD_MAX_BODY_BYTES", default: "65536", doc: "Largest accepted REST request body (413 above)." },
     EnvVar { name: "HERALD_MAX_BROADCAST_BODY_BYTES", default: "1048576", doc: "Largest accepted broadcast request body (413 above)." },
@@ -39,12 +43,15 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_WS_OUTBOX", default: "256", doc: "Pushes queued per socket; a client that falls this far behind is closed with 1013 and resumes with `since`." },
     EnvVar { name: "HERALD_WS_PING_INTERVAL_SECS", default: "20", doc: "How often the server pings each socket." },
     EnvVar { name: "HERALD_WS_PING_TIMEOUT_SECS", default: "60", doc: "A socket silent this long (no frame, no pong) is closed; also the longest a push may wait for a client that does not read." },
+    EnvVar { name: "HERALD_WS_HANDSHAKES_PER_SECOND", default: "2000", doc: "WebSocket handshakes this node accepts per second (bursts of the same size); more get 503 `unavailable` with `Retry-After`. Each user's handshakes also count against their REST rate limit." },
     EnvVar { name: "HERALD_WS_FRAMES_PER_SECOND", default: "20", doc: "Client frames per second per socket; excess frames get a `rate_limited` error, a flood is closed with 1008." },
     EnvVar { name: "HERALD_RATE_LIMIT_PER_SECOND", default: "20", doc: "REST requests per second per end user on one node (service tokens with `is_staff` or `notifications:send` are not limited); 429 `rate_limited` with `Retry-After` above." },
     EnvVar { name: "HERALD_RATE_LIMIT_BURST", default: "50", doc: "Requests an end user may send at once before the per-second rate applies." },
     EnvVar { name: "HERALD_MAX_SOCKETS", default: "20000", doc: "Open WebSockets per node; more are refused with 503 `unavailable` (clients try another node)." },
     EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
     EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
+    EnvVar { name: "HERALD_REDIS_REPUBLISH_BYTES", default: "67108864", doc: "Bytes of events kept for republishing while Redis refuses publishes; past it the queue is dropped and every node resyncs its sockets from the database once Redis is back." },
+    EnvVar { name: "HERALD_OPS_BIND", default: "", doc: "When set (e.g. `127.0.0.1:9000`), `/metrics` and `/readyz` are served on this separate listener only, not on `HERALD_BIND`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
 
@@ -131,6 +138,11 @@ pub struct Config {
     pub workers: usize,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
+    /// PostgreSQL session bounds, set on every connection.
+    pub db_statement_timeout: Duration,
+    pub db_lock_timeout: Duration,
+    pub db_idle_in_transaction_timeout: Duration,
+    pub db_keepalive: Duration,
     pub migrate_on_start: bool,
     pub max_body_bytes: usize,
     pub max_broadcast_body_bytes: usize,
@@ -139,6 +151,10 @@ pub struct Config {
     pub ws_ping_interval: Duration,
     pub ws_ping_timeout: Duration,
     pub ws_frames_per_second: u32,
+    pub ws_handshakes_per_second: u32,
+    pub redis_republish_bytes: usize,
+    /// Separate listener for `/metrics` and `/readyz`; `None`: they are on `bind`.
+    pub ops_bind: Option<SocketAddr>,
     pub shutdown_timeout: Duration,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -216,6 +232,11 @@ impl Config {
             positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
         });
         let db_timeout = reader.parse("HERALD_DB_TIMEOUT_MS", positive).map(Duration::from_millis);
+        let db_statement_timeout = reader.parse("HERALD_DB_STATEMENT_TIMEOUT_MS", positive).map(Duration::from_millis);
+        let db_lock_timeout = reader.parse("HERALD_DB_LOCK_TIMEOUT_MS", positive).map(Duration::from_millis);
+        let db_idle_in_transaction_timeout =
+            reader.parse("HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", positive).map(Duration::from_millis);
+        let db_keepalive = reader.parse("HERALD_DB_KEEPALIVE_SECS", positive).map(Duration::from_secs);
         let migrate_on_start = reader.parse("HERALD_MIGRATE_ON_START", parse_bool);
         let max_body_bytes = reader.parse("HERALD_MAX_BODY_BYTES", |raw| positive(raw).map(|n| n as usize));
         let max_broadcast_body_bytes =
@@ -228,6 +249,15 @@ impl Config {
         let ws_ping_timeout = reader.parse("HERALD_WS_PING_TIMEOUT_SECS", positive).map(Duration::from_secs);
         let ws_frames_per_second = reader.parse("HERALD_WS_FRAMES_PER_SECOND", |raw| {
             positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
+        });
+        let ws_handshakes_per_second = reader.parse("HERALD_WS_HANDSHAKES_PER_SECOND", |raw| {
+            positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()))
+        });
+        let redis_republish_bytes =
+            reader.parse("HERALD_REDIS_REPUBLISH_BYTES", |raw| positive(raw).map(|n| n as usize));
+        let ops_bind = reader.get("HERALD_OPS_BIND").and_then(|raw| {
+            let parsed = raw.parse::<SocketAddr>().map_err(|_| "expected host:port, e.g. 127.0.0.1:9000".to_owned());
+            reader.check("HERALD_OPS_BIND", parsed)
         });
         let shutdown_timeout = reader.parse("HERALD_SHUTDOWN_TIMEOUT_SECS", parse_u64).map(Duration::from_secs);
         let as_u32 = |raw: &str| positive(raw).and_then(|n| u32::try_from(n).map_err(|_| "too large".to_owned()));
@@ -269,6 +299,11 @@ impl Config {
             workers: workers.ok_or_else(|| missing("HERALD_WORKERS"))?,
             db_pool_size: db_pool_size.ok_or_else(|| missing("HERALD_DB_POOL_SIZE"))?,
             db_timeout: db_timeout.ok_or_else(|| missing("HERALD_DB_TIMEOUT_MS"))?,
+            db_statement_timeout: db_statement_timeout.ok_or_else(|| missing("HERALD_DB_STATEMENT_TIMEOUT_MS"))?,
+            db_lock_timeout: db_lock_timeout.ok_or_else(|| missing("HERALD_DB_LOCK_TIMEOUT_MS"))?,
+            db_idle_in_transaction_timeout: db_idle_in_transaction_timeout
+                .ok_or_else(|| missing("HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"))?,
+            db_keepalive: db_keepalive.ok_or_else(|| missing("HERALD_DB_KEEPALIVE_SECS"))?,
             migrate_on_start: migrate_on_start.ok_or_else(|| missing("HERALD_MIGRATE_ON_START"))?,
             max_body_bytes: max_body_bytes.ok_or_else(|| missing("HERALD_MAX_BODY_BYTES"))?,
             max_broadcast_body_bytes: max_broadcast_body_bytes
@@ -279,6 +314,10 @@ impl Config {
             ws_ping_interval: ws_ping_interval.ok_or_else(|| missing("HERALD_WS_PING_INTERVAL_SECS"))?,
             ws_ping_timeout: ws_ping_timeout.ok_or_else(|| missing("HERALD_WS_PING_TIMEOUT_SECS"))?,
             ws_frames_per_second: ws_frames_per_second.ok_or_else(|| missing("HERALD_WS_FRAMES_PER_SECOND"))?,
+            ws_handshakes_per_second: ws_handshakes_per_second
+                .ok_or_else(|| missing("HERALD_WS_HANDSHAKES_PER_SECOND"))?,
+            redis_republish_bytes: redis_republish_bytes.ok_or_else(|| missing("HERALD_REDIS_REPUBLISH_BYTES"))?,
+            ops_bind,
             shutdown_timeout: shutdown_timeout.ok_or_else(|| missing("HERALD_SHUTDOWN_TIMEOUT_SECS"))?,
             rate_limit_per_second: rate_limit_per_second.ok_or_else(|| missing("HERALD_RATE_LIMIT_PER_SECOND"))?,
             rate_limit_burst: rate_limit_burst.ok_or_else(|| missing("HERALD_RATE_LIMIT_BURST"))?,
