@@ -194,16 +194,18 @@ impl Inbox {
         self.db.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
     }
 
-    /// A page of the caller's notifications with id above `after`, oldest first (replay).
+    /// A replay page of the caller's notifications with id above `after`, oldest first: at most
+    /// `max_rows` rows and, past the first, `max_bytes` of stored content; and whether more may
+    /// follow.
     pub async fn since(
         &self,
         caller: Principal,
         after: i64,
-        limit: i64,
+        (max_rows, max_bytes): (i64, i64),
         live_only: bool,
-    ) -> Result<Vec<NotificationRow>, ApiError> {
+    ) -> Result<(Vec<NotificationRow>, bool), ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| Ok(dispatch!(conn, since(user, after, limit, live_only))?)).await
+        self.db.run(move |conn| Ok(dispatch!(conn, since(user, after, max_rows, max_bytes, live_only))?)).await
     }
 
     pub async fn preferences(&self, caller: Principal) -> Result<Preferences, ApiError> {

@@ -1,6 +1,7 @@
 //! Retention: deleting old notifications in bounded batches (short transactions, so writers
 //! are never locked out for long), by `herald prune` or hourly on every node when
-//! `HERALD_RETENTION_DAYS` is set. Expired idempotency keys go too.
+//! `HERALD_RETENTION_DAYS` is set. Expired idempotency keys (older than 24 h) are pruned hourly
+//! on every node whether or not retention is set.
 
 use crate::db::Db;
 use crate::dispatch;
@@ -31,17 +32,24 @@ pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usi
     Ok(total)
 }
 
-/// Prunes every hour until shutdown.
-pub async fn run_periodically(db: Db, keep: Duration, mut shutdown: watch::Receiver<bool>) {
+/// Every hour until shutdown (the first run at start): prunes expired idempotency keys, and
+/// notifications older than `keep` when retention is set.
+pub async fn run_periodically(db: Db, keep: Option<Duration>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(RETENTION_INTERVAL);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = every.tick() => match prune(&db, keep, false).await {
-                Ok(0) => {}
-                Ok(n) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
-                Err(err) => log::warn!("retention run failed: {}", err.code()),
-            },
+            _ = every.tick() => {
+                let pruned = match keep {
+                    Some(keep) => prune(&db, keep, false).await.map(|n| (n, keep)),
+                    None => db.run(|conn| Ok(dispatch!(conn, prune_idempotency_keys())?)).await.map(|_| (0, Duration::ZERO)),
+                };
+                match pruned {
+                    Ok((0, _)) => {}
+                    Ok((n, keep)) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
+                    Err(err) => log::warn!("retention run failed: {}", err.code()),
+                }
+            }
         }
     }
 }

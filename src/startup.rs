@@ -36,6 +36,8 @@ pub enum StartupError {
 pub struct Node {
     server: Server,
     port: u16,
+    /// The `HERALD_OPS_BIND` listener for `/metrics` and `/readyz`, and its port.
+    ops: Option<(Server, u16)>,
     broker: Broker,
     inbox: Inbox,
     hub: Arc<Hub>,
@@ -47,13 +49,22 @@ pub struct Node {
 #[derive(Clone)]
 pub struct NodeHandle {
     server: ServerHandle,
+    ops_server: Option<ServerHandle>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl NodeHandle {
+    /// Sends the stop at once; the future resolves when the listeners have stopped.
     pub fn stop(&self, graceful: bool) -> impl Future<Output = ()> {
         let _ = self.shutdown.send(true);
-        self.server.stop(graceful)
+        let ops = self.ops_server.as_ref().map(|ops| ops.stop(graceful));
+        let main = self.server.stop(graceful);
+        async move {
+            main.await;
+            if let Some(ops) = ops {
+                ops.await;
+            }
+        }
     }
 }
 
@@ -76,8 +87,14 @@ impl Node {
         let broker = match &config.redis_url {
             None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
             Some(url) => Broker::Redis(
-                RedisBroker::start(url, hub.clone(), MEMORY_BROKER_CAPACITY, shutdown_rx.clone())
-                    .map_err(StartupError::Config)?,
+                RedisBroker::start(
+                    url,
+                    hub.clone(),
+                    MEMORY_BROKER_CAPACITY,
+                    config.redis_republish_bytes,
+                    shutdown_rx.clone(),
+                )
+                .map_err(StartupError::Config)?,
             ),
         };
         let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
@@ -100,12 +117,14 @@ impl Node {
                     ping_interval: config.ws_ping_interval,
                     ping_timeout: config.ws_ping_timeout,
                     frames_per_second: ws::session::frames_per_second(config.ws_frames_per_second),
+                    token_leeway: config.jwt.leeway,
                 },
                 shutdown: shutdown_rx.clone(),
             },
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
             max_sockets: config.max_sockets,
             max_sockets_per_user: config.max_sockets_per_user,
+            handshakes: crate::rate_limit::HandshakeBudget::new(config.ws_handshakes_per_second),
         });
         let inbox_data = web::Data::new(inbox.clone());
         let metrics_data = web::Data::from(metrics.clone());
@@ -116,6 +135,14 @@ impl Node {
         let rest_limiter = web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
         actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), shutdown_rx.clone()));
         let access_log = log::log_enabled!(target: "herald::http", log::Level::Info);
+        let ops = match config.ops_bind {
+            None => None,
+            Some(addr) => Some(ops_server(
+                addr,
+                (inbox_data.clone(), metrics_data.clone(), hub_data.clone(), broker_data.clone()),
+            )?),
+        };
+        let with_ops = ops.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 // One line per request at info; no work at all when the filter drops them.
@@ -135,7 +162,7 @@ impl Node {
                 .app_data(rest_limiter.clone())
                 .app_data(dev_tokens.clone())
                 .wrap(middleware::from_fn(http::record_request))
-                .configure(|cfg| http::configure(cfg, limits))
+                .configure(|cfg| http::configure(cfg, limits, with_ops))
                 .default_service(web::to(http::not_found))
         })
         .workers(config.workers)
@@ -145,15 +172,26 @@ impl Node {
         .map_err(|source| StartupError::Bind { addr: config.bind, source })?
         .run();
         actix_web::rt::spawn(deliver_events(broker.subscribe(), hub.clone()));
-        if let Some(keep) = config.retention {
-            actix_web::rt::spawn(crate::retention::run_periodically(inbox.db().clone(), keep, shutdown_rx.clone()));
-        }
-        let handle = NodeHandle { server: server.handle(), shutdown: Arc::new(shutdown_tx) };
-        Ok(Node { server, port, broker, inbox, hub, handle })
+        actix_web::rt::spawn(crate::retention::run_periodically(
+            inbox.db().clone(),
+            config.retention,
+            shutdown_rx.clone(),
+        ));
+        let handle = NodeHandle {
+            server: server.handle(),
+            ops_server: ops.as_ref().map(|(ops, _)| ops.handle()),
+            shutdown: Arc::new(shutdown_tx),
+        };
+        Ok(Node { server, port, ops, broker, inbox, hub, handle })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `HERALD_OPS_BIND` listener, when there is one.
+    pub fn ops_port(&self) -> Option<u16> {
+        self.ops.as_ref().map(|(_, port)| *port)
     }
 
     pub fn broker(&self) -> &Broker {
@@ -174,6 +212,9 @@ impl Node {
 
     /// Serves until stopped by `handle().stop`.
     pub async fn run(self) -> std::io::Result<()> {
+        if let Some((ops, _)) = self.ops {
+            actix_web::rt::spawn(ops);
+        }
         self.server.await
     }
 
@@ -185,8 +226,37 @@ impl Node {
             log::info!("shutting down: closing sockets with 1001, finishing in-flight requests");
             handle.stop(true).await;
         });
-        self.server.await
+        self.run().await
     }
+}
+
+/// The state the operations endpoints read.
+type OpsData = (web::Data<Inbox>, web::Data<Metrics>, web::Data<Hub>, web::Data<Broker>);
+
+/// The `HERALD_OPS_BIND` listener: `/metrics`, `/readyz` and `/healthz` only, one worker.
+fn ops_server(
+    addr: std::net::SocketAddr,
+    (inbox, metrics, hub, broker): OpsData,
+) -> Result<(Server, u16), StartupError> {
+    let bind_error = |source| StartupError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(inbox.clone())
+            .app_data(metrics.clone())
+            .app_data(hub.clone())
+            .app_data(broker.clone())
+            .configure(http::configure_ops)
+            .route("/healthz", web::get().to(http::healthz))
+            .default_service(web::to(http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(bind_error)?
+    .run();
+    Ok((server, port))
 }
 
 async fn wait_for_signal() {

@@ -58,6 +58,20 @@ impl FromRequest for Principal {
     }
 }
 
+/// A caller allowed to broadcast. As an extractor placed before the body, it refuses others
+/// (401/403) before a byte of the (up to 1 MiB) body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Broadcaster(pub Principal);
+
+impl FromRequest for Broadcaster {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|caller| caller.ensure_may_broadcast().map(|()| Broadcaster(caller))))
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<TokenVerifier>>()

@@ -92,16 +92,17 @@ impl Broker {
     }
 
     /// The user has a first socket on this node: start receiving their events.
-    pub async fn watch(&self, user: UserId) {
+    /// Never waits (see `redis::RedisBroker::watch`).
+    pub fn watch(&self, user: UserId) {
         if let Broker::Redis(broker) = self {
-            broker.watch(user).await;
+            broker.watch(user);
         }
     }
 
     /// The user's last socket on this node closed.
-    pub async fn unwatch(&self, user: UserId) {
+    pub fn unwatch(&self, user: UserId) {
         if let Broker::Redis(broker) = self {
-            broker.unwatch(user).await;
+            broker.unwatch(user);
         }
     }
 

@@ -12,6 +12,11 @@
 //!   by a separate task, so a SUBSCRIBE in flight never delays pushes to other users.
 //! - After a SUBSCRIBE is confirmed, the sessions of those users repair their streams: changes
 //!   committed between a socket's database read and the subscription are not missed.
+//! - The republish queue is bounded by bytes. When it overflows, the whole queue is dropped and,
+//!   once Redis takes publishes again, a message on `herald:resync` makes every node's sessions
+//!   repair from the database (the history): nothing is lost, however long the outage.
+//! - Watching and unwatching never wait: a full control queue marks the subscriptions for a
+//!   reconciliation against the hub, which the subscriber runs next.
 
 use super::{user_channel, Event, SessionId};
 use crate::domain::{NotificationId, UserId};
@@ -33,10 +38,10 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Capped so pushes resume within about a second of Redis answering again.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Events kept for republishing while Redis does not take them; beyond this the oldest are
-/// dropped (sessions then repair when the user's next event reveals the gap).
-const REPUBLISH_QUEUE: usize = 100_000;
 const REPUBLISH_BATCH: usize = 1000;
+/// Every node subscribes to this channel: a message on it makes every session repair its stream
+/// from the database (sent after a publisher dropped events it could not publish).
+const RESYNC_CHANNEL: &str = "herald:resync";
 /// A user's channel stays subscribed this long after their last local socket closes.
 const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 const SUBSCRIBE_CHUNK: usize = 1000;
@@ -50,6 +55,13 @@ pub struct RedisStatus {
     pub publish_failures: AtomicU64,
 }
 
+/// A request to compare the subscriptions with the hub's users, when commands were not queued.
+#[derive(Default)]
+struct Reconcile {
+    needed: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
 enum Control {
     /// The user has a first local socket.
     Watch(UserId),
@@ -57,14 +69,59 @@ enum Control {
     Unwatch(UserId),
 }
 
+/// Events whose PUBLISH failed, in order, and what they weigh.
+#[derive(Default)]
+struct Backlog {
+    events: std::collections::VecDeque<Event>,
+    bytes: usize,
+    /// Events were dropped: every node must resync once Redis takes publishes again.
+    resync_owed: bool,
+}
+
+impl Backlog {
+    fn weight(event: &Event) -> usize {
+        std::mem::size_of::<Event>() + event.frame.len()
+    }
+
+    fn push_back(&mut self, event: Event) {
+        self.bytes += Self::weight(&event);
+        self.events.push_back(event);
+    }
+
+    fn push_front(&mut self, event: Event) {
+        self.bytes += Self::weight(&event);
+        self.events.push_front(event);
+    }
+
+    fn take(&mut self, n: usize) -> Vec<Event> {
+        let taken: Vec<Event> = self.events.drain(..n.min(self.events.len())).collect();
+        self.bytes -= taken.iter().map(Self::weight).sum::<usize>();
+        taken
+    }
+
+    /// Drops everything queued; the database repairs it (see `resync_owed`).
+    fn drop_all(&mut self) -> usize {
+        let dropped = self.events.len();
+        self.events.clear();
+        self.bytes = 0;
+        self.resync_owed = true;
+        dropped
+    }
+}
+
 #[derive(Clone)]
 pub struct RedisBroker {
     publisher: Arc<OnceCell<ConnectionManager>>,
     /// Events whose PUBLISH failed, republished in order by a background task: late events
     /// are harmless (sessions drop repeats by stream position) and fill the gaps they left.
-    unpublished: Arc<std::sync::Mutex<std::collections::VecDeque<Event>>>,
+    unpublished: Arc<std::sync::Mutex<Backlog>>,
+    /// Most bytes `unpublished` may hold (`HERALD_REDIS_REPUBLISH_BYTES`).
+    max_unpublished_bytes: usize,
     republish: Arc<tokio::sync::Notify>,
     control: mpsc::Sender<Control>,
+    /// Set when a watch or unwatch found the control queue full: the subscriber reconciles its
+    /// subscriptions with the hub.
+    reconcile: Arc<Reconcile>,
     inbound: broadcast::Sender<Event>,
     pub status: Arc<RedisStatus>,
 }
@@ -76,6 +133,7 @@ impl RedisBroker {
         url: &str,
         hub: Arc<Hub>,
         capacity: usize,
+        max_unpublished_bytes: usize,
         shutdown: watch::Receiver<bool>,
     ) -> Result<RedisBroker, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
@@ -83,16 +141,33 @@ impl RedisBroker {
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let status = Arc::new(RedisStatus::default());
         let publisher = Arc::new(OnceCell::new());
+        let reconcile = Arc::new(Reconcile::default());
         tokio::spawn(connect_publisher(client.clone(), publisher.clone(), shutdown.clone()));
-        tokio::spawn(run_subscriber(client, hub, inbound.clone(), control_rx, status.clone(), shutdown.clone()));
-        let broker =
-            RedisBroker { publisher, unpublished: Arc::default(), republish: Arc::default(), control, inbound, status };
+        let subscriber = Subscriber {
+            client,
+            hub,
+            inbound: inbound.clone(),
+            control: control_rx,
+            reconcile: reconcile.clone(),
+            status: status.clone(),
+        };
+        tokio::spawn(subscriber.run(shutdown.clone()));
+        let broker = RedisBroker {
+            publisher,
+            unpublished: Arc::default(),
+            max_unpublished_bytes,
+            republish: Arc::default(),
+            control,
+            reconcile,
+            inbound,
+            status,
+        };
         tokio::spawn(broker.clone().republish_failed(shutdown));
         Ok(broker)
     }
 
     pub async fn publish(&self, events: Vec<Event>) {
-        let backlog = !self.unpublished.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+        let backlog = !self.unpublished.lock().unwrap_or_else(|e| e.into_inner()).events.is_empty();
         // Behind earlier failures: queue, to keep each user's events in order.
         if backlog || !self.try_publish(&events).await {
             self.queue_unpublished(events);
@@ -123,11 +198,15 @@ impl RedisBroker {
     fn queue_unpublished(&self, events: Vec<Event>) {
         self.status.publish_failures.fetch_add(events.len() as u64, Ordering::Relaxed);
         let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-        queue.extend(events);
-        let excess = queue.len().saturating_sub(REPUBLISH_QUEUE);
-        if excess > 0 {
-            queue.drain(..excess);
-            log::warn!("dropped {excess} unpublished event(s); sessions repair on the next event");
+        for event in events {
+            queue.push_back(event);
+        }
+        if queue.bytes > self.max_unpublished_bytes {
+            let dropped = queue.drop_all();
+            log::warn!(
+                "republish queue over {} bytes: dropped {dropped} event(s); every node resyncs from the database once Redis is back",
+                self.max_unpublished_bytes
+            );
         }
         drop(queue);
         self.republish.notify_one();
@@ -135,29 +214,37 @@ impl RedisBroker {
 
     /// Republishes queued events, oldest first, until the queue is empty; backs off while Redis
     /// refuses them.
+    /// A resync owed after dropped events is sent first, before anything queued after the drop.
     async fn republish_failed(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = MIN_BACKOFF;
         loop {
-            let batch: Vec<Event> = {
+            let (resync_owed, batch) = {
                 let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                let n = queue.len().min(REPUBLISH_BATCH);
-                queue.drain(..n).collect()
+                (queue.resync_owed, queue.take(REPUBLISH_BATCH))
             };
-            if batch.is_empty() {
+            if !resync_owed && batch.is_empty() {
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = self.republish.notified() => continue,
                 }
             }
-            if self.try_publish(&batch).await {
+            let published = if resync_owed { self.publish_resync().await } else { self.try_publish(&batch).await };
+            if published {
                 backoff = MIN_BACKOFF;
-                continue;
             }
             {
                 let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                for event in batch.into_iter().rev() {
-                    queue.push_front(event);
+                if resync_owed && published {
+                    queue.resync_owed = false;
                 }
+                if resync_owed || !published {
+                    for event in batch.into_iter().rev() {
+                        queue.push_front(event);
+                    }
+                }
+            }
+            if published {
+                continue;
             }
             tokio::select! {
                 _ = shutdown.changed() => return,
@@ -167,16 +254,40 @@ impl RedisBroker {
         }
     }
 
+    /// Tells every node (this one too) to repair all its sessions from the database.
+    async fn publish_resync(&self) -> bool {
+        let Some(manager) = self.publisher.get() else { return false };
+        for _ in 0..2 {
+            let mut conn = manager.clone();
+            let mut publish = redis::cmd("PUBLISH");
+            publish.arg(RESYNC_CHANNEL).arg("events dropped");
+            if matches!(timeout(REDIS_TIMEOUT, publish.query_async::<i64>(&mut conn)).await, Ok(Ok(_))) {
+                log::info!("published a resync: every node repairs its sessions from the database");
+                return true;
+            }
+        }
+        false
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inbound.subscribe()
     }
 
-    pub async fn watch(&self, user: UserId) {
-        let _ = self.control.send(Control::Watch(user)).await;
+    pub fn watch(&self, user: UserId) {
+        self.command(Control::Watch(user));
     }
 
-    pub async fn unwatch(&self, user: UserId) {
-        let _ = self.control.send(Control::Unwatch(user)).await;
+    pub fn unwatch(&self, user: UserId) {
+        self.command(Control::Unwatch(user));
+    }
+
+    /// Queues a subscription command without waiting; when the queue is full (the subscriber is
+    /// reconnecting, or far behind), asks for a reconciliation instead.
+    fn command(&self, command: Control) {
+        if self.control.try_send(command).is_err() {
+            self.reconcile.needed.store(true, Ordering::Release);
+            self.reconcile.wake.notify_one();
+        }
     }
 
     /// Whether the publisher answers a PING now (tried twice: see `try_publish`).
@@ -248,152 +359,179 @@ async fn connect_publisher(
     }
 }
 
-async fn run_subscriber(
+/// The subscriber actor: owns the pub/sub connection and the set of subscribed users.
+struct Subscriber {
     client: redis::Client,
     hub: Arc<Hub>,
     inbound: broadcast::Sender<Event>,
-    mut control: mpsc::Receiver<Control>,
+    control: mpsc::Receiver<Control>,
+    reconcile: Arc<Reconcile>,
     status: Arc<RedisStatus>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = MIN_BACKOFF;
-    let mut connected_before = false;
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let pubsub = match timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(pubsub)) => pubsub,
-            Ok(Err(err)) => {
-                log::warn!("redis subscriber cannot connect: {err}");
-                tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-            Err(_) => {
-                tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-        };
-        let (mut sink, mut stream) = pubsub.split();
-        let (ended_tx, mut ended) = tokio::sync::oneshot::channel::<()>();
-        let forward_to = inbound.clone();
-        let reader = tokio::spawn(async move {
-            while let Some(message) = stream.next().await {
-                match decode(message.get_channel_name(), message.get_payload_bytes()) {
-                    Some(event) => {
-                        let _ = forward_to.send(event);
-                    }
-                    None => log::warn!("ignoring malformed message on {}", message.get_channel_name()),
-                }
-            }
-            let _ = ended_tx.send(());
-        });
-
-        // Resubscribe every local user, then repair every session (messages published while
-        // the subscriber was away are gone; the database has them).
-        let mut subscribed: HashSet<UserId> = HashSet::new();
-        let users = hub.users();
-        let mut failed = false;
-        for chunk in users.chunks(SUBSCRIBE_CHUNK) {
-            let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
-            if !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(()))) {
-                failed = true;
-                break;
-            }
-            subscribed.extend(chunk.iter().copied());
-        }
-        if !failed {
-            status.subscriber_up.store(true, Ordering::Release);
-            if connected_before {
-                status.reconnects.fetch_add(1, Ordering::Relaxed);
-                log::info!("redis subscriber reconnected; resubscribed {} user(s), sessions repair", subscribed.len());
-            }
-            connected_before = true;
-            backoff = MIN_BACKOFF;
-            hub.resync_all();
-            failed =
-                !serve_subscriptions(&mut sink, &mut ended, &mut control, &hub, &mut subscribed, &mut shutdown).await;
-        }
-        reader.abort();
-        status.subscriber_up.store(false, Ordering::Release);
-        if !failed || *shutdown.borrow() {
-            return;
-        }
-        log::warn!("redis subscriber lost; reconnecting");
-        tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
 }
 
-/// Keeps subscriptions in step with the hub until the connection fails (returns false) or the
-/// node shuts down (returns true).
-async fn serve_subscriptions(
-    sink: &mut redis::aio::PubSubSink,
-    ended: &mut tokio::sync::oneshot::Receiver<()>,
-    control: &mut mpsc::Receiver<Control>,
-    hub: &Hub,
-    subscribed: &mut HashSet<UserId>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    let mut sweep = tokio::time::interval(UNSUBSCRIBE_DELAY / 4);
-    let mut leaving: HashMap<UserId, Instant> = HashMap::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return true,
-            _ = &mut *ended => return false,
-            first = control.recv() => {
-                let Some(first) = first else { return true };
-                let mut joining = Vec::new();
-                let mut next = Some(first);
-                while let Some(command) = next {
-                    match command {
-                        Control::Watch(user) => {
-                            leaving.remove(&user);
-                            if !subscribed.contains(&user) && hub.has_user(user) {
-                                joining.push(user);
+impl Subscriber {
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = MIN_BACKOFF;
+        let mut connected_before = false;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let pubsub = match timeout(REDIS_TIMEOUT, self.client.get_async_pubsub()).await {
+                Ok(Ok(pubsub)) => Some(pubsub),
+                Ok(Err(err)) => {
+                    log::warn!("redis subscriber cannot connect: {err}");
+                    None
+                }
+                Err(_) => None,
+            };
+            let Some(pubsub) = pubsub else {
+                tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            };
+            let (mut sink, mut stream) = pubsub.split();
+            let (ended_tx, mut ended) = tokio::sync::oneshot::channel::<()>();
+            let forward_to = self.inbound.clone();
+            let hub = self.hub.clone();
+            let reader = tokio::spawn(async move {
+                while let Some(message) = stream.next().await {
+                    let channel = message.get_channel_name();
+                    if channel == RESYNC_CHANNEL {
+                        log::info!("resync requested through redis: every session repairs from the database");
+                        hub.resync_all();
+                        continue;
+                    }
+                    match decode(channel, message.get_payload_bytes()) {
+                        Some(event) => {
+                            let _ = forward_to.send(event);
+                        }
+                        None => log::warn!("ignoring malformed message on {channel}"),
+                    }
+                }
+                let _ = ended_tx.send(());
+            });
+
+            // Resubscribe every local user, then repair every session (messages published while
+            // the subscriber was away are gone; the database has them). A full resubscription
+            // covers any reconciliation asked for meanwhile.
+            self.reconcile.needed.store(false, Ordering::Release);
+            let mut subscribed: HashSet<UserId> = HashSet::new();
+            let users = self.hub.users();
+            let mut failed = !matches!(timeout(PING_TIMEOUT, sink.subscribe(RESYNC_CHANNEL)).await, Ok(Ok(())));
+            for chunk in users.chunks(SUBSCRIBE_CHUNK) {
+                if failed {
+                    break;
+                }
+                let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+                failed = !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(())));
+                subscribed.extend(chunk.iter().copied());
+            }
+            if !failed {
+                self.status.subscriber_up.store(true, Ordering::Release);
+                if connected_before {
+                    self.status.reconnects.fetch_add(1, Ordering::Relaxed);
+                    log::info!(
+                        "redis subscriber reconnected; resubscribed {} user(s), sessions repair",
+                        subscribed.len()
+                    );
+                }
+                connected_before = true;
+                backoff = MIN_BACKOFF;
+                self.hub.resync_all();
+                failed = !self.serve(&mut sink, &mut ended, &mut subscribed, &mut shutdown).await;
+            }
+            reader.abort();
+            self.status.subscriber_up.store(false, Ordering::Release);
+            if !failed || *shutdown.borrow() {
+                return;
+            }
+            log::warn!("redis subscriber lost; reconnecting");
+            tokio::select! { _ = shutdown.changed() => return, _ = sleep(backoff) => {} }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Keeps subscriptions in step with the hub until the connection fails (returns false) or
+    /// the node shuts down (returns true).
+    async fn serve(
+        &mut self,
+        sink: &mut redis::aio::PubSubSink,
+        ended: &mut tokio::sync::oneshot::Receiver<()>,
+        subscribed: &mut HashSet<UserId>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        let mut sweep = tokio::time::interval(UNSUBSCRIBE_DELAY / 4);
+        let mut leaving: HashMap<UserId, Instant> = HashMap::new();
+        loop {
+            let mut joining = Vec::new();
+            tokio::select! {
+                _ = shutdown.changed() => return true,
+                _ = &mut *ended => return false,
+                first = self.control.recv() => {
+                    let Some(first) = first else { return true };
+                    let mut next = Some(first);
+                    while let Some(command) = next {
+                        match command {
+                            Control::Watch(user) => {
+                                leaving.remove(&user);
+                                if !subscribed.contains(&user) && self.hub.has_user(user) {
+                                    joining.push(user);
+                                }
+                            }
+                            Control::Unwatch(user) => {
+                                leaving.insert(user, Instant::now() + UNSUBSCRIBE_DELAY);
                             }
                         }
-                        Control::Unwatch(user) => {
-                            leaving.insert(user, Instant::now() + UNSUBSCRIBE_DELAY);
+                        next = self.control.try_recv().ok();
+                    }
+                }
+                _ = self.reconcile.wake.notified() => {
+                    if self.reconcile.needed.swap(false, Ordering::AcqRel) {
+                        let users: HashSet<UserId> = self.hub.users().into_iter().collect();
+                        joining.extend(users.iter().filter(|u| !subscribed.contains(u)).copied());
+                        let later = Instant::now() + UNSUBSCRIBE_DELAY;
+                        for gone in subscribed.iter().filter(|u| !users.contains(u)) {
+                            leaving.entry(*gone).or_insert(later);
+                        }
+                        for user in &users {
+                            leaving.remove(user);
                         }
                     }
-                    next = control.try_recv().ok();
                 }
-                joining.sort_unstable();
-                joining.dedup();
-                for chunk in joining.chunks(SUBSCRIBE_CHUNK) {
-                    let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
-                    if !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(()))) {
+                _ = ping.tick() => {
+                    if !matches!(timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await, Ok(Ok(_))) {
                         return false;
                     }
-                    subscribed.extend(chunk.iter().copied());
-                    hub.resync_users(chunk);
+                }
+                _ = sweep.tick() => {
+                    let now = Instant::now();
+                    let due: Vec<UserId> = leaving.iter().filter(|(_, at)| **at <= now).map(|(u, _)| *u).collect();
+                    let mut gone = Vec::new();
+                    for user in due {
+                        leaving.remove(&user);
+                        if !self.hub.has_user(user) && subscribed.remove(&user) {
+                            gone.push(user);
+                        }
+                    }
+                    for chunk in gone.chunks(SUBSCRIBE_CHUNK) {
+                        let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+                        if !matches!(timeout(PING_TIMEOUT, sink.unsubscribe(channels)).await, Ok(Ok(()))) {
+                            return false;
+                        }
+                    }
                 }
             }
-            _ = ping.tick() => {
-                if !matches!(timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await, Ok(Ok(_))) {
+            joining.sort_unstable();
+            joining.dedup();
+            for chunk in joining.chunks(SUBSCRIBE_CHUNK) {
+                let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
+                if !matches!(timeout(PING_TIMEOUT, sink.subscribe(channels)).await, Ok(Ok(()))) {
                     return false;
                 }
-            }
-            _ = sweep.tick() => {
-                let now = Instant::now();
-                let due: Vec<UserId> = leaving.iter().filter(|(_, at)| **at <= now).map(|(u, _)| *u).collect();
-                let mut gone = Vec::new();
-                for user in due {
-                    leaving.remove(&user);
-                    if !hub.has_user(user) && subscribed.remove(&user) {
-                        gone.push(user);
-                    }
-                }
-                for chunk in gone.chunks(SUBSCRIBE_CHUNK) {
-                    let channels: Vec<String> = chunk.iter().map(|u| user_channel(*u)).collect();
-                    if !matches!(timeout(PING_TIMEOUT, sink.unsubscribe(channels)).await, Ok(Ok(()))) {
-                        return false;
-                    }
-                }
+                subscribed.extend(chunk.iter().copied());
+                self.hub.resync_users(chunk);
             }
         }
     }

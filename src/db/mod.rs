@@ -473,10 +473,39 @@ pub struct InboxPosition {
     pub newest_id: i64,
 }
 
+/// The id of the last of `(id, bytes)` (ascending) whose running total stays within `max_bytes`;
+/// the first row always counts, so a page is never empty while rows remain.
+fn last_within_bytes(sizes: &[(i64, i64)], max_bytes: i64) -> Option<i64> {
+    let mut total = 0i64;
+    let mut last = None;
+    for &(id, bytes) in sizes {
+        total = total.saturating_add(bytes);
+        if last.is_some() && total > max_bytes {
+            break;
+        }
+        last = Some(id);
+    }
+    last
+}
+
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the
 /// value returned at creation equals the value read back later.
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::Timelike;
     let now = chrono::Utc::now().naive_utc();
     now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_within_bytes;
+
+    #[test]
+    fn a_replay_page_is_cut_by_bytes_but_never_empty() {
+        assert_eq!(last_within_bytes(&[], 100), None);
+        assert_eq!(last_within_bytes(&[(5, 500)], 100), Some(5), "one row even when larger than the budget");
+        assert_eq!(last_within_bytes(&[(1, 40), (2, 40), (3, 40)], 100), Some(2));
+        assert_eq!(last_within_bytes(&[(1, 40), (2, 60), (3, 1)], 100), Some(2), "exactly the budget fits");
+        assert_eq!(last_within_bytes(&[(1, 10), (2, 10)], 100), Some(2));
+    }
 }

@@ -304,12 +304,24 @@ fn list_in_snapshot(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<P
 
 /// Notifications of the user with id above `after`, oldest first: a replay page. `live_only`
 /// leaves out those the user asked not to have pushed (for repairs of the live stream).
-pub fn since(conn: &mut Conn, user: UserId, after: i64, limit: i64, live_only: bool) -> QueryResult<Vec<NotificationRow>> {
-    let mut q = n::table.filter(n::user_id.eq(user.get())).filter(n::id.gt(after)).into_boxed();
-    if live_only {
-        q = q.filter(n::realtime.eq(true));
-    }
-    q.order(n::id.asc()).limit(limit).select(n::all_columns).load(conn)
+/// The next replay page of the user's notifications with id above `after`, oldest first: at
+/// most `max_rows` rows, and past the first row at most `max_bytes` of stored text (title,
+/// message, data, link), so a page holds a bounded number of bytes whatever the rows' sizes.
+/// The sizes are read first (ids and numbers only), then the rows up to the cut. Also says
+/// whether more rows may follow the page.
+pub fn since(conn: &mut Conn, user: UserId, after: i64, max_rows: i64, max_bytes: i64, live_only: bool) -> QueryResult<(Vec<NotificationRow>, bool)> {
+    let newer = || {
+        let q = n::table.filter(n::user_id.eq(user.get())).filter(n::id.gt(after)).into_boxed();
+        if live_only { q.filter(n::realtime.eq(true)) } else { q }
+    };
+    let stored_bytes = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "CAST(octet_length(title) + octet_length(message) + octet_length(data) + coalesce(octet_length(link), 0) AS BIGINT)",
+    );
+    let sizes: Vec<(i64, i64)> = newer().order(n::id.asc()).limit(max_rows).select((n::id, stored_bytes)).load(conn)?;
+    let Some(last) = super::last_within_bytes(&sizes, max_bytes) else { return Ok((Vec::new(), false)) };
+    let more = sizes.len() as i64 == max_rows || sizes.last().is_some_and(|&(id, _)| id != last);
+    let rows = newer().filter(n::id.le(last)).order(n::id.asc()).select(n::all_columns).load(conn)?;
+    Ok((rows, more))
 }
 
 fn preference(conn: &mut Conn, user: UserId, kind: NotificationType) -> QueryResult<Preference> {

@@ -5,6 +5,8 @@
 
 mod notifications;
 mod ops;
+
+pub use ops::healthz;
 mod preferences;
 pub mod static_files;
 
@@ -22,7 +24,9 @@ pub struct BodyLimits {
 /// Registers every route of SPEC §4 and the operations endpoints. Static paths first: a
 /// request is matched against the routes in this order, and static paths match by string
 /// comparison where an `{id}` path runs a regex.
-pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
+/// `/metrics` and `/readyz` are left out when `HERALD_OPS_BIND` serves them on their own
+/// listener (`configure_ops`).
+pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits, with_ops: bool) {
     use notifications as n;
     cfg.app_data(json_config(limits.default_bytes));
     both(cfg, "/auth/notifications", "GET", |r| r.route(web::get().to(n::list_notifications)));
@@ -43,12 +47,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
     );
     both(cfg, "/static/herald.js", "GET", |r| r.route(web::get().to(static_files::herald_js)));
     both(cfg, "/dev/token", "GET", |r| r.route(web::get().to(static_files::dev_token)));
-    both(cfg, "/metrics", "GET", |r| r.route(web::get().to(ops::metrics)));
     both(cfg, "/healthz", "GET", |r| r.route(web::get().to(ops::healthz)));
-    both(cfg, "/readyz", "GET", |r| r.route(web::get().to(ops::readyz)));
+    if with_ops {
+        configure_ops(cfg);
+    }
     both(cfg, "/auth/notifications/{id}/read", "POST", |r| r.route(web::post().to(n::mark_read)));
     both(cfg, "/auth/notifications/{id}/unread", "POST", |r| r.route(web::post().to(n::mark_unread)));
     both(cfg, "/auth/notifications/{id}/delete", "DELETE", |r| r.route(web::delete().to(n::delete_notification)));
+}
+
+/// The operations endpoints: `/metrics`, `/readyz` (and `/healthz`, also on the main listener).
+pub fn configure_ops(cfg: &mut web::ServiceConfig) {
+    both(cfg, "/metrics", "GET", |r| r.route(web::get().to(ops::metrics)));
+    both(cfg, "/readyz", "GET", |r| r.route(web::get().to(ops::readyz)));
 }
 
 /// Registers `path` and `path/` (no redirect), each with the routes `build` adds and a JSON 405

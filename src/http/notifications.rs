@@ -2,7 +2,7 @@
 //! unread-count and broadcast.
 
 use super::{idempotency_key, stored_reply, JsonObject};
-use crate::auth::Principal;
+use crate::auth::{Broadcaster, Principal};
 use crate::db::models::NotificationRow;
 use crate::db::{Idempotent, ListQuery};
 use crate::domain::{NotificationId, NotificationType};
@@ -95,9 +95,10 @@ pub async fn create_notification(
     Ok(stored_reply(&reply))
 }
 
+/// `Broadcaster` comes before the body: a caller without the permission is refused unread.
 pub async fn broadcast_notification(
     inbox: web::Data<Inbox>,
-    caller: Principal,
+    Broadcaster(caller): Broadcaster,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {

@@ -9,6 +9,7 @@ use crate::auth::{bearer_token, TokenVerifier};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::rate_limit::RestLimiter;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct WsSettings {
     /// write may wait for a client that does not read.
     pub ping_timeout: Duration,
     pub frames_per_second: NonZeroU32,
+    /// The clock-skew leeway of token checks, applied to the expiry timer too.
+    pub token_leeway: Duration,
 }
 
 /// What every session of a node shares.
@@ -51,12 +54,17 @@ pub struct WsEndpoint {
     /// Open sockets this node accepts, in all and per user.
     pub max_sockets: usize,
     pub max_sockets_per_user: usize,
+    /// Handshakes per second this node accepts.
+    pub handshakes: crate::rate_limit::HandshakeBudget,
 }
 
+/// The handshake: origin (403), token (401), the user's request rate (429: a handshake counts
+/// as a REST request), the node's handshake budget and socket limits (503), then the upgrade.
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     endpoint: web::Data<WsEndpoint>,
+    user_limiter: web::Data<RestLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     if !origin_allowed(&req, &endpoint.allowed_origins) {
         return Err(ApiError::Forbidden("origin not allowed"));
@@ -69,6 +77,8 @@ pub async fn connect(
         .or_else(|| bearer_token(&req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
     let principal = endpoint.context.verifier.verify(token)?;
+    user_limiter.admit(&principal)?;
+    endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
     if hub.session_count() >= endpoint.max_sockets {
         return Err(ApiError::Unavailable("node at its socket limit (HERALD_MAX_SOCKETS)".into()));

@@ -15,10 +15,10 @@ use crate::broker::{Event, PushFrame, SessionId};
 use crate::db::{CreateOutcome, Idempotent, ListQuery};
 use crate::error::ApiError;
 use crate::hub::SessionSignals;
+use crate::rate_limit::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use governor::{Quota, RateLimiter};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -33,10 +33,17 @@ use tokio::time::{sleep_until, Instant};
 pub const GAP_REPAIR_DELAY: Duration = Duration::from_millis(150);
 /// Events held behind a gap before repairing at once.
 const MAX_HELD_EVENTS: usize = 256;
-/// Rows per replay page.
-const REPLAY_PAGE: i64 = 500;
-/// Rejected frames in a row (over the rate limit) before the socket is closed with 1008.
-const FLOOD_TOLERANCE: u32 = 20;
+/// Rows per replay page, at most...
+const REPLAY_PAGE_ROWS: i64 = 500;
+/// ...and bytes of stored content per page (past its first row): what a socket's replay or
+/// repair holds in memory at once, whatever the size of the rows.
+const REPLAY_PAGE_BYTES: i64 = 256 * 1024;
+/// A replay or repair that the client has not taken within this long closes with 1013; the
+/// client resumes with `since` from what it got.
+const REPLAY_DEADLINE: Duration = Duration::from_secs(30);
+/// The `request_id` of a frame refused by the rate limit is read only from frames this small:
+/// a refused frame costs no JSON parse of up to 64 KiB.
+const REFUSED_FRAME_ID_BYTES: usize = 512;
 /// How long a close frame may wait for a slow client.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -94,11 +101,11 @@ pub fn run(
     };
     async move {
         if first_on_node {
-            session.ctx.broker.watch(user).await;
+            session.ctx.broker.watch(user);
         }
         let stop = session.serve(since, &mut stream, &mut outbox).await;
         if session.ctx.hub.unregister(user, id) {
-            session.ctx.broker.unwatch(user).await;
+            session.ctx.broker.unwatch(user);
         }
         drop(outbox);
         if let Some(reason) = stop {
@@ -140,8 +147,7 @@ impl Session {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + settings.ping_interval, settings.ping_interval);
         let expiry = sleep_until(self.expiry_deadline());
         tokio::pin!(expiry);
-        let limiter = RateLimiter::direct(Quota::per_second(settings.frames_per_second));
-        let mut rejected_in_a_row = 0u32;
+        let mut limiter = FrameLimiter::new(settings.frames_per_second);
         let mut shutdown = self.ctx.shutdown.clone();
         if *shutdown.borrow() {
             return close(CloseCode::Away, "server shutting down");
@@ -164,38 +170,31 @@ impl Session {
                 _ = &mut expiry => return close(CloseCode::Other(4001), "token expired"),
                 message = stream.next() => {
                     self.last_heard = Instant::now();
-                    match message {
+                    let message = match message {
                         None => return None,
                         Some(Err(err)) => return protocol_error(err),
-                        Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) if limiter.check().is_err() => {
-                            rejected_in_a_row += 1;
-                            if rejected_in_a_row > FLOOD_TOLERANCE {
-                                return close(CloseCode::Policy, "rate limit exceeded");
-                            }
-                            let request_id = match &message {
-                                Some(Ok(AggregatedMessage::Text(text))) => protocol::request_id_of(text),
-                                _ => None,
-                            };
-                            let err = ApiError::RateLimited { retry_after_secs: 1 };
-                            self.send(protocol::error_frame(&err, &request_id).into()).await
-                        }
-                        Some(Ok(AggregatedMessage::Text(text))) => {
-                            rejected_in_a_row = 0;
-                            let expires_at = self.principal.expires_at;
-                            let step = Box::pin(self.handle_text(&text)).await;
-                            if self.principal.expires_at != expires_at {
-                                expiry.as_mut().reset(self.expiry_deadline());
-                            }
-                            step
-                        }
-                        Some(Ok(AggregatedMessage::Binary(_))) => {
-                            rejected_in_a_row = 0;
-                            let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
-                            self.send(protocol::error_frame(&err, &None).into()).await
-                        }
-                        Some(Ok(AggregatedMessage::Ping(payload))) => self.socket.pong(&payload).await.map_err(|_| None),
-                        Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
                         Some(Ok(AggregatedMessage::Close(_))) => return close(CloseCode::Normal, "bye"),
+                        Some(Ok(message)) => message,
+                    };
+                    match limiter.check() {
+                        FrameVerdict::Flood => return close(CloseCode::Policy, "rate limit exceeded"),
+                        FrameVerdict::Reject => self.refuse(&message).await,
+                        FrameVerdict::Admit => match message {
+                            AggregatedMessage::Text(text) => {
+                                let expires_at = self.principal.expires_at;
+                                let step = Box::pin(self.handle_text(&text)).await;
+                                if self.principal.expires_at != expires_at {
+                                    expiry.as_mut().reset(self.expiry_deadline());
+                                }
+                                step
+                            }
+                            AggregatedMessage::Binary(_) => {
+                                let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
+                                self.send(protocol::error_frame(&err, &None).into()).await
+                            }
+                            AggregatedMessage::Ping(payload) => self.write_control(Some(&payload)).await,
+                            AggregatedMessage::Pong(_) | AggregatedMessage::Close(_) => Ok(()),
+                        },
                     }
                 }
                 Some(event) = outbox.recv() => self.on_event(event).await,
@@ -203,7 +202,7 @@ impl Session {
                     if self.last_heard.elapsed() > settings.ping_timeout {
                         return close(CloseCode::Away, "heartbeat timeout");
                     }
-                    self.write_ping().await
+                    self.write_control(None).await
                 }
                 _ = async { sleep_until(repair_at.unwrap_or_else(Instant::now)).await }, if repair_at.is_some() => {
                     self.repair().await
@@ -215,10 +214,25 @@ impl Session {
         }
     }
 
+    /// When the token expires, with the same leeway the handshake allowed: a token accepted
+    /// within the leeway is not closed with 4001 right after the greeting.
     fn expiry_deadline(&self) -> Instant {
         let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let left = (self.principal.expires_at - now_secs).max(0) as u64;
-        Instant::now() + Duration::from_secs(left)
+        Instant::now() + Duration::from_secs(left) + self.ctx.settings.token_leeway
+    }
+
+    /// Answers a frame refused by the rate limit without reading it: a `rate_limited` error for
+    /// text and binary frames (with the `request_id` of a small text frame), nothing for
+    /// control frames.
+    async fn refuse(&mut self, message: &AggregatedMessage) -> Result<(), Stop> {
+        let request_id = match message {
+            AggregatedMessage::Text(text) if text.len() <= REFUSED_FRAME_ID_BYTES => protocol::request_id_of(text),
+            AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) => None,
+            _ => return Ok(()),
+        };
+        let err = ApiError::RateLimited { retry_after_secs: 1 };
+        self.send(protocol::error_frame(&err, &request_id).into()).await
     }
 
     /// Writes one text frame. Gives up with 1013 if the hub reports the outbox overflowed, or
@@ -239,8 +253,15 @@ impl Session {
         }
     }
 
-    async fn write_ping(&mut self) -> Result<(), Stop> {
-        match tokio::time::timeout(self.ctx.settings.ping_timeout, self.socket.ping(b"")).await {
+    /// Writes a ping (`None`) or the pong answering a client's ping, bounded like `send`.
+    async fn write_control(&mut self, pong: Option<&[u8]>) -> Result<(), Stop> {
+        let bound = self.ctx.settings.ping_timeout;
+        let socket = &mut self.socket;
+        let written = match pong {
+            Some(payload) => tokio::time::timeout(bound, socket.pong(payload)).await,
+            None => tokio::time::timeout(bound, socket.ping(b"")).await,
+        };
+        match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_closed)) => Err(None),
             Err(_timeout) => Err(close(CloseCode::Again, "too slow to read: reconnect with since")),
@@ -328,22 +349,28 @@ impl Session {
     }
 
     /// Sends every notification with id above `after` (only live ones when `live_only`),
-    /// oldest first, page by page. Returns the last id sent (`after` when none), or the
-    /// database error that stopped it.
+    /// oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. Returns the last id
+    /// sent (`after` when none), or the database error that stopped it.
     async fn send_after(&mut self, after: i64, live_only: bool) -> Result<Result<i64, ApiError>, Stop> {
+        let deadline = Instant::now() + REPLAY_DEADLINE;
         let mut last_id = after;
         loop {
-            let rows = match self.ctx.inbox.since(self.principal, last_id, REPLAY_PAGE, live_only).await {
-                Ok(rows) => rows,
+            let page = (REPLAY_PAGE_ROWS, REPLAY_PAGE_BYTES);
+            let (rows, more) = match self.ctx.inbox.since(self.principal, last_id, page, live_only).await {
+                Ok(page) => page,
                 Err(err) => return Ok(Err(err)),
             };
             for row in &rows {
-                self.send(PushFrame::Notification { notification: row }.to_text()).await?;
+                let frame = PushFrame::Notification { notification: row }.to_text();
+                match tokio::time::timeout_at(deadline, self.send(frame)).await {
+                    Ok(sent) => sent?,
+                    Err(_late) => return Err(close(CloseCode::Again, "replay too slow: reconnect with since")),
+                }
                 self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
                 self.last_sent_id = self.last_sent_id.max(row.id);
             }
-            if (rows.len() as i64) < REPLAY_PAGE {
+            if !more {
                 return Ok(Ok(last_id));
             }
         }

@@ -167,6 +167,8 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
 pub struct TestApp {
     pub base_url: String,
     pub port: u16,
+    /// The `HERALD_OPS_BIND` listener's port, when the test set one.
+    pub ops_port: Option<u16>,
     pub broker: Broker,
     pub client: awc::Client,
     handle: herald::startup::NodeHandle,
@@ -188,12 +190,14 @@ impl TestApp {
         init_logs();
         let node = Node::build(test_config(database_url, extra)).expect("node builds");
         let port = node.port();
+        let ops_port = node.ops_port();
         let broker = node.broker().clone();
         let handle = node.handle();
         actix_web::rt::spawn(node.run());
         TestApp {
             base_url: format!("http://127.0.0.1:{port}"),
             port,
+            ops_port,
             broker,
             client: awc::Client::builder().timeout(WAIT).finish(),
             handle,

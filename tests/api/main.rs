@@ -1,6 +1,7 @@
 //! The one integration-test binary (each file under tests/ would be another link on 2 cores).
 //! Every test owns its world: a fresh database, nodes on port 0, bounded waits.
 
+mod abuse;
 mod auth;
 mod browser;
 mod cli;
