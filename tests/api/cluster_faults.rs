@@ -138,7 +138,7 @@ async fn wait_ready_at(client: &awc::Client, base: &str) {
 
 /// Waits (bounded) until `n` nodes' subscriber connections listen on the user's channel, so a
 /// test starts from a settled cluster.
-async fn wait_subscribed(redis: &RedisServer, user: i64, n: i64) {
+pub async fn wait_subscribed(redis: &RedisServer, user: i64, n: i64) {
     let channel = format!("herald:user:{user}");
     let deadline = Instant::now() + WAIT;
     loop {

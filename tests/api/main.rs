@@ -3,6 +3,7 @@
 
 mod abuse;
 mod auth;
+mod bounded_memory;
 mod browser;
 mod cli;
 mod cluster;
