@@ -13,6 +13,9 @@
 //! - `broadcast`: N online users (one socket each, over the `--ws-url` nodes); one broadcast
 //!   to all of them: POST → last push.
 //! - `storm`: N sockets drop at once and resume with `since`: time until all are back, lost.
+//! - `slow-replay`: one user with `--rows` large notifications (~21 KB each); N sockets resume
+//!   with `since=0` and never read; prints the node's peak RSS growth per socket while the
+//!   replays are stuck on the unread sockets.
 
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -79,6 +82,19 @@ enum Mode {
         sockets: usize,
         #[arg(long, default_value_t = 500)]
         concurrency: usize,
+    },
+    /// Node RSS while N sockets that never read each replay `--rows` large notifications.
+    SlowReplay {
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+        #[arg(long, default_value_t = 20)]
+        sockets: usize,
+        /// The node's process id (its RSS is read from /proc).
+        #[arg(long)]
+        pid: u32,
+        /// How long the stuck sockets are held while the RSS is sampled.
+        #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+        hold: Duration,
     },
     /// REST create → WebSocket delivery latency at a fixed rate.
     Latency {
@@ -154,6 +170,9 @@ fn main() -> ExitCode {
         }
         Mode::Broadcast { users, concurrency } => {
             actix_web::rt::System::new().block_on(broadcast(&cli.url, &ws_urls, &config, users, concurrency))
+        }
+        Mode::SlowReplay { rows, sockets, pid, hold } => {
+            actix_web::rt::System::new().block_on(slow_replay(&cli.url, &config, rows, sockets, pid, hold))
         }
     };
     match result {
@@ -709,6 +728,73 @@ async fn storm(
         "storm: sockets={sockets} nodes={} resumed={back} lost_or_duplicated={lost} failed={failed} all_back_ms={:.0}",
         ws_bases.len(),
         started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// Fills one user's inbox with `rows` notifications of ~21 KB of stored content, then opens
+/// `sockets` raw WebSockets with `since=0` that never read a byte, and samples the node's RSS.
+async fn slow_replay(
+    base: &str,
+    config: &Config,
+    rows: usize,
+    sockets: usize,
+    pid: u32,
+    hold: Duration,
+) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let token = mint_token(&config.jwt, UserId::new(1).ok_or("user id")?, true, Duration::from_secs(3600))?;
+    let client = unlimited_client();
+    let body = serde_json::json!({
+        "user_id": 1, "title": "large", "message": "m".repeat(5000), "data": {"blob": "d".repeat(16_000)},
+    });
+    let url = format!("{base}/auth/notifications/create/");
+    let mut creates = futures_util::stream::iter(0..rows)
+        .map(|_| {
+            let request = client.post(&url).bearer_auth(&token).send_json(&body);
+            async move {
+                let mut response = request.await.map_err(|e| e.to_string())?;
+                let _ = response.body().await;
+                response.status().is_success().then_some(()).ok_or_else(|| format!("create: {}", response.status()))
+            }
+        })
+        .buffer_unordered(8);
+    while let Some(created) = creates.next().await {
+        created?;
+    }
+    // Let the node settle after the creates, then measure.
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    let before = rss_kib(pid)?;
+    let addr = url::Url::parse(base).map_err(|e| e.to_string())?;
+    let host = format!("{}:{}", addr.host_str().unwrap_or("127.0.0.1"), addr.port_or_known_default().unwrap_or(80));
+    let request = format!(
+        "GET /ws/notifications/?token={token}&since=0 HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let mut stuck = Vec::with_capacity(sockets);
+    for _ in 0..sockets {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&host).map_err(|e| format!("connect {host}: {e}"))?;
+        stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).map_err(|e| e.to_string())?;
+        if !head.starts_with(b"HTTP/1.1 101") {
+            return Err(format!("handshake refused: {}", String::from_utf8_lossy(&head)));
+        }
+        stuck.push(stream);
+    }
+    let mut peak = before;
+    let until = Instant::now() + hold;
+    while Instant::now() < until {
+        peak = peak.max(rss_kib(pid)?);
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(stuck);
+    let per_socket = (peak.saturating_sub(before)) * 1024 / sockets.max(1) as u64;
+    println!(
+        "slow-replay: rows={rows} row_bytes~21000 sockets={sockets} node_rss_before={before}KiB node_rss_peak={peak}KiB \
+         per_socket={per_socket}B ({:.1}MiB)",
+        per_socket as f64 / (1024.0 * 1024.0)
     );
     Ok(())
 }

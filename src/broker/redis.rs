@@ -136,9 +136,20 @@ impl RedisBroker {
         max_unpublished_bytes: usize,
         shutdown: watch::Receiver<bool>,
     ) -> Result<RedisBroker, String> {
+        Self::start_with_control_queue(url, hub, capacity, max_unpublished_bytes, CONTROL_QUEUE, shutdown)
+    }
+
+    fn start_with_control_queue(
+        url: &str,
+        hub: Arc<Hub>,
+        capacity: usize,
+        max_unpublished_bytes: usize,
+        control_queue: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<RedisBroker, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
         let (inbound, _) = broadcast::channel(capacity);
-        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let (control, control_rx) = mpsc::channel(control_queue);
         let status = Arc::new(RedisStatus::default());
         let publisher = Arc::new(OnceCell::new());
         let reconcile = Arc::new(Reconcile::default());
@@ -540,6 +551,82 @@ impl Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A private `redis-server` on a free port, stopped on drop.
+    struct PrivateRedis {
+        child: std::process::Child,
+        url: String,
+    }
+
+    impl PrivateRedis {
+        fn start() -> PrivateRedis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is installed (.ci/run installs it)");
+            PrivateRedis { child, url: format!("redis://127.0.0.1:{port}/") }
+        }
+    }
+
+    impl Drop for PrivateRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_control_queue_never_blocks_and_the_subscriber_catches_up_with_the_hub() {
+        let redis = PrivateRedis::start();
+        let hub = Arc::new(Hub::new());
+        let (_stop, shutdown) = watch::channel(false);
+        // A control queue of one command: nearly every watch below finds it full.
+        let broker =
+            RedisBroker::start_with_control_queue(&redis.url, hub.clone(), 16, 1 << 20, 1, shutdown).expect("broker");
+        let client = redis::Client::open(redis.url.as_str()).expect("client");
+        let mut outboxes = Vec::new();
+        let mut open = |user: UserId| {
+            let (outbox, receiver) = mpsc::channel(4);
+            outboxes.push(receiver);
+            hub.register(user, SessionId(user.get() as u64), outbox, Arc::default());
+            broker.watch(user);
+        };
+        // First the subscriber is up and serving (one user subscribed)...
+        let first: Vec<UserId> = UserId::new(1000).into_iter().collect();
+        open(first[0]);
+        wait_subscribed(&client, &first).await;
+        // ...then 50 users arrive at once: one command fits, the others ask for a reconciliation.
+        let users: Vec<UserId> = (1..=50).filter_map(UserId::new).collect();
+        for user in &users {
+            open(*user);
+        }
+        wait_subscribed(&client, &users).await;
+    }
+
+    async fn wait_subscribed(client: &redis::Client, users: &[UserId]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let subscribed = match client.get_multiplexed_async_connection().await {
+                Ok(mut conn) => {
+                    let mut numsub = redis::cmd("PUBSUB");
+                    numsub.arg("NUMSUB");
+                    for user in users {
+                        numsub.arg(user_channel(*user));
+                    }
+                    let counts: Vec<redis::Value> = numsub.query_async(&mut conn).await.unwrap_or_default();
+                    counts.iter().skip(1).step_by(2).filter(|n| matches!(n, redis::Value::Int(1))).count()
+                }
+                Err(_) => 0,
+            };
+            if subscribed == users.len() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{subscribed} of {} users subscribed", users.len());
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
 
     #[test]
     fn events_round_trip_through_the_wire_format() {
