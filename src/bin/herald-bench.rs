@@ -292,6 +292,9 @@ fn rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmRSS".to_owned())
 }
 
+/// Handshakes refused for load that a client retries, at most.
+const HANDSHAKE_RETRIES: u32 = 100;
+
 /// Opens one socket and waits for `connection_established`; keeps it open (answering pings)
 /// until `hold` resolves.
 async fn open_socket(
@@ -299,7 +302,22 @@ async fn open_socket(
     url: &str,
 ) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, String> {
     use futures_util::StreamExt;
-    let (_, mut framed) = client.ws(url).max_frame_size(1 << 20).connect().await.map_err(|e| e.to_string())?;
+    // As a real client does: a handshake refused for load (503 from the node's handshake
+    // budget, 429) is retried after a short random pause, a bounded number of times.
+    let mut attempts = 0;
+    let mut framed = loop {
+        match client.ws(url).max_frame_size(1 << 20).connect().await {
+            Ok((_, framed)) => break framed,
+            Err(awc::error::WsClientError::InvalidResponseStatus(status))
+                if (status.as_u16() == 503 || status.as_u16() == 429) && attempts < HANDSHAKE_RETRIES =>
+            {
+                attempts += 1;
+                let pause = Duration::from_millis(50 + rand::random::<u64>() % 200);
+                actix_web::rt::time::sleep(pause).await;
+            }
+            Err(err) => return Err(err.to_string()),
+        }
+    };
     match framed.next().await {
         Some(Ok(awc::ws::Frame::Text(_))) => Ok(framed),
         other => Err(format!("no greeting: {other:?}")),
