@@ -2,7 +2,8 @@
 //! no Docker engine here, so they are parsed: docker-compose.yml (services, start order, no
 //! fixed host port on the scaled service), deploy/herald.env.example (exactly `ENV_VARS`, same
 //! defaults and docs), deploy/Dockerfile (non-root, healthcheck, port) and deploy/nginx.conf
-//! (WebSocket upgrade, timeouts above the ping settings). tests/api/nginx.rs runs nginx.conf.
+//! (WebSocket upgrade, timeouts above the ping settings, no token redirected from port 80).
+//! tests/api/nginx.rs runs nginx.conf.
 
 use herald::config::{Config, DatabaseUrl, ENV_VARS};
 use serde_yaml::Value;
@@ -430,6 +431,13 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     assert!(all.contains(&"ssl_certificate /etc/nginx/certs/herald.crt".to_owned()));
     assert!(all.contains(&"ssl_certificate_key /etc/nginx/certs/herald.key".to_owned()));
     assert!(all.contains(&"return 301 https://$host$request_uri".to_owned()), "port 80 redirects to HTTPS");
+    // ... except WebSockets, whose URL carries the token: refused, never put in a Location.
+    let plain = from_line(&conf[..conf.len() - https.len()], "listen 80;");
+    let plain_ws = directives(block(plain, "location /ws {"));
+    assert!(plain_ws.iter().any(|d| d.starts_with("return 403 ")), "port 80 answers /ws with 403: {plain_ws:?}");
+    for query in ["$request_uri", "$args", "$query_string", "$is_args", "$arg_token"] {
+        assert!(!plain_ws.iter().any(|d| d.contains(query)), "port 80 /ws must not echo {query}: {plain_ws:?}");
+    }
     let script = read("deploy/gen-dev-cert.sh");
     for needed in
         ["herald.crt", "herald.key", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days 365"]
