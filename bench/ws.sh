@@ -9,7 +9,7 @@ rate=${2:-1000}
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=herald_bench_ws_$$
 port=${BENCH_PORT:-18081}
-export JWT_SECRET=bench-secret-0123456789abcdef
+export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q --bin herald --bin herald-bench
 psql "$admin" -qc "CREATE DATABASE $db"

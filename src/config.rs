@@ -2,6 +2,8 @@
 //! `ENV_VARS` is the one table of variables, defaults and meanings: README and
 //! `deploy/herald.env.example` are checked against it. Parsing reports every bad variable at once.
 //! Config is a plain value (never a global), so one process can run several nodes in tests.
+//! Secrets are checked here too: a short or publicly documented `JWT_SECRET`, a public key that
+//! does not parse or is too short, and (`check_serving`) a development secret beyond loopback.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -20,7 +22,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_BIND", default: "127.0.0.1:8000", doc: "Address and port to listen on (`0.0.0.0:8000` in containers; port 0 picks a free port)." },
     EnvVar { name: "DATABASE_URL", default: "", doc: "`postgres://user:pass@host/db` for PostgreSQL; `sqlite://path` or unset for the embedded SQLite file `herald.db`." },
     EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379/0`: Redis pub/sub fan-out, required for more than one node. Unset: the in-process broker (single node)." },
-    EnvVar { name: "JWT_SECRET", default: "", doc: "HS256 secret shared with the token issuer. Unset: a random development secret is generated and a development token printed." },
+    EnvVar { name: "JWT_SECRET", default: "", doc: "HS256 secret shared with the token issuer: at least 32 bytes, e.g. `openssl rand -hex 32`; placeholders from this repository are refused. Unset: only on a loopback `HERALD_BIND`, a random development secret is generated and a development token printed." },
     EnvVar { name: "JWT_ALGORITHM", default: "HS256", doc: "The only accepted token algorithm: `HS256`, `RS256` or `ES256`." },
     EnvVar { name: "JWT_PUBLIC_KEY_FILE", default: "", doc: "PEM public key file, required for `RS256`/`ES256`." },
     EnvVar { name: "JWT_ISSUER", default: "", doc: "When set, tokens must carry this `iss`." },
@@ -54,6 +56,14 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_OPS_BIND", default: "", doc: "When set (e.g. `127.0.0.1:9000`), `/metrics` and `/readyz` are served on this separate listener only, not on `HERALD_BIND`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
+
+/// The shortest accepted HS256 secret: the size of the hash, as RFC 7518 §3.2 requires.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Every `JWT_SECRET` value this repository documents or has documented as an example. They
+/// are public, so anyone could mint `is_staff` tokens for a node using one: such a node refuses
+/// to start. Add any new example here.
+pub const PLACEHOLDER_SECRETS: &[&str] = &["change-me-to-a-long-random-secret"];
 
 /// Where notifications are stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -169,12 +179,15 @@ pub struct Config {
 pub struct ConfigError(pub Vec<String>);
 
 impl fmt::Display for ConfigError {
+    /// One problem on one line; several as a count, then one line each.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
-        for problem in &self.0 {
-            writeln!(f, "  - {problem}")?;
+        match self.0.as_slice() {
+            [only] => write!(f, "invalid configuration: {only}"),
+            problems => {
+                write!(f, "invalid configuration ({} problems):", problems.len())?;
+                problems.iter().try_for_each(|problem| write!(f, "\n  - {problem}"))
+            }
         }
-        Ok(())
     }
 }
 
@@ -207,15 +220,24 @@ impl Config {
             _ => Err("expected HS256, RS256 or ES256".to_owned()),
         });
         let public_key_file = reader.get("JWT_PUBLIC_KEY_FILE").map(PathBuf::from);
-        if let Some(path) = &public_key_file {
-            if !path.is_file() {
+        match (algorithm, &public_key_file) {
+            (Some(asymmetric @ (JwtAlgorithm::Rs256 | JwtAlgorithm::Es256)), Some(path)) => {
+                reader.check("JWT_PUBLIC_KEY_FILE", check_public_key(asymmetric, path));
+            }
+            (Some(JwtAlgorithm::Rs256 | JwtAlgorithm::Es256), None) => {
+                reader.problems.push("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM is RS256 or ES256".to_owned());
+            }
+            (_, Some(path)) if !path.is_file() => {
                 reader.problems.push(format!("JWT_PUBLIC_KEY_FILE: no readable file at {}", path.display()));
             }
-        }
-        if matches!(algorithm, Some(JwtAlgorithm::Rs256 | JwtAlgorithm::Es256)) && public_key_file.is_none() {
-            reader.problems.push("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM is RS256 or ES256".to_owned());
+            _ => {}
         }
         let configured_secret = reader.get("JWT_SECRET");
+        // HS256 verifies with the secret (checked too when JWT_ALGORITHM is bad: every problem at once).
+        let uses_public_key = matches!(algorithm, Some(JwtAlgorithm::Rs256 | JwtAlgorithm::Es256));
+        if let Some(secret) = configured_secret.as_deref().filter(|_| !uses_public_key) {
+            reader.check("JWT_SECRET", check_secret(secret));
+        }
         let leeway = reader.parse("JWT_LEEWAY_SECONDS", parse_u64).map(Duration::from_secs);
         let allowed_origins = reader
             .get("ALLOWED_ORIGINS")
@@ -327,10 +349,56 @@ impl Config {
         })
     }
 
-    /// True when tokens are verified with a secret this process generated (development only).
+    /// True when tokens are verified with a secret this process generated (development only):
+    /// then, and only on a loopback `bind`, the node prints a token and mints more at `/dev/token`.
     pub fn uses_development_secret(&self) -> bool {
-        self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated
+        self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated && is_loopback(self.bind)
     }
+
+    /// What `from_lookup` cannot refuse, because `migrate`, `prune` and `token` read the same
+    /// variables (and the image sets `HERALD_BIND=0.0.0.0:8000`) without serving: a node without
+    /// `JWT_SECRET` (HS256) would run on a random development secret and mint staff tokens for
+    /// anyone who reaches it, so it may serve on a loopback address only.
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated && !is_loopback(self.bind) {
+            return Err(ConfigError(vec![format!(
+                "JWT_SECRET: required when HERALD_BIND ({}) is not a loopback address, where a development \
+                 secret would let anyone mint tokens; set JWT_SECRET (e.g. `openssl rand -hex 32`) or bind 127.0.0.1",
+                self.bind
+            )]));
+        }
+        Ok(())
+    }
+}
+
+/// 127.0.0.0/8 or ::1, also written as an IPv4-mapped IPv6 address.
+fn is_loopback(addr: SocketAddr) -> bool {
+    addr.ip().to_canonical().is_loopback()
+}
+
+/// Refuses an HS256 secret that anyone could guess: a documented placeholder, or fewer than
+/// `MIN_SECRET_BYTES` bytes. The message never repeats the secret.
+fn check_secret(secret: &str) -> Result<(), String> {
+    if PLACEHOLDER_SECRETS.iter().any(|placeholder| secret.eq_ignore_ascii_case(placeholder)) {
+        return Err(format!(
+            "this is a placeholder published in Herald's repository, so anyone can sign tokens with it; \
+             use a random secret of at least {MIN_SECRET_BYTES} bytes, e.g. `openssl rand -hex 32`"
+        ));
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "{} bytes is too short for HS256: use a random secret of at least {MIN_SECRET_BYTES} bytes, \
+             e.g. `openssl rand -hex 32`",
+            secret.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Reads and parses the public key file, so a bad key stops the process at start.
+fn check_public_key(algorithm: JwtAlgorithm, path: &std::path::Path) -> Result<(), String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::auth::jwt::public_key(algorithm, &pem).map(drop).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 struct Reader<'a, F: Fn(&str) -> Option<String>> {
@@ -450,8 +518,79 @@ mod tests {
         assert!(!format!("{:?}", pg).contains("hunter2"));
         let lite = config(&[("DATABASE_URL", "sqlite:///tmp/x.db")]).expect("valid");
         assert_eq!(lite.database, DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db")));
-        let secret = config(&[("JWT_SECRET", "0123456789abcdef-secret")]).expect("valid");
+        let secret = config(&[("JWT_SECRET", "0123456789abcdef-secret-0123456789abcdef")]).expect("valid");
         assert!(!format!("{:?}", secret).contains("0123456789abcdef"));
         assert!(!secret.uses_development_secret());
+    }
+
+    #[test]
+    fn a_short_or_placeholder_secret_is_refused_without_repeating_it() {
+        let shortest = "s".repeat(MIN_SECRET_BYTES);
+        assert!(!config(&[("JWT_SECRET", &shortest)]).expect("32 bytes is enough").uses_development_secret());
+        let short = "s".repeat(MIN_SECRET_BYTES - 1);
+        let shouted = PLACEHOLDER_SECRETS[0].to_ascii_uppercase();
+        let refused = [short.as_str(), "bench-secret-0123456789abcdef", &shouted]
+            .into_iter()
+            .chain(PLACEHOLDER_SECRETS.iter().copied());
+        for secret in refused {
+            let err = config(&[("JWT_SECRET", secret)]).expect_err(secret);
+            assert_eq!(err.0.len(), 1, "{err}");
+            assert!(err.0[0].starts_with("JWT_SECRET: "), "{err}");
+            assert!(!err.to_string().contains(secret), "the message repeats the secret: {err}");
+        }
+        let err = config(&[("JWT_SECRET", &short)]).expect_err("31 bytes");
+        assert!(err.to_string().contains("31 bytes"), "{err}");
+    }
+
+    #[test]
+    fn one_problem_is_one_line_and_several_are_all_reported() {
+        let one = config(&[("JWT_SECRET", "short")]).expect_err("short secret");
+        assert_eq!(one.to_string().lines().count(), 1, "{one}");
+        assert!(one.to_string().starts_with("invalid configuration: JWT_SECRET: "), "{one}");
+
+        let several = config(&[("JWT_SECRET", "short"), ("JWT_ALGORITHM", "HS512"), ("HERALD_BIND", "nope")])
+            .expect_err("three problems");
+        assert_eq!(several.0.len(), 3, "{several}");
+        assert_eq!(several.to_string().lines().count(), 4, "a count, then one line each: {several}");
+
+        let key = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(key.path(), "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n")
+            .expect("write");
+        let key_path = key.path().to_string_lossy().into_owned();
+        let bad_key =
+            config(&[("JWT_ALGORITHM", "RS256"), ("JWT_PUBLIC_KEY_FILE", &key_path), ("HERALD_BIND", "nope")])
+                .expect_err("a key that does not parse");
+        let text = bad_key.to_string();
+        assert!(text.contains("JWT_PUBLIC_KEY_FILE: ") && text.contains("HERALD_BIND"), "{text}");
+    }
+
+    #[test]
+    fn a_public_key_algorithm_ignores_the_secret_but_not_its_key() {
+        let key = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(key.path(), crate::auth::jwt::tests::P384_PUBLIC_PEM).expect("write");
+        let key_path = key.path().to_string_lossy().into_owned();
+        let err = config(&[("JWT_ALGORITHM", "ES256"), ("JWT_PUBLIC_KEY_FILE", &key_path), ("JWT_SECRET", "short")])
+            .expect_err("a P-384 key for ES256");
+        assert_eq!(err.0.len(), 1, "the unused secret is not a problem: {err}");
+        assert!(err.0[0].starts_with("JWT_PUBLIC_KEY_FILE: ") && err.0[0].contains("P-256"), "{err}");
+    }
+
+    #[test]
+    fn a_development_secret_serves_on_loopback_only() {
+        for bind in ["127.0.0.1:0", "127.0.0.2:8000", "[::1]:8000", "[::ffff:127.0.0.1]:8000"] {
+            let cfg = config(&[("HERALD_BIND", bind)]).expect("valid");
+            assert!(cfg.uses_development_secret(), "{bind}");
+            cfg.check_serving().unwrap_or_else(|err| panic!("{bind}: {err}"));
+        }
+        for bind in ["0.0.0.0:8000", "[::]:8000", "10.0.0.5:8000"] {
+            let cfg = config(&[("HERALD_BIND", bind)]).expect("other commands (migrate, prune) may run");
+            assert!(!cfg.uses_development_secret(), "no token mint on {bind}");
+            let err = cfg.check_serving().expect_err(bind);
+            assert_eq!(err.to_string().lines().count(), 1, "{err}");
+            assert!(err.to_string().contains("JWT_SECRET") && err.to_string().contains(bind), "{err}");
+            let secret = "0123456789abcdef-secret-0123456789abcdef";
+            let cfg = config(&[("HERALD_BIND", bind), ("JWT_SECRET", secret)]).expect("valid");
+            cfg.check_serving().unwrap_or_else(|err| panic!("{bind} with a secret: {err}"));
+        }
     }
 }

@@ -22,7 +22,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    // Serving is checked apart: `migrate` and `prune` run in the same image, where HERALD_BIND is
+    // 0.0.0.0, and need no JWT_SECRET.
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let (Command::Serve, Err(err)) = (&command, config.check_serving()) {
+        eprintln!("herald: {err}");
+        return ExitCode::from(2);
+    }
+    let result = match command {
         Command::Serve => serve(config),
         Command::Migrate => herald::db::migrate(&config.database)
             .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database)),
@@ -56,7 +63,7 @@ fn serve(config: Config) -> Result<(), String> {
         say(&format!("Herald listening on {url}"));
         say(&format!("Test page: {url}/"));
         if let Some(token) = dev_token {
-            log::warn!("JWT_SECRET is not set: tokens are checked against a random secret made for this process. For development only.");
+            log::warn!("JWT_SECRET is not set: tokens are checked against a random secret made for this process. For development on loopback only.");
             say(&format!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}"));
             say(&format!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/"));
         }

@@ -1,6 +1,8 @@
 //! Token verification: the algorithm pinned by configuration (any other, `none` included, is
 //! refused), `exp` required, `nbf` honoured, leeway, `iss`/`aud` when configured, simplejwt
 //! refresh tokens refused, the user id from `user_id` (integer or digit string) else `sub`.
+//! `public_key` parses RS256/ES256 keys strictly; `Config` calls it too, so a bad key stops the
+//! process at start (exit 2) instead of refusing every token later.
 
 use super::Principal;
 use crate::config::{JwtAlgorithm, JwtConfig};
@@ -10,6 +12,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 pub const SEND_SCOPE: &str = "notifications:send";
+
+/// The smallest RSA modulus accepted for RS256 (NIST SP 800-131A: shorter keys are disallowed).
+pub const MIN_RSA_KEY_BITS: usize = 2048;
 
 pub struct TokenVerifier {
     key: DecodingKey,
@@ -23,15 +28,11 @@ impl TokenVerifier {
             JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => {
                 let path = config.public_key_file.as_ref().ok_or("JWT_PUBLIC_KEY_FILE is required")?;
                 let pem = std::fs::read(path).map_err(|e| format!("JWT_PUBLIC_KEY_FILE {}: {e}", path.display()))?;
-                if config.algorithm == JwtAlgorithm::Rs256 {
-                    let key = DecodingKey::from_rsa_pem(&pem)
-                        .map_err(|e| format!("JWT_PUBLIC_KEY_FILE is not an RSA public key: {e}"))?;
-                    (Algorithm::RS256, key)
-                } else {
-                    let key = DecodingKey::from_ec_pem(&pem)
-                        .map_err(|e| format!("JWT_PUBLIC_KEY_FILE is not an EC public key: {e}"))?;
-                    (Algorithm::ES256, key)
-                }
+                let key = public_key(config.algorithm, &pem)
+                    .map_err(|why| format!("JWT_PUBLIC_KEY_FILE {}: {why}", path.display()))?;
+                let algorithm =
+                    if config.algorithm == JwtAlgorithm::Rs256 { Algorithm::RS256 } else { Algorithm::ES256 };
+                (algorithm, key)
             }
         };
         let mut validation = Validation::new(algorithm);
@@ -64,6 +65,39 @@ impl TokenVerifier {
     }
 }
 
+/// The verifying key in a PEM public key file: for RS256 an RSA key (`PUBLIC KEY` or
+/// `RSA PUBLIC KEY`) of at least `MIN_RSA_KEY_BITS`, for ES256 a P-256 `PUBLIC KEY`. Anything
+/// else (a private key, another curve, a short key, not PEM) is refused with the reason.
+pub fn public_key(algorithm: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
+    let text = std::str::from_utf8(pem).ok().filter(|text| text.contains("-----BEGIN ")).ok_or("not a PEM file")?;
+    match algorithm {
+        JwtAlgorithm::Hs256 => Err("HS256 uses JWT_SECRET, not a public key".to_owned()),
+        JwtAlgorithm::Rs256 => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::pkcs8::DecodePublicKey;
+            use rsa::traits::PublicKeyParts;
+            let key = if text.contains("-----BEGIN RSA PUBLIC KEY-----") {
+                rsa::RsaPublicKey::from_pkcs1_pem(text).map_err(|e| e.to_string())
+            } else {
+                rsa::RsaPublicKey::from_public_key_pem(text).map_err(|e| e.to_string())
+            }
+            .map_err(|e| format!("not an RSA public key (`PUBLIC KEY` or `RSA PUBLIC KEY`, at most 4096 bits): {e}"))?;
+            let bits = key.n().bits();
+            if bits < MIN_RSA_KEY_BITS {
+                return Err(format!("the RSA key has {bits} bits: at least {MIN_RSA_KEY_BITS} are needed"));
+            }
+            Ok(DecodingKey::from_rsa_raw_components(&key.n().to_bytes_be(), &key.e().to_bytes_be()))
+        }
+        JwtAlgorithm::Es256 => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use p256::pkcs8::DecodePublicKey;
+            let key = p256::PublicKey::from_public_key_pem(text)
+                .map_err(|e| format!("not a P-256 `PUBLIC KEY`, which ES256 needs: {e}"))?;
+            Ok(DecodingKey::from_ec_der(key.to_encoded_point(false).as_bytes()))
+        }
+    }
+}
+
 fn principal_from_claims(claims: &Value) -> Result<Principal, ApiError> {
     match claims.get("token_type") {
         None | Some(Value::Null) => {}
@@ -89,4 +123,77 @@ fn principal_from_claims(claims: &Value) -> Result<Principal, ApiError> {
         .and_then(|exp| exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64)))
         .ok_or(ApiError::Unauthorized("token has no valid exp"))?;
     Ok(Principal { user_id, can_send: is_staff || scope_has_send || scopes_have_send, expires_at })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Public keys only (made with `openssl genpkey`, private halves discarded).
+    pub(crate) const RSA_1024_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDaPpTJPyntgc9NOeLXdMhcf0Pp
+n4GBe5ZFyTHN4GLhT/yBbEXELU8TiRRUP69pfqee+S7icVm17ybYZdp3F+38PTIe
+q1u6tBgIpVurTZKuHjAY0hsoYi/ASWgkfbpG/wwrXUUGqTGyvJH7ZfJP87LKTGr5
+gIHlSh53s0Hd8JtuHQIDAQAB
+-----END PUBLIC KEY-----
+";
+    pub(crate) const RSA_2048_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAmSI8SND55BUHSX4sdH83
+4rUfLRzzWep+0iLYE/eZOwKQAQ32PwuKke0dlKUBX+VvC1dXI+72i+4uHHBNGUcv
+p3JkuinXO3zJfOZqy51XG6T2NxGCe04gaTzNkei12oTsZW6JsCcWU2bfEnrsR/7n
+/in7SLSF1OT3w996WAOFrwxUbfd4wU6aU6lvhAB9yb+WfJ9d+mnf1pJ0h2qkF+si
+bXvs+4oHbKzDjEEwud9gN84+GZISSGgsUDpRP45kQzePKY8w+Qcyf9o6JnWcE5Z9
+ysNHDmD1qqJsCfIgYZsenbRAYdKwU6YgEcflPxjnKEjwXn6yW/wO0r7jAzvztfli
+gwIDAQAB
+-----END PUBLIC KEY-----
+";
+    pub(crate) const P384_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAERgTwlvjQzfN3OrI2A4GYb3oeKO2BegP1
+TZU6ASjT805SD/1hNk3uEQDaSmRtADnVcfvq20iJ+39xVqn6AJm43ypfv3QI1SAh
+usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
+-----END PUBLIC KEY-----
+";
+
+    fn refusal(algorithm: JwtAlgorithm, pem: &str) -> String {
+        match public_key(algorithm, pem.as_bytes()) {
+            Ok(_) => panic!("{algorithm:?} accepted {pem}"),
+            Err(why) => why,
+        }
+    }
+
+    #[test]
+    fn rs256_takes_an_rsa_public_key_of_at_least_2048_bits() {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        public_key(JwtAlgorithm::Rs256, RSA_2048_PUBLIC_PEM.as_bytes()).expect("SPKI `PUBLIC KEY`");
+        let parsed = rsa::RsaPublicKey::from_public_key_pem(RSA_2048_PUBLIC_PEM).expect("test key");
+        let pkcs1 = parsed.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).expect("PKCS#1 PEM");
+        public_key(JwtAlgorithm::Rs256, pkcs1.as_bytes()).expect("PKCS#1 `RSA PUBLIC KEY`");
+
+        assert!(refusal(JwtAlgorithm::Rs256, RSA_1024_PUBLIC_PEM).contains("1024 bits"));
+        refusal(JwtAlgorithm::Rs256, P384_PUBLIC_PEM);
+        refusal(JwtAlgorithm::Rs256, "");
+        refusal(JwtAlgorithm::Rs256, "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n");
+    }
+
+    #[test]
+    fn es256_takes_a_p256_public_key_and_verifies_its_tokens() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let private = p256::SecretKey::random(&mut rand::thread_rng());
+        let private_pem = private.to_pkcs8_pem(LineEnding::LF).expect("PKCS#8 PEM");
+        let public_pem = private.public_key().to_public_key_pem(LineEnding::LF).expect("SPKI PEM");
+        let key = public_key(JwtAlgorithm::Es256, public_pem.as_bytes()).expect("a P-256 key");
+
+        let claims = serde_json::json!({"user_id": 3, "exp": chrono::Utc::now().timestamp() + 60});
+        let signing_key = jsonwebtoken::EncodingKey::from_ec_pem(private_pem.as_bytes()).expect("EC private key");
+        let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::ES256), &claims, &signing_key)
+            .expect("sign ES256");
+        let verified =
+            jsonwebtoken::decode::<Value>(&token, &key, &Validation::new(Algorithm::ES256)).expect("verifies");
+        assert_eq!(verified.claims["user_id"], 3);
+
+        assert!(refusal(JwtAlgorithm::Es256, P384_PUBLIC_PEM).contains("P-256"));
+        refusal(JwtAlgorithm::Es256, RSA_2048_PUBLIC_PEM);
+        refusal(JwtAlgorithm::Es256, &private_pem);
+    }
 }

@@ -1,10 +1,12 @@
-//! The deployment files (SPEC §6, DESIGN §2) agree with the code and with each other. There is
-//! no Docker engine here, so they are parsed: docker-compose.yml (services, start order, no
-//! fixed host port on the scaled service), deploy/herald.env.example (exactly `ENV_VARS`, same
-//! defaults and docs), deploy/Dockerfile (non-root, healthcheck, port) and deploy/nginx.conf
-//! (WebSocket upgrade, timeouts above the ping settings). tests/api/nginx.rs runs nginx.conf.
+//! The deployment files (SPEC §6, §7, DESIGN §2) agree with the code and with each other. There
+//! is no Docker engine here, so they are parsed: docker-compose.yml (services, start order, no
+//! fixed host port on the scaled service, JWT_SECRET from the operator's environment),
+//! deploy/herald.env.example (exactly `ENV_VARS`, same defaults and docs, no secret),
+//! deploy/Dockerfile (non-root, healthcheck, port) and deploy/nginx.conf (WebSocket upgrade,
+//! timeouts above the ping settings, no token redirected from port 80). tests/api/nginx.rs runs
+//! nginx.conf.
 
-use herald::config::{Config, DatabaseUrl, ENV_VARS};
+use herald::config::{Config, DatabaseUrl, ENV_VARS, PLACEHOLDER_SECRETS};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 
@@ -138,6 +140,64 @@ fn compose_starts_nodes_after_the_migration_and_redis_and_nginx_after_the_nodes(
     assert_eq!(migrate["image"], herald["image"], "migrate and herald run the same image");
 }
 
+/// `value` after compose's interpolation from the environment `docker compose` runs in:
+/// `$$`, `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}` and `${NAME?error}`
+/// (the `:` forms treat an empty value as unset). `Err` is the error compose stops with.
+fn interpolate(value: &str, operator: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        rest = &rest[dollar + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let inner = rest.strip_prefix('{').unwrap_or_else(|| panic!("only ${{…}} and $$ are used: {value}"));
+        let end = inner.find('}').unwrap_or_else(|| panic!("unclosed ${{ in {value}"));
+        let (expression, after) = (&inner[..end], &inner[end + 1..]);
+        let name_end = expression.find([':', '-', '?']).unwrap_or(expression.len());
+        let (name, operator_part) = expression.split_at(name_end);
+        let (empty_is_unset, operation) = match operator_part.strip_prefix(':') {
+            Some(operation) => (true, operation),
+            None => (false, operator_part),
+        };
+        let found = operator.get(name).filter(|v| !(empty_is_unset && v.is_empty()));
+        match (found, operation.chars().next()) {
+            (Some(v), _) => out.push_str(v),
+            (None, None) => {}
+            (None, Some('-')) => out.push_str(&operation[1..]),
+            (None, Some('?')) => {
+                return Err(format!("required variable {name} is missing a value: {}", &operation[1..]))
+            }
+            (None, Some(other)) => panic!("unknown interpolation `{other}` in {value}"),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A service's `environment` as compose passes it, interpolated from `operator`.
+fn resolved_environment(
+    service: &Value,
+    operator: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    environment(service).into_iter().map(|(k, v)| Ok((k, interpolate(&v, operator)?))).collect()
+}
+
+/// What a node sees: the image's ENV, then env_file, then environment (compose's precedence).
+fn node_environment(herald: &Value, operator: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    let mut effective: BTreeMap<String, String> = dockerfile_env();
+    effective.extend(env_example().into_iter().filter(|v| !v.commented).map(|v| (v.name, v.value)));
+    effective.extend(resolved_environment(herald, operator)?);
+    Ok(effective)
+}
+
+/// What an operator exports before `docker compose up` (`openssl rand -hex 32`).
+const OPERATOR_SECRET: &str = "4f1c0d9e8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190817263";
+
 #[test]
 fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     let compose = compose();
@@ -145,23 +205,85 @@ fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     let migrate = service(&compose, "migrate");
     assert_eq!(env_files(herald), ["deploy/herald.env.example"]);
 
-    // What a node sees: the image's ENV, then env_file, then environment (compose's precedence).
-    let mut effective: BTreeMap<String, String> = dockerfile_env();
-    effective.extend(env_example().into_iter().filter(|v| !v.commented).map(|v| (v.name, v.value)));
-    effective.extend(environment(herald));
+    let operator = BTreeMap::from([("JWT_SECRET".to_owned(), OPERATOR_SECRET.to_owned())]);
+    let effective = node_environment(herald, &operator).expect("compose interpolates with JWT_SECRET exported");
     let config = Config::from_lookup(|k| effective.get(k).cloned()).expect("a node's environment is a valid config");
+    config.check_serving().expect("a node's environment may serve");
     let DatabaseUrl::Postgres(database_url) = &config.database else { panic!("nodes use PostgreSQL") };
     assert!(database_url.contains("@postgres:5432/"), "{database_url}");
     assert_eq!(config.redis_url.as_deref(), Some("redis://redis:6379/0"));
     assert!(!config.migrate_on_start, "the migrate service migrates; nodes must not");
     assert!(!config.uses_development_secret(), "replicas need one shared JWT_SECRET, not one random each");
+    assert_eq!(config.jwt.secret.0, OPERATOR_SECRET, "every replica gets the operator's secret");
     assert!(config.bind.ip().is_unspecified(), "nginx reaches nodes from another container: {}", config.bind);
     assert_eq!(config.bind.port(), dockerfile_exposed_port());
 
-    let migrate_env = environment(migrate);
+    // The migrator needs no secret: it resolves and parses without one.
+    let mut migrate_env = dockerfile_env();
+    migrate_env.extend(resolved_environment(migrate, &BTreeMap::new()).expect("migrate needs no JWT_SECRET"));
     assert_eq!(migrate_env.get("DATABASE_URL"), Some(database_url), "migrate migrates the nodes' database");
     let config = Config::from_lookup(|k| migrate_env.get(k).cloned()).expect("the migrator's environment is valid");
     assert!(matches!(config.database, DatabaseUrl::Postgres(_)));
+}
+
+#[test]
+fn compose_takes_jwt_secret_from_the_operator_and_refuses_to_start_without_it() {
+    let compose = compose();
+    let herald = service(&compose, "herald");
+    let raw = environment(herald).remove("JWT_SECRET").expect("herald's environment names JWT_SECRET");
+    assert!(raw.starts_with("${JWT_SECRET:?") && raw.ends_with('}'), "`${{JWT_SECRET:?message}}`, not a value: {raw}");
+
+    // Unset or empty in the operator's environment: compose itself stops, naming the variable.
+    for operator in [BTreeMap::new(), BTreeMap::from([("JWT_SECRET".to_owned(), String::new())])] {
+        let err = node_environment(herald, &operator).expect_err("compose must refuse to interpolate");
+        assert!(err.contains("JWT_SECRET") && err.contains("32 bytes"), "{err}");
+    }
+
+    // And were compose to pass nothing, the node itself would refuse: it listens on 0.0.0.0.
+    let operator = BTreeMap::from([("JWT_SECRET".to_owned(), OPERATOR_SECRET.to_owned())]);
+    let mut effective = node_environment(herald, &operator).expect("interpolates");
+    effective.remove("JWT_SECRET");
+    let config = Config::from_lookup(|k| effective.get(k).cloned()).expect("parses");
+    let err = config.check_serving().expect_err("no development secret beyond loopback");
+    assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+}
+
+/// `JWT_SECRET=value` or `JWT_SECRET: value` lines of `text`, comments included.
+fn secret_assignments(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.trim_start_matches(['#', ' ', '-']))
+        .filter_map(|line| line.strip_prefix("JWT_SECRET").and_then(|rest| rest.strip_prefix(['=', ':'])))
+        .map(|value| value.trim().to_owned())
+        .collect()
+}
+
+/// The files directly in `dir` (relative to the repository), e.g. `deploy/nginx.conf`.
+fn files_in(dir: &str) -> Vec<String> {
+    let entries = std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))).expect("a directory");
+    let paths = entries.map(|entry| entry.expect("a directory entry").path()).filter(|path| path.is_file());
+    paths.map(|path| format!("{dir}/{}", path.file_name().expect("a name").to_string_lossy())).collect()
+}
+
+#[test]
+fn nothing_committed_in_compose_or_deploy_is_a_usable_secret() {
+    let deploy_files: Vec<String> = ["docker-compose.yml".to_owned()].into_iter().chain(files_in("deploy")).collect();
+    for file in &deploy_files {
+        let text = read(file);
+        for value in secret_assignments(&text) {
+            let from_operator = value.starts_with("${JWT_SECRET:?");
+            assert!(value.is_empty() || from_operator, "{file} commits a JWT_SECRET value: {value}");
+        }
+    }
+    for file in deploy_files.into_iter().chain(files_in("bench")).chain(["README.md".to_owned()]) {
+        let text = read(&file);
+        for placeholder in PLACEHOLDER_SECRETS {
+            assert!(!text.contains(placeholder), "{file} shows the refused placeholder {placeholder}");
+        }
+    }
+    assert!(
+        read(".gitignore").lines().any(|l| l.trim() == ".env"),
+        "compose's .env (the operator's secret) is never committed"
+    );
 }
 
 #[test]
@@ -211,7 +333,6 @@ fn expected_example_lines() -> String {
     ENV_VARS
         .iter()
         .map(|v| match (v.name, v.default) {
-            ("JWT_SECRET", _) => format!("# {}\nJWT_SECRET=change-me-to-a-long-random-secret\n", v.doc),
             (name, "") => format!("# {}\n# {name}=\n", v.doc),
             (name, default) => format!("# {}\n{name}={default}\n", v.doc),
         })
@@ -232,8 +353,13 @@ fn the_env_example_has_exactly_the_variables_the_node_reads_with_their_defaults(
     for (var, env) in example.iter().zip(ENV_VARS) {
         assert_eq!(var.doc, env.doc, "the comment above {} is its ENV_VARS doc\n{}", var.name, hint());
         if var.name == "JWT_SECRET" {
-            // A shared secret the replicas agree on, plainly a placeholder.
-            assert!(!var.commented && var.value.starts_with("change-me"), "JWT_SECRET placeholder\n{}", hint());
+            // Committed, any value is public: compose takes the secret from the operator instead.
+            assert!(
+                var.commented && var.value.is_empty(),
+                "no secret is committed: `# JWT_SECRET=`, not {:?}\n{}",
+                var.value,
+                hint()
+            );
         } else if env.default.is_empty() {
             assert!(
                 var.commented && var.value.is_empty(),
@@ -430,6 +556,13 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     assert!(all.contains(&"ssl_certificate /etc/nginx/certs/herald.crt".to_owned()));
     assert!(all.contains(&"ssl_certificate_key /etc/nginx/certs/herald.key".to_owned()));
     assert!(all.contains(&"return 301 https://$host$request_uri".to_owned()), "port 80 redirects to HTTPS");
+    // ... except WebSockets, whose URL carries the token: refused, never put in a Location.
+    let plain = from_line(&conf[..conf.len() - https.len()], "listen 80;");
+    let plain_ws = directives(block(plain, "location /ws {"));
+    assert!(plain_ws.iter().any(|d| d.starts_with("return 403 ")), "port 80 answers /ws with 403: {plain_ws:?}");
+    for query in ["$request_uri", "$args", "$query_string", "$is_args", "$arg_token"] {
+        assert!(!plain_ws.iter().any(|d| d.contains(query)), "port 80 /ws must not echo {query}: {plain_ws:?}");
+    }
     let script = read("deploy/gen-dev-cert.sh");
     for needed in
         ["herald.crt", "herald.key", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days 365"]

@@ -22,6 +22,7 @@ mod proxy;
 mod redis_server;
 mod rest;
 mod retention;
+mod secrets;
 mod selftest;
 mod storage;
 mod validation;

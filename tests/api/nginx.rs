@@ -279,6 +279,15 @@ async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&redirect.stdout), "301 https://127.0.0.1/auth/notifications/?limit=1");
+    // A WebSocket URL on port 80 is refused: its token is never echoed in a Location header.
+    let refused = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{}/ws/notifications/?token={user_token}", nginx.http_port))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&refused.stdout);
+    assert!(answer.ends_with("403"), "{answer}");
+    assert!(!answer.to_ascii_lowercase().contains("location") && !answer.contains(&user_token), "{answer}");
 
     // REST over HTTPS, and Herald's own JSON errors pass through untouched.
     assert_eq!(curl(&nginx, "GET", "/healthz", None, None).await, (200, json!({"status": "ok"})));
