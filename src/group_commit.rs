@@ -3,13 +3,21 @@
 //! still gets its own outcome (created or suppressed) or the batch's error; per user, ids and
 //! stream positions keep the order in which the creates were taken. A full queue makes
 //! callers wait (back-pressure), it never drops them.
+//!
+//! Every wait is bounded by the database's bound (`Db::bound`), from the moment a caller
+//! arrives: a queue still full at the bound answers 503 `unavailable` (nothing was stored); an
+//! answer not back by then also answers 503, and that create's outcome is unknown — it may still
+//! commit if its batch was already on its way to the database (retry with an `Idempotency-Key`
+//! to be exact). A create whose caller gave up before its batch was taken is not stored.
 
 use crate::db::{CreateOutcome, Db};
 use crate::dispatch;
 use crate::domain::NewNotification;
 use crate::error::ApiError;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::time::{timeout_at, Instant};
 
 /// Creates per transaction, at most.
 pub const MAX_BATCH: usize = 64;
@@ -25,6 +33,8 @@ struct Pending {
 #[derive(Clone)]
 pub struct CreateBatcher {
     queue: mpsc::Sender<Pending>,
+    /// The longest a caller waits for its outcome, queueing included.
+    answer_within: Duration,
 }
 
 impl CreateBatcher {
@@ -32,19 +42,26 @@ impl CreateBatcher {
     pub fn start(db: Db) -> CreateBatcher {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
+        let answer_within = db.bound();
         for _ in 0..WRITERS {
             tokio::spawn(write_batches(db.clone(), receiver.clone()));
         }
-        CreateBatcher { queue }
+        CreateBatcher { queue, answer_within }
     }
 
+    /// Stores `new` with the next batch; 503 `unavailable` when the queue or the database does
+    /// not answer within the bound (see the module comment for what that means).
     pub async fn create(&self, new: NewNotification) -> Result<CreateOutcome, ApiError> {
+        let deadline = Instant::now() + self.answer_within;
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Pending { new, reply })
+        timeout_at(deadline, self.queue.send(Pending { new, reply }))
             .await
+            .map_err(|_| ApiError::Unavailable("the create queue stayed full: nothing was stored".into()))?
             .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
-        answer.await.map_err(|_| ApiError::Internal("the writer dropped a create".into()))?
+        timeout_at(deadline, answer)
+            .await
+            .map_err(|_| ApiError::Unavailable("no answer from the writer in time: outcome unknown".into()))?
+            .map_err(|_| ApiError::Internal("the writer dropped a create".into()))?
     }
 }
 
@@ -62,6 +79,11 @@ async fn write_batches(db: Db, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
             }
             batch
         };
+        // Callers who gave up (503) while queued are not stored behind their backs.
+        let batch: Vec<Pending> = batch.into_iter().filter(|p| !p.reply.is_closed()).collect();
+        if batch.is_empty() {
+            continue;
+        }
         let (news, replies): (Vec<NewNotification>, Vec<_>) = batch.into_iter().map(|p| (p.new, p.reply)).unzip();
         match db.run(move |conn| dispatch!(conn, create_many(&news))).await {
             Ok(outcomes) => {
