@@ -4,20 +4,22 @@
 //! stream positions keep the order in which the creates were taken. A full queue makes
 //! callers wait (back-pressure), it never drops them.
 //!
-//! Every wait is bounded by the database's bound (`Db::bound`), from the moment a caller
-//! arrives: a queue still full at the bound answers 503 `unavailable` (nothing was stored); an
-//! answer not back by then also answers 503, and that create's outcome is unknown — it may still
-//! commit if its batch was already on its way to the database (retry with an `Idempotency-Key`
-//! to be exact). A create whose caller gave up before its batch was taken is not stored.
+//! Every caller waits at most the database's bound (`Db::bound`) from the moment it arrives:
+//! a queue still full then answers 503 `unavailable` (nothing was stored), and so does an answer
+//! not back by then. A batch's database work ends at its earliest caller's deadline (503 for all
+//! of them) and rolls back rather than commit after it, and a create whose caller gave up while
+//! queued is not stored; so a 503 means "not stored" except when the database hung while the
+//! batch's COMMIT was on its way: that outcome is unknown (an `Idempotency-Key` makes a retry
+//! exact).
 
 use crate::db::{CreateOutcome, Db};
 use crate::dispatch;
 use crate::domain::NewNotification;
 use crate::error::ApiError;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Mutex};
-use tokio::time::{timeout_at, Instant};
+use tokio::time::timeout_at;
 
 /// Creates per transaction, at most.
 pub const MAX_BATCH: usize = 64;
@@ -28,6 +30,8 @@ const QUEUE: usize = 4096;
 struct Pending {
     new: NewNotification,
     reply: oneshot::Sender<Result<CreateOutcome, ApiError>>,
+    /// When the caller stops waiting.
+    deadline: Instant,
 }
 
 #[derive(Clone)]
@@ -54,11 +58,11 @@ impl CreateBatcher {
     pub async fn create(&self, new: NewNotification) -> Result<CreateOutcome, ApiError> {
         let deadline = Instant::now() + self.answer_within;
         let (reply, answer) = oneshot::channel();
-        timeout_at(deadline, self.queue.send(Pending { new, reply }))
+        timeout_at(deadline.into(), self.queue.send(Pending { new, reply, deadline }))
             .await
             .map_err(|_| ApiError::Unavailable("the create queue stayed full: nothing was stored".into()))?
             .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
-        timeout_at(deadline, answer)
+        timeout_at(deadline.into(), answer)
             .await
             .map_err(|_| ApiError::Unavailable("no answer from the writer in time: outcome unknown".into()))?
             .map_err(|_| ApiError::Internal("the writer dropped a create".into()))?
@@ -84,8 +88,9 @@ async fn write_batches(db: Db, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         if batch.is_empty() {
             continue;
         }
+        let deadline = batch.iter().map(|p| p.deadline).min().unwrap_or_else(Instant::now);
         let (news, replies): (Vec<NewNotification>, Vec<_>) = batch.into_iter().map(|p| (p.new, p.reply)).unzip();
-        match db.run(move |conn| dispatch!(conn, create_many(&news))).await {
+        match db.run_until(deadline, move |conn| dispatch!(conn, create_many(&news))).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));

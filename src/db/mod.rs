@@ -162,6 +162,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -192,10 +193,12 @@ macro_rules! each_backend {
 pub trait Transactions: Connection {
     /// Serializes writers: PostgreSQL relies on row locks taken inside; SQLite takes the
     /// database write lock up front (`BEGIN IMMEDIATE`) so it never upgrades late.
+    /// It rolls back instead of committing when the caller of this thread's `Db::run` has
+    /// stopped waiting (it was answered 503), so that write does not happen behind its back.
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>;
+        E: From<diesel::result::Error> + From<CallerGaveUp>;
 
     /// Several reads that must agree with each other (one snapshot).
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -208,9 +211,9 @@ impl Transactions for PgConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
+        E: From<diesel::result::Error> + From<CallerGaveUp>,
     {
-        self.transaction(f)
+        self.transaction(|c| unless_caller_gave_up(f(c)))
     }
 
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -226,9 +229,9 @@ impl Transactions for SqliteConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
+        E: From<diesel::result::Error> + From<CallerGaveUp>,
     {
-        self.immediate_transaction(f)
+        self.immediate_transaction(|c| unless_caller_gave_up(f(c)))
     }
 
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -238,6 +241,41 @@ impl Transactions for SqliteConnection {
     {
         // In WAL mode a deferred transaction reads one snapshot from its first read on.
         self.transaction(f)
+    }
+}
+
+/// A write was rolled back instead of committed: its caller had stopped waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerGaveUp;
+
+thread_local! {
+    /// When the caller of the `Db::run` running on this thread stops waiting (`None` outside one).
+    static CALLER_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Sets this thread's `CALLER_DEADLINE` while it lives (cleared on drop, a panic included).
+struct CallerDeadline;
+
+impl CallerDeadline {
+    fn set(deadline: Instant) -> CallerDeadline {
+        CALLER_DEADLINE.set(Some(deadline));
+        CallerDeadline
+    }
+}
+
+impl Drop for CallerDeadline {
+    fn drop(&mut self) {
+        CALLER_DEADLINE.set(None);
+    }
+}
+
+/// A write transaction's outcome, checked just before its commit: once the caller has stopped
+/// waiting, an error instead, so the transaction rolls back. (A commit already sent when the
+/// database hung can still land: that 503's outcome is unknown.)
+fn unless_caller_gave_up<T, E: From<CallerGaveUp>>(result: Result<T, E>) -> Result<T, E> {
+    match CALLER_DEADLINE.get() {
+        Some(deadline) if result.is_ok() && Instant::now() >= deadline => Err(CallerGaveUp.into()),
+        _ => result,
     }
 }
 
@@ -372,13 +410,22 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let bound = self.bound();
-        let deadline = Instant::now() + bound;
+        self.run_until(Instant::now() + self.bound(), work).await
+    }
+
+    /// `run` for a caller that stops waiting at `deadline` (never later than `bound()` from now):
+    /// past it, 503, and a write transaction still open then rolls back instead of committing.
+    pub async fn run_until<T, F>(&self, deadline: Instant, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let deadline = deadline.min(Instant::now() + self.bound());
         let (pool, pool_wait) = (self.pool.clone(), self.pool_wait.clone());
         let blocking = actix_web::web::block(move || run_blocking(&pool, pool_wait.as_ref(), deadline, work));
         match tokio::time::timeout_at(deadline.into(), blocking).await {
             Ok(joined) => joined.map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?,
-            Err(_) => Err(ApiError::Unavailable(format!("no answer from the database within {bound:?}"))),
+            Err(_) => Err(ApiError::Unavailable("no answer from the database in time".into())),
         }
     }
 
@@ -413,7 +460,10 @@ where
     // Broken until `work` returns: a panic inside it retires the connection, whatever the
     // panic left open on it.
     pooled.broken = true;
-    let result = work(&mut pooled.conn);
+    let result = {
+        let _deadline = CallerDeadline::set(deadline);
+        work(&mut pooled.conn)
+    };
     // An answer after the caller gave up came from a connection that hung: retire it.
     pooled.broken = Instant::now() >= deadline;
     settle(&mut pooled, result)
@@ -617,6 +667,50 @@ mod tests {
         mark(&db).await;
         db.run(|conn| Ok(AnsiTransactionManager::begin_transaction(sqlite(conn))?)).await.expect("begin");
         assert_eq!(next_connection(&db).await.expect("run"), (false, false));
+    }
+
+    /// Rows in the test table `t` (made on first use).
+    async fn rows(db: &Db) -> Result<i64, ApiError> {
+        db.run(|conn| {
+            let c = sqlite(conn);
+            c.batch_execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")?;
+            Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM t)"))
+                .get_result(c)?)
+        })
+        .await
+    }
+
+    /// Inserts a row into `t` in a write transaction that takes `slow` before committing.
+    async fn slow_insert(db: &Db, slow: Duration) -> Result<(), ApiError> {
+        db.run(move |conn| {
+            sqlite(conn).write_transaction(|c| {
+                c.batch_execute("INSERT INTO t VALUES (1)")?;
+                std::thread::sleep(slow);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    #[actix_web::test]
+    async fn a_write_whose_caller_stopped_waiting_rolls_back_instead_of_committing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        assert_eq!(rows(&db).await.expect("rows"), 0);
+        slow_insert(&db, Duration::ZERO).await.expect("a prompt write commits");
+        assert_eq!(rows(&db).await.expect("rows"), 1);
+
+        let slow = db.bound() + Duration::from_millis(500);
+        let answer = slow_insert(&db, slow).await;
+        assert!(matches!(answer, Err(ApiError::Unavailable(_))), "{answer:?}");
+        let deadline = Instant::now() + slow + Duration::from_secs(5);
+        let after = loop {
+            match rows(&db).await {
+                Err(ApiError::Unavailable(_)) if Instant::now() < deadline => continue,
+                other => break other.expect("rows once the slow write returned"),
+            }
+        };
+        assert_eq!(after, 1, "the write answered 503 was rolled back");
     }
 
     #[actix_web::test]
