@@ -34,7 +34,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
     EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum database connections of this node." },
     EnvVar { name: "HERALD_DB_TIMEOUT_MS", default: "3000", doc: "Longest wait for a database connection before answering 503 `unavailable`." },
-    EnvVar { name: "HERALD_DB_STATEMENT_TIMEOUT_MS", default: "5000", doc: "PostgreSQL `statement_timeout` of every connection: a statement running longer is cancelled (503 `unavailable`). A request waits at most this plus `HERALD_DB_TIMEOUT_MS` for the database." },
+    EnvVar { name: "HERALD_DB_STATEMENT_TIMEOUT_MS", default: "5000", doc: "PostgreSQL `statement_timeout` of every connection: a statement running longer is cancelled (503 `unavailable`). A request waits at most this plus `HERALD_DB_TIMEOUT_MS` plus 1 s for the database, then answers 503." },
     EnvVar { name: "HERALD_DB_LOCK_TIMEOUT_MS", default: "3000", doc: "PostgreSQL `lock_timeout` of every connection: the longest a statement waits for a row lock." },
     EnvVar { name: "HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: "10000", doc: "PostgreSQL `idle_in_transaction_session_timeout`: a connection idle inside a transaction this long is closed by the server." },
     EnvVar { name: "HERALD_DB_KEEPALIVE_SECS", default: "10", doc: "TCP keepalive idle time of PostgreSQL connections (probes every 5 s after it, 3 lost probes close the connection), so a vanished server is noticed." },

@@ -142,8 +142,25 @@ impl From<diesel::result::Error> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => ApiError::Unavailable(info.message().to_owned()),
+            Error::DatabaseError(_, info) if is_session_timeout(info.message()) => {
+                ApiError::Unavailable(info.message().to_owned())
+            }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// PostgreSQL cancelled the statement at the session's `statement_timeout` or `lock_timeout`
+/// (the database is overloaded or a lock is held too long: retry later). Diesel does not expose
+/// the SQLSTATE (57014, 55P03), so this reads the server's message, in its default English.
+fn is_session_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to statement timeout")
+        || message.starts_with("canceling statement due to lock timeout")
+}
+
+impl From<crate::db::CallerGaveUp> for ApiError {
+    fn from(_: crate::db::CallerGaveUp) -> Self {
+        ApiError::Unavailable("the caller stopped waiting: rolled back instead of committing".into())
     }
 }
 
@@ -177,6 +194,17 @@ mod tests {
             assert_eq!(err.status_code().as_u16(), status, "{err:?}");
             assert_eq!(err.code(), code);
         }
+    }
+
+    #[test]
+    fn statements_cancelled_by_a_session_timeout_are_unavailable() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let cancelled = |message: &str| {
+            ApiError::from(Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned())))
+        };
+        assert_eq!(cancelled("canceling statement due to statement timeout").code(), "unavailable");
+        assert_eq!(cancelled("canceling statement due to lock timeout").code(), "unavailable");
+        assert_eq!(cancelled("division by zero").code(), "internal_error");
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn serve(config: Config) -> Result<(), String> {
 }
 
 fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), String> {
-    let db = herald::db::Db::new(&config.database, 2, config.db_timeout);
+    let db = herald::db::Db::new(&config.database, 2, herald::db::DbTimeouts::from_config(config));
     actix_web::rt::System::new().block_on(async move {
         let deleted = herald::retention::prune(&db, older_than, read_only).await.map_err(|e| e.to_string())?;
         println!("deleted {deleted} notification(s)");

@@ -5,7 +5,7 @@
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker, Event};
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::{self, Db, DbTimeouts};
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
@@ -80,7 +80,7 @@ impl Node {
             }
         }
         let metrics = Arc::new(Metrics::new(&config.node_id));
-        let db = Db::new(&config.database, config.db_pool_size, config.db_timeout)
+        let db = Db::new(&config.database, config.db_pool_size, DbTimeouts::from_config(&config))
             .with_pool_wait_metric(metrics.db_pool_wait.clone());
         let hub = Arc::new(Hub::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -1,10 +1,15 @@
 //! The database: a pool of connections to PostgreSQL or SQLite, chosen by URL, and the only
 //! place SQL runs. Diesel is blocking, so every use goes through `Db::run`, which runs the closure
-//! on the blocking thread pool with a bounded wait for a connection and maps pool exhaustion or a
-//! dead server to `ApiError::Unavailable` (503).
+//! on the blocking thread pool and bounds the whole wait (a connection, the statement, its
+//! answer: `DbTimeouts::bound`), mapping pool exhaustion, a dead server or a hung one to
+//! `ApiError::Unavailable` (503). A connection that may hold state it should not (an open or
+//! failed transaction, a panic, an answer nobody waited for) is retired, never reused.
 
+mod connect;
 pub mod models;
 pub mod schema;
+
+pub use connect::DbTimeouts;
 
 /// The queries, written once in `queries.rs` and compiled per backend (Diesel types every query
 /// by its backend; these two modules are the same text with a different `Conn`).
@@ -157,7 +162,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::Duration;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -187,10 +193,12 @@ macro_rules! each_backend {
 pub trait Transactions: Connection {
     /// Serializes writers: PostgreSQL relies on row locks taken inside; SQLite takes the
     /// database write lock up front (`BEGIN IMMEDIATE`) so it never upgrades late.
+    /// It rolls back instead of committing when the caller of this thread's `Db::run` has
+    /// stopped waiting (it was answered 503), so that write does not happen behind its back.
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>;
+        E: From<diesel::result::Error> + From<CallerGaveUp>;
 
     /// Several reads that must agree with each other (one snapshot).
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -203,9 +211,9 @@ impl Transactions for PgConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
+        E: From<diesel::result::Error> + From<CallerGaveUp>,
     {
-        self.transaction(f)
+        self.transaction(|c| unless_caller_gave_up(f(c)))
     }
 
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -221,9 +229,9 @@ impl Transactions for SqliteConnection {
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
+        E: From<diesel::result::Error> + From<CallerGaveUp>,
     {
-        self.immediate_transaction(f)
+        self.immediate_transaction(|c| unless_caller_gave_up(f(c)))
     }
 
     fn read_snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -236,7 +244,43 @@ impl Transactions for SqliteConnection {
     }
 }
 
-/// A pooled connection; `broken` retires it after an error that may have left it unusable.
+/// A write was rolled back instead of committed: its caller had stopped waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerGaveUp;
+
+thread_local! {
+    /// When the caller of the `Db::run` running on this thread stops waiting (`None` outside one).
+    static CALLER_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Sets this thread's `CALLER_DEADLINE` while it lives (cleared on drop, a panic included).
+struct CallerDeadline;
+
+impl CallerDeadline {
+    fn set(deadline: Instant) -> CallerDeadline {
+        CALLER_DEADLINE.set(Some(deadline));
+        CallerDeadline
+    }
+}
+
+impl Drop for CallerDeadline {
+    fn drop(&mut self) {
+        CALLER_DEADLINE.set(None);
+    }
+}
+
+/// A write transaction's outcome, checked just before its commit: once the caller has stopped
+/// waiting, an error instead, so the transaction rolls back. (A commit already sent when the
+/// database hung can still land: that 503's outcome is unknown.)
+fn unless_caller_gave_up<T, E: From<CallerGaveUp>>(result: Result<T, E>) -> Result<T, E> {
+    match CALLER_DEADLINE.get() {
+        Some(deadline) if result.is_ok() && Instant::now() >= deadline => Err(CallerGaveUp.into()),
+        _ => result,
+    }
+}
+
+/// A pooled connection; `broken` retires it after an error that may have left it unusable,
+/// or while a closure runs on it (so a panic retires it).
 pub struct PooledConnection {
     conn: DbConnection,
     broken: bool,
@@ -256,6 +300,7 @@ impl std::error::Error for ConnectError {}
 /// Opens connections by URL scheme, and says why when it cannot (r2d2's default hides it).
 struct ConnectionManager {
     url: DatabaseUrl,
+    timeouts: DbTimeouts,
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -263,7 +308,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<PooledConnection, ConnectError> {
-        let conn = establish(&self.url)?;
+        let conn = establish(&self.url, Some(&self.timeouts))?;
         Ok(PooledConnection { conn, broken: false })
     }
 
@@ -271,23 +316,26 @@ impl r2d2::ManageConnection for ConnectionManager {
         each_backend!(&mut conn.conn, c => c.batch_execute("SELECT 1")).map_err(|e| ConnectError(e.to_string()))
     }
 
+    /// As Diesel's own r2d2 manager: also broken while the thread panics, and while Diesel's
+    /// transaction manager holds a transaction open or failed.
     fn has_broken(&self, conn: &mut PooledConnection) -> bool {
         conn.broken
+            || std::thread::panicking()
+            || each_backend!(&mut conn.conn, c => diesel::r2d2::R2D2Connection::is_broken(c))
     }
 }
 
-/// Opens one connection, with SQLite's pragmas set.
-pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectError> {
+/// Opens one connection, with SQLite's pragmas set. A PostgreSQL connection for the pool
+/// (`timeouts` given) gets the session bounds and keepalives; one without (migrations) only the
+/// connect timeout.
+pub fn establish(url: &DatabaseUrl, timeouts: Option<&DbTimeouts>) -> Result<DbConnection, ConnectError> {
     match url {
         DatabaseUrl::Postgres(raw) => {
-            let with_timeout = if raw.contains("connect_timeout=") {
-                raw.clone()
-            } else {
-                format!("{raw}{}connect_timeout=5", if raw.contains('?') { '&' } else { '?' })
+            let url = match timeouts {
+                Some(timeouts) => connect::pooled_pg_url(raw, timeouts),
+                None => connect::migration_pg_url(raw),
             };
-            PgConnection::establish(&with_timeout)
-                .map(DbConnection::Pg)
-                .map_err(|e| ConnectError(format!("PostgreSQL: {e}")))
+            PgConnection::establish(&url).map(DbConnection::Pg).map_err(|e| ConnectError(format!("PostgreSQL: {e}")))
         }
         DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
@@ -304,7 +352,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectError> {
 
 /// Runs every pending migration of the URL's backend; returns how many ran.
 pub fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
-    let mut conn = establish(url).map_err(|e| e.to_string())?;
+    let mut conn = establish(url, None).map_err(|e| e.to_string())?;
     match &mut conn {
         DbConnection::Pg(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| e.to_string())?;
@@ -322,6 +370,7 @@ pub fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
+    timeouts: DbTimeouts,
     /// Observes each wait for a pooled connection, when metrics are on.
     pool_wait: Option<prometheus::Histogram>,
 }
@@ -329,15 +378,15 @@ pub struct Db {
 impl Db {
     /// Builds the pool without connecting: a node starts even when the database is down and
     /// answers 503 until it is back.
-    pub fn new(url: &DatabaseUrl, max_size: u32, wait: Duration) -> Db {
+    pub fn new(url: &DatabaseUrl, max_size: u32, timeouts: DbTimeouts) -> Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
-            .connection_timeout(wait)
+            .connection_timeout(timeouts.pool_wait)
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
-            .build_unchecked(ConnectionManager { url: url.clone() });
-        Db { pool, pool_wait: None }
+            .build_unchecked(ConnectionManager { url: url.clone(), timeouts });
+        Db { pool, timeouts, pool_wait: None }
     }
 
     /// Records pool waits in `histogram`.
@@ -346,41 +395,94 @@ impl Db {
         self
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool.
+    /// The longest `run` waits before answering 503 (`DbTimeouts::bound`).
+    pub fn bound(&self) -> Duration {
+        self.timeouts.bound()
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool, and waits for it at
+    /// most `bound()`. On a hung server the blocking thread stays until the server answers or
+    /// the connection fails (keepalives, `tcp_user_timeout`); the caller does not wait for it,
+    /// and the connection is retired when it comes back. Such threads are at most the pool's
+    /// size: every other call waits only for a connection, up to the pool wait.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let pool_wait = self.pool_wait.clone();
-        actix_web::web::block(move || {
-            let timer = pool_wait.as_ref().map(|h| h.start_timer());
-            let mut pooled = pool.get()?;
-            drop(timer);
-            match work(&mut pooled.conn) {
-                Err(ApiError::Internal(cause)) => {
-                    // Retire the connection; if it no longer answers, the server went away
-                    // mid-request (nothing was committed): that is a 503, not a bug.
-                    pooled.broken = true;
-                    let alive = each_backend!(&mut pooled.conn, c => c.batch_execute("SELECT 1")).is_ok();
-                    Err(if alive { ApiError::Internal(cause) } else { ApiError::Unavailable(cause) })
-                }
-                Err(ApiError::Unavailable(cause)) => {
-                    pooled.broken = true;
-                    Err(ApiError::Unavailable(cause))
-                }
-                result => result,
-            }
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+        self.run_until(Instant::now() + self.bound(), work).await
+    }
+
+    /// `run` for a caller that stops waiting at `deadline` (never later than `bound()` from now):
+    /// past it, 503, and a write transaction still open then rolls back instead of committing.
+    pub async fn run_until<T, F>(&self, deadline: Instant, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let deadline = deadline.min(Instant::now() + self.bound());
+        let (pool, pool_wait) = (self.pool.clone(), self.pool_wait.clone());
+        let blocking = actix_web::web::block(move || run_blocking(&pool, pool_wait.as_ref(), deadline, work));
+        match tokio::time::timeout_at(deadline.into(), blocking).await {
+            Ok(joined) => joined.map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?,
+            Err(_) => Err(ApiError::Unavailable("no answer from the database in time".into())),
+        }
     }
 
     /// Connections in use and idle, for metrics and readiness.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections - state.idle_connections, state.idle_connections)
+    }
+}
+
+/// `Db::run`'s blocking half. Work whose caller has already given up (`deadline` passed while
+/// waiting for a thread or a connection) is not started.
+fn run_blocking<T, F>(
+    pool: &r2d2::Pool<ConnectionManager>,
+    pool_wait: Option<&prometheus::Histogram>,
+    deadline: Instant,
+    work: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    let gave_up = || ApiError::Unavailable("the caller gave up before a connection was free".into());
+    if Instant::now() >= deadline {
+        return Err(gave_up());
+    }
+    let timer = pool_wait.map(|h| h.start_timer());
+    let mut pooled = pool.get()?;
+    drop(timer);
+    if Instant::now() >= deadline {
+        return Err(gave_up());
+    }
+    // Broken until `work` returns: a panic inside it retires the connection, whatever the
+    // panic left open on it.
+    pooled.broken = true;
+    let result = {
+        let _deadline = CallerDeadline::set(deadline);
+        work(&mut pooled.conn)
+    };
+    // An answer after the caller gave up came from a connection that hung: retire it.
+    pooled.broken = Instant::now() >= deadline;
+    settle(&mut pooled, result)
+}
+
+/// Retires the connection after an error, and tells a server gone mid-request (503, nothing
+/// was committed) from a bug (500).
+fn settle<T>(pooled: &mut PooledConnection, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    match result {
+        Err(ApiError::Internal(cause)) => {
+            pooled.broken = true;
+            let alive = each_backend!(&mut pooled.conn, c => c.batch_execute("SELECT 1")).is_ok();
+            Err(if alive { ApiError::Internal(cause) } else { ApiError::Unavailable(cause) })
+        }
+        Err(ApiError::Unavailable(cause)) => {
+            pooled.broken = true;
+            Err(ApiError::Unavailable(cause))
+        }
+        result => result,
     }
 }
 
@@ -498,7 +600,160 @@ pub fn now() -> chrono::NaiveDateTime {
 
 #[cfg(test)]
 mod tests {
-    use super::last_within_bytes;
+    use super::*;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    /// One connection, so a connection that is not retired is the one handed out next.
+    fn single_connection(dir: &tempfile::TempDir, pool_wait: Duration) -> Db {
+        let timeouts = DbTimeouts {
+            pool_wait,
+            statement: Duration::from_millis(100),
+            lock: Duration::from_millis(100),
+            idle_in_transaction: Duration::from_secs(1),
+            keepalive: Duration::from_secs(1),
+        };
+        Db::new(&DatabaseUrl::Sqlite(dir.path().join("herald.db")), 1, timeouts)
+    }
+
+    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
+        match conn {
+            DbConnection::Sqlite(c) => c,
+            DbConnection::Pg(_) => unreachable!("these tests use SQLite"),
+        }
+    }
+
+    /// Marks the connection: a temporary table lives as long as its connection.
+    async fn mark(db: &Db) {
+        db.run(|conn| Ok(sqlite(conn).batch_execute("CREATE TEMP TABLE marker (x INTEGER)")?)).await.expect("mark");
+    }
+
+    /// Whether the next connection handed out is the marked one, and whether it is inside a
+    /// transaction (then `BEGIN` fails).
+    async fn next_connection(db: &Db) -> Result<(bool, bool), ApiError> {
+        db.run(|conn| {
+            let c = sqlite(conn);
+            let marked = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "EXISTS (SELECT 1 FROM sqlite_temp_master WHERE name = 'marker')",
+            ))
+            .get_result::<bool>(c)?;
+            let in_transaction = c.batch_execute("BEGIN; ROLLBACK").is_err();
+            Ok((marked, in_transaction))
+        })
+        .await
+    }
+
+    #[actix_web::test]
+    async fn a_clean_connection_is_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        mark(&db).await;
+        assert_eq!(next_connection(&db).await.expect("run"), (true, false));
+    }
+
+    #[actix_web::test]
+    async fn a_connection_a_panic_left_in_a_transaction_is_retired() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        mark(&db).await;
+        let panicked = db
+            .run(|conn| -> Result<(), ApiError> {
+                AnsiTransactionManager::begin_transaction(sqlite(conn))?;
+                panic!("a bug inside a transaction");
+            })
+            .await;
+        assert!(matches!(panicked, Err(ApiError::Internal(_))), "{panicked:?}");
+        assert_eq!(next_connection(&db).await.expect("run"), (false, false), "a fresh connection, no transaction");
+    }
+
+    #[actix_web::test]
+    async fn a_connection_a_panic_left_outside_a_transaction_is_retired() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        mark(&db).await;
+        let panicked = db.run(|_| -> Result<(), ApiError> { panic!("a bug") }).await;
+        assert!(matches!(panicked, Err(ApiError::Internal(_))), "{panicked:?}");
+        assert_eq!(next_connection(&db).await.expect("run"), (false, false));
+    }
+
+    #[actix_web::test]
+    async fn a_connection_returned_with_its_transaction_open_is_retired() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        mark(&db).await;
+        db.run(|conn| Ok(AnsiTransactionManager::begin_transaction(sqlite(conn))?)).await.expect("begin");
+        assert_eq!(next_connection(&db).await.expect("run"), (false, false));
+    }
+
+    /// Rows in the test table `t` (made on first use).
+    async fn rows(db: &Db) -> Result<i64, ApiError> {
+        db.run(|conn| {
+            let c = sqlite(conn);
+            c.batch_execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")?;
+            Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM t)"))
+                .get_result(c)?)
+        })
+        .await
+    }
+
+    /// Inserts a row into `t` in a write transaction that takes `slow` before committing.
+    async fn slow_insert(db: &Db, slow: Duration) -> Result<(), ApiError> {
+        db.run(move |conn| {
+            sqlite(conn).write_transaction(|c| {
+                c.batch_execute("INSERT INTO t VALUES (1)")?;
+                std::thread::sleep(slow);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    #[actix_web::test]
+    async fn a_write_whose_caller_stopped_waiting_rolls_back_instead_of_committing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        assert_eq!(rows(&db).await.expect("rows"), 0);
+        slow_insert(&db, Duration::ZERO).await.expect("a prompt write commits");
+        assert_eq!(rows(&db).await.expect("rows"), 1);
+
+        let slow = db.bound() + Duration::from_millis(500);
+        let answer = slow_insert(&db, slow).await;
+        assert!(matches!(answer, Err(ApiError::Unavailable(_))), "{answer:?}");
+        let deadline = Instant::now() + slow + Duration::from_secs(5);
+        let after = loop {
+            match rows(&db).await {
+                Err(ApiError::Unavailable(_)) if Instant::now() < deadline => continue,
+                other => break other.expect("rows once the slow write returned"),
+            }
+        };
+        assert_eq!(after, 1, "the write answered 503 was rolled back");
+    }
+
+    #[actix_web::test]
+    async fn a_caller_stops_waiting_at_the_bound_and_the_late_connection_is_retired() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = single_connection(&dir, Duration::from_secs(1));
+        mark(&db).await;
+        let hang = db.bound() + Duration::from_millis(1500);
+        let started = Instant::now();
+        let hung = db
+            .run(move |_| {
+                std::thread::sleep(hang);
+                Ok(())
+            })
+            .await;
+        let waited = started.elapsed();
+        assert!(matches!(hung, Err(ApiError::Unavailable(_))), "{hung:?}");
+        assert!(waited >= db.bound() && waited < hang, "waited {waited:?} for a bound of {:?}", db.bound());
+        // Until the hung closure returns, its connection is taken (503 after the pool wait).
+        let deadline = Instant::now() + hang + Duration::from_secs(5);
+        let next = loop {
+            match next_connection(&db).await {
+                Err(ApiError::Unavailable(_)) if Instant::now() < deadline => continue,
+                other => break other.expect("a connection once the hung closure returned"),
+            }
+        };
+        assert_eq!(next, (false, false), "the connection that answered late was retired");
+    }
 
     #[test]
     fn a_replay_page_is_cut_by_bytes_but_never_empty() {

@@ -1,14 +1,20 @@
 //! A TCP proxy for fault tests: forwards a local port to a target (PostgreSQL, Redis) and can
-//! `cut()` every connection (and refuse new ones) until `restore()`. Plain threads, so it works
-//! whatever runtime the test uses; stopped on Drop.
+//! `cut()` every connection (and refuse new ones) until `restore()`, or `stall()` them: every
+//! connection stays open but no byte moves either way (what a hung server looks like from the
+//! client) until `resume()` forwards what was held. Plain threads, so it works whatever runtime
+//! the test uses; stopped on Drop.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::Duration;
+
+/// How often a stalled pipe re-checks whether the proxy is being stopped.
+const STALL_RECHECK: Duration = Duration::from_millis(100);
 
 pub struct Proxy {
     pub port: u16,
@@ -19,6 +25,18 @@ struct Shared {
     cut: AtomicBool,
     stopped: AtomicBool,
     open: Mutex<Vec<TcpStream>>,
+    stalled: Mutex<bool>,
+    resumed: Condvar,
+}
+
+impl Shared {
+    /// Blocks a pipe while the proxy is stalled (bytes it read wait in its buffer).
+    fn wait_while_stalled(&self) {
+        let mut stalled = self.stalled.lock().unwrap_or_else(|e| e.into_inner());
+        while *stalled && !self.stopped.load(Ordering::SeqCst) {
+            stalled = self.resumed.wait_timeout(stalled, STALL_RECHECK).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
 }
 
 impl Proxy {
@@ -29,6 +47,8 @@ impl Proxy {
             cut: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             open: Mutex::new(Vec::new()),
+            stalled: Mutex::new(false),
+            resumed: Condvar::new(),
         });
         let accept_shared = shared.clone();
         thread::spawn(move || {
@@ -52,8 +72,8 @@ impl Proxy {
                     open.push(c);
                     open.push(u);
                 }
-                pipe(&client, &upstream);
-                pipe(&upstream, &client);
+                pipe(&client, &upstream, accept_shared.clone());
+                pipe(&upstream, &client, accept_shared.clone());
             }
         });
         Proxy { port, shared }
@@ -71,9 +91,21 @@ impl Proxy {
     pub fn restore(&self) {
         self.shared.cut.store(false, Ordering::SeqCst);
     }
+
+    /// Stops forwarding, both ways, on every connection (new ones too), keeping them open: the
+    /// other side is still there, it just never answers.
+    pub fn stall(&self) {
+        *self.shared.stalled.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    /// Forwards again, starting with the bytes held while stalled.
+    pub fn resume(&self) {
+        *self.shared.stalled.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.shared.resumed.notify_all();
+    }
 }
 
-fn pipe(from: &TcpStream, to: &TcpStream) {
+fn pipe(from: &TcpStream, to: &TcpStream, shared: Arc<Shared>) {
     let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else { return };
     thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
@@ -81,6 +113,7 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    shared.wait_while_stalled();
                     if to.write_all(&buf[..n]).is_err() {
                         break;
                     }
@@ -94,8 +127,9 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.cut();
         self.shared.stopped.store(true, Ordering::SeqCst);
+        self.resume();
+        self.cut();
         // Wake the accept loop so it sees `stopped`.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
