@@ -11,10 +11,11 @@ admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 port=${BENCH_PORT:-18083}
 rows=${BENCH_ROWS:-1000}
 sockets=${BENCH_SOCKETS:-20}
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789abcdef
+export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
 cargo build --release -q --bin herald --bin herald-bench
+release=${CARGO_TARGET_DIR:-target}/release
 binaries=("$@")
-[ ${#binaries[@]} -gt 0 ] || binaries=(target/release/herald)
+[ ${#binaries[@]} -gt 0 ] || binaries=("$release/herald")
 node=
 db=
 cleanup() {
@@ -32,6 +33,6 @@ for binary in "${binaries[@]}"; do
     node=$!
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
     echo "== $binary"
-    target/release/herald-bench --url "http://127.0.0.1:$port" slow-replay --rows "$rows" --sockets "$sockets" --pid "$node"
+    "$release/herald-bench" --url "http://127.0.0.1:$port" slow-replay --rows "$rows" --sockets "$sockets" --pid "$node"
     cleanup
 done

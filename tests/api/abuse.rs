@@ -5,33 +5,15 @@
 //! idempotency keys are pruned without retention; `HERALD_OPS_BIND` moves the ops endpoints.
 
 use crate::helpers::*;
-use crate::ws_client::{ws_url, WsClient};
+use crate::ws_client::{ws_url, Refused, WsClient};
 use awc::http::{Method, StatusCode};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-/// Reads until the server closes or `within` passes; the close code (`None`: no close) and
-/// the text frames before it. Transport errors after a close are the end of the socket.
-async fn close_code_within(ws: &mut WsClient, within: Duration) -> (Option<u16>, Vec<Value>) {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut before = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, ws.stream.next()).await {
-            Err(_) => return (None, before),
-            Ok(None) | Ok(Some(Err(_))) => return (Some(1006), before),
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                return (Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005)), before)
-            }
-            Ok(Some(Ok(Message::Text(text)))) => before.push(serde_json::from_str(text.as_str()).expect("JSON")),
-            Ok(Some(Ok(_))) => {}
-        }
-    }
-}
 
 #[actix_web::test]
 async fn a_flood_of_refused_64_kib_frames_is_closed_with_1008_within_seconds() {
@@ -47,7 +29,7 @@ async fn a_flood_of_refused_64_kib_frames_is_closed_with_1008_within_seconds() {
         }
     };
     let _ = tokio::time::timeout(WAIT, flood).await;
-    let (code, before) = close_code_within(&mut ws, WAIT).await;
+    let (code, before) = ws.close_within(WAIT).await;
     assert_eq!(code, Some(1008), "after {} frames", before.len());
     assert!(started.elapsed() < Duration::from_secs(5), "closed within a few seconds: {:?}", started.elapsed());
     let refused: Vec<&Value> = before.iter().filter(|f| f["code"] == "rate_limited").collect();
@@ -72,7 +54,7 @@ async fn admitted_frames_in_between_do_not_forgive_a_flood() {
                 break 'rounds;
             }
         }
-        let (closed, frames) = close_code_within(&mut ws, Duration::from_millis(100)).await;
+        let (closed, frames) = ws.close_within(Duration::from_millis(100)).await;
         pongs += frames.iter().filter(|f| f["type"] == "pong").count();
         if closed.is_some() {
             code = closed;
@@ -80,7 +62,7 @@ async fn admitted_frames_in_between_do_not_forgive_a_flood() {
         }
     }
     if code.is_none() {
-        code = close_code_within(&mut ws, Duration::from_secs(2)).await.0;
+        code = ws.close_within(Duration::from_secs(2)).await.0;
     }
     assert!(pongs >= 3, "frames within the rate are served in between: {pongs} pongs");
     assert_eq!(code, Some(1008), "closed as a flood although some frames were admitted");
@@ -96,8 +78,21 @@ async fn a_flood_of_websocket_pings_counts_and_is_closed_with_1008() {
         }
     }
     let _ = ws.stream.flush().await;
-    let (code, _) = close_code_within(&mut ws, WAIT).await;
+    let (code, _) = ws.close_within(WAIT).await;
     assert_eq!(code, Some(1008), "control frames count against the frame limit");
+}
+
+/// Opens a socket at each URL in turn until a handshake is refused: the open sockets, and the
+/// refusal if there was one.
+async fn connect_until_refused(urls: impl Iterator<Item = String>) -> (Vec<WsClient>, Option<Refused>) {
+    let mut open = Vec::new();
+    for url in urls {
+        match WsClient::try_connect(&url, &[]).await {
+            Ok(ws) => open.push(ws),
+            Err(refused) => return (open, Some(refused)),
+        }
+    }
+    (open, None)
 }
 
 #[actix_web::test]
@@ -108,17 +103,7 @@ async fn handshakes_count_against_the_users_rate_limit() {
     )
     .await;
     let url = ws_url(&app, &format!("?token={}", token(1)));
-    let mut open = Vec::new();
-    let mut refused = None;
-    for _ in 0..6 {
-        match WsClient::try_connect(&url, &[]).await {
-            Ok(ws) => open.push(ws),
-            Err(r) => {
-                refused = Some(r);
-                break;
-            }
-        }
-    }
+    let (open, refused) = connect_until_refused(std::iter::repeat_n(url, 6)).await;
     let refused = refused.expect("a user churning handshakes is refused");
     assert_eq!(refused.status, 429, "{:?}", refused.body);
     assert_eq!(refused.body["error"]["code"], "rate_limited");
@@ -131,17 +116,9 @@ async fn handshakes_count_against_the_users_rate_limit() {
 #[actix_web::test]
 async fn handshakes_beyond_the_node_budget_get_503_with_retry_after() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("HERALD_WS_HANDSHAKES_PER_SECOND", "3")]).await;
-    let mut accepted = 0;
-    let mut refused = None;
-    for user in 1..=10 {
-        match WsClient::try_connect(&ws_url(&app, &format!("?token={}", token(user))), &[]).await {
-            Ok(_) => accepted += 1,
-            Err(r) => {
-                refused = Some(r);
-                break;
-            }
-        }
-    }
+    let urls = (1..=10).map(|user| ws_url(&app, &format!("?token={}", token(user))));
+    let (open, refused) = connect_until_refused(urls).await;
+    let accepted = open.len();
     let refused = refused.expect("the node budget refuses handshakes beyond it");
     assert_eq!(refused.status, 503, "{:?}", refused.body);
     assert_eq!(refused.body["error"]["code"], "unavailable");
@@ -221,9 +198,9 @@ async fn a_token_accepted_within_the_leeway_is_not_closed_right_after_the_greeti
     let app = TestApp::spawn_with(Backend::Sqlite, &[("JWT_LEEWAY_SECONDS", "4")]).await;
     let just_expired = sign(&json!({"token_type": "access", "user_id": 3, "exp": now_secs() - 1}));
     let (mut ws, _) = WsClient::open(&app, &just_expired).await;
-    let (code, _) = close_code_within(&mut ws, Duration::from_millis(1500)).await;
+    let (code, _) = ws.close_within(Duration::from_millis(1500)).await;
     assert_eq!(code, None, "accepted within the leeway, so not closed at once");
-    let (code, _) = close_code_within(&mut ws, WAIT).await;
+    let (code, _) = ws.close_within(WAIT).await;
     assert_eq!(code, Some(4001), "closed once the leeway is over too");
 }
 

@@ -128,6 +128,24 @@ impl WsClient {
         }
     }
 
+    /// Reads until the server closes or `within` passes: the close code (`None`: no close; 1006
+    /// when the socket ended without a close frame) and the text frames before it, in order.
+    pub async fn close_within(&mut self, within: Duration) -> (Option<u16>, Vec<Value>) {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut before = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return (None, before),
+                Ok(None) | Ok(Some(Err(_))) => return (Some(1006), before),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return (Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005)), before)
+                }
+                Ok(Some(Ok(Message::Text(text)))) => before.push(serde_json::from_str(text.as_str()).expect("JSON")),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// Asserts that no text frame arrives for `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
         if let Some(frame) = self.next_json_within(wait).await {

@@ -730,25 +730,6 @@ async fn an_error_on_one_socket_does_not_affect_another_of_the_same_user() {
 // ---------------------------------------------------------------------------------------------
 // rate limiting: every kind of data frame counts, and errors keep a readable request_id
 
-/// Reads until a close frame (its code) or until nothing arrives for `quiet` (None); text
-/// frames before are returned, in order.
-async fn read_until_close_or_quiet(ws: &mut WsClient, quiet: Duration) -> (Option<u16>, Vec<Value>) {
-    use futures_util::StreamExt;
-    let mut before = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let wait = quiet.min(deadline.saturating_duration_since(Instant::now()));
-        match tokio::time::timeout(wait, ws.stream.next()).await {
-            Err(_) => return (None, before),
-            Ok(None) => panic!("socket ended without a close frame; got {before:?}"),
-            Ok(Some(Err(err))) => panic!("socket error: {err}; got {before:?}"),
-            Ok(Some(Ok(Message::Close(frame)))) => return (Some(frame.map_or(1005, |f| u16::from(f.code))), before),
-            Ok(Some(Ok(Message::Text(text)))) => before.push(serde_json::from_str(text.as_str()).expect("JSON")),
-            Ok(Some(Ok(_))) => {}
-        }
-    }
-}
-
 #[actix_web::test]
 async fn flooding_with_binary_frames_is_rate_limited_and_closed_with_1008() {
     let app = TestApp::spawn_with(Backend::Postgres, &[("HERALD_WS_FRAMES_PER_SECOND", "5")]).await;
@@ -759,7 +740,7 @@ async fn flooding_with_binary_frames_is_rate_limited_and_closed_with_1008() {
         }
     }
     let _ = ws.stream.flush().await;
-    let (code, before) = read_until_close_or_quiet(&mut ws, Duration::from_secs(2)).await;
+    let (code, before) = ws.close_within(WAIT).await;
     let limited = before.iter().filter(|f| f["code"] == "rate_limited").count();
     assert!(limited > 0, "some rate_limited errors; got {} frames: {:?}", before.len(), before.first());
     assert_eq!(code, Some(1008), "after {} frames", before.len());
