@@ -8,7 +8,8 @@
 #   5. pushes lost across a Redis kill + restart under 1,000 creates/s
 # Stops everything it started (by PID). Usage: bench/cluster.sh [steps, default "1 2 3 4 5"]
 # BENCH_DB_PARAMS is appended to the nodes' DATABASE_URL, e.g. "?sslmode=disable" (libpq
-# otherwise negotiates TLS, on loopback too).
+# otherwise negotiates TLS, on loopback too). HERALD_BIN runs another herald binary as the nodes
+# (an A/B of two builds with the same load client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -18,12 +19,14 @@ ulimit -n "$(ulimit -Hn)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port); port_a=$(free_port); port_b=$(free_port)
 cargo build --release -q --bin herald --bin herald-bench
+release=${CARGO_TARGET_DIR:-target}/release
+herald=${HERALD_BIN:-$release/herald}
 psql "$admin" -qc "CREATE DATABASE $db"
 pids=()
 start_redis() { redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no > /dev/null 2>&1 & redis_pid=$!; for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done; }
 start_node() {
     DATABASE_URL="${admin%/*}/$db${BENCH_DB_PARAMS:-}" REDIS_URL="redis://127.0.0.1:$redis_port/" HERALD_BIND=127.0.0.1:$1 RUST_LOG=warn \
-        HERALD_DB_POOL_SIZE=24 HERALD_WS_PING_TIMEOUT_SECS=300 target/release/herald serve > "/tmp/$db.$1.log" 2>&1 &
+        HERALD_DB_POOL_SIZE=24 HERALD_WS_PING_TIMEOUT_SECS=300 "$herald" serve > "/tmp/$db.$1.log" 2>&1 &
     pids+=($!)
 }
 cleanup() {
@@ -38,7 +41,7 @@ for port in "$port_a" "$port_b"; do
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
 A=http://127.0.0.1:$port_a; B=http://127.0.0.1:$port_b
-bench() { target/release/herald-bench --url "$A" --ws-url "$B" "$@"; }
+bench() { "$release/herald-bench" --url "$A" --ws-url "$B" "$@"; }
 steps=" ${1:-1 2 3 4 5} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
@@ -54,12 +57,12 @@ fi
 
 if step 3; then
 echo "# 3. broadcast to 10000 online users over 2 nodes"
-target/release/herald-bench --url "$A" --ws-url "$A,$B" broadcast --users 10000
+"$release/herald-bench" --url "$A" --ws-url "$A,$B" broadcast --users 10000
 fi
 
 if step 4; then
 echo "# 4. storm: 10000 sockets over 2 nodes drop at once and resume with since"
-target/release/herald-bench --url "$A" --ws-url "$A,$B" storm --sockets 10000
+"$release/herald-bench" --url "$A" --ws-url "$A,$B" storm --sockets 10000
 fi
 
 if step 5; then

@@ -575,19 +575,38 @@ pub struct InboxPosition {
     pub newest_id: i64,
 }
 
-/// The id of the last of `(id, bytes)` (ascending) whose running total stays within `max_bytes`;
-/// the first row always counts, so a page is never empty while rows remain.
-fn last_within_bytes(sizes: &[(i64, i64)], max_bytes: i64) -> Option<i64> {
-    let mut total = 0i64;
-    let mut last = None;
-    for &(id, bytes) in sizes {
-        total = total.saturating_add(bytes);
-        if last.is_some() && total > max_bytes {
-            break;
-        }
-        last = Some(id);
-    }
-    last
+/// Stored text of a notification row (title, message, data, link), as a replay page counts it.
+macro_rules! stored_bytes_sql {
+    () => {
+        "(octet_length(title) + octet_length(message) + octet_length(data) + coalesce(octet_length(link), 0))"
+    };
+}
+
+/// The most stored text one row can hold: title 200 and message 5,000 characters (4 bytes at
+/// most each), data 16 KiB, link 2,048 characters.
+const MAX_STORED_ROW_BYTES: i64 = 200 * 4 + 5000 * 4 + 16 * 1024 + 2048 * 4;
+
+/// A replay page (see `queries::since`). Binds: user, after, live only, max rows, max bytes.
+/// `$n` placeholders are PostgreSQL's; SQLite reads each as a named parameter, numbered in
+/// order of appearance, which is the same order.
+const REPLAY_PAGE_SQL: &str = concat!(
+    "SELECT id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at ",
+    "FROM (SELECT *, ",
+    stored_bytes_sql!(),
+    " AS bytes, SUM(",
+    stored_bytes_sql!(),
+    ") OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS running ",
+    "FROM notifications WHERE user_id = $1 AND id > $2 AND (realtime OR NOT $3) ORDER BY id LIMIT $4) AS page ",
+    "WHERE running <= $5 OR running = bytes ORDER BY id"
+);
+
+/// Whether rows may follow a replay page: it is full, or the next row might not have fitted in
+/// its bytes. (A page whose text leaves room for the largest possible row was not cut by bytes.)
+fn replay_may_continue(rows: &[models::NotificationRow], max_rows: i64, max_bytes: i64) -> bool {
+    let stored = |r: &models::NotificationRow| {
+        (r.title.len() + r.message.len() + r.data.len() + r.link.as_ref().map_or(0, String::len)) as i64
+    };
+    rows.len() as i64 >= max_rows || rows.iter().map(stored).sum::<i64>() + MAX_STORED_ROW_BYTES > max_bytes
 }
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the
@@ -756,11 +775,32 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_page_is_cut_by_bytes_but_never_empty() {
-        assert_eq!(last_within_bytes(&[], 100), None);
-        assert_eq!(last_within_bytes(&[(5, 500)], 100), Some(5), "one row even when larger than the budget");
-        assert_eq!(last_within_bytes(&[(1, 40), (2, 40), (3, 40)], 100), Some(2));
-        assert_eq!(last_within_bytes(&[(1, 40), (2, 60), (3, 1)], 100), Some(2), "exactly the budget fits");
-        assert_eq!(last_within_bytes(&[(1, 10), (2, 10)], 100), Some(2));
+    fn a_replay_page_is_cut_by_its_bytes_in_the_database_and_never_empty() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("herald.db"));
+        migrate(&url).expect("migrate");
+        let Ok(DbConnection::Sqlite(mut conn)) = establish(&url, None) else { panic!("sqlite") };
+        // Ten rows of 1,000 bytes of message for user 7 (and the first one also realtime=false).
+        for i in 0..10 {
+            let sql = format!(
+                "INSERT INTO notifications (user_id, notification_type, title, message, data, realtime, created_at) \
+                 VALUES (7, 'general', 't', '{}', '{{}}', {}, '2026-01-01 00:00:00')",
+                "m".repeat(999),
+                i != 0
+            );
+            conn.batch_execute(&sql).expect("insert");
+        }
+        // Each row stores 1 + 999 + 2 = 1,002 bytes: 3,100 bytes hold three rows.
+        let user = crate::domain::UserId::new(7).expect("id");
+        let (page, more) = sqlite::since(&mut conn, user, 0, 500, 3100, false).expect("page");
+        assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(more, "cut by bytes");
+        let (page, _) = sqlite::since(&mut conn, user, 0, 500, 10, false).expect("page");
+        assert_eq!(page.len(), 1, "one row even when it alone exceeds the budget");
+        let (page, more) = sqlite::since(&mut conn, user, 0, 4, 1_000_000, true).expect("page");
+        assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 3, 4, 5], "live only, at most 4 rows");
+        assert!(more, "a full page");
+        let (page, more) = sqlite::since(&mut conn, user, 8, 500, 1_000_000, false).expect("page");
+        assert_eq!((page.len(), more), (2, false), "the end: the rest fits with room for any row");
     }
 }

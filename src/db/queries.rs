@@ -307,20 +307,18 @@ fn list_in_snapshot(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<P
 /// The next replay page of the user's notifications with id above `after`, oldest first: at
 /// most `max_rows` rows, and past the first row at most `max_bytes` of stored text (title,
 /// message, data, link), so a page holds a bounded number of bytes whatever the rows' sizes.
-/// The sizes are read first (ids and numbers only), then the rows up to the cut. Also says
-/// whether more rows may follow the page.
+/// One statement: a running sum over the user's index order cuts the page in the database.
+/// Also says whether more rows may follow the page.
 pub fn since(conn: &mut Conn, user: UserId, after: i64, max_rows: i64, max_bytes: i64, live_only: bool) -> QueryResult<(Vec<NotificationRow>, bool)> {
-    let newer = || {
-        let q = n::table.filter(n::user_id.eq(user.get())).filter(n::id.gt(after)).into_boxed();
-        if live_only { q.filter(n::realtime.eq(true)) } else { q }
-    };
-    let stored_bytes = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "CAST(octet_length(title) + octet_length(message) + octet_length(data) + coalesce(octet_length(link), 0) AS BIGINT)",
-    );
-    let sizes: Vec<(i64, i64)> = newer().order(n::id.asc()).limit(max_rows).select((n::id, stored_bytes)).load(conn)?;
-    let Some(last) = super::last_within_bytes(&sizes, max_bytes) else { return Ok((Vec::new(), false)) };
-    let more = sizes.len() as i64 == max_rows || sizes.last().is_some_and(|&(id, _)| id != last);
-    let rows = newer().filter(n::id.le(last)).order(n::id.asc()).select(n::all_columns).load(conn)?;
+    use diesel::sql_types::{BigInt, Bool};
+    let rows: Vec<NotificationRow> = diesel::sql_query(super::REPLAY_PAGE_SQL)
+        .bind::<BigInt, _>(user.get())
+        .bind::<BigInt, _>(after)
+        .bind::<Bool, _>(live_only)
+        .bind::<BigInt, _>(max_rows)
+        .bind::<BigInt, _>(max_bytes)
+        .load(conn)?;
+    let more = super::replay_may_continue(&rows, max_rows, max_bytes);
     Ok((rows, more))
 }
 

@@ -15,9 +15,7 @@ use awc::http::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-#[actix_web::test]
-async fn a_replay_of_large_rows_is_paged_by_bytes_and_sends_every_row_once_in_order() {
-    let app = TestApp::spawn(Backend::Postgres).await;
+crate::on_both_backends!(a_replay_of_large_rows_is_paged_by_bytes_and_sends_every_row_once_in_order, |app| {
     // ~21 KB of stored content each: 40 rows are ~840 KB, several 256 KiB pages.
     let message = "m".repeat(5000);
     let data = json!({ "blob": "d".repeat(16_000) });
@@ -48,7 +46,7 @@ async fn a_replay_of_large_rows_is_paged_by_bytes_and_sends_every_row_once_in_or
     };
     assert_eq!(replayed, created[5..].to_vec(), "every row after `since` once, in order");
     assert_eq!(complete, json!({"type": "sync_complete", "last_id": created[39]}));
-}
+});
 
 #[actix_web::test]
 async fn an_overflowing_republish_queue_is_dropped_and_every_node_resyncs_once_redis_is_back() {
