@@ -42,12 +42,26 @@ for port in "$port_a" "$port_b"; do
 done
 A=http://127.0.0.1:$port_a; B=http://127.0.0.1:$port_b
 bench() { "$release/herald-bench" --url "$A" --ws-url "$B" "$@"; }
+# CPU ticks (user + system, 1/100 s) of a pid, from /proc; 0 when it is gone.
+ticks() { [ -r "/proc/$1/stat" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Runs a step and prints the CPU it cost the herald nodes and PostgreSQL (every postgres
+# process alive at the end, minus what each had used before the step).
+with_cpu() {
+    declare -A before
+    local pid
+    for pid in "${pids[@]}" $(pgrep -x postgres || true); do before[$pid]=$(ticks "$pid"); done
+    "$@"
+    local nodes=0 pg=0
+    for pid in "${pids[@]}"; do nodes=$((nodes + $(ticks "$pid") - ${before[$pid]:-0})); done
+    for pid in $(pgrep -x postgres || true); do pg=$((pg + $(ticks "$pid") - ${before[$pid]:-0})); done
+    echo "cpu: herald_nodes=$((nodes * 10))ms postgres=$((pg * 10))ms"
+}
 steps=" ${1:-1 2 3 4 5} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
 if step 1; then
 echo "# 1. cross-node latency at 1000/s"
-bench latency --rate 1000 --duration 10s --users 100
+with_cpu bench latency --rate 1000 --duration 10s --users 100
 fi
 
 if step 2; then
@@ -62,7 +76,7 @@ fi
 
 if step 4; then
 echo "# 4. storm: 10000 sockets over 2 nodes drop at once and resume with since"
-"$release/herald-bench" --url "$A" --ws-url "$A,$B" storm --sockets 10000
+with_cpu "$release/herald-bench" --url "$A" --ws-url "$A,$B" storm --sockets 10000
 fi
 
 if step 5; then

@@ -586,7 +586,8 @@ macro_rules! stored_bytes_sql {
 /// most each), data 16 KiB, link 2,048 characters.
 const MAX_STORED_ROW_BYTES: i64 = 200 * 4 + 5000 * 4 + 16 * 1024 + 2048 * 4;
 
-/// A replay page (see `queries::since`). Binds: user, after, live only, max rows, max bytes.
+/// The rest of a replay page (see `queries::since`), cut by a running sum of the rows' sizes.
+/// Binds: user, after, live only, max rows, max bytes, whether the first row may exceed them.
 /// `$n` placeholders are PostgreSQL's; SQLite reads each as a named parameter, numbered in
 /// order of appearance, which is the same order.
 const REPLAY_PAGE_SQL: &str = concat!(
@@ -597,16 +598,23 @@ const REPLAY_PAGE_SQL: &str = concat!(
     stored_bytes_sql!(),
     ") OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS running ",
     "FROM notifications WHERE user_id = $1 AND id > $2 AND (realtime OR NOT $3) ORDER BY id LIMIT $4) AS page ",
-    "WHERE running <= $5 OR running = bytes ORDER BY id"
+    "WHERE running <= $5 OR ($6 AND running = bytes) ORDER BY id"
 );
+
+/// Rows of any size that always fit in `max_bytes` (at least one).
+fn rows_that_always_fit(max_bytes: i64) -> i64 {
+    (max_bytes / MAX_STORED_ROW_BYTES).max(1)
+}
+
+/// The stored text of a row, as `stored_bytes_sql!` counts it.
+fn stored_bytes(row: &models::NotificationRow) -> i64 {
+    (row.title.len() + row.message.len() + row.data.len() + row.link.as_ref().map_or(0, String::len)) as i64
+}
 
 /// Whether rows may follow a replay page: it is full, or the next row might not have fitted in
 /// its bytes. (A page whose text leaves room for the largest possible row was not cut by bytes.)
 fn replay_may_continue(rows: &[models::NotificationRow], max_rows: i64, max_bytes: i64) -> bool {
-    let stored = |r: &models::NotificationRow| {
-        (r.title.len() + r.message.len() + r.data.len() + r.link.as_ref().map_or(0, String::len)) as i64
-    };
-    rows.len() as i64 >= max_rows || rows.iter().map(stored).sum::<i64>() + MAX_STORED_ROW_BYTES > max_bytes
+    rows.len() as i64 >= max_rows || rows.iter().map(stored_bytes).sum::<i64>() + MAX_STORED_ROW_BYTES > max_bytes
 }
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the

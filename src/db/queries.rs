@@ -307,17 +307,37 @@ fn list_in_snapshot(conn: &mut Conn, user: UserId, query: ListQuery) -> Result<P
 /// The next replay page of the user's notifications with id above `after`, oldest first: at
 /// most `max_rows` rows, and past the first row at most `max_bytes` of stored text (title,
 /// message, data, link), so a page holds a bounded number of bytes whatever the rows' sizes.
-/// One statement: a running sum over the user's index order cuts the page in the database.
 /// Also says whether more rows may follow the page.
+///
+/// Most replays are a few rows: the page starts with as many rows as fit in `max_bytes`
+/// whatever their size, read by a plain prepared statement. Only when those are all there is
+/// the rest of the page read by a statement that cuts it with a running sum of the sizes.
 pub fn since(conn: &mut Conn, user: UserId, after: i64, max_rows: i64, max_bytes: i64, live_only: bool) -> QueryResult<(Vec<NotificationRow>, bool)> {
     use diesel::sql_types::{BigInt, Bool};
-    let rows: Vec<NotificationRow> = diesel::sql_query(super::REPLAY_PAGE_SQL)
-        .bind::<BigInt, _>(user.get())
-        .bind::<BigInt, _>(after)
-        .bind::<Bool, _>(live_only)
-        .bind::<BigInt, _>(max_rows)
-        .bind::<BigInt, _>(max_bytes)
+    let safe_rows = super::rows_that_always_fit(max_bytes).min(max_rows);
+    let mut rows: Vec<NotificationRow> = n::table
+        .filter(n::user_id.eq(user.get()))
+        .filter(n::id.gt(after))
+        .filter(n::realtime.eq(true).or(diesel::dsl::not(live_only.into_sql::<Bool>())))
+        .order(n::id.asc())
+        .limit(safe_rows)
+        .select(n::all_columns)
         .load(conn)?;
+    if (rows.len() as i64) < safe_rows || safe_rows == max_rows {
+        let more = rows.len() as i64 == max_rows;
+        return Ok((rows, more));
+    }
+    let used = rows.iter().map(super::stored_bytes).sum::<i64>();
+    let last = rows.last().map_or(after, |r| r.id);
+    let rest: Vec<NotificationRow> = diesel::sql_query(super::REPLAY_PAGE_SQL)
+        .bind::<BigInt, _>(user.get())
+        .bind::<BigInt, _>(last)
+        .bind::<Bool, _>(live_only)
+        .bind::<BigInt, _>(max_rows - safe_rows)
+        .bind::<BigInt, _>(max_bytes - used)
+        .bind::<Bool, _>(false)
+        .load(conn)?;
+    rows.extend(rest);
     let more = super::replay_may_continue(&rows, max_rows, max_bytes);
     Ok((rows, more))
 }
