@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark (bench/create.sh, bench/ws.sh, bench/cluster.sh: each starts and stops
+# Runs every benchmark (bench/create.sh, bench/ws.sh, bench/cluster.sh, bench/slow_replay.sh: each starts and stops
 # its own nodes, databases and redis-server) and writes their figures to a dated Markdown file
 # under bench/results/. Loopback only; bounded in count and time. Usage: bench/run.sh
 set -euo pipefail
@@ -13,8 +13,8 @@ out="bench/results/$(date -u +%Y-%m-%d).md"
     echo
     echo '| benchmark | figures |'
     echo '|---|---|'
-    for script in create ws cluster; do
-        bash "bench/$script.sh" 2>/dev/null | grep -E '^(create|connections|latency|max-rate|broadcast|storm):' | while read -r line; do
+    for script in create ws cluster slow_replay; do
+        bash "bench/$script.sh" 2>/dev/null | grep -E '^(create|connections|latency|max-rate|broadcast|storm|slow-replay|cpu):' | while read -r line; do
             echo "| \`bench/$script.sh\` | \`$line\` |"
         done
     done
