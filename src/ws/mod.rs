@@ -2,6 +2,7 @@
 //! (403) and the token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one
 //! session task per socket takes over (`session`). `protocol` is the wire format.
 
+pub mod delivery;
 pub mod protocol;
 pub mod session;
 

@@ -2,12 +2,12 @@
 //! bounded outbox (events from the hub), the heartbeat, the token-expiry timer, hub signals
 //! (overflow → 1013, resync → repair) and node shutdown (→ 1001).
 //!
-//! Delivery: each event carries its position in the user's change stream. The session writes
-//! positions in order, drops repeats (and notifications a replay already sent), holds events
-//! that arrive ahead of a gap, and repairs a gap that does not fill within `GAP_REPAIR_DELAY`
-//! from the database — so broker reordering or loss never reaches the client as a missing or
-//! doubled notification.
+//! What to write and when to repair is decided by `delivery` (a pure state machine); this task
+//! does the IO: it hands each event to it, writes what is due, and runs the repairs it asks for
+//! against the database — so broker reordering or loss never reaches the client as a missing
+//! or doubled notification.
 
+use super::delivery::{Delivery, Due, Received};
 use super::protocol::{self, ClientFrame, Request};
 use super::WsContext;
 use crate::auth::Principal;
@@ -20,7 +20,6 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReaso
 use bytestring::ByteString;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,11 +27,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-/// How long an out-of-order event waits for the gap before it to fill, before the database
-/// repairs it.
-pub const GAP_REPAIR_DELAY: Duration = Duration::from_millis(150);
-/// Events held behind a gap before repairing at once.
-const MAX_HELD_EVENTS: usize = 256;
 /// Rows per replay page, at most...
 const REPLAY_PAGE_ROWS: i64 = 500;
 /// ...and bytes of stored content per page (past its first row): what a socket's replay or
@@ -60,13 +54,8 @@ struct Session {
     principal: Principal,
     socket: actix_ws::Session,
     signals: Arc<SessionSignals>,
-    /// Position of the last change of the user's stream this session has handled.
-    last_seq: i64,
-    /// Highest notification id this client has been sent (or was already shown at connect).
-    last_sent_id: i64,
-    /// Events that arrived ahead of a gap, by position.
-    held: BTreeMap<i64, Arc<Event>>,
-    repair_at: Option<Instant>,
+    /// Stream positions, held events and repair deadlines (set from the database at connect).
+    delivery: Delivery,
     last_heard: Instant,
 }
 
@@ -87,18 +76,8 @@ pub fn run(
     let id = SessionId(rand::random());
     let user = principal.user_id;
     let first_on_node = ctx.hub.register(user, id, outbox_tx, signals.clone());
-    let mut session = Session {
-        ctx,
-        id,
-        principal,
-        socket,
-        signals,
-        last_seq: 0,
-        last_sent_id: 0,
-        held: BTreeMap::new(),
-        repair_at: None,
-        last_heard: Instant::now(),
-    };
+    let mut session =
+        Session { ctx, id, principal, socket, signals, delivery: Delivery::new(id, 0, 0), last_heard: Instant::now() };
     async move {
         if first_on_node {
             session.ctx.broker.watch(user);
@@ -129,8 +108,7 @@ impl Session {
             Ok(position) => position,
             Err(err) => return close(CloseCode::Error, &format!("{}: retry", err.code())),
         };
-        self.last_seq = position.last_seq;
-        self.last_sent_id = position.newest_id;
+        self.delivery = Delivery::new(self.id, position.last_seq, position.newest_id);
         // Not bound to a name: a local here would live (on the heap, in this task) as long as
         // the socket.
         let greeting = json!({"type": "connection_established", "user_id": self.principal.user_id, "unread_count": position.unread_count}).to_string();
@@ -162,7 +140,7 @@ impl Session {
                     return stop;
                 }
             }
-            let repair_at = self.repair_at;
+            let repair_at = self.delivery.repair_at();
             let step = tokio::select! {
                 biased;
                 _ = shutdown.changed() => return close(CloseCode::Away, "server shutting down"),
@@ -368,7 +346,7 @@ impl Session {
                 }
                 self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
-                self.last_sent_id = self.last_sent_id.max(row.id);
+                self.delivery.sent_notification(row.id);
             }
             if !more {
                 return Ok(Ok(last_id));
@@ -376,51 +354,28 @@ impl Session {
         }
     }
 
-    /// Takes an event from the outbox: in order, once, gaps held for repair.
+    /// Takes an event from the outbox and writes what is due.
     async fn on_event(&mut self, event: Arc<Event>) -> Result<(), Stop> {
-        if event.seq <= self.last_seq {
-            return Ok(());
+        match self.delivery.receive(event, Instant::now()) {
+            Received::Repeat | Received::Held => Ok(()),
+            Received::RepairNow => self.repair().await,
+            Received::InOrder => self.write_due().await,
         }
-        if event.seq > self.last_seq + 1 {
-            self.held.insert(event.seq, event);
-            if self.held.len() > MAX_HELD_EVENTS {
-                return self.repair().await;
-            }
-            self.repair_at.get_or_insert_with(|| Instant::now() + GAP_REPAIR_DELAY);
-            return Ok(());
-        }
-        self.apply(event).await?;
-        self.release_held().await
     }
 
-    /// Applies held events that are now next in line.
-    async fn release_held(&mut self) -> Result<(), Stop> {
-        while let Some(next) = self.held.remove(&(self.last_seq + 1)) {
-            self.apply(next).await?;
-        }
-        self.held.retain(|&seq, _| seq > self.last_seq);
-        self.repair_at =
-            if self.held.is_empty() { None } else { self.repair_at.or(Some(Instant::now() + GAP_REPAIR_DELAY)) };
-        Ok(())
-    }
-
-    async fn apply(&mut self, event: Arc<Event>) -> Result<(), Stop> {
-        self.last_seq = event.seq;
-        if let Some(id) = event.notification_id {
-            if id.get() <= self.last_sent_id {
-                return Ok(());
+    /// Writes every event whose turn has come, in stream order.
+    async fn write_due(&mut self) -> Result<(), Stop> {
+        while let Some(Due { event, write }) = self.delivery.next_due(Instant::now()) {
+            if !write {
+                continue;
             }
-            self.last_sent_id = id.get();
-        }
-        if event.origin == Some(self.id) {
-            return Ok(());
-        }
-        self.send(event.frame.clone()).await?;
-        if event.notification_id.is_some() {
-            let metrics = &self.ctx.metrics;
-            metrics.notifications_delivered.inc();
-            let waited_us = crate::broker::unix_micros().saturating_sub(event.published_at_us);
-            metrics.publish_to_delivery.observe(waited_us as f64 / 1e6);
+            self.send(event.frame.clone()).await?;
+            if event.notification_id.is_some() {
+                let metrics = &self.ctx.metrics;
+                metrics.notifications_delivered.inc();
+                let waited_us = crate::broker::unix_micros().saturating_sub(event.published_at_us);
+                metrics.publish_to_delivery.observe(waited_us as f64 / 1e6);
+            }
         }
         Ok(())
     }
@@ -434,38 +389,35 @@ impl Session {
     }
 
     async fn repair_now(&mut self) -> Result<(), Stop> {
-        self.repair_at = None;
+        self.delivery.repair_started();
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
-        if self.held.is_empty() {
+        if !self.delivery.has_held() {
             match self.ctx.inbox.stream_position(self.principal).await {
-                Ok(last_seq) if last_seq <= self.last_seq => return Ok(()),
+                Ok(database_seq) if !self.delivery.is_behind(database_seq) => return Ok(()),
                 Ok(_) => {}
-                Err(err) => {
-                    log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
-                    self.repair_at = Some(Instant::now() + Duration::from_secs(1));
-                    return Ok(());
-                }
+                Err(err) => return self.postpone_repair(&err),
             }
         }
         let position = match self.ctx.inbox.position(self.principal).await {
             Ok(position) => position,
-            Err(err) => {
-                log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
-                self.repair_at = Some(Instant::now() + Duration::from_secs(1));
-                return Ok(());
-            }
+            Err(err) => return self.postpone_repair(&err),
         };
-        if position.last_seq <= self.last_seq {
-            // Nothing was missed: the stream is where this session already is.
-            return self.release_held().await;
+        if self.delivery.is_behind(position.last_seq) {
+            if let Err(err) = self.send_after(self.delivery.last_sent_id(), true).await? {
+                return self.postpone_repair(&err);
+            }
+            let count = json!({"type": "unread_count", "unread_count": position.unread_count});
+            self.send(count.to_string().into()).await?;
+            self.delivery.repaired_to(position.last_seq);
         }
-        if self.send_after(self.last_sent_id, true).await?.is_err() {
-            self.repair_at = Some(Instant::now() + Duration::from_secs(1));
-            return Ok(());
-        }
-        self.send(json!({"type": "unread_count", "unread_count": position.unread_count}).to_string().into()).await?;
-        self.last_seq = self.last_seq.max(position.last_seq);
-        self.release_held().await
+        self.write_due().await
+    }
+
+    /// The database could not serve a repair: the socket stays open and tries again later.
+    fn postpone_repair(&mut self, err: &ApiError) -> Result<(), Stop> {
+        log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
+        self.delivery.repair_failed(Instant::now());
+        Ok(())
     }
 }
 
