@@ -3,6 +3,10 @@
 //! event from the broker; `deliver` fans it out with `try_send` into each session's bounded
 //! outbox, so a slow socket never blocks anyone: when its outbox is full the session is told
 //! to close (1013) and its client resumes with `since`.
+//!
+//! It knows events, not brokers: whether a user's channel is subscribed is decided by
+//! `crate::subscriptions` from the hub's users (first/last session, `users`, `has_user`), and
+//! the repairs it asks for arrive here as `resync_all`/`resync_users`.
 
 use crate::broker::{Event, SessionId};
 use crate::domain::UserId;
@@ -53,7 +57,7 @@ impl Hub {
     }
 
     /// Adds a session; events for its user are queued in `outbox` from now on. Returns true when
-    /// it is the user's first session on this node (time to subscribe to the user's channel).
+    /// it is the user's first session on this node (the caller tells `Subscriptions::watch`).
     pub fn register(
         &self,
         user: UserId,
@@ -68,7 +72,8 @@ impl Hub {
         sessions.len() == 1
     }
 
-    /// Removes a session. Returns true when it was the user's last on this node.
+    /// Removes a session. Returns true when it was the user's last on this node (the caller
+    /// tells `Subscriptions::unwatch`).
     pub fn unregister(&self, user: UserId, id: SessionId) -> bool {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
         let Some(sessions) = shard.get_mut(&user) else { return false };

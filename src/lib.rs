@@ -11,9 +11,13 @@
 //! - `db`: the connection pool and every SQL statement (`queries.rs`, compiled per backend).
 //! - `inbox`: the use-cases; validate → commit → publish.
 //! - `group_commit`: concurrent creates stored many per transaction.
-//! - `broker`: carries committed changes to the nodes holding the user's sockets.
+//! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
+//!   the node's event stream, health, a channel connection); knows nothing of the hub.
+//! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
+//!   delayed unsubscribe, batching, resubscribe and session repair after a reconnect.
 //! - `http`: REST routes, handlers and error envelopes.
-//! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes.
+//! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
+//!   knows events, not brokers.
 //! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `rate_limit`: per-user REST request limits (429 + Retry-After).
 //! - `retention`: pruning old notifications in bounded batches.
@@ -36,4 +40,5 @@ pub mod rate_limit;
 pub mod retention;
 pub mod selftest;
 pub mod startup;
+pub mod subscriptions;
 pub mod ws;

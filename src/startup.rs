@@ -1,5 +1,6 @@
 //! `Node`: one Herald node as a value, built from a `Config`. It opens the database pool, runs
-//! migrations when configured, builds the broker and binds its listener (port 0 picks a free
+//! migrations when configured, builds the broker, the hub and the node's subscriptions owner and
+//! binds its listener (port 0 picks a free
 //! port), so tests run several nodes in one process and `main` is a thin shell.
 
 use crate::auth::TokenVerifier;
@@ -11,6 +12,7 @@ use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
 use crate::rate_limit::RestLimiter;
+use crate::subscriptions::Subscriptions;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
@@ -87,16 +89,11 @@ impl Node {
         let broker = match &config.redis_url {
             None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
             Some(url) => Broker::Redis(
-                RedisBroker::start(
-                    url,
-                    hub.clone(),
-                    MEMORY_BROKER_CAPACITY,
-                    config.redis_republish_bytes,
-                    shutdown_rx.clone(),
-                )
-                .map_err(StartupError::Config)?,
+                RedisBroker::start(url, MEMORY_BROKER_CAPACITY, config.redis_republish_bytes, shutdown_rx.clone())
+                    .map_err(StartupError::Config)?,
             ),
         };
+        let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown_rx.clone());
         let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
 
         let listener =
@@ -109,7 +106,7 @@ impl Node {
             context: WsContext {
                 metrics: metrics.clone(),
                 inbox: inbox.clone(),
-                broker: broker.clone(),
+                subscriptions,
                 hub: hub.clone(),
                 verifier: verifier.clone(),
                 settings: WsSettings {

@@ -4,8 +4,14 @@
 //! (`bytes::Bytes`, shared by refcount on fan-out).
 //!
 //! Implementations: `memory` (the embedded single-node default: a real bounded broker, not a test
-//! double). The Redis implementation joins this enum for multi-node clusters. An enum rather
-//! than a trait object: two known variants, static dispatch, and `async fn` without boxing.
+//! double) and `redis` (multi-node clusters). An enum rather than a trait object: two known
+//! variants, static dispatch, and `async fn` without boxing.
+//!
+//! The interface: `publish`, `subscribe` (the stream of events arriving at this node), `checks`
+//! (health), and for a broker that routes by user channel (Redis) `open_channels`: one
+//! connection on which the node subscribes and unsubscribes users' channels in batches. What to
+//! subscribe, when, and what to repair after a reconnect is decided by the node's one owner of
+//! subscriptions (`crate::subscriptions`), not here; the broker knows nothing of the hub.
 
 pub mod memory;
 pub mod redis;
@@ -91,18 +97,18 @@ impl Broker {
         }
     }
 
-    /// The user has a first socket on this node: start receiving their events.
-    /// Never waits (see `redis::RedisBroker::watch`).
-    pub fn watch(&self, user: UserId) {
-        if let Broker::Redis(broker) = self {
-            broker.watch(user);
-        }
+    /// Whether this node receives only the events of users whose channels it subscribed
+    /// (Redis). The memory broker delivers every event to the node: always subscribed.
+    pub fn routes_by_channel(&self) -> bool {
+        matches!(self, Broker::Redis(_))
     }
 
-    /// The user's last socket on this node closed.
-    pub fn unwatch(&self, user: UserId) {
-        if let Broker::Redis(broker) = self {
-            broker.unwatch(user);
+    /// Opens the node's channel connection (only for a broker that `routes_by_channel`). Its
+    /// messages arrive on `subscribe()`; it subscribes no user until told to.
+    pub async fn open_channels(&self) -> Result<ChannelConnection, String> {
+        match self {
+            Broker::Memory(_) => Err("the memory broker has no channels: every event reaches this node".into()),
+            Broker::Redis(broker) => broker.open_channels().await.map(ChannelConnection::Redis),
         }
     }
 
@@ -122,6 +128,55 @@ impl Broker {
                 ("redis_publisher", broker.publisher_ready().await),
                 ("redis_subscriber", broker.status.subscriber_up.load(std::sync::atomic::Ordering::Acquire)),
             ],
+        }
+    }
+}
+
+/// What a channel connection reports besides the answers to its commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Events were dropped somewhere in the cluster: every session repairs from the database.
+    ResyncRequested,
+    /// The connection ended: open another and subscribe everything again.
+    Lost,
+}
+
+/// A broker's channel connection: batched subscribe/unsubscribe of users' channels, each
+/// answered (true = confirmed) within a bounded time, and a ping.
+pub enum ChannelConnection {
+    Redis(redis::PubSubConnection),
+}
+
+impl ChannelConnection {
+    pub async fn subscribe(&mut self, users: &[UserId]) -> bool {
+        match self {
+            ChannelConnection::Redis(connection) => connection.subscribe(users).await,
+        }
+    }
+
+    pub async fn unsubscribe(&mut self, users: &[UserId]) -> bool {
+        match self {
+            ChannelConnection::Redis(connection) => connection.unsubscribe(users).await,
+        }
+    }
+
+    pub async fn ping(&mut self) -> bool {
+        match self {
+            ChannelConnection::Redis(connection) => connection.ping().await,
+        }
+    }
+
+    /// The next `Notice`; cancel-safe, for `select!`.
+    pub async fn notice(&mut self) -> Notice {
+        match self {
+            ChannelConnection::Redis(connection) => connection.notice().await,
+        }
+    }
+
+    /// Every wanted channel is subscribed: the connection counts as up (readiness).
+    pub fn ready(&self) {
+        match self {
+            ChannelConnection::Redis(connection) => connection.ready(),
         }
     }
 }

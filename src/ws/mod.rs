@@ -39,7 +39,8 @@ pub struct WsSettings {
 pub struct WsContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub inbox: Inbox,
-    pub broker: crate::broker::Broker,
+    /// Told when a user's first socket opens and their last one closes (never the broker).
+    pub subscriptions: crate::subscriptions::Subscriptions,
     pub hub: Arc<Hub>,
     pub verifier: web::Data<TokenVerifier>,
     pub settings: WsSettings,

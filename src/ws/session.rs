@@ -80,11 +80,11 @@ pub fn run(
         Session { ctx, id, principal, socket, signals, delivery: Delivery::new(id, 0, 0), last_heard: Instant::now() };
     async move {
         if first_on_node {
-            session.ctx.broker.watch(user);
+            session.ctx.subscriptions.watch(user);
         }
         let stop = session.serve(since, &mut stream, &mut outbox).await;
         if session.ctx.hub.unregister(user, id) {
-            session.ctx.broker.unwatch(user);
+            session.ctx.subscriptions.unwatch(user);
         }
         drop(outbox);
         if let Some(reason) = stop {
