@@ -8,8 +8,8 @@
 //! `crate::subscriptions` from the hub's users (first/last session, `users`, `has_user`), and
 //! the repairs it asks for arrive here as `resync_all`/`resync_users`.
 
-use crate::broker::{Event, SessionId};
 use crate::domain::UserId;
+use crate::event::{Event, SessionId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

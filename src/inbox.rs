@@ -4,7 +4,7 @@
 //! commit to the database, and only then publish the change through the broker.
 
 use crate::auth::Principal;
-use crate::broker::{Broker, Event, PushFrame, SessionId};
+use crate::broker::Broker;
 use crate::db::models::NotificationRow;
 use crate::db::InboxPosition;
 use crate::db::{
@@ -13,6 +13,7 @@ use crate::db::{
 use crate::dispatch;
 use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
+use crate::event::{Event, ServerFrame, SessionId};
 use crate::group_commit::CreateBatcher;
 use serde_json::{json, Map, Value};
 
@@ -133,9 +134,9 @@ impl Inbox {
         let (row, change) = self.db.run(move |conn| dispatch!(conn, set_read(user, id, read))).await?;
         let (notification_id, unread_count) = (id.get(), change.unread_count);
         let frame = if read {
-            PushFrame::NotificationRead { notification_id, unread_count }
+            ServerFrame::NotificationRead { notification_id, unread_count }
         } else {
-            PushFrame::NotificationUnread { notification_id, unread_count }
+            ServerFrame::NotificationUnread { notification_id, unread_count }
         };
         self.publish_change(user, change, origin, &frame).await;
         Ok((row, unread_count))
@@ -146,7 +147,7 @@ impl Inbox {
         let user = caller.user_id;
         let (marked, change) = self.db.run(move |conn| dispatch!(conn, mark_all_read(user))).await?;
         let unread_count = change.unread_count;
-        self.publish_change(user, change, origin, &PushFrame::AllRead { marked, unread_count }).await;
+        self.publish_change(user, change, origin, &ServerFrame::AllRead { marked, unread_count }).await;
         Ok((marked, unread_count))
     }
 
@@ -160,13 +161,13 @@ impl Inbox {
         let user = caller.user_id;
         let change = self.db.run(move |conn| dispatch!(conn, delete(user, id))).await?;
         let unread_count = change.unread_count;
-        let frame = PushFrame::NotificationDeleted { notification_id: id.get(), unread_count };
+        let frame = ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count };
         self.publish_change(user, change, origin, &frame).await;
         Ok(unread_count)
     }
 
     /// Publishes a committed change, when something changed.
-    async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &PushFrame<'_>) {
+    async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &ServerFrame<'_>) {
         if let Some(seq) = change.seq {
             self.broker.publish(vec![Event::new(user, seq, origin, frame)]).await;
         }
@@ -232,7 +233,7 @@ impl Inbox {
             .iter()
             .filter_map(|&(row, seq)| {
                 let user = UserId::new(row.user_id)?;
-                Some(Event::new(user, seq, origin, &PushFrame::Notification { notification: row }))
+                Some(Event::new(user, seq, origin, &ServerFrame::Notification { notification: row }))
             })
             .collect();
         self.broker.publish(events).await;

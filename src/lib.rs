@@ -31,6 +31,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod event;
 pub mod group_commit;
 pub mod http;
 pub mod hub;

@@ -4,9 +4,10 @@
 //! port), so tests run several nodes in one process and `main` is a thin shell.
 
 use crate::auth::TokenVerifier;
-use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker, Event};
+use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
 use crate::config::Config;
 use crate::db::{self, Db, DbTimeouts};
+use crate::event::Event;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;

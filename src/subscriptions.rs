@@ -255,7 +255,8 @@ impl Owner {
 mod tests {
     use super::*;
     use crate::broker::redis::RedisBroker;
-    use crate::broker::{user_channel, SessionId};
+    use crate::broker::user_channel;
+    use crate::event::SessionId;
 
     /// A private `redis-server` on a free port, stopped on drop.
     struct PrivateRedis {

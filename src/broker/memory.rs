@@ -2,7 +2,7 @@
 //! `capacity` events behind loses the oldest (counted, logged): the broker is a hint, and
 //! sessions repair gaps from the database.
 
-use super::Event;
+use crate::event::Event;
 use tokio::sync::broadcast;
 
 #[derive(Clone)]

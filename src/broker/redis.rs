@@ -17,8 +17,9 @@
 //!
 //! It knows nothing of the hub or of sessions.
 
-use super::{user_channel, Event, Notice, SessionId};
+use super::{user_channel, Notice};
 use crate::domain::{NotificationId, UserId};
+use crate::event::{Event, SessionId};
 use bytestring::ByteString;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -8,7 +8,7 @@
 //! the database. A notification a replay already sent is not written again, and a change made
 //! by this socket is not echoed to it; both still advance the position.
 
-use crate::broker::{Event, SessionId};
+use crate::event::{Event, SessionId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

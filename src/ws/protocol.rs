@@ -1,10 +1,12 @@
-//! The WebSocket wire protocol (SPEC §5): client frames parsed into `ClientFrame` with clear
-//! errors, and the replies and control frames the server sends. Pushes (`PushFrame`) are
-//! serialized once by the publisher, in `broker`.
+//! The WebSocket wire protocol (SPEC §5), client side: frames parsed into `ClientFrame` with
+//! clear errors, and the error frame that answers a bad one. Everything the server sends is a
+//! `crate::event::ServerFrame`.
 
 use crate::domain::NotificationId;
 use crate::error::ApiError;
-use serde_json::{json, Map, Value};
+use crate::event::ServerFrame;
+use bytestring::ByteString;
+use serde_json::{Map, Value};
 
 use crate::db::ListQuery as Page; // page-size limits shared with REST
 
@@ -124,26 +126,16 @@ fn notification_id(body: &Map<String, Value>) -> Result<NotificationId, ApiError
         .ok_or_else(|| ApiError::validation("notification_id", NotificationId::INVALID))
 }
 
-/// A reply frame: `body` with `request_id` added when the request carried one.
-pub fn reply(mut body: Value, request_id: &Option<Value>) -> String {
-    if let (Some(id), Value::Object(map)) = (request_id, &mut body) {
-        map.insert("request_id".into(), id.clone());
-    }
-    body.to_string()
-}
-
 /// `{"type":"error","code","message","field"?,"request_id"?}`; the socket stays open.
-pub fn error_frame(error: &ApiError, request_id: &Option<Value>) -> String {
-    let mut body = json!({ "type": "error", "code": error.code(), "message": error.public_message() });
-    if let (Some(field), Value::Object(map)) = (error.field(), &mut body) {
-        map.insert("field".into(), Value::from(field));
-    }
-    reply(body, request_id)
+pub fn error_frame(error: &ApiError, request_id: &Option<Value>) -> ByteString {
+    let frame = ServerFrame::Error { code: error.code(), message: error.public_message(), field: error.field() };
+    frame.to_reply(request_id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn frames_parse_and_request_ids_are_kept_as_sent() {

@@ -11,15 +11,15 @@ use super::delivery::{Delivery, Due, Received};
 use super::protocol::{self, ClientFrame, Request};
 use super::WsContext;
 use crate::auth::Principal;
-use crate::broker::{Event, PushFrame, SessionId};
 use crate::db::{CreateOutcome, Idempotent, ListQuery};
 use crate::error::ApiError;
+use crate::event::{Event, ServerFrame, SessionId};
 use crate::hub::SessionSignals;
 use crate::rate_limit::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -111,8 +111,9 @@ impl Session {
         self.delivery = Delivery::new(self.id, position.last_seq, position.newest_id);
         // Not bound to a name: a local here would live (on the heap, in this task) as long as
         // the socket.
-        let greeting = json!({"type": "connection_established", "user_id": self.principal.user_id, "unread_count": position.unread_count}).to_string();
-        if let Err(stop) = self.send(greeting.into()).await {
+        let greeting =
+            ServerFrame::ConnectionEstablished { user_id: self.principal.user_id, unread_count: position.unread_count };
+        if let Err(stop) = self.send(greeting.to_text()).await {
             return stop;
         }
         if let Some(since) = since {
@@ -168,7 +169,7 @@ impl Session {
                             }
                             AggregatedMessage::Binary(_) => {
                                 let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
-                                self.send(protocol::error_frame(&err, &None).into()).await
+                                self.send(protocol::error_frame(&err, &None)).await
                             }
                             AggregatedMessage::Ping(payload) => self.write_control(Some(&payload)).await,
                             AggregatedMessage::Pong(_) | AggregatedMessage::Close(_) => Ok(()),
@@ -210,7 +211,7 @@ impl Session {
             _ => return Ok(()),
         };
         let err = ApiError::RateLimited { retry_after_secs: 1 };
-        self.send(protocol::error_frame(&err, &request_id).into()).await
+        self.send(protocol::error_frame(&err, &request_id)).await
     }
 
     /// Writes one text frame. Gives up with 1013 if the hub reports the outbox overflowed, or
@@ -246,19 +247,19 @@ impl Session {
         }
     }
 
-    async fn reply(&mut self, body: Value, request_id: &Option<Value>) -> Result<(), Stop> {
-        self.send(protocol::reply(body, request_id).into()).await
+    async fn reply(&mut self, frame: &ServerFrame<'_>, request_id: &Option<Value>) -> Result<(), Stop> {
+        self.send(frame.to_reply(request_id)).await
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
         let Request { request_id, frame } = match protocol::parse(text) {
             Ok(request) => request,
-            Err(bad) => return self.send(protocol::error_frame(&bad.error, &bad.request_id).into()).await,
+            Err(bad) => return self.send(protocol::error_frame(&bad.error, &bad.request_id)).await,
         };
         match self.handle_frame(frame, &request_id).await {
             Ok(()) => Ok(()),
             Err(Handled::Stop(stop)) => Err(stop),
-            Err(Handled::Failed(err)) => self.send(protocol::error_frame(&err, &request_id).into()).await,
+            Err(Handled::Failed(err)) => self.send(protocol::error_frame(&err, &request_id)).await,
         }
     }
 
@@ -266,41 +267,44 @@ impl Session {
         let inbox = self.ctx.inbox.clone();
         let me = self.principal;
         let origin = Some(self.id);
-        let body = match frame {
+        let reply = match frame {
             ClientFrame::GetNotifications { limit, before, unread } => {
                 let page = inbox.list(me, ListQuery { unread_only: unread, kind: None, before, limit }).await?;
-                json!({"type": "notifications", "notifications": page.rows, "total": page.total,
-                       "unread_count": page.unread_count, "next_before": page.next_before})
+                let frame = ServerFrame::Notifications {
+                    notifications: &page.rows,
+                    total: page.total,
+                    unread_count: page.unread_count,
+                    next_before: page.next_before,
+                };
+                return self.reply(&frame, request_id).await.map_err(Handled::Stop);
             }
             ClientFrame::MarkRead { id } => {
                 let (_, unread_count) = inbox.mark_read(me, id, origin).await?;
-                json!({"type": "notification_read", "notification_id": id, "unread_count": unread_count})
+                ServerFrame::NotificationRead { notification_id: id.get(), unread_count }
             }
             ClientFrame::MarkAllRead => {
                 let (marked, unread_count) = inbox.mark_all_read(me, origin).await?;
-                json!({"type": "all_read", "marked": marked, "unread_count": unread_count})
+                ServerFrame::AllRead { marked, unread_count }
             }
             ClientFrame::DeleteNotification { id } => {
                 let unread_count = inbox.delete(me, id, origin).await?;
-                json!({"type": "notification_deleted", "notification_id": id, "unread_count": unread_count})
+                ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count }
             }
             ClientFrame::SendNotification { body } => match inbox.create(me, &body, None, origin).await? {
                 Idempotent::Fresh(CreateOutcome::Created { row, .. }) => {
-                    json!({"type": "notification_sent", "notification": row})
+                    let frame = ServerFrame::NotificationSent { notification: &row };
+                    return self.reply(&frame, request_id).await.map_err(Handled::Stop);
                 }
                 Idempotent::Fresh(CreateOutcome::Suppressed) => {
-                    json!({"type": "notification_sent", "suppressed": true, "reason": "preference"})
+                    ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" }
                 }
                 Idempotent::Replay(_) => {
                     return Err(Handled::Failed(ApiError::Internal("replay without a key".into())))
                 }
             },
-            ClientFrame::GetUnreadCount => {
-                let unread_count = inbox.unread_count(me).await?;
-                json!({"type": "unread_count", "unread_count": unread_count})
-            }
+            ClientFrame::GetUnreadCount => ServerFrame::UnreadCount { unread_count: inbox.unread_count(me).await? },
             ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
-            ClientFrame::Ping => json!({"type": "pong"}),
+            ClientFrame::Ping => ServerFrame::Pong,
             ClientFrame::RefreshToken { token } => {
                 let fresh = self.ctx.verifier.verify(&token)?;
                 if fresh.user_id != self.principal.user_id {
@@ -312,17 +316,17 @@ impl Session {
                 let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
                     .map(|t| t.naive_utc().format(crate::db::models::TIMESTAMP_FORMAT).to_string())
                     .unwrap_or_default();
-                json!({"type": "token_refreshed", "expires_at": expires_at})
+                ServerFrame::TokenRefreshed { expires_at }
             }
         };
-        self.reply(body, request_id).await.map_err(Handled::Stop)
+        self.reply(&reply, request_id).await.map_err(Handled::Stop)
     }
 
     /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
     async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
         match self.send_after(since, false).await? {
-            Ok(last_id) => self.reply(json!({"type": "sync_complete", "last_id": last_id}), request_id).await,
-            Err(err) => self.send(protocol::error_frame(&err, request_id).into()).await,
+            Ok(last_id) => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
+            Err(err) => self.send(protocol::error_frame(&err, request_id)).await,
         }
     }
 
@@ -339,7 +343,7 @@ impl Session {
                 Err(err) => return Ok(Err(err)),
             };
             for row in &rows {
-                let frame = PushFrame::Notification { notification: row }.to_text();
+                let frame = ServerFrame::Notification { notification: row }.to_text();
                 match tokio::time::timeout_at(deadline, self.send(frame)).await {
                     Ok(sent) => sent?,
                     Err(_late) => return Err(close(CloseCode::Again, "replay too slow: reconnect with since")),
@@ -373,7 +377,7 @@ impl Session {
             if event.notification_id.is_some() {
                 let metrics = &self.ctx.metrics;
                 metrics.notifications_delivered.inc();
-                let waited_us = crate::broker::unix_micros().saturating_sub(event.published_at_us);
+                let waited_us = crate::event::unix_micros().saturating_sub(event.published_at_us);
                 metrics.publish_to_delivery.observe(waited_us as f64 / 1e6);
             }
         }
@@ -406,8 +410,7 @@ impl Session {
             if let Err(err) = self.send_after(self.delivery.last_sent_id(), true).await? {
                 return self.postpone_repair(&err);
             }
-            let count = json!({"type": "unread_count", "unread_count": position.unread_count});
-            self.send(count.to_string().into()).await?;
+            self.send(ServerFrame::UnreadCount { unread_count: position.unread_count }.to_text()).await?;
             self.delivery.repaired_to(position.last_seq);
         }
         self.write_due().await

@@ -9,7 +9,7 @@ use awc::http::{Method, StatusCode};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use futures_util::future::join_all;
-use herald::broker::Event;
+use herald::event::Event;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
