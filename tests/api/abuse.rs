@@ -5,7 +5,6 @@
 //! idempotency keys are pruned without retention; `HERALD_OPS_BIND` moves the ops endpoints.
 
 use crate::helpers::*;
-use crate::ws_client::{ws_url, Refused, WsClient};
 use awc::http::{Method, StatusCode};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -5,8 +5,6 @@
 //! panic is never handed out again.
 
 use crate::helpers::*;
-use crate::proxy::Proxy;
-use crate::ws_client::WsClient;
 use awc::http::{Method, StatusCode};
 use herald::db::{Db, DbTimeouts};
 use serde_json::{json, Value};

@@ -2,7 +2,6 @@
 //! 500 or a hang), loses nothing that was acknowledged, and recovers when it returns.
 
 use crate::helpers::*;
-use crate::proxy::Proxy;
 use awc::http::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};

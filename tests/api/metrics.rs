@@ -1,7 +1,6 @@
 //! `/metrics` in the Prometheus text format reflects what the node did.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::{Method, StatusCode};
 
 async fn scrape(app: &TestApp) -> String {

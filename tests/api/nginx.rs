@@ -4,9 +4,7 @@
 //! mounts, rendered for a temporary directory: only the texts its header lists are replaced.
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
-use crate::cluster::cluster;
-use crate::helpers::{token, TestApp, WAIT};
-use crate::ws_client::WsClient;
+use crate::helpers::{cluster, id_of, token, TestApp, WsClient, WAIT};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::fs::File;
@@ -258,12 +256,6 @@ async fn node_under_socket(nginx: &Nginx, nodes: &[TestApp]) -> usize {
         assert!(Instant::now() < deadline, "nginx upstream connections to {ports:?}: {found:?}");
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The id of a notification or a `notification` frame.
-fn id_of(value: &Value) -> i64 {
-    let notification = if value["type"] == "notification" { &value["notification"] } else { value };
-    notification["id"].as_i64().unwrap_or_else(|| panic!("no id in {value}"))
 }
 
 #[actix_web::test]

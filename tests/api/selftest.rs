@@ -1,24 +1,17 @@
 //! `herald send` and `herald selftest` against real nodes.
 
-use crate::cluster::cluster;
 use crate::helpers::*;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs the binary off the test's runtime thread (the nodes' tasks keep running meanwhile).
 async fn herald(args: &[&str], secret: Option<&str>) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let secret = secret.map(str::to_owned);
     actix_web::rt::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .args(&args);
-        if let Some(secret) = secret {
-            command.env("JWT_SECRET", secret);
-        }
-        command.output().expect("run herald")
+        let mut vars = vec![("RUST_LOG", "warn")];
+        vars.extend(secret.as_deref().map(|secret| ("JWT_SECRET", secret)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_herald(&std::env::temp_dir(), &args, &vars)
     })
     .await
     .expect("blocking task")

@@ -236,9 +236,9 @@ on_both_backends!(approval_fields_are_folded_into_data, |app| {
     assert_eq!(page["notifications"], json!([second, first]), "stored folded, as replied");
 });
 
-/// U+0000 is valid in a JSON string. A title, message or link holding one must be stored as sent
-/// or refused as a validation error naming the field, the same on both backends; never a 500.
-async fn nul_characters_are_stored_or_refused(app: TestApp) {
+// U+0000 is valid in a JSON string. A title, message or link holding one must be stored as sent
+// or refused as a validation error naming the field, the same on both backends; never a 500.
+on_both_backends!(nul_characters_are_stored_or_refused, |app| {
     for (field, body) in [
         ("title", json!({"title": "a\u{0}b"})),
         ("message", json!({"title": "t", "message": "a\u{0}b"})),
@@ -252,17 +252,7 @@ async fn nul_characters_are_stored_or_refused(app: TestApp) {
             _ => panic!("{field} holding U+0000: {status} {reply}"),
         }
     }
-}
-
-#[actix_web::test]
-async fn nul_characters_are_stored_or_refused_on_sqlite() {
-    nul_characters_are_stored_or_refused(TestApp::spawn(Backend::Sqlite).await).await;
-}
-
-#[actix_web::test]
-async fn nul_characters_are_stored_or_refused_on_postgres() {
-    nul_characters_are_stored_or_refused(TestApp::spawn(Backend::Postgres).await).await;
-}
+});
 
 // ---------------------------------------------------------------------------------------------
 // List: query parameters and pagination

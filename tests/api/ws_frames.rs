@@ -3,7 +3,6 @@
 //! the socket, and every close code the server uses.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::StatusCode;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
@@ -79,10 +78,6 @@ async fn rest_unread_count(app: &TestApp, user: i64) -> i64 {
     let (status, body) = app.get("/auth/notifications/unread-count/", &token(user)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["unread_count"].as_i64().expect("unread_count is an integer")
-}
-
-fn id_of(notification: &Value) -> i64 {
-    notification["id"].as_i64().unwrap_or_else(|| panic!("notification id is an integer: {notification}"))
 }
 
 fn ids(notifications: &Value) -> Vec<i64> {

@@ -1,8 +1,6 @@
 //! A private `redis-server` per test, on a free loopback port, stopped by its own PID on Drop;
 //! `stop()` and `restart()` (same port) for outage tests. Never touches the shared Redis.
 
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,8 +59,26 @@ impl RedisServer {
 
     /// Subscribers of a channel on this server.
     pub fn numsub(&self, channel: &str) -> i64 {
-        let out = self.command(&["PUBSUB", "NUMSUB", channel]).unwrap_or_default();
-        out.lines().nth(1).and_then(|n| n.trim().parse().ok()).unwrap_or(-1)
+        self.numsub_of(&[channel])[0]
+    }
+
+    /// Subscriber counts of `channels`, in one `PUBSUB NUMSUB` (-1 for a channel it did not list).
+    pub fn numsub_of(&self, channels: &[&str]) -> Vec<i64> {
+        let mut args = vec!["PUBSUB", "NUMSUB"];
+        args.extend(channels);
+        let out = self.command(&args).unwrap_or_default();
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        channels
+            .iter()
+            .map(|name| {
+                lines
+                    .chunks(2)
+                    .find(|pair| pair[0] == *name)
+                    .and_then(|pair| pair.get(1))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(-1)
+            })
+            .collect()
     }
 }
 
