@@ -597,6 +597,7 @@ async fn refresh_token_before_expiry_keeps_the_socket_open() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let first_exp = now_secs() + 3;
     let (mut ws, _) = WsClient::open(&app, &token_expiring(1, first_exp)).await;
+    // The scenario: the refresh comes a second into the first token's 3 s, well before expiry.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let exp = now_secs() + 3600;
     let refreshed =
