@@ -2,14 +2,16 @@
 //! process on port 0 and a JSON client (`app`), tokens (`tokens`), `herald` processes
 //! (`process`), a WebSocket client and frame readers (`ws_client`), what a stream of pushed ids
 //! must look like (`streams`), a private Redis (`redis_server`), a cluster of nodes on both
-//! (`cluster`), a TCP proxy that cuts or stalls connections (`proxy`), and bounded waits on a
-//! condition (`wait`). Everything is cleaned up on Drop; every wait is bounded.
+//! (`cluster`), ports proven held by the process that uses them (`ports`), a TCP proxy that cuts
+//! or stalls connections (`proxy`), and bounded waits on a condition (`wait`). Everything is
+//! cleaned up on Drop; every wait is bounded.
 
 #![allow(dead_code)]
 
 mod app;
 mod cluster;
 mod db;
+mod ports;
 mod process;
 mod proxy;
 mod redis_server;
@@ -23,6 +25,7 @@ pub use crate::on_both_backends;
 pub use app::*;
 pub use cluster::*;
 pub use db::*;
+pub use ports::*;
 pub use process::*;
 pub use proxy::*;
 pub use redis_server::*;
