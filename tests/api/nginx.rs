@@ -5,10 +5,10 @@
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
 use crate::helpers::{
-    candidate_ports, cluster, id_of, listening_ports, poll, poll_blocking, token, wait_for, TestApp, WsClient, WAIT,
+    candidate_ports, cluster, connected_ports, id_of, listening_ports, poll, poll_blocking, token, wait_for, TestApp,
+    WsClient, WAIT,
 };
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::fs::File;
 
 use std::path::{Path, PathBuf};
@@ -238,34 +238,6 @@ async fn connect_wss(nginx: &Nginx, query: &str) -> WsClient {
         .unwrap_or_else(|e| panic!("wss handshake through nginx failed: {e}\n{}", nginx.logs()));
     assert_eq!(response.status().as_u16(), 101);
     WsClient { stream }
-}
-
-/// Ports among `candidates` that process `pid` holds an established TCP connection to: the
-/// node a proxied WebSocket landed on. Read from /proc, so neither nginx nor Herald helps.
-fn connected_ports(pid: u32, candidates: &[u16]) -> Vec<u16> {
-    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("nginx's open files")
-        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_string_lossy().into_owned();
-            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
-        })
-        .collect();
-    let mut ports = Vec::new();
-    for table in ["tcp", "tcp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(remote), Some(state), Some(inode)) = (fields.get(2), fields.get(3), fields.get(9)) else {
-                continue;
-            };
-            let port = remote.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            if *state == "01" && inodes.contains(*inode) {
-                ports.extend(port.filter(|p| candidates.contains(p)));
-            }
-        }
-    }
-    ports
 }
 
 /// The node whose port nginx's single upstream connection goes to (bounded wait).

@@ -205,3 +205,17 @@ pub async fn create_concurrently(nodes: &[TestApp], user: i64, creators: usize, 
     });
     join_all(tasks).await.into_iter().flatten().collect()
 }
+
+/// `GET /auth/notifications/{query}` as `user`, asserted 200.
+pub async fn list(app: &TestApp, user: i64, query: &str) -> Value {
+    let (status, body) = app.get(&format!("/auth/notifications/{query}"), &super::token(user)).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    body
+}
+
+/// `user`'s unread count over REST, asserted 200.
+pub async fn unread_count(app: &TestApp, user: i64) -> i64 {
+    let (status, body) = app.get("/auth/notifications/unread-count/", &super::token(user)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["unread_count"].as_i64().expect("unread_count is an integer")
+}

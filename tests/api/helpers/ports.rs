@@ -18,6 +18,30 @@ pub fn candidate_ports(n: usize) -> Vec<u16> {
 /// The TCP ports process `pid` itself listens on, read from /proc (its open sockets in state
 /// LISTEN), so no stranger on the same port can pass for it.
 pub fn listening_ports(pid: u32) -> HashSet<u16> {
+    tcp_sockets(pid).into_iter().filter(|s| s.state == LISTEN).map(|s| s.local_port).collect()
+}
+
+/// Ports among `candidates` that process `pid` holds an established TCP connection to (e.g. the
+/// node a proxied WebSocket landed on), read from /proc, so the process need not help.
+pub fn connected_ports(pid: u32, candidates: &[u16]) -> Vec<u16> {
+    tcp_sockets(pid)
+        .into_iter()
+        .filter(|s| s.state == ESTABLISHED && candidates.contains(&s.remote_port))
+        .map(|s| s.remote_port)
+        .collect()
+}
+
+const ESTABLISHED: &str = "01";
+const LISTEN: &str = "0A";
+
+struct TcpSocket {
+    local_port: u16,
+    remote_port: u16,
+    state: String,
+}
+
+/// The TCP sockets among process `pid`'s open files (from /proc/PID/fd and /proc/PID/net/tcp*).
+fn tcp_sockets(pid: u32) -> Vec<TcpSocket> {
     let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|entries| {
             entries
@@ -29,18 +53,21 @@ pub fn listening_ports(pid: u32) -> HashSet<u16> {
                 .collect()
         })
         .unwrap_or_default();
-    let mut ports = HashSet::new();
+    let port = |address: &str| address.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok());
+    let mut sockets = Vec::new();
     for table in ["tcp", "tcp6"] {
         let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
+            let (Some(local), Some(remote), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(2), fields.get(3), fields.get(9))
+            else {
                 continue;
             };
-            if *state == "0A" && inodes.contains(*inode) {
-                ports.extend(local.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok()));
+            if let (true, Some(local_port), Some(remote_port)) = (inodes.contains(*inode), port(local), port(remote)) {
+                sockets.push(TcpSocket { local_port, remote_port, state: (*state).to_owned() });
             }
         }
     }
-    ports
+    sockets
 }

@@ -13,6 +13,16 @@ pub fn id_of(notification: &Value) -> i64 {
     notification["id"].as_i64().unwrap_or_else(|| panic!("notification without an integer id: {notification}"))
 }
 
+/// The ids of a list answer's `notifications`, in its order.
+pub fn ids_of(list: &Value) -> Vec<i64> {
+    list["notifications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a notifications array: {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
 /// The id of a `notification` push frame; `None` for any other frame.
 pub fn pushed_id(frame: &Value) -> Option<i64> {
     (frame["type"] == "notification").then(|| id_of(&frame["notification"]))
