@@ -322,7 +322,8 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
     browser.wait_text("#state", "reconnecting").await;
 
     // A new node on the same port and database; a notification created as it comes up, while
-    // the page is still retrying (or just back): it arrives either way, exactly once.
+    // the page is still retrying (or just back): it arrives either way, exactly once. (The page
+    // keeps its URL, so the new node re-binds the port the stopped one held: the scenario.)
     let bind = format!("127.0.0.1:{port}");
     let second = TestApp::spawn_on(guard, &database_url, &[("HERALD_BIND", bind.as_str())]).await;
     let meanwhile_id = create(&second, "Created while the page was away").await;

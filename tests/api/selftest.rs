@@ -41,6 +41,8 @@ async fn selftest_passes_against_a_two_node_cluster() {
 
 #[actix_web::test]
 async fn selftest_fails_clearly_against_a_dead_url_or_a_refused_token() {
+    // A port nothing listens on: the kernel's free port, released at once (held, it would
+    // accept connections and not be dead).
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let out = herald(&["selftest", "--url", &format!("http://127.0.0.1:{dead_port}")], Some(SECRET)).await;
     assert!(!out.status.success());

@@ -9,8 +9,7 @@
 //! (the outage is the scenario: nothing can hold a port for a process that is down) and proves
 //! it the same way, so a port taken meanwhile fails loudly instead of talking to a stranger.
 
-use super::{poll_blocking, WAIT};
-use std::net::TcpListener;
+use super::{candidate_ports, poll_blocking, WAIT};
 use std::process::{Child, Command, Stdio};
 
 /// Candidate ports tried by `start()` before giving up.
@@ -25,7 +24,7 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            let mut server = RedisServer { port: candidate_port(), child: None };
+            let mut server = RedisServer { port: candidate_ports(1)[0], child: None };
             match server.try_start() {
                 Ok(()) => return server,
                 Err(why) => failures.push(format!("port {}: {why}", server.port)),
@@ -123,11 +122,6 @@ impl RedisServer {
             })
             .collect()
     }
-}
-
-/// A port the kernel reports free right now: only a candidate, `try_start` proves it ours.
-fn candidate_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
 }
 
 impl Drop for RedisServer {
