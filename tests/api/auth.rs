@@ -92,12 +92,6 @@ fn assert_forbidden(status: StatusCode, body: &Value, case: &str) {
     assert!(body["error"]["message"].is_string(), "{case}: {body}");
 }
 
-async fn unread_count_of(app: &TestApp, user: i64) -> i64 {
-    let (status, body) = app.get(UNREAD_COUNT, &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["unread_count"].as_i64().expect("unread_count")
-}
-
 #[actix_web::test]
 async fn a_valid_token_is_accepted_and_a_missing_or_malformed_header_is_401() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -189,13 +183,13 @@ async fn the_user_id_comes_from_user_id_or_else_a_digit_sub() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["notification"]["user_id"], 42);
     assert_eq!(body["notification"]["sender_id"], 42);
-    assert_eq!(unread_count_of(&app, 42).await, 1, "the integer-id token of user 42 sees it");
+    assert_eq!(unread_count(&app, 42).await, 1, "the integer-id token of user 42 sees it");
 
     let sub_only = sign(&claims_with(0, json!({"user_id": null, "sub": "43"})));
     let (status, body) = app.post(CREATE, &sub_only, json!({"title": "as 43"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["notification"]["user_id"], 43);
-    assert_eq!(unread_count_of(&app, 43).await, 1);
+    assert_eq!(unread_count(&app, 43).await, 1);
 
     for (case, changes) in [
         ("sub not digits", json!({"user_id": null, "sub": "user-43"})),
@@ -211,7 +205,7 @@ async fn the_user_id_comes_from_user_id_or_else_a_digit_sub() {
     ] {
         assert_unauthorized(&app, Some(&sign(&claims_with(0, changes))), case).await;
     }
-    assert_eq!(unread_count_of(&app, 7).await, 0);
+    assert_eq!(unread_count(&app, 7).await, 0);
 }
 
 #[actix_web::test]
@@ -320,8 +314,8 @@ async fn a_plain_user_may_create_only_for_themselves() {
     assert_forbidden(status, &body, "plain user for user 2");
     let (status, body) = app.post(CREATE, &me, json!({"title": "yours", "user_id": "2"})).await;
     assert_forbidden(status, &body, "plain user for user \"2\"");
-    assert_eq!(unread_count_of(&app, 2).await, 0, "nothing was stored for user 2");
-    assert_eq!(unread_count_of(&app, 1).await, 3);
+    assert_eq!(unread_count(&app, 2).await, 0, "nothing was stored for user 2");
+    assert_eq!(unread_count(&app, 1).await, 3);
 }
 
 #[actix_web::test]
@@ -339,7 +333,7 @@ async fn staff_and_the_send_scope_may_create_for_others() {
         assert_eq!(status, StatusCode::CREATED, "{case}: {body}");
         assert_eq!(body["notification"]["user_id"], 2, "{case}");
         assert_eq!(body["notification"]["sender_id"], 9, "{case}");
-        assert_eq!(unread_count_of(&app, 2).await, i as i64 + 1, "{case}");
+        assert_eq!(unread_count(&app, 2).await, i as i64 + 1, "{case}");
     }
     let denied = [
         ("is_staff false", sign(&claims_with(9, json!({"is_staff": false})))),
@@ -352,7 +346,7 @@ async fn staff_and_the_send_scope_may_create_for_others() {
         let (status, body) = app.post(CREATE, token, json!({"title": case, "user_id": 2})).await;
         assert_forbidden(status, &body, case);
     }
-    assert_eq!(unread_count_of(&app, 2).await, allowed.len() as i64, "denied creates stored nothing");
+    assert_eq!(unread_count(&app, 2).await, allowed.len() as i64, "denied creates stored nothing");
 }
 
 #[actix_web::test]
@@ -363,8 +357,8 @@ async fn broadcast_needs_staff_or_the_send_scope() {
     assert_forbidden(status, &reply, "plain user broadcast");
     let (status, reply) = app.post(BROADCAST, &token(1), json!({"user_ids": [1], "title": "only me"})).await;
     assert_forbidden(status, &reply, "plain user broadcast to themselves only");
-    assert_eq!(unread_count_of(&app, 1).await, 0);
-    assert_eq!(unread_count_of(&app, 2).await, 0);
+    assert_eq!(unread_count(&app, 1).await, 0);
+    assert_eq!(unread_count(&app, 2).await, 0);
 
     let (status, reply) = app.post(BROADCAST, &staff_token(9), body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
@@ -372,8 +366,8 @@ async fn broadcast_needs_staff_or_the_send_scope() {
     let scoped = sign(&claims_with(9, json!({"scopes": ["notifications:send"]})));
     let (status, reply) = app.post(BROADCAST, &scoped, body).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
-    assert_eq!(unread_count_of(&app, 2).await, 2);
-    assert_eq!(unread_count_of(&app, 3).await, 2);
+    assert_eq!(unread_count(&app, 2).await, 2);
+    assert_eq!(unread_count(&app, 3).await, 2);
 }
 
 on_both_backends!(another_users_notification_answers_exactly_like_a_missing_one, |app| {
@@ -405,7 +399,7 @@ on_both_backends!(another_users_notification_answers_exactly_like_a_missing_one,
     assert_eq!(list["notifications"], json!([]));
     assert_eq!(list["total"], 0);
     assert_eq!(list["unread_count"], 0);
-    assert_eq!(unread_count_of(&app, 2).await, 0);
+    assert_eq!(unread_count(&app, 2).await, 0);
     let (status, marked) = app.post_empty("/auth/notifications/mark-all-read/", &intruder).await;
     assert_eq!(status, StatusCode::OK, "{marked}");
     assert_eq!(marked["marked"], 0);

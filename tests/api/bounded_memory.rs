@@ -5,12 +5,7 @@
 //! - A republish queue that overflows is dropped whole, and once Redis takes publishes again
 //!   every node's sessions repair from the database: nothing is lost.
 
-use crate::cluster::wait_ready;
-use crate::cluster_faults::wait_subscribed;
 use crate::helpers::*;
-use crate::proxy::Proxy;
-use crate::redis_server::RedisServer;
-use crate::ws_client::{id_of, read_until, Read, WsClient};
 use awc::http::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -7,12 +7,12 @@
 //! target/test-artifacts/test-page.png (and, with HERALD_UPDATE_SCREENSHOT=1, as the README's
 //! docs/test-page.png). Every wait polls the DOM with a deadline.
 
-use crate::helpers::{token, Backend, DbGuard, TestApp, WAIT};
+use crate::helpers::{poll_every, token, wait_for as wait_for_value, Backend, DbGuard, TestApp, WAIT};
 use awc::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,17 +40,17 @@ impl Browser {
         let chromium = find(&["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"])
             .expect("chromium is installed (.ci/run installs it: apt-get install chromium chromium-driver)");
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let log = File::create(dir.path().join("chromedriver.log")).expect("chromedriver log");
+        // Port 0: chromedriver binds a port of its own and prints it (`wait_ready` reads it).
         let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
             .expect("start chromedriver");
         let client = awc::Client::builder().timeout(BROWSER_START).finish();
-        let mut browser = Browser { driver, port, session: String::new(), client, dir };
+        let mut browser = Browser { driver, port: 0, session: String::new(), client, dir };
         browser.wait_ready().await;
 
         let profile = browser.dir.path().join("profile");
@@ -78,22 +78,32 @@ impl Browser {
         browser
     }
 
-    /// Polls chromedriver's `/status` until it is ready (bounded).
+    /// Reads the port chromedriver bound from its log, then polls its `/status` until it is
+    /// ready (bounded).
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + WAIT;
-        loop {
+        let started = "ChromeDriver was started successfully on port ";
+        let port = wait_for_value("chromedriver's port", WAIT, async || {
             if let Ok(Some(status)) = self.driver.try_wait() {
                 panic!("chromedriver exited ({status}):\n{}", self.logs());
             }
-            let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                let (status, body) = self.send(Method::GET, "/status", None).await;
-                if status.is_success() && body["value"]["ready"] == json!(true) {
-                    return;
-                }
+            let log = std::fs::read_to_string(self.dir.path().join("chromedriver.log")).unwrap_or_default();
+            let port = log.lines().find_map(|l| l.split_once(started)?.1.trim_end_matches('.').trim().parse().ok());
+            port.ok_or_else(|| self.logs())
+        })
+        .await;
+        self.port = port;
+        let ready = async || {
+            let (status, body) = self.send(Method::GET, "/status", None).await;
+            if status.is_success() && body["value"]["ready"] == json!(true) {
+                Ok(())
+            } else {
+                Err(format!("{status} {body}"))
             }
-            assert!(Instant::now() < deadline, "chromedriver not ready within {WAIT:?}:\n{}", self.logs());
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(last) = poll_every(Duration::from_millis(50), left, ready).await {
+            panic!("chromedriver not ready within {WAIT:?} ({last}):\n{}", self.logs());
         }
     }
 
@@ -151,10 +161,9 @@ impl Browser {
 
     /// Polls until `script` returns true; fails after WAIT with what the page shows.
     async fn wait_for(&self, what: &str, script: &str, args: Value) {
-        let deadline = Instant::now() + WAIT;
-        while self.script(script, args.clone()).await != json!(true) {
-            assert!(Instant::now() < deadline, "page: {what} not within {WAIT:?}\n{}", self.page_summary().await);
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        let shown = async || if self.script(script, args.clone()).await == json!(true) { Ok(()) } else { Err(()) };
+        if poll_every(Duration::from_millis(50), WAIT, shown).await.is_err() {
+            panic!("page: {what} not within {WAIT:?}\n{}", self.page_summary().await);
         }
     }
 
@@ -242,10 +251,6 @@ fn find(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|path| path.is_file())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
-}
-
 /// Standard base64 (the WebDriver screenshot encoding); panics on anything else.
 fn base64_decode(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
@@ -317,7 +322,8 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
     browser.wait_text("#state", "reconnecting").await;
 
     // A new node on the same port and database; a notification created as it comes up, while
-    // the page is still retrying (or just back): it arrives either way, exactly once.
+    // the page is still retrying (or just back): it arrives either way, exactly once. (The page
+    // keeps its URL, so the new node re-binds the port the stopped one held: the scenario.)
     let bind = format!("127.0.0.1:{port}");
     let second = TestApp::spawn_on(guard, &database_url, &[("HERALD_BIND", bind.as_str())]).await;
     let meanwhile_id = create(&second, "Created while the page was away").await;

@@ -9,25 +9,11 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_herald");
 /// The tables the migrations create (diesel's own bookkeeping table aside).
 const TABLES: [&str; 4] = ["idempotency_keys", "inbox_state", "notification_preferences", "notifications"];
-
-/// `herald <args>` with only `PATH` and `vars` set, run in `dir`.
-fn herald(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).current_dir(dir).args(args);
-    for (name, value) in vars {
-        cmd.env(name, value);
-    }
-    cmd.stdin(Stdio::null()).output().expect("run the herald binary")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -70,7 +56,7 @@ fn expected_tables() -> BTreeSet<String> {
 #[test]
 fn token_prints_one_signed_access_token() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = herald(dir.path(), &["token", "--user", "5", "--staff", "--ttl", "2h"], &[("JWT_SECRET", SECRET)]);
+    let out = run_herald(dir.path(), &["token", "--user", "5", "--staff", "--ttl", "2h"], &[("JWT_SECRET", SECRET)]);
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -98,7 +84,7 @@ fn token_prints_one_signed_access_token() {
 #[test]
 fn token_without_staff_is_not_staff() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = herald(dir.path(), &["token", "--user", "9"], &[("JWT_SECRET", SECRET)]);
+    let out = run_herald(dir.path(), &["token", "--user", "9"], &[("JWT_SECRET", SECRET)]);
     assert!(out.status.success(), "{}", describe(&out));
     let claims = jsonwebtoken::decode::<Value>(
         text(&out.stdout).trim(),
@@ -117,7 +103,7 @@ fn token_without_staff_is_not_staff() {
 fn token_refuses_a_zero_or_unparsable_ttl() {
     let dir = tempfile::tempdir().expect("temp dir");
     for ttl in ["0s", "nonsense"] {
-        let out = herald(dir.path(), &["token", "--user", "5", "--ttl", ttl], &[("JWT_SECRET", SECRET)]);
+        let out = run_herald(dir.path(), &["token", "--user", "5", "--ttl", ttl], &[("JWT_SECRET", SECRET)]);
         assert!(!out.status.success(), "--ttl {ttl} must fail: {}", describe(&out));
         assert!(text(&out.stdout).trim().is_empty(), "no token printed for --ttl {ttl}: {}", describe(&out));
         assert!(text(&out.stderr).contains("ttl"), "stderr explains the bad --ttl {ttl}: {}", describe(&out));
@@ -127,7 +113,7 @@ fn token_refuses_a_zero_or_unparsable_ttl() {
 #[test]
 fn token_without_jwt_secret_fails_and_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = herald(dir.path(), &["token", "--user", "5"], &[]);
+    let out = run_herald(dir.path(), &["token", "--user", "5"], &[]);
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(text(&out.stdout).trim().is_empty(), "no token printed: {}", describe(&out));
     assert!(text(&out.stderr).contains("JWT_SECRET"), "{}", describe(&out));
@@ -136,7 +122,7 @@ fn token_without_jwt_secret_fails_and_says_so() {
 #[test]
 fn bad_configuration_exits_2_naming_every_bad_variable() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = herald(
+    let out = run_herald(
         dir.path(),
         &[],
         &[("HERALD_BIND", "nope"), ("DATABASE_URL", "mysql://x"), ("HERALD_DB_POOL_SIZE", "0")],
@@ -155,13 +141,13 @@ fn migrate_creates_the_sqlite_tables_once() {
     let db = dir.path().join("x.db");
     let url = format!("sqlite://{}", db.display());
 
-    let first = herald(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    let first = run_herald(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
     assert!(first.status.success(), "{}", describe(&first));
     assert!(text(&first.stdout).contains("applied 1 migration(s)"), "{}", describe(&first));
     assert!(db.is_file(), "migrate created {}", db.display());
     assert_eq!(sqlite_tables(&db), expected_tables());
 
-    let second = herald(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    let second = run_herald(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
     assert!(second.status.success(), "{}", describe(&second));
     assert!(text(&second.stdout).contains("applied 0 migration(s)"), "{}", describe(&second));
     assert_eq!(sqlite_tables(&db), expected_tables());
@@ -201,84 +187,30 @@ fn migrate_creates_the_postgres_tables_once() {
     assert!(postgres_tables(&mut conn).is_empty(), "the database starts empty");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let first = herald(dir.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
+    let first = run_herald(dir.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
     assert!(first.status.success(), "{}", describe(&first));
     assert!(text(&first.stdout).contains("applied 1 migration(s)"), "{}", describe(&first));
     assert_eq!(postgres_tables(&mut conn), expected_tables());
 
-    let second = herald(dir.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
+    let second = run_herald(dir.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
     assert!(second.status.success(), "{}", describe(&second));
     assert!(text(&second.stdout).contains("applied 0 migration(s)"), "{}", describe(&second));
     assert!(!dir.path().join("herald.db").exists(), "DATABASE_URL was used, not the default file");
 }
 
-/// Kills the child by its own PID when the test ends, passed or failed.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads the server's stdout until it printed its URL and the development token.
-fn wait_for_banner(lines: &mpsc::Receiver<String>, log: &Path) -> (String, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    let mut url = None;
-    let mut token = None;
-    let mut token_next = false;
-    while url.is_none() || token.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = match lines.recv_timeout(left) {
-            Ok(line) => line,
-            Err(e) => panic!(
-                "herald serve did not print its URL and token within 20 s ({e}); stdout so far: {seen:#?}\nstderr: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            ),
-        };
-        if token_next {
-            token = Some(line.trim().to_owned());
-            token_next = false;
-        } else if let Some(rest) = line.strip_prefix("Herald listening on ") {
-            url = Some(rest.trim().to_owned());
-        } else if line.starts_with("Development token") {
-            token_next = true;
-        }
-        seen.push(line);
-    }
-    (url.expect("url"), token.expect("token"))
+/// The URL and the development token in what `herald serve` printed, once both are there (the
+/// token is the line after `Development token…`).
+fn banner(lines: &[String]) -> Option<(String, String)> {
+    let url = lines.iter().find_map(|line| line.strip_prefix("Herald listening on "))?;
+    let token = lines.iter().position(|line| line.starts_with("Development token")).and_then(|at| lines.get(at + 1))?;
+    Some((url.trim().to_owned(), token.trim().to_owned()))
 }
 
 #[actix_web::test]
 async fn serve_with_nothing_set_starts_a_working_node_and_prints_a_token() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log_path = dir.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HERALD_BIND", "127.0.0.1:0")
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("start herald serve");
-    let mut child = KillOnDrop(child);
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let (url, token) = wait_for_banner(&rx, &log_path);
+    let serve = HeraldProcess::start(&[], &[("HERALD_BIND", "127.0.0.1:0")]);
+    let printed = serve.read_stdout_until("its URL and a development token", |lines| banner(lines).is_some());
+    let (url, token) = banner(&printed).expect("URL and token");
     let port: u16 = url
         .strip_prefix("http://127.0.0.1:")
         .and_then(|p| p.parse().ok())
@@ -319,8 +251,8 @@ async fn serve_with_nothing_set_starts_a_working_node_and_prints_a_token() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let _ = res.body().await;
 
-    assert!(dir.path().join("herald.db").is_file(), "the default SQLite file is created in the working directory");
-    drop(child);
+    assert!(serve.dir().join("herald.db").is_file(), "the default SQLite file is created in the working directory");
+    drop(serve);
 }
 
 fn token_signed_elsewhere() -> String {

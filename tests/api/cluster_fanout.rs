@@ -7,10 +7,7 @@
 //! the database and then sends an `unread_count` frame; the readers below accept such frames
 //! wherever a repair may legitimately happen, and nothing else.
 
-use crate::cluster::cluster;
 use crate::helpers::*;
-use crate::redis_server::RedisServer;
-use crate::ws_client::*;
 use awc::http::{Method, StatusCode};
 use futures_util::future::{join, join_all};
 use serde_json::{json, Value};
@@ -31,10 +28,6 @@ const SUBSCRIPTIONS_SETTLE: Duration = Duration::from_secs(5);
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn is_repair(frame: &Value) -> bool {
-    frame["type"] == "unread_count" && frame["unread_count"].as_i64().is_some_and(|n| n >= 0)
-}
-
 /// The next frame that is not a stream repair's `unread_count`, within `WAIT`.
 async fn next_push(ws: &mut WsClient, who: &str) -> Value {
     let deadline = Instant::now() + WAIT;
@@ -45,115 +38,6 @@ async fn next_push(ws: &mut WsClient, who: &str) -> Value {
             Read::Closed(code) => panic!("{who}: closed with {code}"),
             Read::Quiet => panic!("{who}: no frame within {WAIT:?}"),
         }
-    }
-}
-
-/// Reads until `count` notification frames arrived (bounded by `wait`); returns their ids in
-/// arrival order. Only `notification` and repair `unread_count` frames may arrive.
-async fn collect_notifications(ws: &mut WsClient, count: usize, wait: Duration, who: String) -> Vec<i64> {
-    let deadline = Instant::now() + wait;
-    let mut ids = Vec::with_capacity(count);
-    while ids.len() < count {
-        match read_until(ws, deadline).await {
-            Read::Frame(frame) if frame["type"] == "notification" => ids.push(id_of(&frame["notification"])),
-            Read::Frame(frame) if is_repair(&frame) => {}
-            Read::Frame(frame) => panic!("{who}: unexpected frame {frame}"),
-            Read::Closed(code) => panic!("{who}: closed with {code} after {} of {count} notifications", ids.len()),
-            Read::Quiet => panic!("{who}: only {} of {count} notifications within {wait:?}: {ids:?}", ids.len()),
-        }
-    }
-    ids
-}
-
-/// Asserts nothing but repair `unread_count` frames arrives for `wait`.
-async fn expect_no_more(ws: &mut WsClient, wait: Duration, who: String) {
-    let deadline = Instant::now() + wait;
-    loop {
-        match read_until(ws, deadline).await {
-            Read::Quiet => return,
-            Read::Frame(frame) if is_repair(&frame) => {}
-            Read::Frame(frame) => panic!("{who}: expected nothing more, got {frame}"),
-            Read::Closed(code) => panic!("{who}: closed with {code}"),
-        }
-    }
-}
-
-/// Asserts that `seen` is strictly increasing and holds exactly the ids of `expected`.
-fn assert_exactly_once_in_order(seen: &[i64], expected: &[i64], who: &str) {
-    for pair in seen.windows(2) {
-        assert!(pair[0] < pair[1], "{who}: ids not strictly increasing: {} then {} in {seen:?}", pair[0], pair[1]);
-    }
-    let want: BTreeSet<i64> = expected.iter().copied().collect();
-    let got: BTreeSet<i64> = seen.iter().copied().collect();
-    let missing: Vec<_> = want.difference(&got).collect();
-    let extra: Vec<_> = got.difference(&want).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{who}: missing {missing:?}, unexpected {extra:?}");
-    assert_eq!(seen.len(), want.len(), "{who}: some id arrived more than once");
-}
-
-/// Creates a notification for `user` (as that user) on `node`; returns its id.
-async fn create_id(node: &TestApp, user: i64, title: &str) -> i64 {
-    id_of(&node.create_for_self(user, title).await)
-}
-
-/// `creators` concurrent tasks, creator `c` on node `c % nodes.len()`, each creating `each`
-/// notifications for `user` one after the other. Returns every id created.
-async fn create_concurrently(nodes: &[TestApp], user: i64, creators: usize, each: usize) -> Vec<i64> {
-    let tasks = (0..creators).map(|creator| async move {
-        let node = &nodes[creator % nodes.len()];
-        let mut ids = Vec::with_capacity(each);
-        for n in 0..each {
-            ids.push(create_id(node, user, &format!("creator {creator} #{n}")).await);
-        }
-        ids
-    });
-    join_all(tasks).await.into_iter().flatten().collect()
-}
-
-fn channel(user: i64) -> String {
-    format!("herald:user:{user}")
-}
-
-/// Subscriber counts of the users' channels, in one `PUBSUB NUMSUB`.
-fn numsub_of(redis: &RedisServer, users: &[i64]) -> Vec<i64> {
-    let channels: Vec<String> = users.iter().map(|u| channel(*u)).collect();
-    let mut args = vec!["PUBSUB", "NUMSUB"];
-    args.extend(channels.iter().map(String::as_str));
-    let out = redis.command(&args).unwrap_or_default();
-    let lines: Vec<&str> = out.lines().map(str::trim).collect();
-    channels
-        .iter()
-        .map(|name| {
-            lines
-                .chunks(2)
-                .find(|pair| pair[0] == name)
-                .and_then(|pair| pair.get(1))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(-1)
-        })
-        .collect()
-}
-
-/// Polls (bounded by `within`) until each user's channel has the expected subscriber count.
-async fn wait_numsub(redis: &RedisServer, expected: &[(i64, i64)], within: Duration) {
-    let users: Vec<i64> = expected.iter().map(|(u, _)| *u).collect();
-    let want: Vec<i64> = expected.iter().map(|(_, n)| *n).collect();
-    let deadline = Instant::now() + within;
-    loop {
-        let got = numsub_of(redis, &users);
-        if got == want {
-            return;
-        }
-        if Instant::now() >= deadline {
-            let wrong: Vec<String> = users
-                .iter()
-                .zip(want.iter().zip(&got))
-                .filter(|(_, (w, g))| w != g)
-                .map(|(u, (w, g))| format!("{}: want {w}, got {g}", channel(*u)))
-                .collect();
-            panic!("subscriptions did not settle within {within:?}: {wrong:?}");
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -189,7 +73,13 @@ async fn four_sockets_of_one_user_on_two_nodes_each_get_every_push_once_in_order
     for (i, ids) in seen.iter().enumerate() {
         assert_exactly_once_in_order(ids, &created, &format!("socket {i}"));
     }
-    join_all(sockets.iter_mut().enumerate().map(|(i, (_, ws))| expect_no_more(ws, QUIET, format!("socket {i}")))).await;
+    join_all(
+        sockets
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (_, ws))| expect_no_more_notifications(ws, QUIET, format!("socket {i}"))),
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -406,7 +296,7 @@ async fn broadcast_to_200_users_spread_over_3_nodes_reaches_each_exactly_once() 
             assert_eq!(push["notification"]["sender_id"], 1000, "{who}: {push}");
             assert_eq!(push["notification"]["title"], "cluster-wide", "{who}: {push}");
             assert_eq!(id_of(&push["notification"]), expected_id, "{who}: {push}");
-            expect_no_more(ws, QUIET, who).await;
+            expect_no_more_notifications(ws, QUIET, who).await;
             push
         }
     });
@@ -484,9 +374,9 @@ async fn tab_reload_churn_leaves_no_stale_subscription() {
     let created = nodes[1].create_for_self(5, "after the churn").await;
     let (_, five) = kept.iter_mut().find(|(user, _)| *user == 5).expect("user 5 kept a socket");
     assert_eq!(next_push(five, "user 5").await, json!({"type": "notification", "notification": created}));
-    join_all(kept.iter_mut().map(|(user, ws)| expect_no_more(ws, QUIET, format!("user {user}")))).await;
+    join_all(kept.iter_mut().map(|(user, ws)| expect_no_more_notifications(ws, QUIET, format!("user {user}")))).await;
     assert_eq!(
-        numsub_of(&redis, &(1..=USERS).collect::<Vec<_>>()),
+        subscribers(&redis, &(1..=USERS).collect::<Vec<_>>()),
         expected.iter().map(|(_, n)| *n).collect::<Vec<_>>()
     );
 }
@@ -539,7 +429,13 @@ async fn idempotency_and_ordering_hold_across_nodes() {
         ids.extend(more);
         assert_exactly_once_in_order(ids, &expected, &format!("socket on node {node}"));
     }
-    join_all(sockets.iter_mut().enumerate().map(|(node, ws)| expect_no_more(ws, QUIET, format!("node {node}")))).await;
+    join_all(
+        sockets
+            .iter_mut()
+            .enumerate()
+            .map(|(node, ws)| expect_no_more_notifications(ws, QUIET, format!("node {node}"))),
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,7 +460,7 @@ async fn a_socket_on_a_node_whose_user_has_no_other_sockets_gets_pushes_created_
         let who = format!("user {user} on node B");
         let (ids, seen) = join(creates, collect_notifications(&mut ws, 20, BURST, who.clone())).await;
         assert_exactly_once_in_order(&seen, &ids, &who);
-        expect_no_more(&mut ws, QUIET, who).await;
+        expect_no_more_notifications(&mut ws, QUIET, who).await;
     }
 
     // A single create right after connecting: no later event reveals a gap, so only the repair
@@ -576,7 +472,7 @@ async fn a_socket_on_a_node_whose_user_has_no_other_sockets_gets_pushes_created_
         let who = format!("user {user} on node B");
         let seen = collect_notifications(&mut ws, 1, WAIT, who.clone()).await;
         assert_eq!(seen, vec![id], "{who}");
-        expect_no_more(&mut ws, QUIET, who).await;
+        expect_no_more_notifications(&mut ws, QUIET, who).await;
     }))
     .await;
 
@@ -602,7 +498,7 @@ async fn a_socket_on_a_node_whose_user_has_no_other_sockets_gets_pushes_created_
         };
         let (ids, (before, seen)) = join(creates, reads).await;
         assert_eq!(seen, ids[before..].to_vec(), "{who}: {before} counted in the greeting");
-        expect_no_more(&mut ws, QUIET, who).await;
+        expect_no_more_notifications(&mut ws, QUIET, who).await;
     }))
     .await;
 }

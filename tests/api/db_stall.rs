@@ -5,8 +5,6 @@
 //! panic is never handed out again.
 
 use crate::helpers::*;
-use crate::proxy::Proxy;
-use crate::ws_client::WsClient;
 use awc::http::{Method, StatusCode};
 use herald::db::{Db, DbTimeouts};
 use serde_json::{json, Value};
@@ -100,16 +98,17 @@ async fn connections_in_use(app: &TestApp) -> f64 {
 /// Creates until one answers 201 (each attempt is itself bounded); returns the stored id and
 /// how long recovery took.
 async fn create_until_stored(app: &TestApp, me: &str, since: Instant) -> (i64, Duration) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let stored = poll_every(Duration::from_millis(100), WAIT, async || {
         let (status, body) = app.post("/auth/notifications/create/", me, json!({"title": "after the stall"})).await;
         if status == StatusCode::CREATED {
-            return (body["notification"]["id"].as_i64().expect("id"), since.elapsed());
+            return Ok(body["notification"]["id"].as_i64().expect("id"));
         }
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert!(Instant::now() < deadline, "the node did not recover within {WAIT:?} of the database");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(body)
+    })
+    .await
+    .unwrap_or_else(|last| panic!("the node did not recover within {WAIT:?} of the database: {last}"));
+    (stored, since.elapsed())
 }
 
 #[actix_web::test]
@@ -149,11 +148,7 @@ async fn a_stalled_database_answers_503_within_the_bound_and_recovers() {
     assert_eq!(status, StatusCode::OK, "{ready}");
 
     // The threads that hung with their connections come back, and those connections go.
-    let deadline = Instant::now() + WAIT;
-    while connections_in_use(&app).await > 0.0 {
-        assert!(Instant::now() < deadline, "connections still in use {WAIT:?} after the stall");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("no connection in use after the stall", WAIT, async || connections_in_use(&app).await == 0.0).await;
     println!("stalled database: no connection in use {:?} after the stall", resumed_at.elapsed());
 
     // Exactly the acknowledged creates are stored: the stall began between statements, so

@@ -1,7 +1,6 @@
 //! Limits: per-user REST rate (429 + Retry-After; service tokens exempt) and socket caps.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::{Method, StatusCode};
 use serde_json::json;
 

@@ -1,7 +1,6 @@
 //! `/metrics` in the Prometheus text format reflects what the node did.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::{Method, StatusCode};
 
 async fn scrape(app: &TestApp) -> String {
@@ -47,16 +46,16 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
     ws.send_text(&"x".repeat(70 * 1024)).await;
     let (code, _) = ws.expect_close().await;
     assert_eq!(code, 1009);
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    wait_for("the close counted", WAIT, async || {
         let text = scrape(&app).await;
         let closed = text
             .lines()
             .any(|l| l.starts_with("herald_sockets_closed_total") && l.contains("code=\"1009\"") && l.ends_with(" 1"));
         if closed && sample(&text, "herald_open_sockets", &[]) == 0.0 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("\n{text}"))
         }
-        assert!(std::time::Instant::now() < deadline, "close not counted:\n{text}");
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }

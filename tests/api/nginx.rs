@@ -4,16 +4,16 @@
 //! mounts, rendered for a temporary directory: only the texts its header lists are replaced.
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
-use crate::cluster::cluster;
-use crate::helpers::{token, TestApp, WAIT};
-use crate::ws_client::WsClient;
+use crate::helpers::{
+    candidate_ports, cluster, connected_ports, id_of, listening_ports, poll, poll_blocking, token, wait_for, TestApp,
+    WsClient, WAIT,
+};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::Connector;
 
@@ -31,7 +31,7 @@ struct Nginx {
 
 impl Nginx {
     /// Renders the config for `upstreams` (node ports on 127.0.0.1), starts nginx and waits
-    /// (bounded) until both of its ports answer.
+    /// (bounded) until it listens on both of its ports.
     fn start(upstreams: &[u16]) -> Nginx {
         let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"]
             .into_iter()
@@ -45,43 +45,20 @@ impl Nginx {
             .status()
             .expect("run deploy/gen-dev-cert.sh");
         assert!(status.success(), "deploy/gen-dev-cert.sh failed: {status}");
-        let (http_port, https_port) = two_free_ports();
-        let conf = std::fs::read_to_string(format!("{ROOT}/deploy/nginx.conf")).expect("deploy/nginx.conf");
-        let rendered = render(&conf, dir.path(), upstreams, http_port, https_port);
         std::fs::create_dir(dir.path().join("temp")).expect("temp paths' parent");
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, rendered).expect("write rendered nginx.conf");
-        let stderr = File::create(dir.path().join("stderr.log")).expect("stderr log");
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(format!("{}/", dir.path().display()))
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .args(["-g", "daemon off; master_process off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start nginx");
-        let mut nginx = Nginx { child, dir, http_port, https_port };
-        nginx.wait_listening();
-        nginx
-    }
-
-    fn wait_listening(&mut self) {
-        let deadline = Instant::now() + WAIT;
-        for port in [self.https_port, self.http_port] {
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    panic!("nginx exited ({status}) before listening:\n{}", self.logs());
-                }
-                assert!(Instant::now() < deadline, "nginx not listening on {port} within {WAIT:?}:\n{}", self.logs());
-                std::thread::sleep(Duration::from_millis(20));
+        let conf = std::fs::read_to_string(format!("{ROOT}/deploy/nginx.conf")).expect("deploy/nginx.conf");
+        // nginx binds the ports its config names: candidates, retried when another process took
+        // one before nginx bound it (nginx then exits on its failed bind).
+        let mut clashes = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let [http_port, https_port] = candidate_ports(2)[..] else { unreachable!("two ports") };
+            let mut child = spawn(binary, dir.path(), &render(&conf, dir.path(), upstreams, http_port, https_port));
+            match wait_listening(&mut child, dir.path(), [https_port, http_port]) {
+                Ok(()) => return Nginx { child, dir, http_port, https_port },
+                Err(logs) => clashes.push(logs),
             }
         }
+        panic!("nginx could not bind its ports in {START_ATTEMPTS} attempts:\n{}", clashes.join("\n"));
     }
 
     fn pid(&self) -> u32 {
@@ -102,8 +79,60 @@ impl Nginx {
 
     /// Everything nginx logged, for failure messages.
     fn logs(&self) -> String {
-        format!("--- error.log\n{}--- stderr\n{}", self.file("error.log"), self.file("stderr.log"))
+        logs_in(self.dir.path())
     }
+}
+
+/// Candidate port pairs tried before giving up.
+const START_ATTEMPTS: usize = 5;
+
+/// Writes the rendered config to `dir` and starts nginx on it, its logs fresh.
+fn spawn(binary: &str, dir: &Path, rendered: &str) -> Child {
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, rendered).expect("write rendered nginx.conf");
+    let _ = std::fs::remove_file(dir.join("error.log"));
+    let stderr = File::create(dir.join("stderr.log")).expect("stderr log");
+    Command::new(binary)
+        .arg("-p")
+        .arg(format!("{}/", dir.display()))
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .args(["-g", "daemon off; master_process off;"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start nginx")
+}
+
+/// Waits (bounded) until nginx itself listens on `ports`. `Err` with its logs when it exited
+/// because a port was taken; any other failure fails the test.
+fn wait_listening(child: &mut Child, dir: &Path, ports: [u16; 2]) -> Result<(), String> {
+    let pid = child.id();
+    let listening = poll_blocking(WAIT, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Some(status));
+        }
+        if ports.iter().all(|port| listening_ports(pid).contains(port)) {
+            Ok(())
+        } else {
+            Err(None)
+        }
+    });
+    match listening {
+        Ok(()) => Ok(()),
+        Err(Some(_)) if logs_in(dir).contains("Address already in use") => Err(logs_in(dir)),
+        Err(Some(status)) => panic!("nginx exited ({status}) before listening:\n{}", logs_in(dir)),
+        Err(None) => panic!("nginx not listening on {ports:?} within {WAIT:?}:\n{}", logs_in(dir)),
+    }
+}
+
+/// Everything nginx logged in `dir`, for failure messages.
+fn logs_in(dir: &Path) -> String {
+    let file = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    format!("--- error.log\n{}--- stderr\n{}", file("error.log"), file("stderr.log"))
 }
 
 impl Drop for Nginx {
@@ -111,13 +140,6 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Two distinct free loopback ports (both held until both are known).
-fn two_free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").expect("free port");
-    let b = TcpListener::bind("127.0.0.1:0").expect("free port");
-    (a.local_addr().expect("addr").port(), b.local_addr().expect("addr").port())
 }
 
 /// `deploy/nginx.conf` for a run in `dir`: the substitutions its header lists, each required to
@@ -218,52 +240,16 @@ async fn connect_wss(nginx: &Nginx, query: &str) -> WsClient {
     WsClient { stream }
 }
 
-/// Ports among `candidates` that process `pid` holds an established TCP connection to: the
-/// node a proxied WebSocket landed on. Read from /proc, so neither nginx nor Herald helps.
-fn connected_ports(pid: u32, candidates: &[u16]) -> Vec<u16> {
-    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("nginx's open files")
-        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_string_lossy().into_owned();
-            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
-        })
-        .collect();
-    let mut ports = Vec::new();
-    for table in ["tcp", "tcp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(remote), Some(state), Some(inode)) = (fields.get(2), fields.get(3), fields.get(9)) else {
-                continue;
-            };
-            let port = remote.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            if *state == "01" && inodes.contains(*inode) {
-                ports.extend(port.filter(|p| candidates.contains(p)));
-            }
-        }
-    }
-    ports
-}
-
 /// The node whose port nginx's single upstream connection goes to (bounded wait).
 async fn node_under_socket(nginx: &Nginx, nodes: &[TestApp]) -> usize {
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let found = connected_ports(nginx.pid(), &ports);
-        if let [port] = found.as_slice() {
-            return ports.iter().position(|p| p == port).expect("a node port");
-        }
-        assert!(Instant::now() < deadline, "nginx upstream connections to {ports:?}: {found:?}");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The id of a notification or a `notification` frame.
-fn id_of(value: &Value) -> i64 {
-    let notification = if value["type"] == "notification" { &value["notification"] } else { value };
-    notification["id"].as_i64().unwrap_or_else(|| panic!("no id in {value}"))
+    let port =
+        wait_for("nginx's one upstream connection", WAIT, async || match connected_ports(nginx.pid(), &ports)[..] {
+            [port] => Ok(port),
+            ref found => Err(format!("connections to {ports:?}: {found:?}")),
+        })
+        .await;
+    ports.iter().position(|p| *p == port).expect("a node port")
 }
 
 #[actix_web::test]
@@ -337,10 +323,9 @@ async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_
     assert_eq!((status, body["error"]["code"].clone()), (503, json!("unavailable")), "{body}");
 
     // Both handshakes are logged (when their sockets end), never with the token.
-    let deadline = Instant::now() + WAIT;
-    while nginx.file("access.log").matches("/ws/notifications/").count() < 2 {
-        assert!(Instant::now() < deadline, "access log:\n{}", nginx.file("access.log"));
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    let both_logged = async || nginx.file("access.log").matches("/ws/notifications/").count() >= 2;
+    if poll(WAIT, async || if both_logged().await { Ok(()) } else { Err(()) }).await.is_err() {
+        panic!("access log:\n{}", nginx.file("access.log"));
     }
     for log in ["access.log", "error.log"] {
         let text = nginx.file(log);

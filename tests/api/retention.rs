@@ -4,7 +4,6 @@
 use crate::helpers::*;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use std::process::Command;
 
 fn backdate(database_url: &str, ids: &[i64]) {
     let list = ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",");
@@ -19,15 +18,9 @@ fn backdate(database_url: &str, ids: &[i64]) {
 }
 
 fn prune(database_url: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .arg("prune")
-        .args(args)
-        .output()
-        .expect("run herald prune");
+    let mut all = vec!["prune"];
+    all.extend_from_slice(args);
+    let output = run_herald(&std::env::temp_dir(), &all, &[("DATABASE_URL", database_url), ("RUST_LOG", "warn")]);
     assert!(output.status.success(), "prune failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }

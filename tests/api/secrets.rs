@@ -5,137 +5,39 @@
 //! Every process runs from an empty environment on SQLite in a temp dir, is waited for within a
 //! bound and killed by its PID on drop.
 
-use crate::helpers::SECRET;
+use crate::helpers::{run_herald, HeraldProcess, PROCESS_WAIT, SECRET};
 use herald::config::{MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_herald");
-/// Longest a refusal or a start may take (a debug build on 2 busy cores).
-const PROCESS_WAIT: Duration = Duration::from_secs(30);
-
-/// A `herald serve` process in its own temp dir, killed by its PID on drop.
-struct Serve {
-    child: Child,
-    dir: tempfile::TempDir,
-    stdout_lines: mpsc::Receiver<String>,
-}
-
-impl Serve {
-    /// Starts `herald serve` with only `PATH`, a SQLite `DATABASE_URL` in the temp dir and `vars`.
-    fn start(vars: &[(&str, &str)]) -> Serve {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("herald.db").display()))
-            .current_dir(dir.path())
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr")).expect("stderr file")));
-        for (name, value) in vars {
-            cmd.env(name, value);
-        }
-        let mut child = cmd.spawn().expect("start herald serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, stdout_lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Serve { child, dir, stdout_lines }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
-    }
-
-    fn stdout_so_far(&self) -> Vec<String> {
-        self.stdout_lines.try_iter().collect()
-    }
-
-    /// Kills the node and returns the rest of its stdout (until the pipe closes, bounded).
-    fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let deadline = Instant::now() + PROCESS_WAIT;
-        let mut rest = Vec::new();
-        while let Ok(line) = self.stdout_lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            rest.push(line);
-        }
-        rest
-    }
-
-    fn database_file(&self) -> PathBuf {
-        self.dir.path().join("herald.db")
-    }
-
-    /// The exit status, within `PROCESS_WAIT` (a node that starts serving instead fails the test).
-    fn wait_for_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PROCESS_WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll herald") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herald serve still runs after {PROCESS_WAIT:?}: it should have refused to start\nstdout: {:#?}\nstderr: {}",
-                self.stdout_so_far(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The port from `Herald listening on http://127.0.0.1:PORT`, and every stdout line up to it.
-    fn wait_listening(&self) -> (u16, Vec<String>) {
-        let deadline = Instant::now() + PROCESS_WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.stdout_lines.recv_timeout(left).unwrap_or_else(|e| {
-                panic!(
-                    "herald serve did not listen within {PROCESS_WAIT:?} ({e}); stdout: {seen:#?}\nstderr: {}",
-                    self.stderr()
-                )
-            });
-            let port = line.strip_prefix("Herald listening on http://127.0.0.1:").and_then(|p| p.trim().parse().ok());
-            seen.push(line);
-            if let Some(port) = port {
-                return (port, seen);
-            }
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `herald serve` with only `PATH`, a SQLite `DATABASE_URL` in its temp dir and `vars`.
+fn serve(vars: &[(&str, &str)]) -> HeraldProcess {
+    // Relative to its working directory: the file lands in the process's temp dir.
+    let mut all = vec![("DATABASE_URL", "sqlite://herald.db")];
+    all.extend_from_slice(vars);
+    HeraldProcess::start(&["serve"], &all)
 }
 
 /// Runs `herald serve` with `vars` and asserts it refused to start: exit 2, exactly one line on
 /// stderr that names `variable` and never repeats `secret`, no database created.
 fn assert_refused(vars: &[(&str, &str)], variable: &str, secret: &str) -> String {
-    let mut serve = Serve::start(vars);
-    let status = serve.wait_for_exit();
+    let mut serve = serve(vars);
+    let status = serve.wait_exit(PROCESS_WAIT).unwrap_or_else(|| {
+        panic!(
+            "herald serve still runs after {PROCESS_WAIT:?}: it should have refused to start\nstdout: {:#?}\nstderr: {}",
+            serve.stdout_so_far(),
+            serve.stderr()
+        )
+    });
     let stderr = serve.stderr();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(status.code(), Some(2), "{vars:?}: exit 2 expected, got {status}\nstderr: {stderr}");
     assert_eq!(lines.len(), 1, "{vars:?}: one line on stderr:\n{stderr}");
     assert!(lines[0].starts_with("herald: ") && lines[0].contains(variable), "{vars:?}: names {variable}: {stderr}");
     assert!(!lines[0].contains(secret), "{vars:?}: the message repeats the secret: {stderr}");
-    assert!(!serve.database_file().exists(), "{vars:?}: a refused node must not create its database");
+    assert!(!serve.dir().join("herald.db").exists(), "{vars:?}: a refused node must not create its database");
     assert!(serve.stdout_so_far().is_empty(), "{vars:?}: nothing on stdout (no token): {:?}", serve.stdout_so_far());
     lines[0].to_owned()
 }
@@ -197,23 +99,22 @@ fn a_node_bound_beyond_loopback_without_a_secret_refuses_to_start() {
 
     // `migrate` in the same environment (the image sets HERALD_BIND=0.0.0.0:8000) needs no secret.
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HERALD_BIND", "0.0.0.0:0")
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("herald.db").display()))
-        .current_dir(dir.path())
-        .arg("migrate")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run herald migrate");
+    let out = run_herald(
+        dir.path(),
+        &["migrate"],
+        &[
+            ("HERALD_BIND", "0.0.0.0:0"),
+            ("DATABASE_URL", &format!("sqlite://{}", dir.path().join("herald.db").display())),
+        ],
+    );
     assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
 fn a_node_with_a_configured_secret_prints_no_token_and_mints_none_at_dev_token() {
-    let serve = Serve::start(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_SECRET", SECRET)]);
-    let (port, banner) = serve.wait_listening();
+    let mut serve = serve(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_SECRET", SECRET)]);
+    let banner = serve.wait_listening();
+    let port = serve.port;
     assert_eq!(http_get(port, "/healthz").0, 200, "the node serves");
     let (status, body) = http_get(port, "/dev/token?user=1&staff=true");
     assert_eq!(status, 404, "/dev/token must not exist with a configured secret: {body}");
@@ -225,8 +126,9 @@ fn a_node_with_a_configured_secret_prints_no_token_and_mints_none_at_dev_token()
 #[test]
 fn a_loopback_node_without_a_secret_mints_development_tokens() {
     // The control for the test above: the same request answers on a development node.
-    let serve = Serve::start(&[("HERALD_BIND", "127.0.0.1:0")]);
-    let (port, _) = serve.wait_listening();
+    let mut serve = serve(&[("HERALD_BIND", "127.0.0.1:0")]);
+    serve.wait_listening();
+    let port = serve.port;
     let (status, body) = http_get(port, "/dev/token?user=1");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"token\""), "{body}");
@@ -257,8 +159,9 @@ fn public_keys_that_do_not_parse_or_are_too_short_are_refused() {
     }
 
     // The control: a 2048-bit RSA key starts the node.
-    let serve =
-        Serve::start(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_ALGORITHM", "RS256"), ("JWT_PUBLIC_KEY_FILE", &rsa_2048)]);
-    let (port, _) = serve.wait_listening();
+    let mut serve =
+        serve(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_ALGORITHM", "RS256"), ("JWT_PUBLIC_KEY_FILE", &rsa_2048)]);
+    serve.wait_listening();
+    let port = serve.port;
     assert_eq!(http_get(port, "/healthz").0, 200);
 }

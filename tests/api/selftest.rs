@@ -1,24 +1,17 @@
 //! `herald send` and `herald selftest` against real nodes.
 
-use crate::cluster::cluster;
 use crate::helpers::*;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs the binary off the test's runtime thread (the nodes' tasks keep running meanwhile).
 async fn herald(args: &[&str], secret: Option<&str>) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let secret = secret.map(str::to_owned);
     actix_web::rt::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .args(&args);
-        if let Some(secret) = secret {
-            command.env("JWT_SECRET", secret);
-        }
-        command.output().expect("run herald")
+        let mut vars = vec![("RUST_LOG", "warn")];
+        vars.extend(secret.as_deref().map(|secret| ("JWT_SECRET", secret)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_herald(&std::env::temp_dir(), &args, &vars)
     })
     .await
     .expect("blocking task")
@@ -48,6 +41,8 @@ async fn selftest_passes_against_a_two_node_cluster() {
 
 #[actix_web::test]
 async fn selftest_fails_clearly_against_a_dead_url_or_a_refused_token() {
+    // A port nothing listens on: the kernel's free port, released at once (held, it would
+    // accept connections and not be dead).
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let out = herald(&["selftest", "--url", &format!("http://127.0.0.1:{dead_port}")], Some(SECRET)).await;
     assert!(!out.status.success());

@@ -185,27 +185,6 @@ async fn finished(handle: JoinHandle<(StatusCode, Value)>) -> (StatusCode, Value
     handle.await.expect("request task completes")
 }
 
-fn ids_of(list: &Value) -> Vec<i64> {
-    list["notifications"]
-        .as_array()
-        .expect("notifications array")
-        .iter()
-        .map(|n| n["id"].as_i64().expect("id"))
-        .collect()
-}
-
-async fn list(app: &TestApp, user: i64, query: &str) -> Value {
-    let (status, body) = app.get(&format!("/auth/notifications/{query}"), &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-async fn unread_count(app: &TestApp, user: i64) -> i64 {
-    let (status, body) = app.get("/auth/notifications/unread-count/", &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["unread_count"].as_i64().expect("unread_count")
-}
-
 /// POST with raw headers (for `Idempotency-Key`); returns status and body.
 async fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> (StatusCode, Value) {
     let auth = format!("Bearer {token}");

@@ -14,7 +14,6 @@ const CREATE: &str = "/auth/notifications/create/";
 const LIST: &str = "/auth/notifications/";
 const BROADCAST: &str = "/auth/notifications/broadcast/";
 const PREFERENCES: &str = "/auth/notifications/preferences/";
-const UNREAD_COUNT: &str = "/auth/notifications/unread-count/";
 
 const TYPES: [&str; 8] = [
     "meeting",
@@ -57,19 +56,6 @@ async fn create_ok(app: &TestApp, body: Value, case: &str) -> Value {
 async fn create_rejected(app: &TestApp, body: Value, field: &str, case: &str) {
     let (status, reply) = app.post(CREATE, &token(1), body).await;
     assert_validation(status, &reply, field, case);
-}
-
-/// The caller's notifications, newest first, as the list endpoint shows them.
-async fn listed(app: &TestApp, user: i64, query: &str) -> Value {
-    let (status, page) = app.get(&format!("{LIST}{query}"), &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{query}: {page}");
-    page
-}
-
-async fn unread_count_of(app: &TestApp, user: i64) -> i64 {
-    let (status, body) = app.get(UNREAD_COUNT, &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["unread_count"].as_i64().expect("unread_count")
 }
 
 /// Sends `body` as is, with a bearer token and the given Content-Type (none when `None`).
@@ -118,7 +104,7 @@ on_both_backends!(create_title_is_1_to_200_characters_after_trimming, |app| {
     for not_a_string in [json!(5), json!(true), json!(["t"]), json!({"t": 1})] {
         create_rejected(&app, json!({ "title": not_a_string }), "title", &format!("title {not_a_string}")).await;
     }
-    let page = listed(&app, 1, "").await;
+    let page = list(&app, 1, "").await;
     assert_eq!(page["total"], 3, "rejected creates stored nothing: {page}");
 });
 
@@ -131,7 +117,7 @@ on_both_backends!(create_message_is_at_most_5000_characters, |app| {
     create_rejected(&app, json!({ "title": "t", "message": "é".repeat(5001) }), "message", "5001 × é").await;
     create_rejected(&app, json!({ "title": "t", "message": "m".repeat(5001) }), "message", "5001 × m").await;
     create_rejected(&app, json!({"title": "t", "message": 5}), "message", "number").await;
-    assert_eq!(listed(&app, 1, "").await["total"], 2);
+    assert_eq!(list(&app, 1, "").await["total"], 2);
 });
 
 on_both_backends!(create_data_is_an_object_of_at_most_16_kib_serialized, |app| {
@@ -155,7 +141,7 @@ on_both_backends!(create_data_is_an_object_of_at_most_16_kib_serialized, |app| {
         create_rejected(&app, json!({ "title": "t", "data": not_an_object }), "data", &format!("data {not_an_object}"))
             .await;
     }
-    let page = listed(&app, 1, "").await;
+    let page = list(&app, 1, "").await;
     assert_eq!(page["total"], 4);
     assert_eq!(page["notifications"][3]["data"], exact, "stored as sent");
 });
@@ -179,7 +165,7 @@ on_both_backends!(create_link_is_an_absolute_http_url_of_at_most_2048_characters
         create_rejected(&app, json!({ "title": "t", "link": bad }), "link", &format!("link {bad:?}")).await;
     }
     create_rejected(&app, json!({"title": "t", "link": 5}), "link", "link not a string").await;
-    assert_eq!(listed(&app, 1, "").await["total"], 4);
+    assert_eq!(list(&app, 1, "").await["total"], 4);
 });
 
 on_both_backends!(create_type_and_user_id_rules, |app| {
@@ -205,7 +191,7 @@ on_both_backends!(create_type_and_user_id_rules, |app| {
     for bad in [json!(0), json!(-1), json!("abc"), json!(9_223_372_036_854_775_808_u64), json!(1.5), json!("")] {
         create_rejected(&app, json!({ "title": "t", "user_id": bad }), "user_id", &format!("user_id {bad}")).await;
     }
-    assert_eq!(listed(&app, 1, "").await["total"], 11);
+    assert_eq!(list(&app, 1, "").await["total"], 11);
 });
 
 on_both_backends!(approval_fields_are_folded_into_data, |app| {
@@ -231,14 +217,14 @@ on_both_backends!(approval_fields_are_folded_into_data, |app| {
         body[field] = bad.clone();
         create_rejected(&app, body, field, &format!("{field} {bad}")).await;
     }
-    let page = listed(&app, 1, "").await;
+    let page = list(&app, 1, "").await;
     assert_eq!(page["total"], 2);
     assert_eq!(page["notifications"], json!([second, first]), "stored folded, as replied");
 });
 
-/// U+0000 is valid in a JSON string. A title, message or link holding one must be stored as sent
-/// or refused as a validation error naming the field, the same on both backends; never a 500.
-async fn nul_characters_are_stored_or_refused(app: TestApp) {
+// U+0000 is valid in a JSON string. A title, message or link holding one must be stored as sent
+// or refused as a validation error naming the field, the same on both backends; never a 500.
+on_both_backends!(nul_characters_are_stored_or_refused, |app| {
     for (field, body) in [
         ("title", json!({"title": "a\u{0}b"})),
         ("message", json!({"title": "t", "message": "a\u{0}b"})),
@@ -252,17 +238,7 @@ async fn nul_characters_are_stored_or_refused(app: TestApp) {
             _ => panic!("{field} holding U+0000: {status} {reply}"),
         }
     }
-}
-
-#[actix_web::test]
-async fn nul_characters_are_stored_or_refused_on_sqlite() {
-    nul_characters_are_stored_or_refused(TestApp::spawn(Backend::Sqlite).await).await;
-}
-
-#[actix_web::test]
-async fn nul_characters_are_stored_or_refused_on_postgres() {
-    nul_characters_are_stored_or_refused(TestApp::spawn(Backend::Postgres).await).await;
-}
+});
 
 // ---------------------------------------------------------------------------------------------
 // List: query parameters and pagination
@@ -292,23 +268,14 @@ async fn list_query_parameters_are_validated_not_clamped() {
         let (status, body) = app.get(&format!("{LIST}?{query}"), &me).await;
         assert_validation(status, &body, field, query);
     }
-    let page = listed(&app, 1, "?limit=1").await;
+    let page = list(&app, 1, "?limit=1").await;
     assert_eq!(page["notifications"].as_array().expect("array").len(), 1);
     assert_eq!(page["total"], 2);
-    let page = listed(&app, 1, "?limit=200").await;
+    let page = list(&app, 1, "?limit=200").await;
     assert_eq!(page["notifications"].as_array().expect("array").len(), 2);
     assert_eq!(page["next_before"], json!(null));
-    let page = listed(&app, 1, "?limit=200&unread=true&type=general&before=999999").await;
+    let page = list(&app, 1, "?limit=200&unread=true&type=general&before=999999").await;
     assert_eq!(page["total"], 2);
-}
-
-fn ids_of(page: &Value) -> Vec<i64> {
-    page["notifications"]
-        .as_array()
-        .expect("notifications array")
-        .iter()
-        .map(|n| n["id"].as_i64().expect("id"))
-        .collect()
 }
 
 async fn create_typed(app: &TestApp, user: i64, kind: &str) -> i64 {
@@ -349,16 +316,16 @@ on_both_backends!(list_pagination_total_and_next_before, |app| {
         ("?type=approval".into(), vec![], 0, None),
     ];
     for (query, ids, total, next_before) in cases {
-        let page = listed(&app, 1, &query).await;
+        let page = list(&app, 1, &query).await;
         assert_eq!(ids_of(&page), ids, "{query}: {page}");
         assert_eq!(page["total"], total, "{query}: total counts the whole filter");
         assert_eq!(page["unread_count"], 3, "{query}: unread_count is the user's whole unread count");
         assert_eq!(page["next_before"], json!(next_before), "{query}");
     }
-    let page = listed(&app, 1, "?limit=2").await;
+    let page = list(&app, 1, "?limit=2").await;
     assert_eq!(page["notifications"][0]["is_read"], true);
     assert_eq!(page["notifications"][1]["is_read"], false);
-    let other = listed(&app, 2, "").await;
+    let other = list(&app, 2, "").await;
     assert_eq!(other["total"], 1);
 });
 
@@ -382,7 +349,7 @@ async fn broadcast_user_ids_limits_and_duplicates() {
         let (status, reply) = app.post(BROADCAST, &staff, body).await;
         assert_validation(status, &reply, "user_ids", case);
     }
-    assert_eq!(unread_count_of(&app, 1).await, 0, "the refused 10001-id broadcast stored nothing");
+    assert_eq!(unread_count(&app, 1).await, 0, "the refused 10001-id broadcast stored nothing");
 
     for (case, user_ids) in [
         ("a 0", json!([11, 12, 0])),
@@ -394,14 +361,14 @@ async fn broadcast_user_ids_limits_and_duplicates() {
         let (status, reply) = app.post(BROADCAST, &staff, json!({"title": "b", "user_ids": user_ids})).await;
         assert_validation(status, &reply, "user_ids", case);
     }
-    assert_eq!(unread_count_of(&app, 11).await, 0, "nothing stored for the valid ids of a refused broadcast");
-    assert_eq!(unread_count_of(&app, 12).await, 0, "nothing stored for the valid ids of a refused broadcast");
+    assert_eq!(unread_count(&app, 11).await, 0, "nothing stored for the valid ids of a refused broadcast");
+    assert_eq!(unread_count(&app, 12).await, 0, "nothing stored for the valid ids of a refused broadcast");
 
     let (status, reply) = app.post(BROADCAST, &staff, json!({"user_ids": [11, 12]})).await;
     assert_validation(status, &reply, "title", "broadcast without title");
     let (status, reply) = app.post(BROADCAST, &staff, json!({"user_ids": [11, 12], "title": "t", "link": "/x"})).await;
     assert_validation(status, &reply, "link", "broadcast with a relative link");
-    assert_eq!(unread_count_of(&app, 11).await, 0);
+    assert_eq!(unread_count(&app, 11).await, 0);
 
     let (status, reply) = app.post(BROADCAST, &staff, json!({"title": "dupes", "user_ids": [5, 5, 6]})).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
@@ -415,7 +382,7 @@ async fn broadcast_user_ids_limits_and_duplicates() {
         .collect();
     assert_eq!(ids.len(), 2);
     for user in [5, 6] {
-        let page = listed(&app, user, "").await;
+        let page = list(&app, user, "").await;
         assert_eq!(page["total"], 1, "user {user}: one notification despite the duplicate");
         let id = page["notifications"][0]["id"].as_i64().expect("id");
         assert!(ids.contains(&id), "user {user}'s id {id} is among {ids:?}");
@@ -443,9 +410,9 @@ async fn broadcast_to_exactly_10000_distinct_users() {
         .collect();
     assert_eq!(ids.len(), 10_000, "10000 distinct notification ids");
     for user in [1, 5_000, 10_000] {
-        assert_eq!(unread_count_of(&app, user).await, 1, "user {user}");
+        assert_eq!(unread_count(&app, user).await, 1, "user {user}");
     }
-    assert_eq!(unread_count_of(&app, 10_001).await, 0);
+    assert_eq!(unread_count(&app, 10_001).await, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +442,7 @@ async fn malformed_json_bodies_are_400_invalid_json() {
             assert_error(status, &headers, &reply, StatusCode::BAD_REQUEST, "invalid_json", &case);
         }
     }
-    assert_eq!(unread_count_of(&app, 1).await, 0);
+    assert_eq!(unread_count(&app, 1).await, 0);
 }
 
 #[actix_web::test]
@@ -491,7 +458,7 @@ async fn bodies_must_be_sent_as_application_json() {
             assert_error(status, &headers, &reply, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", &case);
         }
     }
-    assert_eq!(unread_count_of(&app, 1).await, 0);
+    assert_eq!(unread_count(&app, 1).await, 0);
     let (status, _, reply) =
         send_raw(&app, Method::POST, CREATE, &me, Some("application/json; charset=utf-8"), body()).await;
     assert_eq!(status, StatusCode::CREATED, "charset parameter is fine: {reply}");
@@ -547,7 +514,7 @@ async fn rest_bodies_are_limited_to_64_kib() {
     let (_, prefs) = app.get(PREFERENCES, &me).await;
     assert_eq!(prefs["preferences"]["general"]["enabled"], true, "the refused PUT changed nothing");
 
-    assert_eq!(unread_count_of(&app, 1).await, 1, "only the 64 KiB create was stored");
+    assert_eq!(unread_count(&app, 1).await, 1, "only the 64 KiB create was stored");
 }
 
 #[actix_web::test]
@@ -566,7 +533,7 @@ async fn broadcast_bodies_are_limited_to_1_mib() {
     let (status, headers, reply) =
         send_raw(&app, Method::POST, BROADCAST, &staff, json, padded_json(&body, LIMIT + 1)).await;
     assert_error(status, &headers, &reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "1 MiB + 1 byte");
-    assert_eq!(unread_count_of(&app, 5).await, 2, "the oversized broadcast stored nothing");
+    assert_eq!(unread_count(&app, 5).await, 2, "the oversized broadcast stored nothing");
 }
 
 // ---------------------------------------------------------------------------------------------

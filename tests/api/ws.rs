@@ -1,7 +1,6 @@
 //! The WebSocket API of SPEC §5 on one node, with a real client.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use serde_json::json;
 use std::time::Duration;
 

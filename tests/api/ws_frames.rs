@@ -3,7 +3,6 @@
 //! the socket, and every close code the server uses.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::StatusCode;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
@@ -66,23 +65,6 @@ fn assert_error(frame: &Value, code: &str, field: Option<&str>, request_id: Opti
     for key in object.keys() {
         assert!(["type", "code", "message", "field", "request_id"].contains(&key.as_str()), "extra key {key}: {frame}");
     }
-}
-
-/// `GET /auth/notifications/{query}` as `user`.
-async fn list(app: &TestApp, user: i64, query: &str) -> Value {
-    let (status, body) = app.get(&format!("/auth/notifications/{query}"), &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-async fn rest_unread_count(app: &TestApp, user: i64) -> i64 {
-    let (status, body) = app.get("/auth/notifications/unread-count/", &token(user)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["unread_count"].as_i64().expect("unread_count is an integer")
-}
-
-fn id_of(notification: &Value) -> i64 {
-    notification["id"].as_i64().unwrap_or_else(|| panic!("notification id is an integer: {notification}"))
 }
 
 fn ids(notifications: &Value) -> Vec<i64> {
@@ -254,7 +236,7 @@ async fn mark_read_mark_all_read_and_delete_reply_and_change_the_database() {
     let row = row.expect("n1 listed");
     assert_eq!(row["is_read"], true, "{row}");
     assert!(row["read_at"].is_string(), "{row}");
-    assert_eq!(rest_unread_count(&app, 1).await, 2);
+    assert_eq!(unread_count(&app, 1).await, 2);
 
     // Idempotent: marking it again changes nothing.
     let again = request(&mut ws, json!({"type": "mark_read", "notification_id": n1, "request_id": 11})).await;
@@ -275,7 +257,7 @@ async fn mark_read_mark_all_read_and_delete_reply_and_change_the_database() {
 
     let all = request(&mut ws, json!({"type": "mark_all_read", "request_id": "all"})).await;
     assert_eq!(all, json!({"type": "all_read", "marked": 1, "unread_count": 0, "request_id": "all"}));
-    assert_eq!(rest_unread_count(&app, 1).await, 0);
+    assert_eq!(unread_count(&app, 1).await, 0);
     let unread = list(&app, 1, "?unread=true").await;
     assert_eq!(unread["total"], 0, "{unread}");
     let none_left = request(&mut ws, json!({"type": "mark_all_read"})).await;
@@ -602,6 +584,7 @@ async fn refresh_token_before_expiry_keeps_the_socket_open() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let first_exp = now_secs() + 3;
     let (mut ws, _) = WsClient::open(&app, &token_expiring(1, first_exp)).await;
+    // The scenario: the refresh comes a second into the first token's 3 s, well before expiry.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let exp = now_secs() + 3600;
     let refreshed =

@@ -4,7 +4,6 @@
 //! replays, live pushes, reconnects and concurrent writers.
 
 use crate::helpers::*;
-use crate::ws_client::*;
 use awc::http::StatusCode;
 use futures_util::future::{join, join_all};
 use serde_json::{json, Value};
@@ -21,68 +20,6 @@ const QUIET: Duration = Duration::from_millis(300);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Creates a notification for `user` as that user; returns its id.
-async fn create_id(app: &TestApp, user: i64, title: &str) -> i64 {
-    id_of(&app.create_for_self(user, title).await)
-}
-
-/// `creators` concurrent tasks, each creating `each` notifications for `user` one after the
-/// other. Returns every id created.
-async fn create_concurrently(app: &TestApp, user: i64, creators: usize, each: usize) -> Vec<i64> {
-    let tasks = (0..creators).map(|creator| async move {
-        let mut ids = Vec::with_capacity(each);
-        for n in 0..each {
-            ids.push(create_id(app, user, &format!("creator {creator} #{n}")).await);
-        }
-        ids
-    });
-    join_all(tasks).await.into_iter().flatten().collect()
-}
-
-/// Asserts that `seen` is strictly increasing and holds exactly the ids of `expected`.
-fn assert_exactly_once_in_order(seen: &[i64], expected: &[i64], who: &str) {
-    for pair in seen.windows(2) {
-        assert!(pair[0] < pair[1], "{who}: ids not strictly increasing: {} then {} in {seen:?}", pair[0], pair[1]);
-    }
-    let expected: BTreeSet<i64> = expected.iter().copied().collect();
-    let got: BTreeSet<i64> = seen.iter().copied().collect();
-    let missing: Vec<_> = expected.difference(&got).collect();
-    let extra: Vec<_> = got.difference(&expected).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{who}: missing {missing:?}, unexpected {extra:?}");
-    assert_eq!(seen.len(), expected.len(), "{who}: some id arrived more than once");
-}
-
-/// Reads a socket until it has seen `count` notification frames (bounded by `wait`); returns
-/// their ids in arrival order. Only `notification` and `unread_count` (a stream repair) frames
-/// may arrive.
-async fn collect_notifications(ws: &mut WsClient, count: usize, wait: Duration, who: &str) -> Vec<i64> {
-    let deadline = Instant::now() + wait;
-    let mut ids = Vec::with_capacity(count);
-    while ids.len() < count {
-        match read_until(ws, deadline).await {
-            Read::Frame(frame) if frame["type"] == "notification" => ids.push(id_of(&frame["notification"])),
-            Read::Frame(frame) if frame["type"] == "unread_count" => {}
-            Read::Frame(frame) => panic!("{who}: unexpected frame {frame}"),
-            Read::Closed(code) => panic!("{who}: closed with {code} after {} of {count} notifications", ids.len()),
-            Read::Quiet => panic!("{who}: only {} of {count} notifications within {wait:?}: {ids:?}", ids.len()),
-        }
-    }
-    ids
-}
-
-/// Asserts no `notification` frame arrives for `wait` (a stream repair's `unread_count` may).
-async fn expect_no_more_notifications(ws: &mut WsClient, wait: Duration, who: &str) {
-    let deadline = Instant::now() + wait;
-    loop {
-        match read_until(ws, deadline).await {
-            Read::Quiet => return,
-            Read::Frame(frame) if frame["type"] == "unread_count" => {}
-            Read::Frame(frame) => panic!("{who}: expected nothing more, got {frame}"),
-            Read::Closed(code) => panic!("{who}: closed with {code}"),
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fan-out of REST changes
@@ -314,7 +251,7 @@ async fn broadcast_pushes_once_to_each_recipient_except_one_who_turned_realtime_
 // Replay: `since` on connect and the `sync` frame
 // ---------------------------------------------------------------------------------------------
 
-async fn since_replays_what_was_missed_then_sync_complete(app: TestApp) {
+on_both_backends!(since_replays_what_was_missed_then_sync_complete, |app| {
     let me = token(1);
     let mut created = Vec::new();
     for n in 0..5 {
@@ -356,17 +293,7 @@ async fn since_replays_what_was_missed_then_sync_complete(app: TestApp) {
     ws.send_json(json!({"type": "sync", "since": beyond, "request_id": "s2"})).await;
     assert_eq!(ws.next_json().await, json!({"type": "sync_complete", "last_id": beyond, "request_id": "s2"}));
     ws.expect_silence(Duration::from_millis(100)).await;
-}
-
-#[actix_web::test]
-async fn since_replays_what_was_missed_then_sync_complete_postgres() {
-    since_replays_what_was_missed_then_sync_complete(TestApp::spawn(Backend::Postgres).await).await;
-}
-
-#[actix_web::test]
-async fn since_replays_what_was_missed_then_sync_complete_sqlite() {
-    since_replays_what_was_missed_then_sync_complete(TestApp::spawn(Backend::Sqlite).await).await;
-}
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ordering and exactly-once under concurrency
@@ -383,7 +310,7 @@ async fn concurrent_creates_reach_every_socket_once_each_in_increasing_id_order(
     let readers = join_all(sockets.iter_mut().enumerate().map(|(n, ws)| async move {
         collect_notifications(ws, 200, Duration::from_secs(30), &format!("socket {n}")).await
     }));
-    let (created, seen) = join(create_concurrently(&app, USER, 20, 10), readers).await;
+    let (created, seen) = join(create_concurrently(std::slice::from_ref(&app), USER, 20, 10), readers).await;
     assert_eq!(created.len(), 200);
     for (n, ids) in seen.iter().enumerate() {
         assert_exactly_once_in_order(ids, &created, &format!("socket {n}"));
@@ -441,11 +368,11 @@ impl Seen {
     }
 }
 
-/// 20 concurrent creators while a client keeps dropping its socket and resuming with `since` =
-/// the last id it saw. The creators stay a few notifications ahead of the client (not a sleep: they
-/// wait for its progress), so resumes have short backlogs and connections end at every point: in
-/// the greeting, in the replay, at sync_complete and among live pushes.
-async fn resuming_client_gets_every_id_once_in_order_despite_reconnects(app: TestApp) {
+// 20 concurrent creators while a client keeps dropping its socket and resuming with `since` =
+// the last id it saw. The creators stay a few notifications ahead of the client (not a sleep: they
+// wait for its progress), so resumes have short backlogs and connections end at every point: in
+// the greeting, in the replay, at sync_complete and among live pushes.
+on_both_backends!(resuming_client_gets_every_id_once_in_order_despite_reconnects, |app| {
     const USER: i64 = 5;
     const CREATORS: usize = 20;
     const EACH: usize = 15;
@@ -531,7 +458,7 @@ async fn resuming_client_gets_every_id_once_in_order_despite_reconnects(app: Tes
     assert!(seen.connections > 1, "the client never reconnected");
     let who = format!("resuming client over {} connections", seen.connections);
     assert_exactly_once_in_order(&seen.ids, &created, &who);
-}
+});
 
 /// A connection resumed from the newest id: its replay must be empty.
 async fn ws_for_silence(app: &TestApp, token: &str, since: i64) -> WsClient {
@@ -542,22 +469,12 @@ async fn ws_for_silence(app: &TestApp, token: &str, since: i64) -> WsClient {
 }
 
 #[actix_web::test]
-async fn resuming_client_gets_every_id_once_in_order_despite_reconnects_postgres() {
-    resuming_client_gets_every_id_once_in_order_despite_reconnects(TestApp::spawn(Backend::Postgres).await).await;
-}
-
-#[actix_web::test]
-async fn resuming_client_gets_every_id_once_in_order_despite_reconnects_sqlite() {
-    resuming_client_gets_every_id_once_in_order_despite_reconnects(TestApp::spawn(Backend::Sqlite).await).await;
-}
-
-#[actix_web::test]
 async fn creates_during_a_two_page_replay_arrive_exactly_once_in_order() {
     const USER: i64 = 8;
     let app = TestApp::spawn(Backend::Postgres).await;
     let me = token(USER);
     // More than one replay page (500 rows).
-    let mut created = create_concurrently(&app, USER, 20, 30).await;
+    let mut created = create_concurrently(std::slice::from_ref(&app), USER, 20, 30).await;
     assert_eq!(created.len(), 600);
 
     let reader = async {
@@ -586,7 +503,7 @@ async fn creates_during_a_two_page_replay_arrive_exactly_once_in_order() {
         expect_no_more_notifications(&mut ws, QUIET, "replaying socket").await;
         ids
     };
-    let (late, seen) = join(create_concurrently(&app, USER, 20, 1), reader).await;
+    let (late, seen) = join(create_concurrently(std::slice::from_ref(&app), USER, 20, 1), reader).await;
     created.extend(late);
     assert_exactly_once_in_order(&seen, &created, "socket connected with since=0");
 }

@@ -1,9 +1,8 @@
 //! A WebSocket test client (tokio-tungstenite, small read buffer) with bounded waits:
-//! `next_json`, `next_of_type`, `expect_close`, `expect_silence`.
+//! `next_json`, `next_of_type`, `expect_close`, `expect_silence`; `read_until` for readers that
+//! must tell a frame, a close and silence apart.
 
-#![allow(dead_code)]
-
-use crate::helpers::{TestApp, WAIT};
+use super::{TestApp, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
@@ -60,7 +59,7 @@ impl WsClient {
             Ok((stream, _)) => Ok(WsClient { stream }),
             Err(Error::Http(response)) => {
                 let status = response.status().as_u16();
-                let body = response.body().as_ref().map(|b| crate::helpers::parse_body(b)).unwrap_or(Value::Null);
+                let body = response.body().as_ref().map(|b| super::parse_body(b)).unwrap_or(Value::Null);
                 Err(Refused { status, body })
             }
             Err(other) => panic!("handshake failed: {other}"),
@@ -167,24 +166,29 @@ pub enum Read {
 }
 
 /// The next text frame before `deadline`. A transport error is a failure.
-pub async fn read_until(ws: &mut WsClient, deadline: tokio::time::Instant) -> Read {
+pub async fn read_until(ws: &mut WsClient, deadline: impl Into<tokio::time::Instant>) -> Read {
+    next_read(ws, deadline.into()).await.unwrap_or_else(|err| panic!("socket error: {err}"))
+}
+
+/// As `read_until`, for a socket whose node may be killed: a transport error ends the socket
+/// like an abnormal closure (`Closed(1006)`) instead of failing the test.
+pub async fn read_until_end(ws: &mut WsClient, deadline: impl Into<tokio::time::Instant>) -> Read {
+    next_read(ws, deadline.into()).await.unwrap_or(Read::Closed(1006))
+}
+
+async fn next_read(ws: &mut WsClient, deadline: tokio::time::Instant) -> Result<Read, Error> {
     loop {
         match tokio::time::timeout_at(deadline, ws.stream.next()).await {
-            Err(_) => return Read::Quiet,
-            Ok(None) => return Read::Closed(1006),
-            Ok(Some(Err(err))) => panic!("socket error: {err}"),
+            Err(_) => return Ok(Read::Quiet),
+            Ok(None) => return Ok(Read::Closed(1006)),
+            Ok(Some(Err(err))) => return Err(err),
             Ok(Some(Ok(Message::Text(text)))) => {
-                return Read::Frame(serde_json::from_str(text.as_str()).expect("text frames are JSON"))
+                return Ok(Read::Frame(serde_json::from_str(text.as_str()).expect("text frames are JSON")))
             }
             Ok(Some(Ok(Message::Close(frame)))) => {
-                return Read::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                return Ok(Read::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005)));
             }
             Ok(Some(Ok(_))) => continue,
         }
     }
-}
-
-/// The id of a notification object.
-pub fn id_of(notification: &Value) -> i64 {
-    notification["id"].as_i64().unwrap_or_else(|| panic!("notification without an integer id: {notification}"))
 }

@@ -4,8 +4,6 @@
 //! client) until `resume()` forwards what was held. Plain threads, so it works whatever runtime
 //! the test uses; stopped on Drop.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,0 +1,73 @@
+//! Ports for servers that cannot bind port 0 and report it (nginx, redis-server): the kernel
+//! names candidates, the server binds one later, and the test only goes on once it knows the
+//! process that uses the port holds it; when another process took it first, the server fails
+//! its bind and the caller tries new candidates (bounded). Servers that can bind port 0 do:
+//! Herald nodes (`HERALD_BIND=127.0.0.1:0`, in process or printing their port) and chromedriver
+//! (`--port=0`).
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+
+/// `n` distinct loopback ports the kernel reports free right now (all held until all are
+/// known). Only candidates: whoever binds them later must prove it did (`listening_ports`).
+pub fn candidate_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("free port")).collect();
+    held.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+}
+
+/// The TCP ports process `pid` itself listens on, read from /proc (its open sockets in state
+/// LISTEN), so no stranger on the same port can pass for it.
+pub fn listening_ports(pid: u32) -> HashSet<u16> {
+    tcp_sockets(pid).into_iter().filter(|s| s.state == LISTEN).map(|s| s.local_port).collect()
+}
+
+/// Ports among `candidates` that process `pid` holds an established TCP connection to (e.g. the
+/// node a proxied WebSocket landed on), read from /proc, so the process need not help.
+pub fn connected_ports(pid: u32, candidates: &[u16]) -> Vec<u16> {
+    tcp_sockets(pid)
+        .into_iter()
+        .filter(|s| s.state == ESTABLISHED && candidates.contains(&s.remote_port))
+        .map(|s| s.remote_port)
+        .collect()
+}
+
+const ESTABLISHED: &str = "01";
+const LISTEN: &str = "0A";
+
+struct TcpSocket {
+    local_port: u16,
+    remote_port: u16,
+    state: String,
+}
+
+/// The TCP sockets among process `pid`'s open files (from /proc/PID/fd and /proc/PID/net/tcp*).
+fn tcp_sockets(pid: u32) -> Vec<TcpSocket> {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let port = |address: &str| address.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok());
+    let mut sockets = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(remote), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(2), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if let (true, Some(local_port), Some(remote_port)) = (inodes.contains(*inode), port(local), port(remote)) {
+                sockets.push(TcpSocket { local_port, remote_port, state: (*state).to_owned() });
+            }
+        }
+    }
+    sockets
+}
