@@ -5,6 +5,7 @@
 //! Secrets are checked here too: a short or publicly documented `JWT_SECRET`, a public key that
 //! does not parse or is too short, and (`check_serving`) a development secret beyond loopback.
 
+use jsonwebtoken::DecodingKey;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -395,10 +396,46 @@ fn check_secret(secret: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The smallest RSA modulus accepted for RS256 (NIST SP 800-131A: shorter keys are disallowed).
+pub const MIN_RSA_KEY_BITS: usize = 2048;
+
+/// The verifying key in a PEM public key file: for RS256 an RSA key (`PUBLIC KEY` or
+/// `RSA PUBLIC KEY`) of at least `MIN_RSA_KEY_BITS`, for ES256 a P-256 `PUBLIC KEY`. Anything
+/// else (a private key, another curve, a short key, not PEM) is refused with the reason.
+pub fn public_key(algorithm: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
+    let text = std::str::from_utf8(pem).ok().filter(|text| text.contains("-----BEGIN ")).ok_or("not a PEM file")?;
+    match algorithm {
+        JwtAlgorithm::Hs256 => Err("HS256 uses JWT_SECRET, not a public key".to_owned()),
+        JwtAlgorithm::Rs256 => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::pkcs8::DecodePublicKey;
+            use rsa::traits::PublicKeyParts;
+            let key = if text.contains("-----BEGIN RSA PUBLIC KEY-----") {
+                rsa::RsaPublicKey::from_pkcs1_pem(text).map_err(|e| e.to_string())
+            } else {
+                rsa::RsaPublicKey::from_public_key_pem(text).map_err(|e| e.to_string())
+            }
+            .map_err(|e| format!("not an RSA public key (`PUBLIC KEY` or `RSA PUBLIC KEY`, at most 4096 bits): {e}"))?;
+            let bits = key.n().bits();
+            if bits < MIN_RSA_KEY_BITS {
+                return Err(format!("the RSA key has {bits} bits: at least {MIN_RSA_KEY_BITS} are needed"));
+            }
+            Ok(DecodingKey::from_rsa_raw_components(&key.n().to_bytes_be(), &key.e().to_bytes_be()))
+        }
+        JwtAlgorithm::Es256 => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use p256::pkcs8::DecodePublicKey;
+            let key = p256::PublicKey::from_public_key_pem(text)
+                .map_err(|e| format!("not a P-256 `PUBLIC KEY`, which ES256 needs: {e}"))?;
+            Ok(DecodingKey::from_ec_der(key.to_encoded_point(false).as_bytes()))
+        }
+    }
+}
+
 /// Reads and parses the public key file, so a bad key stops the process at start.
 fn check_public_key(algorithm: JwtAlgorithm, path: &std::path::Path) -> Result<(), String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::auth::jwt::public_key(algorithm, &pem).map(drop).map_err(|why| format!("{}: {why}", path.display()))
+    public_key(algorithm, &pem).map(drop).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 struct Reader<'a, F: Fn(&str) -> Option<String>> {
@@ -467,8 +504,15 @@ fn random_secret() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    pub(crate) const P384_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAERgTwlvjQzfN3OrI2A4GYb3oeKO2BegP1
+TZU6ASjT805SD/1hNk3uEQDaSmRtADnVcfvq20iJ+39xVqn6AJm43ypfv3QI1SAh
+usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
+-----END PUBLIC KEY-----
+";
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -567,7 +611,7 @@ mod tests {
     #[test]
     fn a_public_key_algorithm_ignores_the_secret_but_not_its_key() {
         let key = tempfile::NamedTempFile::new().expect("temp file");
-        std::fs::write(key.path(), crate::auth::jwt::tests::P384_PUBLIC_PEM).expect("write");
+        std::fs::write(key.path(), P384_PUBLIC_PEM).expect("write");
         let key_path = key.path().to_string_lossy().into_owned();
         let err = config(&[("JWT_ALGORITHM", "ES256"), ("JWT_PUBLIC_KEY_FILE", &key_path), ("JWT_SECRET", "short")])
             .expect_err("a P-384 key for ES256");

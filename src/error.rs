@@ -158,12 +158,6 @@ fn is_session_timeout(message: &str) -> bool {
         || message.starts_with("canceling statement due to lock timeout")
 }
 
-impl From<crate::db::CallerGaveUp> for ApiError {
-    fn from(_: crate::db::CallerGaveUp) -> Self {
-        ApiError::Unavailable("the caller stopped waiting: rolled back instead of committing".into())
-    }
-}
-
 impl From<r2d2::Error> for ApiError {
     fn from(err: r2d2::Error) -> Self {
         ApiError::Unavailable(format!("database pool: {err}"))

@@ -5,7 +5,6 @@
 //! over N nodes allows up to N times the rate). `FrameLimiter` is the per-socket limit of client
 //! frames; `HandshakeBudget` bounds the WebSocket handshakes a node accepts per second.
 
-use crate::auth::Principal;
 use crate::domain::UserId;
 use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
@@ -30,12 +29,13 @@ impl RestLimiter {
         RestLimiter { limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)) }
     }
 
-    /// Admits one request of `caller`, or says when to retry.
-    pub fn admit(&self, caller: &Principal) -> Result<(), ApiError> {
-        if caller.can_send {
+    /// Admits one request of `user`, or says when to retry. Service callers (`is_service`:
+    /// staff or `notifications:send`) are not limited.
+    pub fn admit(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
+        if is_service {
             return Ok(());
         }
-        self.limiter.check_key(&caller.user_id).map_err(|not_until| {
+        self.limiter.check_key(&user).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
         })

@@ -1,20 +1,17 @@
 //! Token verification: the algorithm pinned by configuration (any other, `none` included, is
 //! refused), `exp` required, `nbf` honoured, leeway, `iss`/`aud` when configured, simplejwt
 //! refresh tokens refused, the user id from `user_id` (integer or digit string) else `sub`.
-//! `public_key` parses RS256/ES256 keys strictly; `Config` calls it too, so a bad key stops the
-//! process at start (exit 2) instead of refusing every token later.
+//! The RS256/ES256 key is parsed by `config::public_key` (strictly, at start: a bad key stops the
+//! process with exit 2 instead of refusing every token later).
 
 use super::Principal;
-use crate::config::{JwtAlgorithm, JwtConfig};
+use crate::config::{public_key, JwtAlgorithm, JwtConfig};
 use crate::domain::UserId;
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 pub const SEND_SCOPE: &str = "notifications:send";
-
-/// The smallest RSA modulus accepted for RS256 (NIST SP 800-131A: shorter keys are disallowed).
-pub const MIN_RSA_KEY_BITS: usize = 2048;
 
 pub struct TokenVerifier {
     key: DecodingKey,
@@ -62,39 +59,6 @@ impl TokenVerifier {
             ApiError::Unauthorized("invalid or expired token")
         })?;
         principal_from_claims(&data.claims)
-    }
-}
-
-/// The verifying key in a PEM public key file: for RS256 an RSA key (`PUBLIC KEY` or
-/// `RSA PUBLIC KEY`) of at least `MIN_RSA_KEY_BITS`, for ES256 a P-256 `PUBLIC KEY`. Anything
-/// else (a private key, another curve, a short key, not PEM) is refused with the reason.
-pub fn public_key(algorithm: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
-    let text = std::str::from_utf8(pem).ok().filter(|text| text.contains("-----BEGIN ")).ok_or("not a PEM file")?;
-    match algorithm {
-        JwtAlgorithm::Hs256 => Err("HS256 uses JWT_SECRET, not a public key".to_owned()),
-        JwtAlgorithm::Rs256 => {
-            use rsa::pkcs1::DecodeRsaPublicKey;
-            use rsa::pkcs8::DecodePublicKey;
-            use rsa::traits::PublicKeyParts;
-            let key = if text.contains("-----BEGIN RSA PUBLIC KEY-----") {
-                rsa::RsaPublicKey::from_pkcs1_pem(text).map_err(|e| e.to_string())
-            } else {
-                rsa::RsaPublicKey::from_public_key_pem(text).map_err(|e| e.to_string())
-            }
-            .map_err(|e| format!("not an RSA public key (`PUBLIC KEY` or `RSA PUBLIC KEY`, at most 4096 bits): {e}"))?;
-            let bits = key.n().bits();
-            if bits < MIN_RSA_KEY_BITS {
-                return Err(format!("the RSA key has {bits} bits: at least {MIN_RSA_KEY_BITS} are needed"));
-            }
-            Ok(DecodingKey::from_rsa_raw_components(&key.n().to_bytes_be(), &key.e().to_bytes_be()))
-        }
-        JwtAlgorithm::Es256 => {
-            use p256::elliptic_curve::sec1::ToEncodedPoint;
-            use p256::pkcs8::DecodePublicKey;
-            let key = p256::PublicKey::from_public_key_pem(text)
-                .map_err(|e| format!("not a P-256 `PUBLIC KEY`, which ES256 needs: {e}"))?;
-            Ok(DecodingKey::from_ec_der(key.to_encoded_point(false).as_bytes()))
-        }
     }
 }
 
@@ -147,12 +111,6 @@ ysNHDmD1qqJsCfIgYZsenbRAYdKwU6YgEcflPxjnKEjwXn6yW/wO0r7jAzvztfli
 gwIDAQAB
 -----END PUBLIC KEY-----
 ";
-    pub(crate) const P384_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
-MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAERgTwlvjQzfN3OrI2A4GYb3oeKO2BegP1
-TZU6ASjT805SD/1hNk3uEQDaSmRtADnVcfvq20iJ+39xVqn6AJm43ypfv3QI1SAh
-usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
------END PUBLIC KEY-----
-";
 
     fn refusal(algorithm: JwtAlgorithm, pem: &str) -> String {
         match public_key(algorithm, pem.as_bytes()) {
@@ -171,7 +129,7 @@ usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
         public_key(JwtAlgorithm::Rs256, pkcs1.as_bytes()).expect("PKCS#1 `RSA PUBLIC KEY`");
 
         assert!(refusal(JwtAlgorithm::Rs256, RSA_1024_PUBLIC_PEM).contains("1024 bits"));
-        refusal(JwtAlgorithm::Rs256, P384_PUBLIC_PEM);
+        refusal(JwtAlgorithm::Rs256, crate::config::tests::P384_PUBLIC_PEM);
         refusal(JwtAlgorithm::Rs256, "");
         refusal(JwtAlgorithm::Rs256, "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n");
     }
@@ -192,7 +150,7 @@ usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
             jsonwebtoken::decode::<Value>(&token, &key, &Validation::new(Algorithm::ES256)).expect("verifies");
         assert_eq!(verified.claims["user_id"], 3);
 
-        assert!(refusal(JwtAlgorithm::Es256, P384_PUBLIC_PEM).contains("P-256"));
+        assert!(refusal(JwtAlgorithm::Es256, crate::config::tests::P384_PUBLIC_PEM).contains("P-256"));
         refusal(JwtAlgorithm::Es256, RSA_2048_PUBLIC_PEM);
         refusal(JwtAlgorithm::Es256, &private_pem);
     }

@@ -79,7 +79,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let token = bearer_token(req).ok_or(ApiError::Unauthorized("missing bearer token"))?;
     let principal = verifier.verify(token)?;
     if let Some(limiter) = req.app_data::<web::Data<crate::rate_limit::RestLimiter>>() {
-        limiter.admit(&principal)?;
+        limiter.admit(principal.user_id, principal.can_send)?;
     }
     Ok(principal)
 }

@@ -248,6 +248,12 @@ impl Transactions for SqliteConnection {
 #[derive(Debug, Clone, Copy)]
 pub struct CallerGaveUp;
 
+impl From<CallerGaveUp> for ApiError {
+    fn from(_: CallerGaveUp) -> Self {
+        ApiError::Unavailable("the caller stopped waiting: rolled back instead of committing".into())
+    }
+}
+
 thread_local! {
     /// When the caller of the `Db::run` running on this thread stops waiting (`None` outside one).
     static CALLER_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };

@@ -79,7 +79,7 @@ pub async fn connect(
         .or_else(|| bearer_token(&req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
     let principal = endpoint.context.verifier.verify(token)?;
-    user_limiter.admit(&principal)?;
+    user_limiter.admit(principal.user_id, principal.can_send)?;
     endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
     if hub.session_count() >= endpoint.max_sockets {

@@ -15,6 +15,7 @@ mod docs;
 mod faults;
 mod group_commit;
 mod helpers;
+mod layers;
 mod limits;
 mod logs;
 mod metrics;

@@ -1,0 +1,83 @@
+//! The import graph of `src/` between top-level modules has no cycle: the data flows edge →
+//! inbox → db and inbox → broker → hub → session, never back. Read from the source text (every
+//! `crate::module` outside comments), so a new back-edge fails here with the cycle named.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Top-level module → the top-level modules it names.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let is_module = |name: &str| src.join(format!("{name}.rs")).exists() || src.join(name).join("mod.rs").exists();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&src).expect("under src").to_string_lossy().into_owned();
+            if !relative.ends_with(".rs") || relative.starts_with("bin/") || relative == "main.rs" {
+                continue;
+            }
+            let module = relative.trim_end_matches(".rs").split('/').next().expect("a name").to_owned();
+            let text = std::fs::read_to_string(&path).expect("read file");
+            let names = graph.entry(module.clone()).or_default();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::") {
+                    let rest = &line[at + "crate::".len()..];
+                    let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                    if !name.is_empty() && name != module && is_module(&name) {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle through `node`, if any (depth-first, `path` is the current chain).
+fn find_cycle(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    node: &str,
+    path: &mut Vec<String>,
+    done: &mut BTreeSet<String>,
+) -> Option<Vec<String>> {
+    if let Some(at) = path.iter().position(|n| n == node) {
+        let mut cycle = path[at..].to_vec();
+        cycle.push(node.to_owned());
+        return Some(cycle);
+    }
+    if done.contains(node) {
+        return None;
+    }
+    path.push(node.to_owned());
+    for next in graph.get(node).into_iter().flatten() {
+        if let Some(cycle) = find_cycle(graph, next, path, done) {
+            return Some(cycle);
+        }
+    }
+    path.pop();
+    done.insert(node.to_owned());
+    None
+}
+
+#[test]
+fn modules_import_each_other_without_a_cycle() {
+    let graph = module_graph();
+    assert!(graph.contains_key("inbox") && graph.contains_key("broker"), "read the modules: {graph:?}");
+    let mut done = BTreeSet::new();
+    for module in graph.keys() {
+        if let Some(cycle) = find_cycle(&graph, module, &mut Vec::new(), &mut done) {
+            panic!("import cycle: {}\nthe graph: {graph:#?}", cycle.join(" → "));
+        }
+    }
+    // The layers the design names, in their direction only.
+    let imports = |from: &str, to: &str| graph.get(from).is_some_and(|names| names.contains(to));
+    for (low, high) in [("db", "inbox"), ("broker", "hub"), ("hub", "ws"), ("broker", "ws"), ("event", "broker")] {
+        assert!(!imports(low, high), "{low} must not import {high}");
+    }
+}
