@@ -2,6 +2,7 @@
 # WebSocket figures of one node on PostgreSQL: RSS per idle socket (10,000 sockets held by
 # two client processes) and REST-create → socket delivery latency at 1,000 creates/s.
 # Starts the node on a fresh database and stops what it started. Usage: bench/ws.sh [sockets] [rate]
+# HERALD_BIN runs another herald binary as the node (an A/B of two builds, same load client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sockets=${1:-10000}
@@ -12,13 +13,15 @@ port=${BENCH_PORT:-18081}
 export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q --bin herald --bin herald-bench
+release=${CARGO_TARGET_DIR:-target}/release
+herald=${HERALD_BIN:-$release/herald}
 psql "$admin" -qc "CREATE DATABASE $db"
 DATABASE_URL="${admin%/*}/$db" HERALD_BIND=127.0.0.1:$port RUST_LOG=warn HERALD_DB_POOL_SIZE=32 \
     HERALD_WS_PING_INTERVAL_SECS=30 HERALD_WS_PING_TIMEOUT_SECS=300 \
-    target/release/herald serve > /tmp/$db.log 2>&1 &
+    "$herald" serve > /tmp/$db.log 2>&1 &
 node=$!
 cleanup() { kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; }
 trap cleanup EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-target/release/herald-bench --url "http://127.0.0.1:$port" connections --sockets "$sockets" --pid "$node"
-target/release/herald-bench --url "http://127.0.0.1:$port" latency --rate "$rate" --duration 10s --users 100
+"$release/herald-bench" --url "http://127.0.0.1:$port" connections --sockets "$sockets" --pid "$node"
+"$release/herald-bench" --url "http://127.0.0.1:$port" latency --rate "$rate" --duration 10s --users 100
