@@ -13,7 +13,6 @@
 //! exact).
 
 use crate::db::{CreateOutcome, Db};
-use crate::dispatch;
 use crate::domain::NewNotification;
 use crate::error::ApiError;
 use std::sync::Arc;
@@ -90,7 +89,7 @@ async fn write_batches(db: Db, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         }
         let deadline = batch.iter().map(|p| p.deadline).min().unwrap_or_else(Instant::now);
         let (news, replies): (Vec<NewNotification>, Vec<_>) = batch.into_iter().map(|p| (p.new, p.reply)).unzip();
-        match db.run_until(deadline, move |conn| dispatch!(conn, create_many(&news))).await {
+        match db.create_many(deadline, news).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));

@@ -10,7 +10,6 @@ use crate::db::InboxPosition;
 use crate::db::{
     BroadcastOutcome, Change, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply,
 };
-use crate::dispatch;
 use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
@@ -52,7 +51,7 @@ impl Inbox {
         let key = scoped_key(caller, "create", idempotency_key)?;
         let result = match key {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
-            Some(key) => self.db.run(move |conn| dispatch!(conn, create(&new, Some(&key), &create_reply))).await?,
+            Some(key) => self.db.create(new, Some(key), create_reply).await?,
         };
         if let Idempotent::Fresh(CreateOutcome::Created { row, seq: Some(seq) }) = &result {
             self.publish_notifications(&[(row, *seq)], origin).await;
@@ -72,10 +71,7 @@ impl Inbox {
         let content = NotificationContent::parse(body)?;
         let key = scoped_key(caller, "broadcast", idempotency_key)?;
         let sender = caller.user_id;
-        let result = self
-            .db
-            .run(move |conn| dispatch!(conn, broadcast(&recipients, sender, &content, key.as_ref(), &broadcast_reply)))
-            .await?;
+        let result = self.db.broadcast(recipients, sender, content, key, broadcast_reply).await?;
         if let Idempotent::Fresh(outcome) = &result {
             let live: Vec<(&NotificationRow, i64)> =
                 outcome.created.iter().filter_map(|(row, seq)| seq.map(|seq| (row, seq))).collect();
@@ -131,7 +127,7 @@ impl Inbox {
         origin: Option<SessionId>,
     ) -> Result<(NotificationRow, i64), ApiError> {
         let user = caller.user_id;
-        let (row, change) = self.db.run(move |conn| dispatch!(conn, set_read(user, id, read))).await?;
+        let (row, change) = self.db.mark_read(user, id, read).await?;
         let (notification_id, unread_count) = (id.get(), change.unread_count);
         let frame = if read {
             ServerFrame::NotificationRead { notification_id, unread_count }
@@ -145,7 +141,7 @@ impl Inbox {
     /// Marks every notification of the caller read; returns (marked, unread count).
     pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), ApiError> {
         let user = caller.user_id;
-        let (marked, change) = self.db.run(move |conn| dispatch!(conn, mark_all_read(user))).await?;
+        let (marked, change) = self.db.mark_all_read(user).await?;
         let unread_count = change.unread_count;
         self.publish_change(user, change, origin, &ServerFrame::AllRead { marked, unread_count }).await;
         Ok((marked, unread_count))
@@ -159,7 +155,7 @@ impl Inbox {
         origin: Option<SessionId>,
     ) -> Result<i64, ApiError> {
         let user = caller.user_id;
-        let change = self.db.run(move |conn| dispatch!(conn, delete(user, id))).await?;
+        let change = self.db.delete(user, id).await?;
         let unread_count = change.unread_count;
         let frame = ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count };
         self.publish_change(user, change, origin, &frame).await;
@@ -175,24 +171,24 @@ impl Inbox {
 
     pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| dispatch!(conn, list(user, query))).await
+        self.db.list(user, query).await
     }
 
     pub async fn unread_count(&self, caller: Principal) -> Result<i64, ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| Ok(dispatch!(conn, unread_count(user))?)).await
+        self.db.unread_count(user).await
     }
 
     /// Unread count, change-stream position and newest id of the caller's inbox.
     pub async fn position(&self, caller: Principal) -> Result<InboxPosition, ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| dispatch!(conn, inbox_position(user))).await
+        self.db.inbox_position(user).await
     }
 
     /// The caller's change-stream position.
     pub async fn stream_position(&self, caller: Principal) -> Result<i64, ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
+        self.db.stream_position(user).await
     }
 
     /// A replay page of the caller's notifications with id above `after`, oldest first: at most
@@ -206,12 +202,12 @@ impl Inbox {
         live_only: bool,
     ) -> Result<(Vec<NotificationRow>, bool), ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| Ok(dispatch!(conn, since(user, after, max_rows, max_bytes, live_only))?)).await
+        self.db.since(user, after, max_rows, max_bytes, live_only).await
     }
 
     pub async fn preferences(&self, caller: Principal) -> Result<Preferences, ApiError> {
         let user = caller.user_id;
-        self.db.run(move |conn| Ok(dispatch!(conn, preferences(user))?)).await
+        self.db.preferences(user).await
     }
 
     pub async fn update_preferences(
@@ -221,7 +217,7 @@ impl Inbox {
     ) -> Result<Preferences, ApiError> {
         let patch = PreferencesPatch::parse(body)?;
         let user = caller.user_id;
-        self.db.run(move |conn| dispatch!(conn, update_preferences(user, &patch))).await
+        self.db.update_preferences(user, patch).await
     }
 
     /// Publishes new notifications with their stream positions, serialized once each.

@@ -4,7 +4,6 @@
 //! on every node whether or not retention is set.
 
 use crate::db::Db;
-use crate::dispatch;
 use crate::error::ApiError;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -20,7 +19,7 @@ pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usi
     let cutoff = crate::db::now() - age;
     let mut total = 0;
     loop {
-        let deleted = db.run(move |conn| dispatch!(conn, prune_batch(cutoff, read_only, PRUNE_BATCH))).await?;
+        let deleted = db.prune_batch(cutoff, read_only, PRUNE_BATCH).await?;
         total += deleted;
         if deleted == 0 {
             break;
@@ -28,7 +27,7 @@ pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usi
         // Let writers in between batches.
         tokio::task::yield_now().await;
     }
-    db.run(|conn| Ok(dispatch!(conn, prune_idempotency_keys())?)).await?;
+    db.prune_idempotency_keys().await?;
     Ok(total)
 }
 
@@ -42,7 +41,7 @@ pub async fn run_periodically(db: Db, keep: Option<Duration>, mut shutdown: watc
             _ = every.tick() => {
                 let pruned = match keep {
                     Some(keep) => prune(&db, keep, false).await.map(|n| (n, keep)),
-                    None => db.run(|conn| Ok(dispatch!(conn, prune_idempotency_keys())?)).await.map(|_| (0, Duration::ZERO)),
+                    None => db.prune_idempotency_keys().await.map(|_| (0, Duration::ZERO)),
                 };
                 match pruned {
                     Ok((0, _)) => {}

@@ -4,16 +4,61 @@
 //! answer: `DbTimeouts::bound`), mapping pool exhaustion, a dead server or a hung one to
 //! `ApiError::Unavailable` (503). A connection that may hold state it should not (an open or
 //! failed transaction, a panic, an answer nobody waited for) is retired, never reused.
+//!
+//! Callers outside `db` see only typed, `async` methods on `Db`, split by concern:
+//! `notifications` (create, group-commit create, broadcast, read state, delete, list, counts),
+//! `position` (inbox and stream positions, replay pages), `preferences`, `idempotency` (key
+//! expiry) and `prune` (retention batches). Each goes through `Db::run` or `Db::run_until`
+//! and picks the backend's compiled query there; no backend or connection leaves this module
+//! through them.
+
+/// Calls `queries::$function` for the backend of `$conn`: `dispatch!(conn, create(&new))`.
+/// Private to `db`: the facade methods are its only users.
+macro_rules! dispatch {
+    ($conn:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(c) => $crate::db::pg::$function(c $(, $arg)*),
+            $crate::db::DbConnection::Sqlite(c) => $crate::db::sqlite::$function(c $(, $arg)*),
+        }
+    };
+}
+
+/// Runs the same Diesel code against whichever backend the connection is, typed per backend.
+/// The body is compiled once per backend, so any query the DSL accepts for both works.
+macro_rules! each_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// The columns of `notifications` as hand-written SQL names them (a `RETURNING` or `SELECT`
+/// list loaded into `NotificationRow`), in `NotificationRow` order. A unit test checks it equals
+/// Diesel's `notifications::all_columns` and `NotificationRow`'s columns, so a new column cannot
+/// be forgotten here.
+macro_rules! notification_columns {
+    () => {
+        "id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at"
+    };
+}
 
 mod connect;
+mod idempotency;
 pub mod models;
+mod notifications;
+mod position;
+mod preferences;
+mod prune;
 pub mod schema;
 
 pub use connect::DbTimeouts;
 
 /// The queries, written once in `queries.rs` and compiled per backend (Diesel types every query
-/// by its backend; these two modules are the same text with a different `Conn`).
-pub mod pg {
+/// by its backend; these two modules are the same text with a different `Conn`). Private: only
+/// the facade methods on `Db` call them.
+mod pg {
     pub type Conn = diesel::PgConnection;
     /// Recipients per broadcast statement: every list is one array bind here.
     const BATCH_ROWS: usize = 10_000;
@@ -55,11 +100,12 @@ pub mod pg {
         .into_iter()
         .map(|l| (l.user_id, l.last_seq))
         .collect();
-        let rows = diesel::sql_query(
+        let rows = diesel::sql_query(concat!(
             "INSERT INTO notifications (user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, created_at) \
              SELECT u, $3, $4, $5, $6, $7, $8, FALSE, r, $9 FROM unnest($1::bigint[], $2::bool[]) AS t(u, r) ORDER BY u \
-             RETURNING id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at",
-        )
+             RETURNING ",
+            notification_columns!()
+        ))
         .bind::<Array<BigInt>, _>(&users)
         .bind::<Array<Bool>, _>(&live)
         .bind::<Nullable<BigInt>, _>(Some(sender.get()))
@@ -95,7 +141,7 @@ pub mod pg {
             .load(conn)
     }
 }
-pub mod sqlite {
+mod sqlite {
     pub type Conn = diesel::SqliteConnection;
     /// Recipients per broadcast statement: ten binds a row, under SQLite's 32,766.
     const BATCH_ROWS: usize = 1000;
@@ -145,17 +191,6 @@ pub mod sqlite {
 /// A stored broadcast chunk: the locked `(user_id, last_seq)` and the inserted rows.
 type StoredChunk = (Vec<(i64, i64)>, Vec<models::NotificationRow>);
 
-/// Calls `queries::$function` for the backend of `$conn`: `dispatch!(conn, create(&new))`.
-#[macro_export]
-macro_rules! dispatch {
-    ($conn:expr, $function:ident($($arg:expr),* $(,)?)) => {
-        match $conn {
-            $crate::db::DbConnection::Pg(c) => $crate::db::pg::$function(c $(, $arg)*),
-            $crate::db::DbConnection::Sqlite(c) => $crate::db::sqlite::$function(c $(, $arg)*),
-        }
-    };
-}
-
 use crate::config::DatabaseUrl;
 use crate::error::ApiError;
 use diesel::connection::SimpleConnection;
@@ -175,18 +210,6 @@ const MIGRATION_LOCK_KEY: i64 = 0x4845_5241_4c44; // "HERALD"
 pub enum DbConnection {
     Pg(PgConnection),
     Sqlite(SqliteConnection),
-}
-
-/// Runs the same Diesel code against whichever backend the connection is, typed per backend.
-/// The body is compiled once per backend, so any query the DSL accepts for both works.
-#[macro_export]
-macro_rules! each_backend {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Pg($c) => $body,
-            $crate::db::DbConnection::Sqlite($c) => $body,
-        }
-    };
 }
 
 /// The two kinds of transaction Herald runs, per backend.
@@ -435,6 +458,11 @@ impl Db {
         }
     }
 
+    /// Answers when the database does (readiness).
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| Ok(dispatch!(conn, ping())?)).await
+    }
+
     /// Connections in use and idle, for metrics and readiness.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
@@ -597,8 +625,9 @@ const MAX_STORED_ROW_BYTES: i64 = 200 * 4 + 5000 * 4 + 16 * 1024 + 2048 * 4;
 /// `$n` placeholders are PostgreSQL's; SQLite reads each as a named parameter, numbered in
 /// order of appearance, which is the same order.
 const REPLAY_PAGE_SQL: &str = concat!(
-    "SELECT id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at ",
-    "FROM (SELECT *, ",
+    "SELECT ",
+    notification_columns!(),
+    " FROM (SELECT *, ",
     stored_bytes_sql!(),
     " AS bytes, SUM(",
     stored_bytes_sql!(),
@@ -786,6 +815,27 @@ mod tests {
             }
         };
         assert_eq!(next, (false, false), "the connection that answered late was retired");
+    }
+
+    /// The column names a query selects, as Diesel renders it for PostgreSQL.
+    fn selected_columns(sql: &str) -> Vec<String> {
+        let list = sql.strip_prefix("SELECT ").and_then(|rest| rest.split(" FROM ").next()).expect("a SELECT");
+        list.split(", ").map(|c| c.rsplit('.').next().unwrap_or(c).trim_matches('"').to_owned()).collect()
+    }
+
+    /// The hand-written column list (the PostgreSQL broadcast insert's `RETURNING`, the replay
+    /// page's `SELECT`) is exactly the table's columns and `NotificationRow`'s, in order: a new
+    /// column in the schema or the row fails here instead of at run time.
+    #[test]
+    fn the_hand_written_notification_columns_are_the_schemas() {
+        use schema::notifications as n;
+        let hand_written: Vec<String> = notification_columns!().split(", ").map(str::to_owned).collect();
+        let all_columns = diesel::debug_query::<diesel::pg::Pg, _>(&n::table.select(n::all_columns)).to_string();
+        assert_eq!(selected_columns(&all_columns), hand_written, "notifications::all_columns");
+        let row = diesel::debug_query::<diesel::pg::Pg, _>(&n::table.select(models::NotificationRow::as_select()))
+            .to_string();
+        assert_eq!(selected_columns(&row), hand_written, "NotificationRow");
+        assert!(REPLAY_PAGE_SQL.starts_with(concat!("SELECT ", notification_columns!(), " FROM")));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Operations endpoints: `/healthz` (the process answers) and `/readyz` (its dependencies do).
 
 use crate::broker::Broker;
-use crate::dispatch;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
@@ -37,7 +36,7 @@ pub async fn healthz() -> HttpResponse {
 /// 200 when the database and the broker (Redis publisher and subscriber) answer, else 503
 /// naming what failed.
 pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpResponse {
-    let probe = inbox.db().run(|conn| Ok(dispatch!(conn, ping())?));
+    let probe = inbox.db().ping();
     let database = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
         Ok(Ok(())) => "ok".to_owned(),
         Ok(Err(err)) => format!("unavailable: {}", err.code()),

@@ -1,0 +1,34 @@
+//! Where a user's inbox and change stream stand, and replay pages of what came after: read
+//! when a socket opens, resumes or repairs its stream.
+
+use super::models::NotificationRow;
+use super::{Db, InboxPosition};
+use crate::domain::UserId;
+use crate::error::ApiError;
+
+impl Db {
+    /// Unread count, change-stream position and newest id of the user's inbox, from one
+    /// statement (so they agree).
+    pub async fn inbox_position(&self, user: UserId) -> Result<InboxPosition, ApiError> {
+        self.run(move |conn| dispatch!(conn, inbox_position(user))).await
+    }
+
+    /// The user's change-stream position alone (0 for a user never notified).
+    pub async fn stream_position(&self, user: UserId) -> Result<i64, ApiError> {
+        self.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
+    }
+
+    /// A replay page of the user's notifications with id above `after`, oldest first: at most
+    /// `max_rows` rows and, past the first, `max_bytes` of stored text; and whether more may
+    /// follow. `live_only` leaves out those the user asked not to have pushed.
+    pub async fn since(
+        &self,
+        user: UserId,
+        after: i64,
+        max_rows: i64,
+        max_bytes: i64,
+        live_only: bool,
+    ) -> Result<(Vec<NotificationRow>, bool), ApiError> {
+        self.run(move |conn| Ok(dispatch!(conn, since(user, after, max_rows, max_bytes, live_only))?)).await
+    }
+}

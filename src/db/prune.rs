@@ -1,0 +1,18 @@
+//! Retention's storage half on `Db`: one bounded batch of old notifications deleted per call,
+//! in one short transaction (the loop over batches is `crate::retention`).
+
+use super::Db;
+use crate::error::ApiError;
+
+impl Db {
+    /// Deletes up to `batch` notifications created before `cutoff` (only read ones when
+    /// `read_only`), keeping unread counters exact; returns how many (0 when done).
+    pub async fn prune_batch(
+        &self,
+        cutoff: chrono::NaiveDateTime,
+        read_only: bool,
+        batch: i64,
+    ) -> Result<usize, ApiError> {
+        self.run(move |conn| dispatch!(conn, prune_batch(cutoff, read_only, batch))).await
+    }
+}
