@@ -8,9 +8,12 @@
 //! - `error`: `ApiError`, the one place statuses and error codes are chosen.
 //! - `auth`: JWT verification (`jwt`), token minting (`mint`), `Principal` and permissions.
 //! - `domain`: validated values (ids, types, notification content, preferences); no IO.
-//! - `db`: the connection pool and every SQL statement (`queries.rs`, compiled per backend).
+//! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
+//!   methods on `Db` (`queries.rs`, compiled per backend, is private to it).
 //! - `inbox`: the use-cases; validate → commit → publish.
 //! - `group_commit`: concurrent creates stored many per transaction.
+//! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
+//!   `ServerFrame`, every frame the server sends, serialized once.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
 //!   the node's event stream, health, a channel connection); knows nothing of the hub.
 //! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
@@ -19,10 +22,12 @@
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
 //! - `metrics`: every metric name, rendered at `/metrics`.
-//! - `rate_limit`: per-user REST request limits (429 + Retry-After).
+//! - `rate_limit`: per-user request limits (429 + Retry-After), the per-socket frame limiter
+//!   (1008 on a flood) and the node's handshake budget.
 //! - `retention`: pruning old notifications in bounded batches.
 //! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
-//! - `ws`: the WebSocket endpoint, protocol and one task per socket (`session`).
+//! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
+//!   (`delivery`, pure) and one IO task per socket (`session`).
 
 pub mod auth;
 pub mod broker;
