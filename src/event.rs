@@ -1,12 +1,14 @@
 //! The vocabulary of what reaches a socket: `Event` (one committed change of one user, with its
 //! place in the user's change stream), `SessionId` (the socket that made it) and `ServerFrame`,
-//! every frame the server sends — pushes, replies and errors — serialized from one enum, once.
+//! every frame the server sends — pushes, replies and errors — serialized from one enum, once;
+//! and `Notification`, what clients (REST and WebSocket) see of a stored notification.
 //! No IO: the broker carries events, the hub fans them out, `ws` writes frames.
 
 use crate::db::models::NotificationRow;
 use crate::domain::{NotificationId, UserId};
 use bytestring::ByteString;
-use serde::Serialize;
+use chrono::NaiveDateTime;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 /// Identifies the socket that made a change, so the change is not echoed back to it.
@@ -46,6 +48,74 @@ pub fn unix_micros() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
+/// A notification as clients see it (SPEC §3): a view of the stored row with `data` embedded as
+/// raw JSON, timestamps in RFC 3339 UTC with microseconds and a `Z`, and internal columns
+/// (`realtime`) left out.
+#[derive(Debug, Serialize)]
+pub struct Notification<'a> {
+    pub id: i64,
+    pub user_id: i64,
+    pub sender_id: Option<i64>,
+    pub notification_type: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+    #[serde(serialize_with = "raw_json")]
+    pub data: &'a str,
+    pub link: Option<&'a str>,
+    pub is_read: bool,
+    #[serde(serialize_with = "optional_timestamp")]
+    pub read_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "timestamp")]
+    pub created_at: NaiveDateTime,
+}
+
+impl<'a> From<&'a NotificationRow> for Notification<'a> {
+    fn from(row: &'a NotificationRow) -> Self {
+        Notification {
+            id: row.id,
+            user_id: row.user_id,
+            sender_id: row.sender_id,
+            notification_type: &row.notification_type,
+            title: &row.title,
+            message: &row.message,
+            data: &row.data,
+            link: row.link.as_deref(),
+            is_read: row.is_read,
+            read_at: row.read_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Stored rows as a JSON array of `Notification`s.
+#[derive(Debug)]
+pub struct Notifications<'a>(pub &'a [NotificationRow]);
+
+impl Serialize for Notifications<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Notification::from))
+    }
+}
+
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+fn timestamp<S: Serializer>(at: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&at.format(TIMESTAMP_FORMAT))
+}
+
+fn optional_timestamp<S: Serializer>(at: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => timestamp(at, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// `data` is stored as serialized JSON; embed it as is (it was validated before it was stored).
+fn raw_json<S: Serializer>(data: &&str, s: S) -> Result<S::Ok, S::Error> {
+    let raw: &serde_json::value::RawValue = serde_json::from_str(data).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
+}
+
 /// Every frame the server sends (SPEC §5). Pushes travel as `Event`s; replies echo the request's
 /// `request_id` (`to_reply`).
 #[derive(Debug, Serialize)]
@@ -57,10 +127,10 @@ pub enum ServerFrame<'a> {
     },
     /// A new notification (push, replay and repair).
     Notification {
-        notification: &'a NotificationRow,
+        notification: Notification<'a>,
     },
     Notifications {
-        notifications: &'a [NotificationRow],
+        notifications: Notifications<'a>,
         total: i64,
         unread_count: i64,
         next_before: Option<i64>,
@@ -82,7 +152,7 @@ pub enum ServerFrame<'a> {
         unread_count: i64,
     },
     NotificationSent {
-        notification: &'a NotificationRow,
+        notification: Notification<'a>,
     },
     /// `notification_sent` when the recipient's preference suppressed it.
     #[serde(rename = "notification_sent")]

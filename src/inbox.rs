@@ -229,7 +229,7 @@ impl Inbox {
             .iter()
             .filter_map(|&(row, seq)| {
                 let user = UserId::new(row.user_id)?;
-                Some(Event::new(user, seq, origin, &ServerFrame::Notification { notification: row }))
+                Some(Event::new(user, seq, origin, &ServerFrame::Notification { notification: row.into() }))
             })
             .collect();
         self.broker.publish(events).await;
@@ -253,7 +253,7 @@ pub fn create_reply(outcome: &CreateOutcome) -> StoredReply {
     match outcome {
         CreateOutcome::Created { row, .. } => StoredReply {
             status: 201,
-            body: serde_json::to_string(&NotificationEnvelope { notification: row }).unwrap_or_default(),
+            body: serde_json::to_string(&NotificationEnvelope { notification: row.into() }).unwrap_or_default(),
         },
         CreateOutcome::Suppressed => {
             StoredReply { status: 200, body: json_body(&json!({ "suppressed": true, "reason": "preference" })) }
@@ -277,7 +277,7 @@ pub fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
 /// `{"notification": {...}}`, the body of create, read and unread replies.
 #[derive(serde::Serialize)]
 pub struct NotificationEnvelope<'a> {
-    pub notification: &'a NotificationRow,
+    pub notification: crate::event::Notification<'a>,
 }
 
 fn json_body(value: &Value) -> String {

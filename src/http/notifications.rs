@@ -3,10 +3,10 @@
 
 use super::{idempotency_key, stored_reply, JsonObject};
 use crate::auth::{Broadcaster, Principal};
-use crate::db::models::NotificationRow;
 use crate::db::{Idempotent, ListQuery};
 use crate::domain::{NotificationId, NotificationType};
 use crate::error::ApiError;
+use crate::event::{Notification, Notifications};
 use crate::inbox::{broadcast_reply, create_reply, Inbox};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -20,7 +20,7 @@ pub async fn list_notifications(
     let query = parse_list_query(req.query_string())?;
     let page = inbox.list(caller, query).await?;
     Ok(HttpResponse::Ok().json(ListReply {
-        notifications: &page.rows,
+        notifications: Notifications(&page.rows),
         total: page.total,
         unread_count: page.unread_count,
         next_before: page.next_before,
@@ -29,7 +29,7 @@ pub async fn list_notifications(
 
 #[derive(Serialize)]
 struct ListReply<'a> {
-    notifications: &'a [NotificationRow],
+    notifications: Notifications<'a>,
     total: i64,
     unread_count: i64,
     next_before: Option<i64>,
@@ -37,8 +37,8 @@ struct ListReply<'a> {
 
 /// The reply to read and unread.
 #[derive(Serialize)]
-struct NotificationWithCount {
-    notification: NotificationRow,
+struct NotificationWithCount<'a> {
+    notification: Notification<'a>,
     unread_count: i64,
 }
 
@@ -121,7 +121,7 @@ pub async fn mark_read(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (notification, unread_count) = inbox.mark_read(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(NotificationWithCount { notification, unread_count }))
+    Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
 }
 
 pub async fn mark_unread(
@@ -130,7 +130,7 @@ pub async fn mark_unread(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (notification, unread_count) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(NotificationWithCount { notification, unread_count }))
+    Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
 }
 
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {

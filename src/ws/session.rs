@@ -13,7 +13,7 @@ use super::WsContext;
 use crate::auth::Principal;
 use crate::db::{CreateOutcome, Idempotent, ListQuery};
 use crate::error::ApiError;
-use crate::event::{Event, ServerFrame, SessionId};
+use crate::event::{Event, Notifications, ServerFrame, SessionId};
 use crate::hub::SessionSignals;
 use crate::rate_limit::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
@@ -271,7 +271,7 @@ impl Session {
             ClientFrame::GetNotifications { limit, before, unread } => {
                 let page = inbox.list(me, ListQuery { unread_only: unread, kind: None, before, limit }).await?;
                 let frame = ServerFrame::Notifications {
-                    notifications: &page.rows,
+                    notifications: Notifications(&page.rows),
                     total: page.total,
                     unread_count: page.unread_count,
                     next_before: page.next_before,
@@ -292,7 +292,7 @@ impl Session {
             }
             ClientFrame::SendNotification { body } => match inbox.create(me, &body, None, origin).await? {
                 Idempotent::Fresh(CreateOutcome::Created { row, .. }) => {
-                    let frame = ServerFrame::NotificationSent { notification: &row };
+                    let frame = ServerFrame::NotificationSent { notification: (&row).into() };
                     return self.reply(&frame, request_id).await.map_err(Handled::Stop);
                 }
                 Idempotent::Fresh(CreateOutcome::Suppressed) => {
@@ -314,7 +314,7 @@ impl Session {
                     self.principal = fresh;
                 }
                 let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
-                    .map(|t| t.naive_utc().format(crate::db::models::TIMESTAMP_FORMAT).to_string())
+                    .map(|t| t.naive_utc().format(crate::event::TIMESTAMP_FORMAT).to_string())
                     .unwrap_or_default();
                 ServerFrame::TokenRefreshed { expires_at }
             }
@@ -343,7 +343,7 @@ impl Session {
                 Err(err) => return Ok(Err(err)),
             };
             for row in &rows {
-                let frame = ServerFrame::Notification { notification: row }.to_text();
+                let frame = ServerFrame::Notification { notification: row.into() }.to_text();
                 match tokio::time::timeout_at(deadline, self.send(frame)).await {
                     Ok(sent) => sent?,
                     Err(_late) => return Err(close(CloseCode::Again, "replay too slow: reconnect with since")),
