@@ -104,7 +104,7 @@ impl Node {
             BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
         let verifier = web::Data::new(verifier);
         let ws_endpoint = web::Data::new(WsEndpoint {
-            context: WsContext {
+            context: Arc::new(WsContext {
                 metrics: metrics.clone(),
                 inbox: inbox.clone(),
                 subscriptions,
@@ -118,7 +118,7 @@ impl Node {
                     token_leeway: config.jwt.leeway,
                 },
                 shutdown: shutdown_rx.clone(),
-            },
+            }),
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
             max_sockets: config.max_sockets,
             max_sockets_per_user: config.max_sockets_per_user,

@@ -50,7 +50,8 @@ pub struct WsContext {
 
 /// The handshake state of the endpoint.
 pub struct WsEndpoint {
-    pub context: WsContext,
+    /// Shared by every session of the node (one pointer per socket, not a copy).
+    pub context: Arc<WsContext>,
     /// Lowercase origins without a trailing slash; empty allows any.
     pub allowed_origins: Vec<String>,
     /// Open sockets this node accepts, in all and per user.

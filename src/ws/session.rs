@@ -49,7 +49,7 @@ fn close(code: CloseCode, description: &str) -> Stop {
 }
 
 struct Session {
-    ctx: WsContext,
+    ctx: Arc<WsContext>,
     id: SessionId,
     principal: Principal,
     socket: actix_ws::Session,
@@ -65,7 +65,7 @@ struct Session {
 /// socket's life. (An `async fn` keeps its arguments and the locals moved out of them side by
 /// side in its state, ~1 KiB more per idle socket.)
 pub fn run(
-    ctx: WsContext,
+    ctx: Arc<WsContext>,
     principal: Principal,
     since: Option<i64>,
     socket: actix_ws::Session,
@@ -111,9 +111,12 @@ impl Session {
         self.delivery = Delivery::new(self.id, position.last_seq, position.newest_id);
         // Not bound to a name: a local here would live (on the heap, in this task) as long as
         // the socket.
+        // Serialized in its own statement: a named frame here would stay in this task's state
+        // (every idle socket's memory) for the socket's life.
         let greeting =
-            ServerFrame::ConnectionEstablished { user_id: self.principal.user_id, unread_count: position.unread_count };
-        if let Err(stop) = self.send(greeting.to_text()).await {
+            ServerFrame::ConnectionEstablished { user_id: self.principal.user_id, unread_count: position.unread_count }
+                .to_text();
+        if let Err(stop) = self.send(greeting).await {
             return stop;
         }
         if let Some(since) = since {
@@ -157,7 +160,8 @@ impl Session {
                     };
                     match limiter.check() {
                         FrameVerdict::Flood => return close(CloseCode::Policy, "rate limit exceeded"),
-                        FrameVerdict::Reject => self.refuse(&message).await,
+                        // Boxed, like every rare path: inline, its state would size every socket's task.
+                        FrameVerdict::Reject => Box::pin(self.refuse(&message)).await,
                         FrameVerdict::Admit => match message {
                             AggregatedMessage::Text(text) => {
                                 let expires_at = self.principal.expires_at;
@@ -169,7 +173,7 @@ impl Session {
                             }
                             AggregatedMessage::Binary(_) => {
                                 let err = ApiError::BadRequest("binary frames are not supported: send JSON text frames");
-                                self.send(protocol::error_frame(&err, &None)).await
+                                Box::pin(self.send(protocol::error_frame(&err, &None))).await
                             }
                             AggregatedMessage::Ping(payload) => self.write_control(Some(&payload)).await,
                             AggregatedMessage::Pong(_) | AggregatedMessage::Close(_) => Ok(()),
