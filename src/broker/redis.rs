@@ -186,9 +186,14 @@ impl RedisBroker {
     async fn republish_failed(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = MIN_BACKOFF;
         loop {
+            // A resync owed is sent before anything queued after the drop is taken.
             let (resync_owed, batch) = {
                 let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                (queue.resync_owed, queue.take(REPUBLISH_BATCH))
+                if queue.resync_owed {
+                    (true, Vec::new())
+                } else {
+                    (false, queue.take(REPUBLISH_BATCH))
+                }
             };
             if !resync_owed && batch.is_empty() {
                 tokio::select! {
@@ -204,8 +209,7 @@ impl RedisBroker {
                 let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
                 if resync_owed && published {
                     queue.resync_owed = false;
-                }
-                if resync_owed || !published {
+                } else if !published {
                     for event in batch.into_iter().rev() {
                         queue.push_front(event);
                     }

@@ -373,7 +373,8 @@ impl Session {
 
     /// Writes every event whose turn has come, in stream order.
     async fn write_due(&mut self) -> Result<(), Stop> {
-        while let Some(Due { event, write }) = self.delivery.next_due(Instant::now()) {
+        let now = Instant::now();
+        while let Some(Due { event, write }) = self.delivery.next_due(now) {
             if !write {
                 continue;
             }
