@@ -133,35 +133,51 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(invalid: crate::domain::Invalid) -> Self {
+        ApiError::Validation { field: invalid.field, message: invalid.message }
+    }
+}
+
+/// A database failure at the edge: 404, 503 or 500, its whole cause chain kept for the log.
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        use crate::db::DbError;
         match err {
-            Error::NotFound => ApiError::NotFound,
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            ) => ApiError::Unavailable(info.message().to_owned()),
-            Error::DatabaseError(_, info) if is_session_timeout(info.message()) => {
-                ApiError::Unavailable(info.message().to_owned())
-            }
-            other => ApiError::Internal(other.to_string()),
+            DbError::NotFound => ApiError::NotFound,
+            DbError::Unavailable { .. } => ApiError::Unavailable(with_causes(&err)),
+            DbError::Failed { .. } => ApiError::Internal(with_causes(&err)),
         }
     }
 }
 
-/// PostgreSQL cancelled the statement at the session's `statement_timeout` or `lock_timeout`
-/// (the database is overloaded or a lock is held too long: retry later). Diesel does not expose
-/// the SQLSTATE (57014, 55P03), so this reads the server's message, in its default English.
-fn is_session_timeout(message: &str) -> bool {
-    message.starts_with("canceling statement due to statement timeout")
-        || message.starts_with("canceling statement due to lock timeout")
+impl From<crate::domain::Denied> for ApiError {
+    fn from(denied: crate::domain::Denied) -> Self {
+        ApiError::Forbidden(denied.0)
+    }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(err: r2d2::Error) -> Self {
-        ApiError::Unavailable(format!("database pool: {err}"))
+impl From<crate::inbox::InboxError> for ApiError {
+    fn from(err: crate::inbox::InboxError) -> Self {
+        use crate::inbox::InboxError;
+        match err {
+            InboxError::Invalid(invalid) => invalid.into(),
+            InboxError::Denied(denied) => denied.into(),
+            InboxError::Storage(storage) => storage.into(),
+        }
     }
+}
+
+/// `err` and each of its sources, `: `-separated, for the log.
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -191,14 +207,16 @@ mod tests {
     }
 
     #[test]
-    fn statements_cancelled_by_a_session_timeout_are_unavailable() {
+    fn database_errors_keep_their_causes_for_the_log_and_map_to_their_status() {
+        use crate::db::DbError;
         use diesel::result::{DatabaseErrorKind, Error};
-        let cancelled = |message: &str| {
-            ApiError::from(Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned())))
-        };
-        assert_eq!(cancelled("canceling statement due to statement timeout").code(), "unavailable");
-        assert_eq!(cancelled("canceling statement due to lock timeout").code(), "unavailable");
-        assert_eq!(cancelled("division by zero").code(), "internal_error");
+        let failed =
+            DbError::from(Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new("division by zero".to_owned())));
+        let api = ApiError::from(failed);
+        assert_eq!(api.code(), "internal_error");
+        assert!(api.to_string().ends_with("the query failed: division by zero"), "{api}");
+        assert_eq!(ApiError::from(DbError::unavailable("down")).code(), "unavailable");
+        assert_eq!(ApiError::from(DbError::NotFound).code(), "not_found");
     }
 
     #[test]

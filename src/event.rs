@@ -4,8 +4,7 @@
 //! and `Notification`, what clients (REST and WebSocket) see of a stored notification.
 //! No IO: the broker carries events, the hub fans them out, `ws` writes frames.
 
-use crate::db::models::NotificationRow;
-use crate::domain::{NotificationId, UserId};
+use crate::domain::{NotificationId, StoredNotification, UserId};
 use bytestring::ByteString;
 use chrono::NaiveDateTime;
 use serde::{Serialize, Serializer};
@@ -69,8 +68,8 @@ pub struct Notification<'a> {
     pub created_at: NaiveDateTime,
 }
 
-impl<'a> From<&'a NotificationRow> for Notification<'a> {
-    fn from(row: &'a NotificationRow) -> Self {
+impl<'a> From<&'a StoredNotification> for Notification<'a> {
+    fn from(row: &'a StoredNotification) -> Self {
         Notification {
             id: row.id,
             user_id: row.user_id,
@@ -89,7 +88,7 @@ impl<'a> From<&'a NotificationRow> for Notification<'a> {
 
 /// Stored rows as a JSON array of `Notification`s.
 #[derive(Debug)]
-pub struct Notifications<'a>(pub &'a [NotificationRow]);
+pub struct Notifications<'a>(pub &'a [StoredNotification]);
 
 impl Serialize for Notifications<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

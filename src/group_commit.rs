@@ -12,9 +12,8 @@
 //! batch's COMMIT was on its way: that outcome is unknown (an `Idempotency-Key` makes a retry
 //! exact).
 
-use crate::db::{CreateOutcome, Db};
-use crate::domain::NewNotification;
-use crate::error::ApiError;
+use crate::db::{Db, DbError};
+use crate::domain::{CreateOutcome, NewNotification};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -28,7 +27,7 @@ const QUEUE: usize = 4096;
 
 struct Pending {
     new: NewNotification,
-    reply: oneshot::Sender<Result<CreateOutcome, ApiError>>,
+    reply: oneshot::Sender<Result<CreateOutcome, DbError>>,
     /// When the caller stops waiting.
     deadline: Instant,
 }
@@ -54,17 +53,17 @@ impl CreateBatcher {
 
     /// Stores `new` with the next batch; 503 `unavailable` when the queue or the database does
     /// not answer within the bound (see the module comment for what that means).
-    pub async fn create(&self, new: NewNotification) -> Result<CreateOutcome, ApiError> {
+    pub async fn create(&self, new: NewNotification) -> Result<CreateOutcome, DbError> {
         let deadline = Instant::now() + self.answer_within;
         let (reply, answer) = oneshot::channel();
         timeout_at(deadline.into(), self.queue.send(Pending { new, reply, deadline }))
             .await
-            .map_err(|_| ApiError::Unavailable("the create queue stayed full: nothing was stored".into()))?
-            .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
+            .map_err(|_| DbError::unavailable("the create queue stayed full: nothing was stored"))?
+            .map_err(|_| DbError::unavailable("the writer has stopped"))?;
         timeout_at(deadline.into(), answer)
             .await
-            .map_err(|_| ApiError::Unavailable("no answer from the writer in time: outcome unknown".into()))?
-            .map_err(|_| ApiError::Internal("the writer dropped a create".into()))?
+            .map_err(|_| DbError::unavailable("no answer from the writer in time: outcome unknown"))?
+            .map_err(|_| DbError::Failed { reason: "the writer dropped a create", source: None })?
     }
 }
 

@@ -3,18 +3,28 @@
 //! the CLI all call these, so every rule is written once: parse and validate, check permissions,
 //! commit to the database, and only then publish the change through the broker.
 
-use crate::auth::Principal;
 use crate::broker::Broker;
-use crate::db::models::NotificationRow;
-use crate::db::InboxPosition;
-use crate::db::{
-    BroadcastOutcome, Change, CreateOutcome, Db, IdempotencyKey, Idempotent, ListQuery, Page, StoredReply,
+use crate::db::{Db, DbError};
+use crate::domain::{
+    BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxPosition, Invalid, ListQuery,
+    NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal, RenderReply,
+    StoredNotification, UserId,
 };
-use crate::domain::{NewNotification, NotificationContent, NotificationId, Preferences, PreferencesPatch, UserId};
-use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
 use crate::group_commit::CreateBatcher;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+/// Why a use-case did not happen: the input broke a rule, the caller may not do it, or storage
+/// failed (with its cause). The edges map these to statuses and error frames (`crate::error`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InboxError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
 
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -38,20 +48,20 @@ impl Inbox {
         &self.db
     }
 
-    /// Creates one notification from a request body (`user_id` defaults to the caller).
+    /// Creates one notification from a request body (`user_id` defaults to the caller). With an
+    /// `Idempotency-Key`, `render` makes the reply a repeat of the key gets.
     pub async fn create(
         &self,
         caller: Principal,
         body: &Map<String, Value>,
-        idempotency_key: Option<&str>,
+        idempotency: Option<(&str, RenderReply<CreateOutcome>)>,
         origin: Option<SessionId>,
-    ) -> Result<Idempotent<CreateOutcome>, ApiError> {
+    ) -> Result<Idempotent<CreateOutcome>, InboxError> {
         let new = NewNotification::parse(body, caller.user_id)?;
         caller.ensure_may_notify(new.recipient)?;
-        let key = scoped_key(caller, "create", idempotency_key)?;
-        let result = match key {
+        let result = match idempotency {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
-            Some(key) => self.db.create(new, Some(key), create_reply).await?,
+            Some((key, render)) => self.db.create(new, Some((scoped_key(caller, "create", key)?, render))).await?,
         };
         if let Idempotent::Fresh(CreateOutcome::Created { row, seq: Some(seq) }) = &result {
             self.publish_notifications(&[(row, *seq)], origin).await;
@@ -64,35 +74,35 @@ impl Inbox {
         &self,
         caller: Principal,
         body: &Map<String, Value>,
-        idempotency_key: Option<&str>,
-    ) -> Result<Idempotent<BroadcastOutcome>, ApiError> {
+        idempotency: Option<(&str, RenderReply<BroadcastOutcome>)>,
+    ) -> Result<Idempotent<BroadcastOutcome>, InboxError> {
         caller.ensure_may_broadcast()?;
         let recipients = self.parse_recipients(body)?;
         let content = NotificationContent::parse(body)?;
-        let key = scoped_key(caller, "broadcast", idempotency_key)?;
+        let idempotency = match idempotency {
+            Some((key, render)) => Some((scoped_key(caller, "broadcast", key)?, render)),
+            None => None,
+        };
         let sender = caller.user_id;
-        let result = self.db.broadcast(recipients, sender, content, key, broadcast_reply).await?;
+        let result = self.db.broadcast(recipients, sender, content, idempotency).await?;
         if let Idempotent::Fresh(outcome) = &result {
-            let live: Vec<(&NotificationRow, i64)> =
+            let live: Vec<(&StoredNotification, i64)> =
                 outcome.created.iter().filter_map(|(row, seq)| seq.map(|seq| (row, seq))).collect();
             self.publish_notifications(&live, None).await;
         }
         Ok(result)
     }
 
-    fn parse_recipients(&self, body: &Map<String, Value>) -> Result<Vec<UserId>, ApiError> {
+    fn parse_recipients(&self, body: &Map<String, Value>) -> Result<Vec<UserId>, Invalid> {
         let Some(Value::Array(raw)) = body.get("user_ids") else {
-            return Err(ApiError::validation("user_ids", "must be an array of user ids"));
+            return Err(Invalid::new("user_ids", "must be an array of user ids"));
         };
         if raw.is_empty() || raw.len() > self.max_broadcast_recipients {
-            return Err(ApiError::validation(
-                "user_ids",
-                format!("must name 1 to {} users", self.max_broadcast_recipients),
-            ));
+            return Err(Invalid::new("user_ids", format!("must name 1 to {} users", self.max_broadcast_recipients)));
         }
         let mut ids = raw
             .iter()
-            .map(|value| UserId::from_json(value).ok_or_else(|| ApiError::validation("user_ids", UserId::INVALID)))
+            .map(|value| UserId::from_json(value).ok_or_else(|| Invalid::new("user_ids", UserId::INVALID)))
             .collect::<Result<Vec<_>, _>>()?;
         ids.sort_unstable();
         ids.dedup();
@@ -105,7 +115,7 @@ impl Inbox {
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<(NotificationRow, i64), ApiError> {
+    ) -> Result<(StoredNotification, i64), InboxError> {
         self.set_read(caller, id, true, origin).await
     }
 
@@ -115,7 +125,7 @@ impl Inbox {
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<(NotificationRow, i64), ApiError> {
+    ) -> Result<(StoredNotification, i64), InboxError> {
         self.set_read(caller, id, false, origin).await
     }
 
@@ -125,7 +135,7 @@ impl Inbox {
         id: NotificationId,
         read: bool,
         origin: Option<SessionId>,
-    ) -> Result<(NotificationRow, i64), ApiError> {
+    ) -> Result<(StoredNotification, i64), InboxError> {
         let user = caller.user_id;
         let (row, change) = self.db.mark_read(user, id, read).await?;
         let (notification_id, unread_count) = (id.get(), change.unread_count);
@@ -139,7 +149,7 @@ impl Inbox {
     }
 
     /// Marks every notification of the caller read; returns (marked, unread count).
-    pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), ApiError> {
+    pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), InboxError> {
         let user = caller.user_id;
         let (marked, change) = self.db.mark_all_read(user).await?;
         let unread_count = change.unread_count;
@@ -153,7 +163,7 @@ impl Inbox {
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, InboxError> {
         let user = caller.user_id;
         let change = self.db.delete(user, id).await?;
         let unread_count = change.unread_count;
@@ -169,26 +179,26 @@ impl Inbox {
         }
     }
 
-    pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, ApiError> {
+    pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, InboxError> {
         let user = caller.user_id;
-        self.db.list(user, query).await
+        Ok(self.db.list(user, query).await?)
     }
 
-    pub async fn unread_count(&self, caller: Principal) -> Result<i64, ApiError> {
+    pub async fn unread_count(&self, caller: Principal) -> Result<i64, InboxError> {
         let user = caller.user_id;
-        self.db.unread_count(user).await
+        Ok(self.db.unread_count(user).await?)
     }
 
     /// Unread count, change-stream position and newest id of the caller's inbox.
-    pub async fn position(&self, caller: Principal) -> Result<InboxPosition, ApiError> {
+    pub async fn position(&self, caller: Principal) -> Result<InboxPosition, InboxError> {
         let user = caller.user_id;
-        self.db.inbox_position(user).await
+        Ok(self.db.inbox_position(user).await?)
     }
 
     /// The caller's change-stream position.
-    pub async fn stream_position(&self, caller: Principal) -> Result<i64, ApiError> {
+    pub async fn stream_position(&self, caller: Principal) -> Result<i64, InboxError> {
         let user = caller.user_id;
-        self.db.stream_position(user).await
+        Ok(self.db.stream_position(user).await?)
     }
 
     /// A replay page of the caller's notifications with id above `after`, oldest first: at most
@@ -200,28 +210,28 @@ impl Inbox {
         after: i64,
         (max_rows, max_bytes): (i64, i64),
         live_only: bool,
-    ) -> Result<(Vec<NotificationRow>, bool), ApiError> {
+    ) -> Result<(Vec<StoredNotification>, bool), InboxError> {
         let user = caller.user_id;
-        self.db.since(user, after, max_rows, max_bytes, live_only).await
+        Ok(self.db.since(user, after, max_rows, max_bytes, live_only).await?)
     }
 
-    pub async fn preferences(&self, caller: Principal) -> Result<Preferences, ApiError> {
+    pub async fn preferences(&self, caller: Principal) -> Result<Preferences, InboxError> {
         let user = caller.user_id;
-        self.db.preferences(user).await
+        Ok(self.db.preferences(user).await?)
     }
 
     pub async fn update_preferences(
         &self,
         caller: Principal,
         body: &Map<String, Value>,
-    ) -> Result<Preferences, ApiError> {
+    ) -> Result<Preferences, InboxError> {
         let patch = PreferencesPatch::parse(body)?;
         let user = caller.user_id;
-        self.db.update_preferences(user, patch).await
+        Ok(self.db.update_preferences(user, patch).await?)
     }
 
     /// Publishes new notifications with their stream positions, serialized once each.
-    async fn publish_notifications(&self, rows: &[(&NotificationRow, i64)], origin: Option<SessionId>) {
+    async fn publish_notifications(&self, rows: &[(&StoredNotification, i64)], origin: Option<SessionId>) {
         if rows.is_empty() {
             return;
         }
@@ -236,51 +246,11 @@ impl Inbox {
     }
 }
 
-fn scoped_key(caller: Principal, operation: &str, key: Option<&str>) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(key) = key else { return Ok(None) };
+/// The caller's key for `operation`, once it is 1 to 255 characters (trimmed).
+fn scoped_key(caller: Principal, operation: &str, key: &str) -> Result<IdempotencyKey, Invalid> {
     let key = key.trim();
     if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(ApiError::validation(
-            "Idempotency-Key",
-            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
-        ));
+        return Err(Invalid::new("Idempotency-Key", format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
     }
-    Ok(Some(IdempotencyKey { caller: caller.user_id, scoped_key: format!("{operation}:{key}") }))
-}
-
-/// The REST reply to a create: 201 with the notification, or 200 when suppressed.
-pub fn create_reply(outcome: &CreateOutcome) -> StoredReply {
-    match outcome {
-        CreateOutcome::Created { row, .. } => StoredReply {
-            status: 201,
-            body: serde_json::to_string(&NotificationEnvelope { notification: row.into() }).unwrap_or_default(),
-        },
-        CreateOutcome::Suppressed => {
-            StoredReply { status: 200, body: json_body(&json!({ "suppressed": true, "reason": "preference" })) }
-        }
-    }
-}
-
-/// The REST reply to a broadcast.
-pub fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
-    #[derive(serde::Serialize)]
-    struct BroadcastReply {
-        created: usize,
-        suppressed: usize,
-        notification_ids: Vec<i64>,
-    }
-    let notification_ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
-    let body = BroadcastReply { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
-    StoredReply { status: 201, body: serde_json::to_string(&body).unwrap_or_default() }
-}
-
-/// `{"notification": {...}}`, the body of create, read and unread replies.
-#[derive(serde::Serialize)]
-pub struct NotificationEnvelope<'a> {
-    pub notification: crate::event::Notification<'a>,
-}
-
-fn json_body(value: &Value) -> String {
-    // A `Value` always serializes.
-    serde_json::to_string(value).unwrap_or_default()
+    Ok(IdempotencyKey { caller: caller.user_id, scoped_key: format!("{operation}:{key}") })
 }

@@ -5,12 +5,17 @@
 //! - `config`: every setting, from environment variables (`ENV_VARS` is the table).
 //! - `startup`: `Node::build(Config)`, the app as a value.
 //! - `cli`: the `herald` subcommands.
-//! - `error`: `ApiError`, the one place statuses and error codes are chosen.
-//! - `auth`: JWT verification (`jwt`), token minting (`mint`), `Principal` and permissions.
-//! - `domain`: validated values (ids, types, notification content, preferences); no IO.
+//! - `error`: `ApiError`, the edges' error and the one place statuses and error codes are
+//!   chosen; it maps each layer's own error (`Invalid`, `Denied`, `DbError`, `InboxError`).
+//! - `auth`: JWT verification (`jwt`) into a `Principal`, token minting (`mint`), extractors.
+//! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
+//!   preferences; `Invalid` when a rule is broken), `Principal` and its permissions (`Denied`),
+//!   and the inbox's vocabulary (`domain::inbox`: `StoredNotification`, `ListQuery`, `Page`,
+//!   `Change`, outcomes) that `db` produces and `inbox` returns.
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
-//!   methods on `Db` (`queries.rs`, compiled per backend, is private to it).
-//! - `inbox`: the use-cases; validate → commit → publish.
+//!   methods on `Db` split by concern; the queries (`db/queries/`, one file per concern) are
+//!   compiled per backend (`db::pg`, `db::sqlite`) and private. Fails with `DbError`.
+//! - `inbox`: the use-cases; validate → commit → publish. Fails with `InboxError`.
 //! - `group_commit`: concurrent creates stored many per transaction.
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.

@@ -3,8 +3,7 @@
 //! `HERALD_RETENTION_DAYS` is set. Expired idempotency keys (older than 24 h) are pruned hourly
 //! on every node whether or not retention is set.
 
-use crate::db::Db;
-use crate::error::ApiError;
+use crate::db::{Db, DbError};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -14,9 +13,12 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Deletes notifications older than `older_than` (only read ones when `read_only`), batch by
 /// batch until none are left; returns how many were deleted.
-pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usize, ApiError> {
-    let age = chrono::Duration::from_std(older_than).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let cutoff = crate::db::now() - age;
+pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usize, DbError> {
+    // An age past chrono's range (~292,000 years) keeps everything: the cutoff is the epoch.
+    let cutoff = chrono::Duration::from_std(older_than)
+        .ok()
+        .and_then(|age| crate::db::now().checked_sub_signed(age))
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
     let mut total = 0;
     loop {
         let deleted = db.prune_batch(cutoff, read_only, PRUNE_BATCH).await?;
@@ -46,7 +48,7 @@ pub async fn run_periodically(db: Db, keep: Option<Duration>, mut shutdown: watc
                 match pruned {
                     Ok((0, _)) => {}
                     Ok((n, keep)) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
-                    Err(err) => log::warn!("retention run failed: {}", err.code()),
+                    Err(err) => log::warn!("retention run failed: {}", crate::error::with_causes(&err)),
                 }
             }
         }

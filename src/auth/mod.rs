@@ -1,46 +1,16 @@
-//! Identity and permissions (SPEC §2): who the caller is (`Principal`, from a verified JWT) and
-//! what they may do. The `Principal` extractor reads `Authorization: Bearer <token>`.
+//! Authentication (SPEC §2): verifying a JWT into a `crate::domain::Principal` (who the caller
+//! is; the permission rules are the domain's), minting tokens, and the actix extractors that
+//! read `Authorization: Bearer <token>` (`Principal`, and `Broadcaster` for broadcast).
 
 pub mod jwt;
 pub mod mint;
 
-use crate::domain::UserId;
+use crate::domain::Principal;
 use crate::error::ApiError;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use std::future::{ready, Ready};
 
 pub use jwt::TokenVerifier;
-
-/// The verified caller of a request or owner of a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: UserId,
-    /// `is_staff: true` or the `notifications:send` scope: may create for others and broadcast.
-    pub can_send: bool,
-    /// `exp` of the token, seconds since the Unix epoch.
-    pub expires_at: i64,
-}
-
-impl Principal {
-    /// Anyone may notify themselves; notifying others needs the send permission.
-    pub fn ensure_may_notify(&self, recipient: UserId) -> Result<(), ApiError> {
-        if recipient == self.user_id || self.can_send {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "creating notifications for other users needs is_staff or the notifications:send scope",
-            ))
-        }
-    }
-
-    pub fn ensure_may_broadcast(&self) -> Result<(), ApiError> {
-        if self.can_send {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("broadcasting needs is_staff or the notifications:send scope"))
-        }
-    }
-}
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -68,7 +38,10 @@ impl FromRequest for Broadcaster {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|caller| caller.ensure_may_broadcast().map(|()| Broadcaster(caller))))
+        ready(
+            authenticate(req)
+                .and_then(|caller| caller.ensure_may_broadcast().map(|()| Broadcaster(caller)).map_err(ApiError::from)),
+        )
     }
 }
 

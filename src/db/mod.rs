@@ -2,7 +2,7 @@
 //! place SQL runs. Diesel is blocking, so every use goes through `Db::run`, which runs the closure
 //! on the blocking thread pool and bounds the whole wait (a connection, the statement, its
 //! answer: `DbTimeouts::bound`), mapping pool exhaustion, a dead server or a hung one to
-//! `ApiError::Unavailable` (503). A connection that may hold state it should not (an open or
+//! `DbError::Unavailable` (503 at the edges). A connection that may hold state it should not (an open or
 //! failed transaction, a panic, an answer nobody waited for) is retired, never reused.
 //!
 //! Callers outside `db` see only typed, `async` methods on `Db`, split by concern:
@@ -35,168 +35,65 @@ macro_rules! each_backend {
 }
 
 /// The columns of `notifications` as hand-written SQL names them (a `RETURNING` or `SELECT`
-/// list loaded into `NotificationRow`), in `NotificationRow` order. A unit test checks it equals
-/// Diesel's `notifications::all_columns` and `NotificationRow`'s columns, so a new column cannot
-/// be forgotten here.
+/// list loaded into `StoredNotification`), in `StoredNotification` order. A unit test checks it equals
+/// Diesel's `notifications::all_columns` (which `StoredNotification` is loaded from by position,
+/// type-checked), so a new column cannot be forgotten here.
 macro_rules! notification_columns {
     () => {
         "id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at"
     };
 }
 
+/// The queries shared by both backends, one file per concern under `queries/`, compiled into
+/// the backend module that expands this (`pg`, `sqlite`) against its own `Conn`: Diesel types
+/// every query by its backend, so the same text is compiled twice. Private: only the facade
+/// methods on `Db` (through `dispatch!`) call them.
+macro_rules! shared_queries {
+    () => {
+        use super::models::{IdempotencyRow, NotificationInsert, PreferenceRow};
+        use super::schema::{
+            idempotency_keys as keys, inbox_state as state, notification_preferences as prefs, notifications as n,
+        };
+        use super::{DbError, Transactions};
+        use crate::domain::{
+            BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxPosition, ListQuery,
+            NewNotification, NotificationContent, NotificationId, NotificationType, Page, Preference, Preferences,
+            PreferencesPatch, RenderReply, StoredNotification, StoredReply, UserId,
+        };
+        use diesel::prelude::*;
+
+        include!("queries/notifications.rs");
+        include!("queries/position.rs");
+        include!("queries/preferences.rs");
+        include!("queries/idempotency.rs");
+        include!("queries/prune.rs");
+    };
+}
+
 mod connect;
+mod error;
 mod idempotency;
 pub mod models;
 mod notifications;
+mod pg;
 mod position;
 mod preferences;
 mod prune;
 pub mod schema;
+mod sqlite;
 
 pub use connect::DbTimeouts;
 
-/// The queries, written once in `queries.rs` and compiled per backend (Diesel types every query
-/// by its backend; these two modules are the same text with a different `Conn`). Private: only
-/// the facade methods on `Db` call them.
-mod pg {
-    pub type Conn = diesel::PgConnection;
-    /// Recipients per broadcast statement: every list is one array bind here.
-    const BATCH_ROWS: usize = 10_000;
-    include!("queries.rs");
-
-    #[derive(diesel::QueryableByName)]
-    struct Locked {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        user_id: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        last_seq: i64,
-    }
-
-    /// A broadcast's inbox upsert and notification insert as two set-based statements over
-    /// array binds (`unnest`), instead of ten binds per row: ~3x less time in PostgreSQL for
-    /// 10,000 recipients. Rows go in ascending user id (the lock order). Returns the locked
-    /// `(user_id, last_seq)` and the stored rows.
-    fn store_broadcast_chunk(
-        conn: &mut Conn,
-        accepting: &[(UserId, bool)],
-        sender: UserId,
-        content: &NotificationContent,
-        now: chrono::NaiveDateTime,
-    ) -> QueryResult<super::StoredChunk> {
-        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
-        let users: Vec<i64> = accepting.iter().map(|(u, _)| u.get()).collect();
-        let live: Vec<bool> = accepting.iter().map(|(_, realtime)| *realtime).collect();
-        let advances: Vec<i64> = live.iter().map(|r| i64::from(*r)).collect();
-        let locked = diesel::sql_query(
-            "INSERT INTO inbox_state (user_id, unread_count, last_seq) \
-             SELECT u, 1, a FROM unnest($1::bigint[], $2::bigint[]) AS t(u, a) ORDER BY u \
-             ON CONFLICT (user_id) DO UPDATE SET unread_count = inbox_state.unread_count + 1, \
-             last_seq = inbox_state.last_seq + excluded.last_seq \
-             RETURNING user_id, last_seq",
-        )
-        .bind::<Array<BigInt>, _>(&users)
-        .bind::<Array<BigInt>, _>(&advances)
-        .load::<Locked>(conn)?
-        .into_iter()
-        .map(|l| (l.user_id, l.last_seq))
-        .collect();
-        let rows = diesel::sql_query(concat!(
-            "INSERT INTO notifications (user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, created_at) \
-             SELECT u, $3, $4, $5, $6, $7, $8, FALSE, r, $9 FROM unnest($1::bigint[], $2::bool[]) AS t(u, r) ORDER BY u \
-             RETURNING ",
-            notification_columns!()
-        ))
-        .bind::<Array<BigInt>, _>(&users)
-        .bind::<Array<Bool>, _>(&live)
-        .bind::<Nullable<BigInt>, _>(Some(sender.get()))
-        .bind::<Text, _>(content.kind.as_str())
-        .bind::<Text, _>(&content.title)
-        .bind::<Text, _>(&content.message)
-        .bind::<Text, _>(&content.data)
-        .bind::<Nullable<Text>, _>(content.link.as_deref())
-        .bind::<Timestamp, _>(now)
-        .load::<NotificationRow>(conn)?;
-        Ok((locked, rows))
-    }
-
-    /// Upserts the users' inbox rows — `(user, unread to add, stream positions to take)` — in
-    /// one statement; this takes their row locks, in the order given (ascending user id), until
-    /// the transaction ends. Returns `(user_id, last_seq)`.
-    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
-        use super::models::InboxStateInsert;
-        use diesel::upsert::excluded;
-        let rows: Vec<InboxStateInsert> = users
-            .iter()
-            .map(|&(user_id, unread_count, last_seq)| InboxStateInsert { user_id, unread_count, last_seq })
-            .collect();
-        diesel::insert_into(state::table)
-            .values(&rows)
-            .on_conflict(state::user_id)
-            .do_update()
-            .set((
-                state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
-                state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
-            ))
-            .returning((state::user_id, state::last_seq))
-            .load(conn)
-    }
-}
-mod sqlite {
-    pub type Conn = diesel::SqliteConnection;
-    /// Recipients per broadcast statement: ten binds a row, under SQLite's 32,766.
-    const BATCH_ROWS: usize = 1000;
-    include!("queries.rs");
-
-    /// A broadcast's inbox upserts and its multi-row notification insert (see `pg`).
-    fn store_broadcast_chunk(
-        conn: &mut Conn,
-        accepting: &[(UserId, bool)],
-        sender: UserId,
-        content: &NotificationContent,
-        now: chrono::NaiveDateTime,
-    ) -> QueryResult<super::StoredChunk> {
-        let advances: Vec<(i64, i64, i64)> =
-            accepting.iter().map(|(u, realtime)| (u.get(), 1, i64::from(*realtime))).collect();
-        let locked = lock_inboxes_for_create(conn, &advances)?;
-        let inserts: Vec<NotificationInsert> =
-            accepting.iter().map(|(user, realtime)| insert_of(*user, Some(sender), content, *realtime, now)).collect();
-        let rows =
-            diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<NotificationRow>(conn)?;
-        Ok((locked, rows))
-    }
-
-    /// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
-    /// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
-    fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
-        use super::models::InboxStateInsert;
-        use diesel::upsert::excluded;
-        users
-            .iter()
-            .map(|&(user_id, unread_count, last_seq)| {
-                diesel::insert_into(state::table)
-                    .values(InboxStateInsert { user_id, unread_count, last_seq })
-                    .on_conflict(state::user_id)
-                    .do_update()
-                    .set((
-                        state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
-                        state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
-                    ))
-                    .returning((state::user_id, state::last_seq))
-                    .get_result(conn)
-            })
-            .collect()
-    }
-}
-
 /// A stored broadcast chunk: the locked `(user_id, last_seq)` and the inserted rows.
-type StoredChunk = (Vec<(i64, i64)>, Vec<models::NotificationRow>);
+type StoredChunk = (Vec<(i64, i64)>, Vec<StoredNotification>);
 
 use crate::config::DatabaseUrl;
-use crate::error::ApiError;
+use crate::domain::StoredNotification;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+pub use error::DbError;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -271,9 +168,9 @@ impl Transactions for SqliteConnection {
 #[derive(Debug, Clone, Copy)]
 pub struct CallerGaveUp;
 
-impl From<CallerGaveUp> for ApiError {
+impl From<CallerGaveUp> for DbError {
     fn from(_: CallerGaveUp) -> Self {
-        ApiError::Unavailable("the caller stopped waiting: rolled back instead of committing".into())
+        DbError::unavailable("the caller stopped waiting: rolled back instead of committing")
     }
 }
 
@@ -434,33 +331,36 @@ impl Db {
     /// the connection fails (keepalives, `tcp_user_timeout`); the caller does not wait for it,
     /// and the connection is retired when it comes back. Such threads are at most the pool's
     /// size: every other call waits only for a connection, up to the pool wait.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         self.run_until(Instant::now() + self.bound(), work).await
     }
 
     /// `run` for a caller that stops waiting at `deadline` (never later than `bound()` from now):
     /// past it, 503, and a write transaction still open then rolls back instead of committing.
-    pub async fn run_until<T, F>(&self, deadline: Instant, work: F) -> Result<T, ApiError>
+    pub async fn run_until<T, F>(&self, deadline: Instant, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         let deadline = deadline.min(Instant::now() + self.bound());
         let (pool, pool_wait) = (self.pool.clone(), self.pool_wait.clone());
         let blocking = actix_web::web::block(move || run_blocking(&pool, pool_wait.as_ref(), deadline, work));
         match tokio::time::timeout_at(deadline.into(), blocking).await {
-            Ok(joined) => joined.map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?,
-            Err(_) => Err(ApiError::Unavailable("no answer from the database in time".into())),
+            Ok(joined) => joined.map_err(|e| DbError::Failed {
+                reason: "the blocking task failed",
+                source: Some(error::cause(e.to_string())),
+            })?,
+            Err(_) => Err(DbError::unavailable("no answer from the database in time")),
         }
     }
 
     /// Answers when the database does (readiness).
-    pub async fn ping(&self) -> Result<(), ApiError> {
-        self.run(|conn| Ok(dispatch!(conn, ping())?)).await
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| Ok(each_backend!(conn, c => c.batch_execute("SELECT 1"))?)).await
     }
 
     /// Connections in use and idle, for metrics and readiness.
@@ -477,11 +377,11 @@ fn run_blocking<T, F>(
     pool_wait: Option<&prometheus::Histogram>,
     deadline: Instant,
     work: F,
-) -> Result<T, ApiError>
+) -> Result<T, DbError>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
 {
-    let gave_up = || ApiError::Unavailable("the caller gave up before a connection was free".into());
+    let gave_up = || DbError::unavailable("the caller gave up before a connection was free");
     if Instant::now() >= deadline {
         return Err(gave_up());
     }
@@ -505,16 +405,16 @@ where
 
 /// Retires the connection after an error, and tells a server gone mid-request (503, nothing
 /// was committed) from a bug (500).
-fn settle<T>(pooled: &mut PooledConnection, result: Result<T, ApiError>) -> Result<T, ApiError> {
+fn settle<T>(pooled: &mut PooledConnection, result: Result<T, DbError>) -> Result<T, DbError> {
     match result {
-        Err(ApiError::Internal(cause)) => {
+        Err(failed @ DbError::Failed { .. }) => {
             pooled.broken = true;
             let alive = each_backend!(&mut pooled.conn, c => c.batch_execute("SELECT 1")).is_ok();
-            Err(if alive { ApiError::Internal(cause) } else { ApiError::Unavailable(cause) })
+            Err(if alive { failed } else { failed.into_unavailable() })
         }
-        Err(ApiError::Unavailable(cause)) => {
+        Err(unavailable @ DbError::Unavailable { .. }) => {
             pooled.broken = true;
-            Err(ApiError::Unavailable(cause))
+            Err(unavailable)
         }
         result => result,
     }
@@ -527,86 +427,6 @@ impl r2d2::HandleError<ConnectError> for LogPoolErrors {
     fn handle_error(&self, error: ConnectError) {
         log::warn!("database connection failed: {error}");
     }
-}
-
-/// The outcome of storing one notification.
-#[derive(Debug, Clone)]
-pub enum CreateOutcome {
-    /// Stored. `seq` is its place in the user's change stream when it is pushed live, `None`
-    /// when the recipient's preference says not live.
-    Created { row: models::NotificationRow, seq: Option<i64> },
-    /// The recipient disabled this type: nothing was stored.
-    Suppressed,
-}
-
-#[derive(Debug, Clone)]
-pub struct BroadcastOutcome {
-    /// One stored notification per recipient who accepts the type, ascending by user id,
-    /// with its stream position when it is pushed live (see `CreateOutcome`).
-    pub created: Vec<(models::NotificationRow, Option<i64>)>,
-    pub suppressed: usize,
-}
-
-/// A reply recorded under an idempotency key, returned as is to a repeat.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredReply {
-    pub status: u16,
-    pub body: String,
-}
-
-/// A caller's idempotency key, scoped to one operation.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    pub caller: crate::domain::UserId,
-    pub scoped_key: String,
-}
-
-/// A fresh result, or the reply of the first request with the same idempotency key.
-#[derive(Debug, Clone)]
-pub enum Idempotent<T> {
-    Fresh(T),
-    Replay(StoredReply),
-}
-
-/// Filter and page of a list request (SPEC §4).
-#[derive(Debug, Clone, Copy)]
-pub struct ListQuery {
-    pub unread_only: bool,
-    pub kind: Option<crate::domain::NotificationType>,
-    pub before: Option<crate::domain::NotificationId>,
-    pub limit: i64,
-}
-
-impl ListQuery {
-    /// Page size when the client names none (REST `limit`, WebSocket `get_notifications`).
-    pub const DEFAULT_LIMIT: i64 = 50;
-    pub const MAX_LIMIT: i64 = 200;
-}
-
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub rows: Vec<models::NotificationRow>,
-    pub total: i64,
-    pub unread_count: i64,
-    pub next_before: Option<i64>,
-}
-
-/// A change to existing notifications, with the user's unread count after it and the change's
-/// place in the user's stream (`None` when nothing changed, so nothing is pushed).
-#[derive(Debug, Clone, Copy)]
-pub struct Change {
-    pub unread_count: i64,
-    pub seq: Option<i64>,
-}
-
-/// Where a user's inbox stands, read when a socket opens or repairs its stream.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InboxPosition {
-    pub unread_count: i64,
-    /// The user's change-stream position.
-    pub last_seq: i64,
-    /// The newest notification id (0 when none).
-    pub newest_id: i64,
 }
 
 /// Stored text of a notification row (title, message, data, link), as a replay page counts it.
@@ -642,13 +462,13 @@ fn rows_that_always_fit(max_bytes: i64) -> i64 {
 }
 
 /// The stored text of a row, as `stored_bytes_sql!` counts it.
-fn stored_bytes(row: &models::NotificationRow) -> i64 {
+fn stored_bytes(row: &StoredNotification) -> i64 {
     (row.title.len() + row.message.len() + row.data.len() + row.link.as_ref().map_or(0, String::len)) as i64
 }
 
 /// Whether rows may follow a replay page: it is full, or the next row might not have fitted in
 /// its bytes. (A page whose text leaves room for the largest possible row was not cut by bytes.)
-fn replay_may_continue(rows: &[models::NotificationRow], max_rows: i64, max_bytes: i64) -> bool {
+fn replay_may_continue(rows: &[StoredNotification], max_rows: i64, max_bytes: i64) -> bool {
     rows.len() as i64 >= max_rows || rows.iter().map(stored_bytes).sum::<i64>() + MAX_STORED_ROW_BYTES > max_bytes
 }
 
@@ -691,7 +511,7 @@ mod tests {
 
     /// Whether the next connection handed out is the marked one, and whether it is inside a
     /// transaction (then `BEGIN` fails).
-    async fn next_connection(db: &Db) -> Result<(bool, bool), ApiError> {
+    async fn next_connection(db: &Db) -> Result<(bool, bool), DbError> {
         db.run(|conn| {
             let c = sqlite(conn);
             let marked = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
@@ -718,12 +538,12 @@ mod tests {
         let db = single_connection(&dir, Duration::from_secs(1));
         mark(&db).await;
         let panicked = db
-            .run(|conn| -> Result<(), ApiError> {
+            .run(|conn| -> Result<(), DbError> {
                 AnsiTransactionManager::begin_transaction(sqlite(conn))?;
                 panic!("a bug inside a transaction");
             })
             .await;
-        assert!(matches!(panicked, Err(ApiError::Internal(_))), "{panicked:?}");
+        assert!(matches!(panicked, Err(DbError::Failed { .. })), "{panicked:?}");
         assert_eq!(next_connection(&db).await.expect("run"), (false, false), "a fresh connection, no transaction");
     }
 
@@ -732,8 +552,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = single_connection(&dir, Duration::from_secs(1));
         mark(&db).await;
-        let panicked = db.run(|_| -> Result<(), ApiError> { panic!("a bug") }).await;
-        assert!(matches!(panicked, Err(ApiError::Internal(_))), "{panicked:?}");
+        let panicked = db.run(|_| -> Result<(), DbError> { panic!("a bug") }).await;
+        assert!(matches!(panicked, Err(DbError::Failed { .. })), "{panicked:?}");
         assert_eq!(next_connection(&db).await.expect("run"), (false, false));
     }
 
@@ -747,7 +567,7 @@ mod tests {
     }
 
     /// Rows in the test table `t` (made on first use).
-    async fn rows(db: &Db) -> Result<i64, ApiError> {
+    async fn rows(db: &Db) -> Result<i64, DbError> {
         db.run(|conn| {
             let c = sqlite(conn);
             c.batch_execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")?;
@@ -758,7 +578,7 @@ mod tests {
     }
 
     /// Inserts a row into `t` in a write transaction that takes `slow` before committing.
-    async fn slow_insert(db: &Db, slow: Duration) -> Result<(), ApiError> {
+    async fn slow_insert(db: &Db, slow: Duration) -> Result<(), DbError> {
         db.run(move |conn| {
             sqlite(conn).write_transaction(|c| {
                 c.batch_execute("INSERT INTO t VALUES (1)")?;
@@ -779,11 +599,11 @@ mod tests {
 
         let slow = db.bound() + Duration::from_millis(500);
         let answer = slow_insert(&db, slow).await;
-        assert!(matches!(answer, Err(ApiError::Unavailable(_))), "{answer:?}");
+        assert!(matches!(answer, Err(DbError::Unavailable { .. })), "{answer:?}");
         let deadline = Instant::now() + slow + Duration::from_secs(5);
         let after = loop {
             match rows(&db).await {
-                Err(ApiError::Unavailable(_)) if Instant::now() < deadline => continue,
+                Err(DbError::Unavailable { .. }) if Instant::now() < deadline => continue,
                 other => break other.expect("rows once the slow write returned"),
             }
         };
@@ -804,13 +624,13 @@ mod tests {
             })
             .await;
         let waited = started.elapsed();
-        assert!(matches!(hung, Err(ApiError::Unavailable(_))), "{hung:?}");
+        assert!(matches!(hung, Err(DbError::Unavailable { .. })), "{hung:?}");
         assert!(waited >= db.bound() && waited < hang, "waited {waited:?} for a bound of {:?}", db.bound());
         // Until the hung closure returns, its connection is taken (503 after the pool wait).
         let deadline = Instant::now() + hang + Duration::from_secs(5);
         let next = loop {
             match next_connection(&db).await {
-                Err(ApiError::Unavailable(_)) if Instant::now() < deadline => continue,
+                Err(DbError::Unavailable { .. }) if Instant::now() < deadline => continue,
                 other => break other.expect("a connection once the hung closure returned"),
             }
         };
@@ -824,17 +644,15 @@ mod tests {
     }
 
     /// The hand-written column list (the PostgreSQL broadcast insert's `RETURNING`, the replay
-    /// page's `SELECT`) is exactly the table's columns and `NotificationRow`'s, in order: a new
-    /// column in the schema or the row fails here instead of at run time.
+    /// page's `SELECT`) is exactly the table's columns, in order: a new column in the schema fails
+    /// here instead of at run time. (`StoredNotification` is loaded from `all_columns` by
+    /// position, so Diesel checks its fields against the same list when it compiles.)
     #[test]
     fn the_hand_written_notification_columns_are_the_schemas() {
         use schema::notifications as n;
         let hand_written: Vec<String> = notification_columns!().split(", ").map(str::to_owned).collect();
         let all_columns = diesel::debug_query::<diesel::pg::Pg, _>(&n::table.select(n::all_columns)).to_string();
         assert_eq!(selected_columns(&all_columns), hand_written, "notifications::all_columns");
-        let row = diesel::debug_query::<diesel::pg::Pg, _>(&n::table.select(models::NotificationRow::as_select()))
-            .to_string();
-        assert_eq!(selected_columns(&row), hand_written, "NotificationRow");
         assert!(REPLAY_PAGE_SQL.starts_with(concat!("SELECT ", notification_columns!(), " FROM")));
     }
 

@@ -1,28 +1,10 @@
-//! Diesel rows (`…Row`) and insert structs (`…Insert`): storage shapes only. What clients see
-//! of a notification is `crate::event::Notification`, a view of `NotificationRow`.
+//! Diesel rows (`…Row`) and insert structs (`…Insert`): storage shapes only. A stored
+//! notification is `crate::domain::StoredNotification` (use-cases return it); what clients see
+//! of it is `crate::event::Notification`, a view of it.
 
 use super::schema::{idempotency_keys, inbox_state, notification_preferences, notifications};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
-#[diesel(table_name = notifications)]
-pub struct NotificationRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub sender_id: Option<i64>,
-    pub notification_type: String,
-    pub title: String,
-    pub message: String,
-    /// Serialized JSON (validated before it was stored).
-    pub data: String,
-    pub link: Option<String>,
-    pub is_read: bool,
-    /// Internal: false when the recipient asked not to have this type pushed live.
-    pub realtime: bool,
-    pub read_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
-}
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]

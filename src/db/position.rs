@@ -1,20 +1,18 @@
 //! Where a user's inbox and change stream stand, and replay pages of what came after: read
 //! when a socket opens, resumes or repairs its stream.
 
-use super::models::NotificationRow;
-use super::{Db, InboxPosition};
-use crate::domain::UserId;
-use crate::error::ApiError;
+use super::{Db, DbError};
+use crate::domain::{InboxPosition, StoredNotification, UserId};
 
 impl Db {
     /// Unread count, change-stream position and newest id of the user's inbox, from one
     /// statement (so they agree).
-    pub async fn inbox_position(&self, user: UserId) -> Result<InboxPosition, ApiError> {
+    pub async fn inbox_position(&self, user: UserId) -> Result<InboxPosition, DbError> {
         self.run(move |conn| dispatch!(conn, inbox_position(user))).await
     }
 
     /// The user's change-stream position alone (0 for a user never notified).
-    pub async fn stream_position(&self, user: UserId) -> Result<i64, ApiError> {
+    pub async fn stream_position(&self, user: UserId) -> Result<i64, DbError> {
         self.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
     }
 
@@ -28,7 +26,7 @@ impl Db {
         max_rows: i64,
         max_bytes: i64,
         live_only: bool,
-    ) -> Result<(Vec<NotificationRow>, bool), ApiError> {
+    ) -> Result<(Vec<StoredNotification>, bool), DbError> {
         self.run(move |conn| Ok(dispatch!(conn, since(user, after, max_rows, max_bytes, live_only))?)).await
     }
 }

@@ -1,8 +1,7 @@
 //! Retention's storage half on `Db`: one bounded batch of old notifications deleted per call,
 //! in one short transaction (the loop over batches is `crate::retention`).
 
-use super::Db;
-use crate::error::ApiError;
+use super::{Db, DbError};
 
 impl Db {
     /// Deletes up to `batch` notifications created before `cutoff` (only read ones when
@@ -12,7 +11,7 @@ impl Db {
         cutoff: chrono::NaiveDateTime,
         read_only: bool,
         batch: i64,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, DbError> {
         self.run(move |conn| dispatch!(conn, prune_batch(cutoff, read_only, batch))).await
     }
 }

@@ -1,8 +1,8 @@
 //! A notification to be created, parsed from a request body into validated fields (SPEC §3).
 //! REST create, REST broadcast and the WebSocket `send_notification` frame all parse through here.
 
+use super::Invalid;
 use super::{NotificationType, UserId};
-use crate::error::ApiError;
 use serde_json::{Map, Value};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -33,73 +33,74 @@ pub struct NewNotification {
 
 impl NewNotification {
     /// Parses a create body. `user_id` defaults to the caller.
-    pub fn parse(body: &Map<String, Value>, caller: UserId) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>, caller: UserId) -> Result<Self, Invalid> {
         let recipient = match body.get("user_id") {
             None | Some(Value::Null) => caller,
-            Some(value) => UserId::from_json(value).ok_or_else(|| ApiError::validation("user_id", UserId::INVALID))?,
+            Some(value) => UserId::from_json(value).ok_or_else(|| Invalid::new("user_id", UserId::INVALID))?,
         };
         Ok(NewNotification { recipient, sender: Some(caller), content: NotificationContent::parse(body)? })
     }
 }
 
 impl NotificationContent {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, Invalid> {
         let kind = parse_kind(body)?;
         let title = match body.get("title") {
             Some(Value::String(raw)) => raw.trim().to_owned(),
-            None | Some(Value::Null) => return Err(ApiError::validation("title", "is required")),
-            Some(_) => return Err(ApiError::validation("title", "must be a string")),
+            None | Some(Value::Null) => return Err(Invalid::new("title", "is required")),
+            Some(_) => return Err(Invalid::new("title", "must be a string")),
         };
         refuse_nul("title", &title)?;
         let title_chars = title.chars().count();
         if title_chars == 0 {
-            return Err(ApiError::validation("title", "must not be blank"));
+            return Err(Invalid::new("title", "must not be blank"));
         }
         if title_chars > MAX_TITLE_CHARS {
-            return Err(ApiError::validation("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+            return Err(Invalid::new("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
         }
         let message = match body.get("message") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(raw)) => raw.clone(),
-            Some(_) => return Err(ApiError::validation("message", "must be a string")),
+            Some(_) => return Err(Invalid::new("message", "must be a string")),
         };
         refuse_nul("message", &message)?;
         if message.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(ApiError::validation("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
+            return Err(Invalid::new("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
         }
         let mut data = match body.get("data") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(map)) => map.clone(),
-            Some(_) => return Err(ApiError::validation("data", "must be a JSON object")),
+            Some(_) => return Err(Invalid::new("data", "must be a JSON object")),
         };
         fold_approval_fields(body, &mut data)?;
-        let data = serde_json::to_string(&data).map_err(|e| ApiError::Internal(e.to_string()))?;
+        // A map of JSON values always serializes (its keys are strings).
+        let data = Value::Object(data).to_string();
         if data.len() > MAX_DATA_BYTES {
-            return Err(ApiError::validation("data", format!("must be at most {MAX_DATA_BYTES} bytes serialized")));
+            return Err(Invalid::new("data", format!("must be at most {MAX_DATA_BYTES} bytes serialized")));
         }
         let link = match body.get("link") {
             None | Some(Value::Null) => None,
             Some(Value::String(raw)) => Some(parse_link(raw)?),
-            Some(_) => return Err(ApiError::validation("link", "must be a string or null")),
+            Some(_) => return Err(Invalid::new("link", "must be a string or null")),
         };
         Ok(NotificationContent { kind, title, message, data, link })
     }
 }
 
 /// `type` (the original's REST name) or `notification_type`; default `general`.
-fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, ApiError> {
+fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, Invalid> {
     let mut kind = None;
     for field in ["notification_type", "type"] {
         let parsed = match body.get(field) {
             None | Some(Value::Null) => continue,
             Some(Value::String(raw)) => {
-                NotificationType::parse(raw).ok_or_else(|| ApiError::validation(field, NotificationType::INVALID))?
+                NotificationType::parse(raw).ok_or_else(|| Invalid::new(field, NotificationType::INVALID))?
             }
-            Some(_) => return Err(ApiError::validation(field, "must be a string")),
+            Some(_) => return Err(Invalid::new(field, "must be a string")),
         };
         match kind {
             Some(earlier) if earlier != parsed => {
-                return Err(ApiError::validation("type", "type and notification_type disagree"));
+                return Err(Invalid::new("type", "type and notification_type disagree"));
             }
             _ => kind = Some(parsed),
         }
@@ -109,7 +110,7 @@ fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, ApiError> {
 
 /// The original's approval notifications pass `form_type`, `item_id` and `approved` at the top
 /// level; they are stored inside `data`.
-fn fold_approval_fields(body: &Map<String, Value>, data: &mut Map<String, Value>) -> Result<(), ApiError> {
+fn fold_approval_fields(body: &Map<String, Value>, data: &mut Map<String, Value>) -> Result<(), Invalid> {
     type Check = (&'static str, fn(&Value) -> bool, &'static str);
     let checks: [Check; 3] = [
         ("form_type", Value::is_string, "must be a string"),
@@ -122,29 +123,29 @@ fn fold_approval_fields(body: &Map<String, Value>, data: &mut Map<String, Value>
             Some(value) if valid(value) => {
                 data.insert(field.to_owned(), value.clone());
             }
-            Some(_) => return Err(ApiError::validation(field, why)),
+            Some(_) => return Err(Invalid::new(field, why)),
         }
     }
     Ok(())
 }
 
 /// U+0000 cannot be stored in PostgreSQL text; refuse it on every backend alike.
-fn refuse_nul(field: &'static str, text: &str) -> Result<(), ApiError> {
+fn refuse_nul(field: &'static str, text: &str) -> Result<(), Invalid> {
     if text.contains('\0') {
-        return Err(ApiError::validation(field, "must not contain NUL (U+0000) characters"));
+        return Err(Invalid::new(field, "must not contain NUL (U+0000) characters"));
     }
     Ok(())
 }
 
-fn parse_link(raw: &str) -> Result<String, ApiError> {
+fn parse_link(raw: &str) -> Result<String, Invalid> {
     let link = raw.trim();
     refuse_nul("link", link)?;
     if link.chars().count() > MAX_LINK_CHARS {
-        return Err(ApiError::validation("link", format!("must be at most {MAX_LINK_CHARS} characters")));
+        return Err(Invalid::new("link", format!("must be at most {MAX_LINK_CHARS} characters")));
     }
-    let parsed = url::Url::parse(link).map_err(|_| ApiError::validation("link", "must be an absolute http(s) URL"))?;
+    let parsed = url::Url::parse(link).map_err(|_| Invalid::new("link", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ApiError::validation("link", "must be an absolute http(s) URL"));
+        return Err(Invalid::new("link", "must be an absolute http(s) URL"));
     }
     Ok(link.to_owned())
 }
@@ -154,13 +155,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<NewNotification, ApiError> {
+    fn parse(body: Value) -> Result<NewNotification, Invalid> {
         let map = body.as_object().cloned().expect("object");
         NewNotification::parse(&map, UserId::new(1).expect("id"))
     }
 
     fn field_of(body: Value) -> &'static str {
-        parse(body).expect_err("invalid").field().expect("field")
+        parse(body).expect_err("invalid").field
     }
 
     #[test]

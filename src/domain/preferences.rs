@@ -1,7 +1,7 @@
 //! Per-user, per-type delivery preferences (default all on) and the partial update of SPEC §4.
 
+use super::Invalid;
 use super::NotificationType;
-use crate::error::ApiError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -70,30 +70,28 @@ pub struct PreferencesPatch(pub BTreeMap<NotificationType, PreferenceChange>);
 impl PreferencesPatch {
     /// Parses `{"preferences": {"meeting": {"realtime": false}, …}}`. Anything unknown or
     /// mistyped is refused as a whole, so a bad PUT changes nothing.
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, Invalid> {
         let entries = match body.get("preferences") {
             Some(Value::Object(entries)) => entries,
-            None => return Err(ApiError::validation("preferences", "is required")),
-            Some(_) => return Err(ApiError::validation("preferences", "must be an object keyed by notification type")),
+            None => return Err(Invalid::new("preferences", "is required")),
+            Some(_) => return Err(Invalid::new("preferences", "must be an object keyed by notification type")),
         };
         let mut patch = BTreeMap::new();
         for (name, entry) in entries {
             let kind = NotificationType::parse(name)
-                .ok_or_else(|| ApiError::validation("preferences", format!("unknown notification type {name:?}")))?;
+                .ok_or_else(|| Invalid::new("preferences", format!("unknown notification type {name:?}")))?;
             let Value::Object(fields) = entry else {
-                return Err(ApiError::validation("preferences", format!("{name} must be an object")));
+                return Err(Invalid::new("preferences", format!("{name} must be an object")));
             };
             let mut change = PreferenceChange::default();
             for (field, value) in fields {
                 let Value::Bool(flag) = value else {
-                    return Err(ApiError::validation("preferences", format!("{name}.{field} must be a boolean")));
+                    return Err(Invalid::new("preferences", format!("{name}.{field} must be a boolean")));
                 };
                 match field.as_str() {
                     "enabled" => change.enabled = Some(*flag),
                     "realtime" => change.realtime = Some(*flag),
-                    _ => {
-                        return Err(ApiError::validation("preferences", format!("{name}.{field} is not a preference")))
-                    }
+                    _ => return Err(Invalid::new("preferences", format!("{name}.{field} is not a preference"))),
                 }
             }
             patch.insert(kind, change);
@@ -107,7 +105,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(v: Value) -> Result<PreferencesPatch, ApiError> {
+    fn parse(v: Value) -> Result<PreferencesPatch, Invalid> {
         PreferencesPatch::parse(v.as_object().expect("object"))
     }
 

@@ -135,7 +135,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 }
 
 /// A reply recorded under an idempotency key (or built the same way), sent as is.
-fn stored_reply(reply: &crate::db::StoredReply) -> HttpResponse {
+fn stored_reply(reply: &crate::domain::StoredReply) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::OK);
     HttpResponse::build(status).content_type("application/json").body(reply.body.clone())
 }

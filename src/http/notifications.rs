@@ -2,12 +2,13 @@
 //! unread-count and broadcast.
 
 use super::{idempotency_key, stored_reply, JsonObject};
-use crate::auth::{Broadcaster, Principal};
-use crate::db::{Idempotent, ListQuery};
-use crate::domain::{NotificationId, NotificationType};
+use crate::auth::Broadcaster;
+use crate::domain::{
+    BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
+};
 use crate::error::ApiError;
 use crate::event::{Notification, Notifications};
-use crate::inbox::{broadcast_reply, create_reply, Inbox};
+use crate::inbox::Inbox;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
@@ -33,6 +34,12 @@ struct ListReply<'a> {
     total: i64,
     unread_count: i64,
     next_before: Option<i64>,
+}
+
+/// `{"notification": {...}}`, the body of a create reply.
+#[derive(Serialize)]
+struct NotificationReply<'a> {
+    notification: Notification<'a>,
 }
 
 /// The reply to read and unread.
@@ -88,7 +95,7 @@ pub async fn create_notification(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let reply = match inbox.create(caller, &body, key, None).await? {
+    let reply = match inbox.create(caller, &body, key.map(|key| (key, create_reply as _)), None).await? {
         Idempotent::Fresh(outcome) => create_reply(&outcome),
         Idempotent::Replay(reply) => reply,
     };
@@ -103,11 +110,47 @@ pub async fn broadcast_notification(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let reply = match inbox.broadcast(caller, &body, key).await? {
+    let reply = match inbox.broadcast(caller, &body, key.map(|key| (key, broadcast_reply as _))).await? {
         Idempotent::Fresh(outcome) => broadcast_reply(&outcome),
         Idempotent::Replay(reply) => reply,
     };
     Ok(stored_reply(&reply))
+}
+
+/// The reply to a create: 201 with the notification, or 200 when suppressed. Recorded under
+/// the request's idempotency key, so a repeat gets it byte for byte.
+fn create_reply(outcome: &CreateOutcome) -> StoredReply {
+    #[derive(Serialize)]
+    struct Suppressed {
+        suppressed: bool,
+        reason: &'static str,
+    }
+    match outcome {
+        CreateOutcome::Created { row, .. } => {
+            StoredReply { status: 201, body: to_json(&NotificationReply { notification: row.into() }) }
+        }
+        CreateOutcome::Suppressed => {
+            StoredReply { status: 200, body: to_json(&Suppressed { suppressed: true, reason: "preference" }) }
+        }
+    }
+}
+
+/// The reply to a broadcast (recorded like `create_reply`).
+fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
+    #[derive(Serialize)]
+    struct BroadcastReply {
+        created: usize,
+        suppressed: usize,
+        notification_ids: Vec<i64>,
+    }
+    let notification_ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
+    let body = BroadcastReply { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
+    StoredReply { status: 201, body: to_json(&body) }
+}
+
+fn to_json(body: &impl Serialize) -> String {
+    // These replies are plain structs of strings and numbers: they always serialize.
+    serde_json::to_string(body).unwrap_or_default()
 }
 
 /// A path id that is not a positive 64-bit integer names no notification: 404.

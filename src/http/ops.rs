@@ -39,7 +39,7 @@ pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpR
     let probe = inbox.db().ping();
     let database = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
         Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => format!("unavailable: {}", err.code()),
+        Ok(Err(err)) => format!("unavailable: {}", crate::error::ApiError::from(err).code()),
         Err(_) => "unavailable: timed out".to_owned(),
     };
     let mut ready = database == "ok";

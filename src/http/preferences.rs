@@ -1,7 +1,7 @@
 //! Preference endpoints: GET all eight types, PUT a partial update (one transaction).
 
 use super::JsonObject;
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::inbox::Inbox;
 use actix_web::{web, HttpResponse};

@@ -8,7 +8,7 @@ use crate::event::ServerFrame;
 use bytestring::ByteString;
 use serde_json::{Map, Value};
 
-use crate::db::ListQuery as Page; // page-size limits shared with REST
+use crate::domain::ListQuery as Page; // page-size limits shared with REST
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {

@@ -10,11 +10,11 @@
 use super::delivery::{Delivery, Due, Received};
 use super::protocol::{self, ClientFrame, Request};
 use super::WsContext;
-use crate::auth::Principal;
-use crate::db::{CreateOutcome, Idempotent, ListQuery};
-use crate::error::ApiError;
+use crate::domain::{CreateOutcome, Idempotent, ListQuery, Principal};
+use crate::error::{with_causes, ApiError};
 use crate::event::{Event, Notifications, ServerFrame, SessionId};
 use crate::hub::SessionSignals;
+use crate::inbox::InboxError;
 use crate::rate_limit::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
 use bytestring::ByteString;
@@ -106,7 +106,7 @@ impl Session {
         // can be missed (its event is already queued in the outbox).
         let position = match self.ctx.inbox.position(self.principal).await {
             Ok(position) => position,
-            Err(err) => return close(CloseCode::Error, &format!("{}: retry", err.code())),
+            Err(err) => return close(CloseCode::Error, &format!("{}: retry", ApiError::from(err).code())),
         };
         self.delivery = Delivery::new(self.id, position.last_seq, position.newest_id);
         // Not bound to a name: a local here would live (on the heap, in this task) as long as
@@ -330,14 +330,14 @@ impl Session {
     async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
         match self.send_after(since, false).await? {
             Ok(last_id) => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
-            Err(err) => self.send(protocol::error_frame(&err, request_id)).await,
+            Err(err) => self.send(protocol::error_frame(&err.into(), request_id)).await,
         }
     }
 
     /// Sends every notification with id above `after` (only live ones when `live_only`),
     /// oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. Returns the last id
     /// sent (`after` when none), or the database error that stopped it.
-    async fn send_after(&mut self, after: i64, live_only: bool) -> Result<Result<i64, ApiError>, Stop> {
+    async fn send_after(&mut self, after: i64, live_only: bool) -> Result<Result<i64, InboxError>, Stop> {
         let deadline = Instant::now() + REPLAY_DEADLINE;
         let mut last_id = after;
         loop {
@@ -422,8 +422,8 @@ impl Session {
     }
 
     /// The database could not serve a repair: the socket stays open and tries again later.
-    fn postpone_repair(&mut self, err: &ApiError) -> Result<(), Stop> {
-        log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, err.code());
+    fn postpone_repair(&mut self, err: &InboxError) -> Result<(), Stop> {
+        log::warn!("stream repair for user {} postponed: {}", self.principal.user_id, with_causes(err));
         self.delivery.repair_failed(Instant::now());
         Ok(())
     }
@@ -440,6 +440,12 @@ enum Handled {
 impl From<ApiError> for Handled {
     fn from(err: ApiError) -> Self {
         Handled::Failed(err)
+    }
+}
+
+impl From<InboxError> for Handled {
+    fn from(err: InboxError) -> Self {
+        Handled::Failed(err.into())
     }
 }
 

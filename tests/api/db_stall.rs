@@ -230,7 +230,7 @@ async fn a_connection_left_in_a_transaction_by_a_panic_is_never_reused() {
     assert_eq!(backend_pid(db.clone()).await, first, "a clean connection is reused");
 
     let panicked = db
-        .run(|conn| -> Result<(), herald::error::ApiError> {
+        .run(|conn| -> Result<(), herald::db::DbError> {
             if let herald::db::DbConnection::Pg(c) = conn {
                 AnsiTransactionManager::begin_transaction(c)?;
                 c.batch_execute("CREATE TABLE half_done (id INT)")?;
@@ -238,7 +238,7 @@ async fn a_connection_left_in_a_transaction_by_a_panic_is_never_reused() {
             panic!("a bug inside a transaction");
         })
         .await;
-    assert!(matches!(panicked, Err(herald::error::ApiError::Internal(_))), "a panic is a 500: {panicked:?}");
+    assert!(matches!(panicked, Err(herald::db::DbError::Failed { .. })), "a panic is a 500: {panicked:?}");
     let second = backend_pid(db.clone()).await;
     assert_ne!(second, first, "the connection the panic left in a transaction was retired");
 

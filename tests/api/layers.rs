@@ -80,4 +80,15 @@ fn modules_import_each_other_without_a_cycle() {
     for (low, high) in [("db", "inbox"), ("broker", "hub"), ("hub", "ws"), ("broker", "ws"), ("event", "broker")] {
         assert!(!imports(low, high), "{low} must not import {high}");
     }
+    // The edges read use-case results from the domain's vocabulary, never from storage, and
+    // `ApiError` (an actix type) stays at the edges: below them, errors are the layer's own.
+    for edge in ["http", "ws"] {
+        assert!(!imports(edge, "db"), "{edge} must not import db (the inbox is its door to storage)");
+    }
+    for inner in ["domain", "event", "db", "inbox", "broker", "hub", "subscriptions", "group_commit"] {
+        assert!(!imports(inner, "error"), "{inner} must not import error: ApiError belongs to the edges");
+        assert!(!imports(inner, "http") && !imports(inner, "ws"), "{inner} must not import an edge");
+    }
+    let domain = graph.get("domain").cloned().unwrap_or_default();
+    assert!(domain.is_empty(), "domain is the bottom layer and imports no other module: {domain:?}");
 }

@@ -1,0 +1,84 @@
+//! PostgreSQL: the shared queries (`shared_queries!`) compiled for `PgConnection`, and the
+//! statements only PostgreSQL has (a broadcast over array binds, a multi-row inbox upsert).
+
+pub type Conn = diesel::PgConnection;
+/// Recipients per broadcast statement: every list is one array bind here.
+const BATCH_ROWS: usize = 10_000;
+shared_queries!();
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_seq: i64,
+}
+
+/// A broadcast's inbox upsert and notification insert as two set-based statements over
+/// array binds (`unnest`), instead of ten binds per row: ~3x less time in PostgreSQL for
+/// 10,000 recipients. Rows go in ascending user id (the lock order). Returns the locked
+/// `(user_id, last_seq)` and the stored rows.
+fn store_broadcast_chunk(
+    conn: &mut Conn,
+    accepting: &[(UserId, bool)],
+    sender: UserId,
+    content: &NotificationContent,
+    now: chrono::NaiveDateTime,
+) -> QueryResult<super::StoredChunk> {
+    use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+    let users: Vec<i64> = accepting.iter().map(|(u, _)| u.get()).collect();
+    let live: Vec<bool> = accepting.iter().map(|(_, realtime)| *realtime).collect();
+    let advances: Vec<i64> = live.iter().map(|r| i64::from(*r)).collect();
+    let locked = diesel::sql_query(
+        "INSERT INTO inbox_state (user_id, unread_count, last_seq) \
+         SELECT u, 1, a FROM unnest($1::bigint[], $2::bigint[]) AS t(u, a) ORDER BY u \
+         ON CONFLICT (user_id) DO UPDATE SET unread_count = inbox_state.unread_count + 1, \
+         last_seq = inbox_state.last_seq + excluded.last_seq \
+         RETURNING user_id, last_seq",
+    )
+    .bind::<Array<BigInt>, _>(&users)
+    .bind::<Array<BigInt>, _>(&advances)
+    .load::<Locked>(conn)?
+    .into_iter()
+    .map(|l| (l.user_id, l.last_seq))
+    .collect();
+    let rows = diesel::sql_query(concat!(
+        "INSERT INTO notifications (user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, created_at) \
+         SELECT u, $3, $4, $5, $6, $7, $8, FALSE, r, $9 FROM unnest($1::bigint[], $2::bool[]) AS t(u, r) ORDER BY u \
+         RETURNING ",
+        notification_columns!()
+    ))
+    .bind::<Array<BigInt>, _>(&users)
+    .bind::<Array<Bool>, _>(&live)
+    .bind::<Nullable<BigInt>, _>(Some(sender.get()))
+    .bind::<Text, _>(content.kind.as_str())
+    .bind::<Text, _>(&content.title)
+    .bind::<Text, _>(&content.message)
+    .bind::<Text, _>(&content.data)
+    .bind::<Nullable<Text>, _>(content.link.as_deref())
+    .bind::<Timestamp, _>(now)
+    .load::<StoredNotification>(conn)?;
+    Ok((locked, rows))
+}
+
+/// Upserts the users' inbox rows — `(user, unread to add, stream positions to take)` — in
+/// one statement; this takes their row locks, in the order given (ascending user id), until
+/// the transaction ends. Returns `(user_id, last_seq)`.
+fn lock_inboxes_for_create(conn: &mut Conn, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
+    use super::models::InboxStateInsert;
+    use diesel::upsert::excluded;
+    let rows: Vec<InboxStateInsert> = users
+        .iter()
+        .map(|&(user_id, unread_count, last_seq)| InboxStateInsert { user_id, unread_count, last_seq })
+        .collect();
+    diesel::insert_into(state::table)
+        .values(&rows)
+        .on_conflict(state::user_id)
+        .do_update()
+        .set((
+            state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
+            state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
+        ))
+        .returning((state::user_id, state::last_seq))
+        .load(conn)
+}

@@ -1,0 +1,31 @@
+// The retention query (see `db::prune`). Compiled per backend (`shared_queries!`).
+
+/// Deletes up to `batch` notifications created before `cutoff` (only read ones when
+/// `read_only`), keeping unread counters exact, in one short transaction; returns how many it
+/// deleted (0 when done). Safe to run on several nodes at once. Retention is housekeeping: it
+/// publishes nothing.
+pub fn prune_batch(conn: &mut Conn, cutoff: chrono::NaiveDateTime, read_only: bool, batch: i64) -> Result<usize, DbError> {
+    conn.write_transaction(|conn| {
+        let mut old = n::table.filter(n::created_at.lt(cutoff)).into_boxed();
+        if read_only {
+            old = old.filter(n::is_read.eq(true));
+        }
+        let ids: Vec<i64> = old.select(n::id).order(n::id.asc()).limit(batch).load(conn)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // Rows first, then inbox rows (as mark_read and delete do): no lock-order cycle.
+        let deleted: Vec<(i64, bool)> =
+            diesel::delete(n::table.filter(n::id.eq_any(&ids))).returning((n::user_id, n::is_read)).load(conn)?;
+        let mut unread_by_user: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+        for (user, is_read) in &deleted {
+            if !is_read {
+                *unread_by_user.entry(*user).or_default() += 1;
+            }
+        }
+        for (user, unread) in unread_by_user {
+            diesel::update(state::table.find(user)).set(state::unread_count.eq(state::unread_count - unread)).execute(conn)?;
+        }
+        Ok(deleted.len())
+    })
+}

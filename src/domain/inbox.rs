@@ -1,0 +1,126 @@
+//! The inbox's vocabulary: what its use-cases take and return — a stored notification, a list
+//! filter and its page, a change with its stream position, an inbox's position, the outcomes of
+//! create and broadcast, and idempotent replies. `inbox` returns these and `db` produces them;
+//! they live here, below both, so storage never imports the use-cases.
+
+use super::{NotificationType, UserId};
+use chrono::NaiveDateTime;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+
+/// A notification as stored: one row of `notifications`, in its column order (Diesel loads it
+/// by position from `notifications::all_columns`, and by name from hand-written SQL). What
+/// clients see of it is `crate::event::Notification`.
+#[derive(Debug, Clone, PartialEq, diesel::Queryable, diesel::QueryableByName)]
+pub struct StoredNotification {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub user_id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub sender_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub notification_type: String,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Text)]
+    pub message: String,
+    /// Serialized JSON (validated before it was stored).
+    #[diesel(sql_type = Text)]
+    pub data: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub link: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub is_read: bool,
+    /// Internal: false when the recipient asked not to have this type pushed live.
+    #[diesel(sql_type = Bool)]
+    pub realtime: bool,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub read_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// The outcome of storing one notification.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// Stored. `seq` is its place in the user's change stream when it is pushed live, `None`
+    /// when the recipient's preference says not live.
+    Created { row: StoredNotification, seq: Option<i64> },
+    /// The recipient disabled this type: nothing was stored.
+    Suppressed,
+}
+
+#[derive(Debug, Clone)]
+pub struct BroadcastOutcome {
+    /// One stored notification per recipient who accepts the type, ascending by user id,
+    /// with its stream position when it is pushed live (see `CreateOutcome`).
+    pub created: Vec<(StoredNotification, Option<i64>)>,
+    pub suppressed: usize,
+}
+
+/// A reply recorded under an idempotency key, returned as is to a repeat. The edge that takes
+/// the key renders it (`status` is an HTTP status for REST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Renders a use-case's outcome as the reply recorded under an idempotency key: the edge that
+/// takes keys (REST) chooses it, so a repeat of the key gets the first reply byte for byte.
+pub type RenderReply<T> = fn(&T) -> StoredReply;
+
+/// A caller's idempotency key, scoped to one operation.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub caller: UserId,
+    pub scoped_key: String,
+}
+
+/// A fresh result, or the reply of the first request with the same idempotency key.
+#[derive(Debug, Clone)]
+pub enum Idempotent<T> {
+    Fresh(T),
+    Replay(StoredReply),
+}
+
+/// Filter and page of a list request (SPEC §4).
+#[derive(Debug, Clone, Copy)]
+pub struct ListQuery {
+    pub unread_only: bool,
+    pub kind: Option<NotificationType>,
+    pub before: Option<super::NotificationId>,
+    pub limit: i64,
+}
+
+impl ListQuery {
+    /// Page size when the client names none (REST `limit`, WebSocket `get_notifications`).
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 200;
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rows: Vec<StoredNotification>,
+    pub total: i64,
+    pub unread_count: i64,
+    pub next_before: Option<i64>,
+}
+
+/// A change to existing notifications, with the user's unread count after it and the change's
+/// place in the user's stream (`None` when nothing changed, so nothing is pushed).
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    pub unread_count: i64,
+    pub seq: Option<i64>,
+}
+
+/// Where a user's inbox stands, read when a socket opens or repairs its stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InboxPosition {
+    pub unread_count: i64,
+    /// The user's change-stream position.
+    pub last_seq: i64,
+    /// The newest notification id (0 when none).
+    pub newest_id: i64,
+}
