@@ -16,17 +16,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-const TYPES: [&str; 8] = [
-    "meeting",
-    "meeting_response",
-    "action_item",
-    "general",
-    "approval",
-    "meeting_invitation",
-    "meeting_scheduled",
-    "mom_created",
-];
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -396,7 +385,7 @@ on_both_backends!(preferences_suppress_storage_or_live_push_per_type, |app| {
     const USER: i64 = 50;
     let me = token(USER);
     let mut expected: BTreeMap<String, Value> =
-        TYPES.iter().map(|t| ((*t).to_owned(), json!({"enabled": true, "realtime": true}))).collect();
+        NOTIFICATION_TYPES.iter().map(|t| ((*t).to_owned(), json!({"enabled": true, "realtime": true}))).collect();
 
     let (status, prefs) = app.get("/auth/notifications/preferences/", &me).await;
     assert_eq!(status, StatusCode::OK, "{prefs}");

@@ -15,17 +15,6 @@ const LIST: &str = "/auth/notifications/";
 const BROADCAST: &str = "/auth/notifications/broadcast/";
 const PREFERENCES: &str = "/auth/notifications/preferences/";
 
-const TYPES: [&str; 8] = [
-    "meeting",
-    "meeting_response",
-    "action_item",
-    "general",
-    "approval",
-    "meeting_invitation",
-    "meeting_scheduled",
-    "mom_created",
-];
-
 /// A 400 `validation_error` naming `field`.
 fn assert_validation(status: StatusCode, body: &Value, field: &str, case: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {body}");
@@ -171,7 +160,7 @@ on_both_backends!(create_link_is_an_absolute_http_url_of_at_most_2048_characters
 on_both_backends!(create_type_and_user_id_rules, |app| {
     let n = create_ok(&app, json!({"title": "t"}), "default type").await;
     assert_eq!(n["notification_type"], "general");
-    for kind in TYPES {
+    for kind in NOTIFICATION_TYPES {
         let n = create_ok(&app, json!({"title": "t", "type": kind}), kind).await;
         assert_eq!(n["notification_type"], kind);
     }
@@ -771,7 +760,7 @@ async fn every_kind_of_error_response_is_json() {
 fn assert_all_types(preferences: &Value, case: &str) {
     let map = preferences.as_object().expect("preferences object");
     assert_eq!(map.len(), 8, "{case}: {preferences}");
-    for kind in TYPES {
+    for kind in NOTIFICATION_TYPES {
         let entry = &preferences[kind];
         assert!(entry["enabled"].is_boolean() && entry["realtime"].is_boolean(), "{case}: {kind} in {preferences}");
     }
@@ -782,7 +771,7 @@ on_both_backends!(preferences_put_is_partial_and_all_or_nothing, |app| {
     let (status, initial) = app.get(PREFERENCES, &me).await;
     assert_eq!(status, StatusCode::OK, "{initial}");
     assert_all_types(&initial["preferences"], "defaults");
-    for kind in TYPES {
+    for kind in NOTIFICATION_TYPES {
         assert_eq!(initial["preferences"][kind], json!({"enabled": true, "realtime": true}), "{kind} defaults on");
     }
 

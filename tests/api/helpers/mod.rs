@@ -37,6 +37,18 @@ pub use ws_client::*;
 use std::time::Duration;
 
 pub const SECRET: &str = "herald-test-secret-0123456789abcdef";
+/// The eight notification types of SPEC §3, spelled as clients send them.
+pub const NOTIFICATION_TYPES: [&str; 8] = [
+    "meeting",
+    "meeting_response",
+    "action_item",
+    "general",
+    "approval",
+    "meeting_invitation",
+    "meeting_scheduled",
+    "mom_created",
+];
+
 /// Every wait in a test is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(10);
 
