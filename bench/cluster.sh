@@ -6,7 +6,10 @@
 #   3. broadcast to 10,000 online users spread over both nodes: POST -> last push
 #   4. storm: 10,000 sockets drop at once and resume with `since` (time until all back, lost)
 #   5. pushes lost across a Redis kill + restart under 1,000 creates/s
-# Stops everything it started (by PID). Usage: bench/cluster.sh [steps, default "1 2 3 4 5"]
+#   6. node loss: 2,000 sockets on node B (opened without `since`), B SIGKILLed, one notification
+#      each meanwhile, all resume on A from their greeting's `last_id`: rows replayed = missed
+#      (B stays dead: run it last)
+# Stops everything it started (by PID). Usage: bench/cluster.sh [steps, default "1 2 3 4 5 6"]
 # BENCH_DB_PARAMS is appended to the nodes' DATABASE_URL, e.g. "?sslmode=disable" (libpq
 # otherwise negotiates TLS, on loopback too). HERALD_BIN runs another herald binary as the nodes
 # (an A/B of two builds with the same load client).
@@ -56,7 +59,7 @@ with_cpu() {
     for pid in $(pgrep -x postgres || true); do pg=$((pg + $(ticks "$pid") - ${before[$pid]:-0})); done
     echo "cpu: herald_nodes=$((nodes * 10))ms postgres=$((pg * 10))ms"
 }
-steps=" ${1:-1 2 3 4 5} "
+steps=" ${1:-1 2 3 4 5 6} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
 if step 1; then
@@ -89,4 +92,9 @@ echo "# 5. Redis killed and restarted under 1000/s"
 outage=$!
 bench latency --rate 1000 --duration 10s --users 100
 wait "$outage"
+fi
+
+if step 6; then
+echo "# 6. node loss: 2000 sockets on B, B SIGKILLed, all resume on A from the greeting's last_id"
+"$release/herald-bench" --url "$A" --ws-url "$B" node-loss --sockets 2000 --kill "${pids[1]}" --resume-url "$A"
 fi

@@ -54,6 +54,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
     EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
     EnvVar { name: "HERALD_REDIS_REPUBLISH_BYTES", default: "67108864", doc: "Bytes of events kept for republishing while Redis refuses publishes; past it the queue is dropped and every node resyncs its sockets from the database once Redis is back." },
+    EnvVar { name: "HERALD_POSITION_CHECK_MS", default: "500", doc: "How often each node compares the stream position of every user it holds sockets for with the database (one batched statement) and repairs sockets whose change never arrived (its publish lost to a node or Redis failure): a committed change reaches every open socket within two of these plus a repair." },
     EnvVar { name: "HERALD_OPS_BIND", default: "", doc: "When set (e.g. `127.0.0.1:9000`), `/metrics` and `/readyz` are served on this separate listener only, not on `HERALD_BIND`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];
@@ -173,7 +174,15 @@ pub struct Config {
     pub max_sockets_per_user: usize,
     /// Keep notifications this long; `None`: forever.
     pub retention: Option<Duration>,
+    /// How often the node checks its users' stream positions against the database.
+    pub position_check_interval: Duration,
+    /// Tests only: commit, then never publish (loopback nodes only).
+    pub hang_before_publish: bool,
 }
+
+/// Tests only: when true, a node commits every change and never publishes it, as a node that
+/// dies between the two (refused unless `HERALD_BIND` is loopback).
+pub const HANG_BEFORE_PUBLISH: &str = "HERALD_TEST_HANG_BEFORE_PUBLISH";
 
 /// Every bad variable found, reported together.
 #[derive(Debug)]
@@ -294,6 +303,12 @@ impl Config {
                 reader.check("HERALD_RETENTION_DAYS", positive(&raw)).map(|days| Duration::from_secs(days * 86_400))
             }
         };
+        let position_check_interval = reader.parse("HERALD_POSITION_CHECK_MS", positive).map(Duration::from_millis);
+        // A fault switch for tests, deliberately not in ENV_VARS (not an operator's setting).
+        let hang_before_publish = match reader.get(HANG_BEFORE_PUBLISH) {
+            None => Some(false),
+            Some(raw) => reader.check(HANG_BEFORE_PUBLISH, parse_bool(&raw)),
+        };
         let issuer = reader.get("JWT_ISSUER");
         let audience = reader.get("JWT_AUDIENCE");
         if !reader.problems.is_empty() {
@@ -347,6 +362,8 @@ impl Config {
             max_sockets: max_sockets.ok_or_else(|| missing("HERALD_MAX_SOCKETS"))?,
             max_sockets_per_user: max_sockets_per_user.ok_or_else(|| missing("HERALD_MAX_SOCKETS_PER_USER"))?,
             retention,
+            position_check_interval: position_check_interval.ok_or_else(|| missing("HERALD_POSITION_CHECK_MS"))?,
+            hang_before_publish: hang_before_publish.ok_or_else(|| missing(HANG_BEFORE_PUBLISH))?,
         })
     }
 
@@ -365,6 +382,12 @@ impl Config {
             return Err(ConfigError(vec![format!(
                 "JWT_SECRET: required when HERALD_BIND ({}) is not a loopback address, where a development \
                  secret would let anyone mint tokens; set JWT_SECRET (e.g. `openssl rand -hex 32`) or bind 127.0.0.1",
+                self.bind
+            )]));
+        }
+        if self.hang_before_publish && !is_loopback(self.bind) {
+            return Err(ConfigError(vec![format!(
+                "HERALD_TEST_HANG_BEFORE_PUBLISH: a fault switch for tests, refused on a non-loopback HERALD_BIND ({})",
                 self.bind
             )]));
         }

@@ -120,8 +120,18 @@ fn raw_json<S: Serializer>(data: &&str, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
+    /// The greeting. `last_id` is the user's newest notification id when it was read (0 when
+    /// none): every change after it reaches this socket, so a client that has seen nothing
+    /// resumes from it (`since=last_id`), never from 0.
     ConnectionEstablished {
         user_id: UserId,
+        unread_count: i64,
+        last_id: i64,
+    },
+    /// The socket missed reads, unreads or deletes it cannot be told one by one (a lost
+    /// publish, a gap, retention): the client's list may be stale and should be fetched again
+    /// (`get_notifications`). New notifications it missed were sent before this frame.
+    Resync {
         unread_count: i64,
     },
     /// A new notification (push, replay and repair).
@@ -227,10 +237,15 @@ mod tests {
         );
         let error = ServerFrame::Error { code: "validation_error", message: "bad".into(), field: None };
         assert_eq!(parsed(&error.to_text()), json!({"type": "error", "code": "validation_error", "message": "bad"}));
-        let hello = ServerFrame::ConnectionEstablished { user_id: UserId::new(3).expect("id"), unread_count: 1 };
+        let hello =
+            ServerFrame::ConnectionEstablished { user_id: UserId::new(3).expect("id"), unread_count: 1, last_id: 40 };
         assert_eq!(
             parsed(&hello.to_text()),
-            json!({"type": "connection_established", "user_id": 3, "unread_count": 1})
+            json!({"type": "connection_established", "user_id": 3, "unread_count": 1, "last_id": 40})
+        );
+        assert_eq!(
+            parsed(&ServerFrame::Resync { unread_count: 2 }.to_text()),
+            json!({"type": "resync", "unread_count": 2})
         );
     }
 }

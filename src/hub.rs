@@ -7,6 +7,10 @@
 //! It knows events, not brokers: whether a user's channel is subscribed is decided by
 //! `crate::subscriptions` from the hub's users (first/last session, `users`, `has_user`), and
 //! the repairs it asks for arrive here as `resync_all`/`resync_users`.
+//!
+//! Per user it also keeps the highest stream position known here (`seen_seq`: routed to the
+//! user's sessions, or read from the database by one of them), which `crate::position_check`
+//! compares with the database to find changes whose publish never arrived.
 
 use crate::domain::UserId;
 use crate::event::{Event, SessionId};
@@ -36,8 +40,18 @@ struct Registration {
     signals: Arc<SessionSignals>,
 }
 
+/// One user's sessions on this node.
+#[derive(Default)]
+struct Local {
+    sessions: Vec<Registration>,
+    /// The highest stream position routed to these sessions or read by one of them.
+    seen_seq: i64,
+}
+
+type Shard = Mutex<HashMap<UserId, Local>>;
+
 pub struct Hub {
-    shards: [Mutex<HashMap<UserId, Vec<Registration>>>; SHARDS],
+    shards: [Shard; SHARDS],
     sessions: AtomicUsize,
 }
 
@@ -52,7 +66,7 @@ impl Hub {
         Hub { shards: std::array::from_fn(|_| Mutex::new(HashMap::new())), sessions: AtomicUsize::new(0) }
     }
 
-    fn shard(&self, user: UserId) -> &Mutex<HashMap<UserId, Vec<Registration>>> {
+    fn shard(&self, user: UserId) -> &Shard {
         &self.shards[(user.get() as u64 % SHARDS as u64) as usize]
     }
 
@@ -66,23 +80,23 @@ impl Hub {
         signals: Arc<SessionSignals>,
     ) -> bool {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
-        let sessions = shard.entry(user).or_default();
-        sessions.push(Registration { id, outbox, signals });
+        let local = shard.entry(user).or_default();
+        local.sessions.push(Registration { id, outbox, signals });
         self.sessions.fetch_add(1, Ordering::Relaxed);
-        sessions.len() == 1
+        local.sessions.len() == 1
     }
 
     /// Removes a session. Returns true when it was the user's last on this node (the caller
     /// tells `Subscriptions::unwatch`).
     pub fn unregister(&self, user: UserId, id: SessionId) -> bool {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
-        let Some(sessions) = shard.get_mut(&user) else { return false };
-        let before = sessions.len();
-        sessions.retain(|r| r.id != id);
-        if sessions.len() < before {
+        let Some(local) = shard.get_mut(&user) else { return false };
+        let before = local.sessions.len();
+        local.sessions.retain(|r| r.id != id);
+        if local.sessions.len() < before {
             self.sessions.fetch_sub(1, Ordering::Relaxed);
         }
-        if sessions.is_empty() {
+        if local.sessions.is_empty() {
             shard.remove(&user);
             return true;
         }
@@ -93,9 +107,10 @@ impl Hub {
     /// session overflowed. The originating session gets it too (to keep its stream position);
     /// it does not write it back to its own client.
     pub fn deliver(&self, event: &Arc<Event>) {
-        let shard = self.shard(event.user_id).lock().unwrap_or_else(|e| e.into_inner());
-        let Some(sessions) = shard.get(&event.user_id) else { return };
-        for session in sessions {
+        let mut shard = self.shard(event.user_id).lock().unwrap_or_else(|e| e.into_inner());
+        let Some(local) = shard.get_mut(&event.user_id) else { return };
+        local.seen_seq = local.seen_seq.max(event.seq);
+        for session in &local.sessions {
             match session.outbox.try_send(event.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -112,7 +127,7 @@ impl Hub {
     pub fn resync_all(&self) {
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            for session in shard.values().flatten() {
+            for session in shard.values().flat_map(|local| &local.sessions) {
                 session.signals.resync.store(true, Ordering::Release);
                 session.signals.wake.notify_one();
             }
@@ -124,7 +139,7 @@ impl Hub {
     pub fn resync_users(&self, users: &[UserId]) {
         for user in users {
             let shard = self.shard(*user).lock().unwrap_or_else(|e| e.into_inner());
-            for session in shard.get(user).into_iter().flatten() {
+            for session in shard.get(user).into_iter().flat_map(|local| &local.sessions) {
                 session.signals.resync.store(true, Ordering::Release);
                 session.signals.wake.notify_one();
             }
@@ -133,12 +148,31 @@ impl Hub {
 
     /// Sessions of the user on this node.
     pub fn user_session_count(&self, user: UserId) -> usize {
-        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map_or(0, Vec::len)
+        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map_or(0, |local| local.sessions.len())
     }
 
     /// Whether the user has a session on this node.
     pub fn has_user(&self, user: UserId) -> bool {
         self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).contains_key(&user)
+    }
+
+    /// A session of the user read `seq` from the database (its greeting or a repair): the
+    /// user's sessions here are not behind it.
+    pub fn note_position(&self, user: UserId, seq: i64) {
+        let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(local) = shard.get_mut(&user) {
+            local.seen_seq = local.seen_seq.max(seq);
+        }
+    }
+
+    /// Every user with a session here and the highest stream position known here for them.
+    pub fn seen_positions(&self) -> Vec<(UserId, i64)> {
+        let mut seen = Vec::with_capacity(self.session_count());
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            seen.extend(shard.iter().map(|(user, local)| (*user, local.seen_seq)));
+        }
+        seen
     }
 
     /// Open sessions on this node.

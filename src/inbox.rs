@@ -36,12 +36,29 @@ pub struct Inbox {
     batcher: CreateBatcher,
     broker: Broker,
     max_broadcast_recipients: usize,
+    /// Tests only (`HERALD_TEST_HANG_BEFORE_PUBLISH`): commit, then never publish.
+    hang_before_publish: bool,
 }
 
 impl Inbox {
     pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize) -> Self {
         let batcher = CreateBatcher::start(db.clone());
-        Inbox { db, batcher, broker, max_broadcast_recipients }
+        Inbox { db, batcher, broker, max_broadcast_recipients, hang_before_publish: false }
+    }
+
+    /// The fault switch of `HERALD_TEST_HANG_BEFORE_PUBLISH`: every use-case commits and then
+    /// waits forever instead of publishing, as a node that dies between the two.
+    pub fn hanging_before_publish(mut self) -> Self {
+        log::warn!("HERALD_TEST_HANG_BEFORE_PUBLISH is set: changes are committed and never published");
+        self.hang_before_publish = true;
+        self
+    }
+
+    /// Where the fault switch stops a use-case: after its commit, before its publish.
+    async fn before_publish(&self) {
+        if self.hang_before_publish {
+            std::future::pending::<()>().await;
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -174,6 +191,7 @@ impl Inbox {
 
     /// Publishes a committed change, when something changed.
     async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &ServerFrame<'_>) {
+        self.before_publish().await;
         if let Some(seq) = change.seq {
             self.broker.publish(vec![Event::new(user, seq, origin, frame)]).await;
         }
@@ -232,6 +250,7 @@ impl Inbox {
 
     /// Publishes new notifications with their stream positions, serialized once each.
     async fn publish_notifications(&self, rows: &[(&StoredNotification, i64)], origin: Option<SessionId>) {
+        self.before_publish().await;
         if rows.is_empty() {
             return;
         }

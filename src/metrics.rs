@@ -20,6 +20,7 @@ pub struct Metrics {
     pub db_pool_wait: Histogram,
     pub redis_reconnects: IntGauge,
     pub redis_publish_failures: IntGauge,
+    pub lost_changes_repaired: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -74,6 +75,11 @@ impl Metrics {
                 "Events whose first PUBLISH failed (republished later)",
             )
             .expect("metric"),
+            lost_changes_repaired: IntCounter::new(
+                "lost_changes_repaired_total",
+                "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
+            )
+            .expect("metric"),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -87,6 +93,7 @@ impl Metrics {
             Box::new(m.db_pool_wait.clone()),
             Box::new(m.redis_reconnects.clone()),
             Box::new(m.redis_publish_failures.clone()),
+            Box::new(m.lost_changes_repaired.clone()),
         ];
         for collector in collectors {
             // Names are distinct constants; registration cannot collide.

@@ -95,7 +95,10 @@ impl Node {
             ),
         };
         let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown_rx.clone());
-        let inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
+        let mut inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients);
+        if config.hang_before_publish {
+            inbox = inbox.hanging_before_publish();
+        }
 
         let listener =
             TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
@@ -170,6 +173,13 @@ impl Node {
         .map_err(|source| StartupError::Bind { addr: config.bind, source })?
         .run();
         actix_web::rt::spawn(deliver_events(broker.subscribe(), hub.clone()));
+        actix_web::rt::spawn(crate::position_check::run(
+            inbox.db().clone(),
+            hub.clone(),
+            config.position_check_interval,
+            metrics.clone(),
+            shutdown_rx.clone(),
+        ));
         actix_web::rt::spawn(crate::retention::run_periodically(
             inbox.db().clone(),
             config.retention,

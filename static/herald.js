@@ -9,8 +9,11 @@
 //   await herald.markRead(42);
 //
 // Resuming: the client remembers the highest notification id it saw (notification frames,
-// notifications replies, sync_complete.last_id) and reconnects with ?since=<that id>, so the
-// server replays whatever was created meanwhile: nothing is missed, nothing comes twice.
+// notifications replies, sync_complete.last_id, and the greeting's last_id when nothing was
+// replayed) and reconnects with ?since=<that id>, so the server replays only what was created
+// meanwhile: nothing is missed, nothing comes twice, and the history is never replayed whole.
+// Reads and deletes made while away are not replayed: after a resumed connection's replay the
+// client emits "resync" (so does a server `resync` frame), and the app fetches its list again.
 //
 // Options:
 //   url                   ws(s)://host/ws/notifications/ (default: the page's own host)
@@ -31,6 +34,9 @@
 //   all_read      (marked)             all marked read
 //   deleted       (id, unreadCount)    deleted
 //   unread_count  (count)              the unread count changed or was confirmed
+//   resync        (unreadCount)        the shown list may be stale (reads, unreads or deletes
+//                                       were missed: a reconnect, or the server's `resync`
+//                                       frame): fetch it again, e.g. getNotifications()
 //   state         ("connecting" | "open" | "closed" | "reconnecting")
 //   error         (Error or error frame) connection problems, error frames nobody waits for
 //   frame         (frame)              every frame received
@@ -60,6 +66,7 @@ export class HeraldClient {
     this.wanted = false; // false after close(): no reconnecting
     this.replaying = false; // between a replay's start and its sync_complete
     this.everOpen = false; // a connection was established: later ones resume
+    this.resumed = false; // this connection resumed an earlier one (emit "resync" after its replay)
     this.reconnectTimer = null;
     this.refreshTimer = null;
   }
@@ -117,10 +124,10 @@ export class HeraldClient {
     this.setState("closed");
   }
 
-  // The `since` of the next connection: the last id seen; 0 when resuming without having seen
-  // any (everything created meanwhile is then replayed); none on a first connection.
+  // The `since` of the next connection: the last id seen, or the first greeting's `last_id`;
+  // none on a first connection without `since` (the server then sends what comes next).
   resumeFrom() {
-    return this.lastId ?? (this.everOpen ? 0 : null);
+    return this.lastId;
   }
 
   // The URL of the next connection: the token, and `since` when there is something to resume.
@@ -287,6 +294,10 @@ export class HeraldClient {
     switch (frame.type) {
       case "connection_established":
         this.userId = frame.user_id;
+        // Without a replay, everything after the greeting's last_id reaches this socket: a
+        // later resume starts there. (During a replay, its sync_complete moves lastId.)
+        if (!this.replaying) this.track(frame.last_id);
+        this.resumed = this.everOpen && this.replaying;
         this.everOpen = true;
         this.attempt = 0;
         this.setState("open");
@@ -306,6 +317,15 @@ export class HeraldClient {
         // Notifications created while the socket opened are replayed but may be missing from
         // the greeting's count: ask for the exact number.
         this.unreadCount().catch(() => {});
+        // Back after a disconnection: reads and deletes made meanwhile were not replayed.
+        if (this.resumed) {
+          this.resumed = false;
+          this.emit("resync", this.unread, frame);
+        }
+        break;
+      case "resync":
+        this.count(frame.unread_count, frame);
+        this.emit("resync", frame.unread_count, frame);
         break;
       case "notification_read":
         this.emit("read", frame.notification_id, frame.unread_count, frame);

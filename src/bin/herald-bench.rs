@@ -83,6 +83,21 @@ enum Mode {
         #[arg(long, default_value_t = 500)]
         concurrency: usize,
     },
+    /// N sockets open without `since` on the `--ws-url` node, which is then SIGKILLed (`--kill`);
+    /// one notification each while they are away; all resume on `--resume-url` with
+    /// `since` = their greeting's `last_id`: rows replayed against rows missed.
+    NodeLoss {
+        #[arg(long, default_value_t = 2000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 500)]
+        concurrency: usize,
+        /// The PID of the node holding the sockets, killed with SIGKILL (a node this run started).
+        #[arg(long)]
+        kill: u32,
+        /// Base URL of the node the sockets resume on.
+        #[arg(long)]
+        resume_url: String,
+    },
     /// Node RSS while N sockets that never read each replay `--rows` large notifications.
     SlowReplay {
         #[arg(long, default_value_t = 1000)]
@@ -167,6 +182,14 @@ fn main() -> ExitCode {
         }
         Mode::Storm { sockets, concurrency } => {
             actix_web::rt::System::new().block_on(storm(&cli.url, &ws_urls, &config, sockets, concurrency))
+        }
+        Mode::NodeLoss { sockets, concurrency, kill, resume_url } => {
+            if !is_loopback(&resume_url) {
+                eprintln!("herald-bench: only loopback targets are allowed");
+                return ExitCode::from(2);
+            }
+            let run = NodeLoss { sockets, concurrency, kill, resume_url };
+            actix_web::rt::System::new().block_on(node_loss(&cli.url, &ws_urls[0], &config, run))
         }
         Mode::Broadcast { users, concurrency } => {
             actix_web::rt::System::new().block_on(broadcast(&cli.url, &ws_urls, &config, users, concurrency))
@@ -295,12 +318,15 @@ fn rss_kib(pid: u32) -> Result<u64, String> {
 /// Handshakes refused for load that a client retries, at most.
 const HANDSHAKE_RETRIES: u32 = 100;
 
-/// Opens one socket and waits for `connection_established`; keeps it open (answering pings)
-/// until `hold` resolves.
-async fn open_socket(
-    client: &awc::Client,
-    url: &str,
-) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, String> {
+type Socket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+/// Opens one socket and waits for `connection_established`.
+async fn open_socket(client: &awc::Client, url: &str) -> Result<Socket, String> {
+    open_greeted(client, url).await.map(|(framed, _)| framed)
+}
+
+/// Opens one socket; returns it and its `connection_established` greeting.
+async fn open_greeted(client: &awc::Client, url: &str) -> Result<(Socket, serde_json::Value), String> {
     use futures_util::StreamExt;
     // As a real client does: a handshake refused for load (503 from the node's handshake
     // budget, 429) is retried after a short random pause, a bounded number of times.
@@ -319,7 +345,10 @@ async fn open_socket(
         }
     };
     match framed.next().await {
-        Some(Ok(awc::ws::Frame::Text(_))) => Ok(framed),
+        Some(Ok(awc::ws::Frame::Text(bytes))) => {
+            let greeting = serde_json::from_slice(&bytes).map_err(|e| format!("greeting: {e}"))?;
+            Ok((framed, greeting))
+        }
         other => Err(format!("no greeting: {other:?}")),
     }
 }
@@ -745,6 +774,79 @@ async fn storm(
     println!(
         "storm: sockets={sockets} nodes={} resumed={back} lost_or_duplicated={lost} failed={failed} all_back_ms={:.0}",
         ws_bases.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+struct NodeLoss {
+    sockets: usize,
+    concurrency: usize,
+    kill: u32,
+    resume_url: String,
+}
+
+/// See `Mode::NodeLoss`. A client following the README's rule resumes from the greeting's
+/// `last_id` when it saw nothing else: it must be replayed exactly what it missed (one row
+/// each), never the history.
+async fn node_loss(base: &str, ws_base: &str, config: &Config, run: NodeLoss) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let NodeLoss { sockets, concurrency, kill, resume_url } = run;
+    let client = unlimited_client();
+    let staff = mint_token(&config.jwt, UserId::new(1).ok_or("user id")?, true, Duration::from_secs(3600))?;
+    let tokens: Vec<String> = (1..=sockets as i64).map(|u| token_for(config, u)).collect::<Result<_, _>>()?;
+    // A history first: what a client resuming from 0 would be replayed.
+    for round in 0..3 {
+        broadcast_to(&client, base, &staff, sockets, &format!("node loss: history {round}")).await?;
+    }
+    let mut opening = futures_util::stream::iter((1..=sockets).map(|user| {
+        let (client, url) = (client.clone(), ws_url(ws_base, &tokens[user - 1]));
+        async move {
+            let (framed, greeting) = open_greeted(&client, &url).await?;
+            let last_id = greeting["last_id"].as_i64().ok_or("the greeting has no last_id")?;
+            Ok::<_, String>((user, last_id, framed))
+        }
+    }))
+    .buffer_unordered(concurrency);
+    let mut last_ids = vec![0; sockets + 1];
+    let mut online = Vec::with_capacity(sockets);
+    while let Some(socket) = opening.next().await {
+        let (user, last_id, framed) = socket?;
+        last_ids[user] = last_id;
+        online.push(framed);
+    }
+    let killed = std::process::Command::new("kill").args(["-KILL", &kill.to_string()]).status();
+    if !killed.map(|s| s.success()).unwrap_or(false) {
+        return Err(format!("could not SIGKILL {kill}"));
+    }
+    drop(online);
+    let missed = broadcast_to(&client, base, &staff, sockets, "node loss: while away").await?;
+    let started = Instant::now();
+    let mut resuming = futures_util::stream::iter((1..=sockets).map(|user| {
+        let url = format!("{}&since={}", ws_url(&resume_url, &tokens[user - 1]), last_ids[user]);
+        let client = client.clone();
+        async move {
+            let mut framed = open_socket(&client, &url).await?;
+            read_replay(&mut framed).await
+        }
+    }))
+    .buffer_unordered(concurrency);
+    let (mut replayed, mut failed, mut exact) = (0usize, 0usize, 0usize);
+    let mut user = 0;
+    while let Some(result) = resuming.next().await {
+        user += 1;
+        match result {
+            Ok(ids) => {
+                replayed += ids.len();
+                exact += usize::from(ids.len() == 1 && missed.contains(&ids[0]));
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    println!(
+        "node loss: sockets={sockets} resumed={} exact={exact} rows_missed={} rows_replayed={replayed} failed={failed} all_back_ms={:.0}",
+        user - failed,
+        missed.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
     Ok(())

@@ -16,6 +16,17 @@ impl Db {
         self.run(move |conn| Ok(dispatch!(conn, stream_position(user))?)).await
     }
 
+    /// The change-stream positions of these users (those never notified are left out), read
+    /// together: the node's position check (`crate::position_check`).
+    pub async fn stream_positions(&self, users: Vec<UserId>) -> Result<Vec<(UserId, i64)>, DbError> {
+        self.run(move |conn| {
+            let ids: Vec<i64> = users.iter().map(|u| u.get()).collect();
+            let positions = dispatch!(conn, stream_positions(&ids))?;
+            Ok(positions.into_iter().filter_map(|(user, seq)| Some((UserId::new(user)?, seq))).collect())
+        })
+        .await
+    }
+
     /// A replay page of the user's notifications with id above `after`, oldest first: at most
     /// `max_rows` rows and, past the first, `max_bytes` of stored text; and whether more may
     /// follow. `live_only` leaves out those the user asked not to have pushed.

@@ -149,6 +149,14 @@ impl Delivery {
         self.last_sent_id = self.last_sent_id.max(id);
     }
 
+    /// Whether a repair up to `database_seq` that sent `notifications` new notifications (those
+    /// at or before that position) left changes untold: every position takes one change, and
+    /// those that were not a new notification (a read, unread, delete, retention) cannot be
+    /// replayed one by one, so the client must fetch its list again (`resync`).
+    pub fn repair_leaves_changes_untold(&self, database_seq: i64, notifications: i64) -> bool {
+        database_seq - self.last_seq > notifications
+    }
+
     /// The repair brought the client up to the database's position `database_seq`: events at
     /// or behind it are done; held ones after it are released by `next_due`.
     pub fn repaired_to(&mut self, database_seq: i64) {
@@ -329,5 +337,14 @@ mod tests {
         assert_eq!(delivery.repair_at(), Some(now + REPAIR_RETRY));
         delivery.repair_started();
         assert_eq!(delivery.repair_at(), None);
+    }
+
+    #[test]
+    fn a_repair_that_only_missed_new_notifications_needs_no_resync_and_one_that_missed_a_read_does() {
+        let delivery = Delivery::new(ME, 3, 10);
+        assert!(!delivery.repair_leaves_changes_untold(5, 2), "positions 4 and 5 were the two notifications sent");
+        assert!(delivery.repair_leaves_changes_untold(5, 1), "one of 4 and 5 was not a new notification");
+        assert!(delivery.repair_leaves_changes_untold(4, 0), "a read, delete or retention: nothing to send");
+        assert!(!delivery.repair_leaves_changes_untold(3, 0), "not behind");
     }
 }

@@ -93,13 +93,13 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
         }
         "get_unread_count" => ClientFrame::GetUnreadCount,
         "sync" => {
-            let since = match body.get("since") {
-                None | Some(Value::Null) => 0,
-                Some(v) => v
-                    .as_i64()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| bad(ApiError::validation("since", "must be a non-negative integer")))?,
-            };
+            // A missing or null `since` is refused, not read as 0: a replay of the whole history
+            // is asked for with `"since": 0`, never by accident.
+            let since = body
+                .get("since")
+                .and_then(Value::as_i64)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| bad(ApiError::validation("since", "must be a non-negative integer")))?;
             ClientFrame::Sync { since }
         }
         "ping" => ClientFrame::Ping,

@@ -109,13 +109,17 @@ impl Session {
             Err(err) => return close(CloseCode::Error, &format!("{}: retry", ApiError::from(err).code())),
         };
         self.delivery = Delivery::new(self.id, position.last_seq, position.newest_id);
+        self.ctx.hub.note_position(self.principal.user_id, position.last_seq);
         // Not bound to a name: a local here would live (on the heap, in this task) as long as
         // the socket.
         // Serialized in its own statement: a named frame here would stay in this task's state
         // (every idle socket's memory) for the socket's life.
-        let greeting =
-            ServerFrame::ConnectionEstablished { user_id: self.principal.user_id, unread_count: position.unread_count }
-                .to_text();
+        let greeting = ServerFrame::ConnectionEstablished {
+            user_id: self.principal.user_id,
+            unread_count: position.unread_count,
+            last_id: position.newest_id,
+        }
+        .to_text();
         if let Err(stop) = self.send(greeting).await {
             return stop;
         }
@@ -328,18 +332,25 @@ impl Session {
 
     /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
     async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
-        match self.send_after(since, false).await? {
-            Ok(last_id) => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
+        match self.send_after(since, false, 0).await? {
+            Ok(Replayed { last_id, .. }) => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
             Err(err) => self.send(protocol::error_frame(&err.into(), request_id)).await,
         }
     }
 
     /// Sends every notification with id above `after` (only live ones when `live_only`),
     /// oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. Returns the last id
-    /// sent (`after` when none), or the database error that stopped it.
-    async fn send_after(&mut self, after: i64, live_only: bool) -> Result<Result<i64, InboxError>, Stop> {
+    /// sent (`after` when none) and how many of those sent had an id up to `count_upto`, or the
+    /// database error that stopped it.
+    async fn send_after(
+        &mut self,
+        after: i64,
+        live_only: bool,
+        count_upto: i64,
+    ) -> Result<Result<Replayed, InboxError>, Stop> {
         let deadline = Instant::now() + REPLAY_DEADLINE;
         let mut last_id = after;
+        let mut counted = 0;
         loop {
             let page = (REPLAY_PAGE_ROWS, REPLAY_PAGE_BYTES);
             let (rows, more) = match self.ctx.inbox.since(self.principal, last_id, page, live_only).await {
@@ -354,10 +365,11 @@ impl Session {
                 }
                 self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
+                counted += i64::from(row.id <= count_upto);
                 self.delivery.sent_notification(row.id);
             }
             if !more {
-                return Ok(Ok(last_id));
+                return Ok(Ok(Replayed { last_id, counted }));
             }
         }
     }
@@ -390,8 +402,9 @@ impl Session {
     }
 
     /// Repairs the stream from the database: sends live notifications newer than the last one
-    /// sent, then the unread count (reads and deletes in the gap are summarized by it), and
-    /// moves to the database's stream position. Boxed: it runs rarely, and unboxed its state
+    /// sent, then `resync` if the gap held other changes (reads, unreads, deletes, retention:
+    /// the client fetches its list again), then the unread count, and moves to the database's
+    /// stream position. Boxed: it runs rarely, and unboxed its state
     /// would size every idle socket's task.
     fn repair(&mut self) -> futures_util::future::LocalBoxFuture<'_, Result<(), Stop>> {
         Box::pin(self.repair_now())
@@ -402,7 +415,10 @@ impl Session {
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
         if !self.delivery.has_held() {
             match self.ctx.inbox.stream_position(self.principal).await {
-                Ok(database_seq) if !self.delivery.is_behind(database_seq) => return Ok(()),
+                Ok(database_seq) if !self.delivery.is_behind(database_seq) => {
+                    self.ctx.hub.note_position(self.principal.user_id, database_seq);
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(err) => return self.postpone_repair(&err),
             }
@@ -412,12 +428,18 @@ impl Session {
             Err(err) => return self.postpone_repair(&err),
         };
         if self.delivery.is_behind(position.last_seq) {
-            if let Err(err) = self.send_after(self.delivery.last_sent_id(), true).await? {
-                return self.postpone_repair(&err);
+            let sent = match self.send_after(self.delivery.last_sent_id(), true, position.newest_id).await? {
+                Ok(Replayed { counted, .. }) => counted,
+                Err(err) => return self.postpone_repair(&err),
+            };
+            let unread_count = position.unread_count;
+            if self.delivery.repair_leaves_changes_untold(position.last_seq, sent) {
+                self.send(ServerFrame::Resync { unread_count }.to_text()).await?;
             }
-            self.send(ServerFrame::UnreadCount { unread_count: position.unread_count }.to_text()).await?;
+            self.send(ServerFrame::UnreadCount { unread_count }.to_text()).await?;
             self.delivery.repaired_to(position.last_seq);
         }
+        self.ctx.hub.note_position(self.principal.user_id, position.last_seq);
         self.write_due().await
     }
 
@@ -427,6 +449,12 @@ impl Session {
         self.delivery.repair_failed(Instant::now());
         Ok(())
     }
+}
+
+/// What `send_after` sent: the last id, and how many rows up to its `count_upto`.
+struct Replayed {
+    last_id: i64,
+    counted: i64,
 }
 
 /// Outcome of a frame that did not go as asked.

@@ -82,36 +82,6 @@ fn record(mut ws: WsClient) -> (Rc<RefCell<Seen>>, tokio::task::JoinHandle<()>) 
     (seen, task)
 }
 
-/// A `herald` process node on `database_url` and `redis_url` (so it can be SIGKILLed or
-/// SIGTERMed), listening on the port it bound.
-fn process_node(database_url: &str, redis_url: &str) -> HeraldProcess {
-    let mut node = HeraldProcess::start(
-        &[],
-        &[
-            ("DATABASE_URL", database_url),
-            ("REDIS_URL", redis_url),
-            ("JWT_SECRET", SECRET),
-            ("HERALD_BIND", "127.0.0.1:0"),
-            ("HERALD_WORKERS", "1"),
-            ("HERALD_RATE_LIMIT_PER_SECOND", "100000"),
-            ("HERALD_RATE_LIMIT_BURST", "100000"),
-            ("RUST_LOG", "warn"),
-        ],
-    );
-    node.wait_listening();
-    node
-}
-
-/// Opens a socket on a process node and consumes `connection_established`.
-async fn open_at(node: &HeraldProcess, user: i64, since: Option<i64>) -> (WsClient, Value) {
-    let mut ws = WsClient::try_connect(&node.ws_url(&token(user), since), &[])
-        .await
-        .unwrap_or_else(|refused| panic!("handshake refused: {refused:?}"));
-    let hello = ws.next_json().await;
-    assert_eq!(hello["type"], "connection_established", "{hello}");
-    (ws, hello)
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Redis outage: REST keeps working, sockets stay open, /readyz names Redis, repair on return
 // ---------------------------------------------------------------------------------------------
@@ -397,8 +367,8 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
 async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() {
     let db = TestDb::new();
     let redis = RedisServer::start();
-    let mut first = process_node(&db.url, &redis.url());
-    let second = process_node(&db.url, &redis.url());
+    let mut first = process_node(&db.url, &redis.url(), &[]);
+    let second = process_node(&db.url, &redis.url(), &[]);
     let client = awc::Client::builder().timeout(WAIT).finish();
     wait_ready_at(&client, &first.base_url()).await;
     wait_ready_at(&client, &second.base_url()).await;
@@ -519,7 +489,7 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
 async fn sigterm_closes_sockets_with_1001() {
     let db = TestDb::new();
     let redis = RedisServer::start();
-    let mut node = process_node(&db.url, &redis.url());
+    let mut node = process_node(&db.url, &redis.url(), &[]);
     let client = awc::Client::builder().timeout(WAIT).finish();
     wait_ready_at(&client, &node.base_url()).await;
     let (mut ws, _) = open_at(&node, 4, None).await;

@@ -18,6 +18,7 @@ mod helpers;
 mod layers;
 mod limits;
 mod logs;
+mod lost_publish;
 mod metrics;
 mod nginx;
 mod rest;

@@ -72,3 +72,20 @@ async fn prune_deletes_old_notifications_and_keeps_unread_counters_exact_on_post
 async fn prune_deletes_old_notifications_and_keeps_unread_counters_exact_on_sqlite() {
     prune_keeps_counters_exact(Backend::Sqlite).await;
 }
+
+/// Retention publishes nothing: it advances each affected user's stream, and the position check
+/// of the node holding their sockets repairs them, ending in `resync` (the tab fetches its list).
+#[actix_web::test]
+async fn retention_makes_open_sockets_fetch_their_list_again() {
+    let (guard, url) = DbGuard::new(Backend::Postgres);
+    let app = TestApp::spawn_on(guard, &url, &[]).await;
+    let old = create_id(&app, 3, "old").await;
+    let (mut ws, hello) = WsClient::open(&app, &token(3)).await;
+    assert_eq!(hello["unread_count"], 1);
+    backdate(&url, &[old]);
+    assert_eq!(prune(&url, &["--older-than", "90d"]), "deleted 1 notification(s)");
+    let resync = ws.next_of_type("resync").await;
+    assert_eq!(resync, serde_json::json!({"type": "resync", "unread_count": 0}));
+    assert_eq!(ws.next_of_type("unread_count").await["unread_count"], 0);
+    assert_eq!(ids_and_unread(&app, 3).await, (vec![], 0), "what the tab fetches then");
+}

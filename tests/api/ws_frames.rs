@@ -177,7 +177,7 @@ async fn get_notifications_pages_filters_and_echoes_the_request_id() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (mut ws, hello) = WsClient::open(&app, &token(1)).await;
-    assert_eq!(hello, json!({"type": "connection_established", "user_id": 1, "unread_count": 2}));
+    assert_eq!(hello, json!({"type": "connection_established", "user_id": 1, "unread_count": 2, "last_id": n3}));
 
     let all = request(&mut ws, json!({"type": "get_notifications", "request_id": "all"})).await;
     assert_eq!(all["type"], "notifications", "{all}");
@@ -383,8 +383,13 @@ async fn sync_replays_newer_notifications_in_order_then_sync_complete() {
     let beyond = request(&mut ws, json!({"type": "sync", "since": n4 + 100, "request_id": 6})).await;
     assert_eq!(beyond, json!({"type": "sync_complete", "last_id": n4 + 100, "request_id": 6}));
 
-    // No since: everything, oldest first.
-    ws.send_json(json!({"type": "sync"})).await;
+    // No since, or a null one, is refused: the whole history is replayed only when asked with 0.
+    for frame in [json!({"type": "sync", "request_id": 7}), json!({"type": "sync", "since": null, "request_id": 8})] {
+        let refused = request(&mut ws, frame.clone()).await;
+        assert_eq!(refused["type"], "error", "{frame}: {refused}");
+        assert_eq!((refused["code"].as_str(), refused["field"].as_str()), (Some("validation_error"), Some("since")));
+    }
+    ws.send_json(json!({"type": "sync", "since": 0})).await;
     for note in &created {
         assert_eq!(ws.next_json().await, json!({"type": "notification", "notification": note}));
     }

@@ -61,3 +61,14 @@ pub fn since(conn: &mut Conn, user: UserId, after: i64, max_rows: i64, max_bytes
     let more = super::replay_may_continue(&rows, max_rows, max_bytes);
     Ok((rows, more))
 }
+
+/// The change-stream positions of these users, for those that have one (a user never notified
+/// has none): one statement per `BATCH_ROWS` users (on PostgreSQL one array bind, so one
+/// prepared statement whatever the count).
+pub fn stream_positions(conn: &mut Conn, users: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    let mut positions = Vec::with_capacity(users.len());
+    for chunk in users.chunks(BATCH_ROWS) {
+        positions.extend(state::table.filter(state::user_id.eq_any(chunk)).select((state::user_id, state::last_seq)).load::<(i64, i64)>(conn)?);
+    }
+    Ok(positions)
+}

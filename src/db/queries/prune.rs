@@ -2,8 +2,9 @@
 
 /// Deletes up to `batch` notifications created before `cutoff` (only read ones when
 /// `read_only`), keeping unread counters exact, in one short transaction; returns how many it
-/// deleted (0 when done). Safe to run on several nodes at once. Retention is housekeeping: it
-/// publishes nothing.
+/// deleted (0 when done). Safe to run on several nodes at once. Retention publishes nothing:
+/// it advances each affected user's stream position, which open sockets converge to through
+/// the position check (`crate::position_check`).
 pub fn prune_batch(conn: &mut Conn, cutoff: chrono::NaiveDateTime, read_only: bool, batch: i64) -> Result<usize, DbError> {
     conn.write_transaction(|conn| {
         let mut old = n::table.filter(n::created_at.lt(cutoff)).into_boxed();
@@ -17,14 +18,17 @@ pub fn prune_batch(conn: &mut Conn, cutoff: chrono::NaiveDateTime, read_only: bo
         // Rows first, then inbox rows (as mark_read and delete do): no lock-order cycle.
         let deleted: Vec<(i64, bool)> =
             diesel::delete(n::table.filter(n::id.eq_any(&ids))).returning((n::user_id, n::is_read)).load(conn)?;
+        // Per user (ascending: the lock order), the unread rows deleted. Each user's stream
+        // takes one position for the batch, with no publish: the position check of every node
+        // holding the user's sockets finds it and repairs them, ending in a `resync` frame.
         let mut unread_by_user: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
         for (user, is_read) in &deleted {
-            if !is_read {
-                *unread_by_user.entry(*user).or_default() += 1;
-            }
+            *unread_by_user.entry(*user).or_default() += i64::from(!is_read);
         }
         for (user, unread) in unread_by_user {
-            diesel::update(state::table.find(user)).set(state::unread_count.eq(state::unread_count - unread)).execute(conn)?;
+            diesel::update(state::table.find(user))
+                .set((state::unread_count.eq(state::unread_count - unread), state::last_seq.eq(state::last_seq + 1)))
+                .execute(conn)?;
         }
         Ok(deleted.len())
     })

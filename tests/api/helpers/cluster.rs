@@ -1,8 +1,11 @@
 //! Several nodes in this process on one PostgreSQL database and one private Redis, and waits for
 //! a settled cluster: every node ready, the expected subscriptions in place.
 
-use super::{poll, request, wait_for, DbGuard, RedisServer, TestApp, TestDb, WAIT};
+use super::{
+    poll, request, token, wait_for, DbGuard, HeraldProcess, RedisServer, TestApp, TestDb, WsClient, SECRET, WAIT,
+};
 use awc::http::{Method, StatusCode};
+use serde_json::Value;
 use std::time::Duration;
 
 /// `n` nodes sharing a fresh database and a private Redis. Keep the returned guards alive.
@@ -77,4 +80,33 @@ pub async fn wait_numsub(redis: &RedisServer, expected: &[(i64, i64)], within: D
     if let Err(wrong) = settled {
         panic!("subscriptions did not settle within {within:?}: {wrong:?}");
     }
+}
+
+/// A `herald` process node on `database_url` and `redis_url` (so it can be SIGKILLed or
+/// SIGTERMed), listening on the port it bound; `extra` variables on top.
+pub fn process_node(database_url: &str, redis_url: &str, extra: &[(&str, &str)]) -> HeraldProcess {
+    let mut vars = vec![
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis_url),
+        ("JWT_SECRET", SECRET),
+        ("HERALD_BIND", "127.0.0.1:0"),
+        ("HERALD_WORKERS", "1"),
+        ("HERALD_RATE_LIMIT_PER_SECOND", "100000"),
+        ("HERALD_RATE_LIMIT_BURST", "100000"),
+        ("RUST_LOG", "warn"),
+    ];
+    vars.extend_from_slice(extra);
+    let mut node = HeraldProcess::start(&[], &vars);
+    node.wait_listening();
+    node
+}
+
+/// Opens a socket on a process node and consumes `connection_established`.
+pub async fn open_at(node: &HeraldProcess, user: i64, since: Option<i64>) -> (WsClient, Value) {
+    let mut ws = WsClient::try_connect(&node.ws_url(&token(user), since), &[])
+        .await
+        .unwrap_or_else(|refused| panic!("handshake refused: {refused:?}"));
+    let hello = ws.next_json().await;
+    assert_eq!(hello["type"], "connection_established", "{hello}");
+    (ws, hello)
 }

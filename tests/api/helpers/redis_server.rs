@@ -83,6 +83,22 @@ impl RedisServer {
         }
     }
 
+    /// SIGSTOP (`pause`) or SIGCONT (`resume`) to this server, by its own PID: a hung Redis that
+    /// keeps its connections open.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running redis-server").id();
+        let sent = Command::new("kill").args([signal, &pid.to_string()]).status().expect("run kill");
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
     /// Runs a command with redis-cli; `None` when the server does not answer.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         let output = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().ok()?;
