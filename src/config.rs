@@ -54,7 +54,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
     EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
     EnvVar { name: "HERALD_REDIS_REPUBLISH_BYTES", default: "67108864", doc: "Bytes of events kept for republishing while Redis refuses publishes; past it the queue is dropped and every node resyncs its sockets from the database once Redis is back." },
-    EnvVar { name: "HERALD_POSITION_CHECK_MS", default: "500", doc: "How often each node compares the stream position of every user it holds sockets for with the database (one batched statement) and repairs sockets whose change never arrived (its publish lost to a node or Redis failure): a committed change reaches every open socket within two of these plus a repair." },
+    EnvVar { name: "HERALD_POSITION_CHECK_MS", default: "1000", doc: "How often each node compares the stream position of every user it holds sockets for with the database (one batched statement) and repairs sockets whose change never arrived (its publish lost to a node or Redis failure): a committed change reaches every open socket within this, plus 250 ms, plus a repair." },
     EnvVar { name: "HERALD_OPS_BIND", default: "", doc: "When set (e.g. `127.0.0.1:9000`), `/metrics` and `/readyz` are served on this separate listener only, not on `HERALD_BIND`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
 ];

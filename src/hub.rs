@@ -165,6 +165,11 @@ impl Hub {
         }
     }
 
+    /// The highest stream position known here for the user (`None` when no session is here).
+    pub fn seen_position(&self, user: UserId) -> Option<i64> {
+        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map(|local| local.seen_seq)
+    }
+
     /// Every user with a session here and the highest stream position known here for them.
     pub fn seen_positions(&self) -> Vec<(UserId, i64)> {
         let mut seen = Vec::with_capacity(self.session_count());

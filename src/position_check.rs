@@ -5,11 +5,12 @@
 //! stream position of every user it holds sockets for (one batched statement) and compares it
 //! with the highest position that reached them here (`Hub::seen_positions`).
 //!
-//! A user found behind is only a suspect: its publish may be in flight. Found still behind the
-//! position of the previous check at the next one, the change is lost, and the user's sockets
-//! here repair from the database (`Hub::resync_users`; the repair sends what they missed, and a
-//! `resync` frame when reads or deletes were among it). A change committed at `t` thus reaches
-//! every open socket by `t + 2 × interval +` one repair, whatever died after the commit.
+//! A user found behind is only a suspect: its publish may be in flight. Still behind that
+//! database position `CONFIRM_AFTER` later (compared in memory, no second query), the change is
+//! lost, and the user's sockets here repair from the database (`Hub::resync_users`; the repair
+//! sends what they missed, and a `resync` frame when reads or deletes were among it). A change
+//! committed at `t` thus reaches every open socket by `t + interval + CONFIRM_AFTER +` one
+//! repair, whatever died after the commit.
 //!
 //! Cost: one indexed lookup per user with a socket here per check (measured in the README).
 
@@ -22,6 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// How long a user found behind the database may wait for its change to arrive before it
+/// counts as lost (a publish in flight takes milliseconds).
+pub const CONFIRM_AFTER: Duration = Duration::from_millis(250);
+
 /// Runs the check every `interval` until shutdown.
 pub async fn run(
     db: Db,
@@ -32,7 +37,6 @@ pub async fn run(
 ) {
     let mut every = tokio::time::interval(interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut suspects = Suspects::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -40,7 +44,6 @@ pub async fn run(
         }
         let seen = hub.seen_positions();
         if seen.is_empty() {
-            suspects = Suspects::default();
             continue;
         }
         let users = seen.iter().map(|(user, _)| *user).collect();
@@ -52,7 +55,15 @@ pub async fn run(
                 continue;
             }
         };
-        let lost = suspects.check(&seen, &database);
+        let suspects = behind(&seen, &database);
+        if suspects.is_empty() {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(CONFIRM_AFTER) => {}
+        }
+        let lost = still_behind(&suspects, |user| hub.seen_position(user));
         if !lost.is_empty() {
             log::info!("position check: {} user(s) missed a committed change; repairing their sockets", lost.len());
             metrics.lost_changes_repaired.inc_by(lost.len() as u64);
@@ -61,29 +72,21 @@ pub async fn run(
     }
 }
 
-/// Users found behind the database at the last check, with the database's position then.
-#[derive(Default)]
-struct Suspects(HashMap<UserId, i64>);
+/// The users whose database position is ahead of what reached this node (`seen`, read just
+/// before `database`), with that position.
+fn behind(seen: &[(UserId, i64)], database: &[(UserId, i64)]) -> Vec<(UserId, i64)> {
+    let seen: HashMap<UserId, i64> = seen.iter().copied().collect();
+    database.iter().filter(|(user, position)| seen.get(user).is_some_and(|seen| seen < position)).copied().collect()
+}
 
-impl Suspects {
-    /// Compares what reached this node (`seen`, read just before `database`) with the
-    /// database. Returns the users still behind the position they were suspected at (their
-    /// change was lost), and keeps every user now behind as a suspect for the next check.
-    fn check(&mut self, seen: &[(UserId, i64)], database: &[(UserId, i64)]) -> Vec<UserId> {
-        let seen: HashMap<UserId, i64> = seen.iter().copied().collect();
-        let lost = self
-            .0
-            .iter()
-            .filter(|(user, suspected_at)| seen.get(user).is_some_and(|seen| seen < suspected_at))
-            .map(|(user, _)| *user)
-            .collect();
-        self.0 = database
-            .iter()
-            .filter(|(user, position)| seen.get(user).is_some_and(|seen| seen < position))
-            .copied()
-            .collect();
-        lost
-    }
+/// Of the suspects, those still behind the position they were suspected at (`seen_now`: what
+/// has reached this node since; `None` once the user has no socket here).
+fn still_behind(suspects: &[(UserId, i64)], seen_now: impl Fn(UserId) -> Option<i64>) -> Vec<UserId> {
+    suspects
+        .iter()
+        .filter(|(user, position)| seen_now(*user).is_some_and(|seen| seen < *position))
+        .map(|(user, _)| *user)
+        .collect()
 }
 
 #[cfg(test)]
@@ -95,33 +98,23 @@ mod tests {
     }
 
     #[test]
-    fn a_change_in_flight_is_suspected_once_and_forgotten_when_it_arrives() {
-        let mut suspects = Suspects::default();
-        assert!(suspects.check(&[(user(1), 4)], &[(user(1), 5)]).is_empty(), "first seen behind: a suspect only");
-        assert!(suspects.check(&[(user(1), 5)], &[(user(1), 5)]).is_empty(), "its event arrived");
-        assert!(suspects.check(&[(user(1), 5)], &[(user(1), 5)]).is_empty());
+    fn users_behind_the_database_are_suspects_with_its_position() {
+        let seen = [(user(1), 4), (user(2), 9), (user(3), 2)];
+        let database = [(user(1), 5), (user(2), 9)];
+        assert_eq!(behind(&seen, &database), vec![(user(1), 5)], "user 3 was never notified: no row");
     }
 
     #[test]
-    fn a_change_still_missing_at_the_next_check_is_lost() {
-        let mut suspects = Suspects::default();
-        assert!(suspects.check(&[(user(1), 4), (user(2), 9)], &[(user(1), 5), (user(2), 9)]).is_empty());
-        assert_eq!(suspects.check(&[(user(1), 4), (user(2), 9)], &[(user(1), 5), (user(2), 9)]), vec![user(1)]);
+    fn a_change_that_arrives_in_time_is_not_lost_and_one_still_missing_is() {
+        let suspects = [(user(1), 5), (user(2), 7)];
+        let seen_now = |u: UserId| Some(if u == user(1) { 5 } else { 6 });
+        assert_eq!(still_behind(&suspects, seen_now), vec![user(2)]);
     }
 
     #[test]
-    fn a_user_who_moved_on_past_the_suspected_position_is_not_lost_even_if_behind_again() {
-        let mut suspects = Suspects::default();
-        suspects.check(&[(user(1), 4)], &[(user(1), 5)]);
-        // Position 5 arrived, and 6 was committed meanwhile: a new suspect, not a loss.
-        assert!(suspects.check(&[(user(1), 5)], &[(user(1), 6)]).is_empty());
-        assert_eq!(suspects.check(&[(user(1), 5)], &[(user(1), 6)]), vec![user(1)]);
-    }
-
-    #[test]
-    fn users_who_left_the_node_are_forgotten() {
-        let mut suspects = Suspects::default();
-        suspects.check(&[(user(1), 4)], &[(user(1), 5)]);
-        assert!(suspects.check(&[(user(2), 1)], &[(user(2), 1)]).is_empty());
+    fn a_user_who_moved_past_the_suspected_position_or_left_is_not_lost() {
+        let suspects = [(user(1), 5), (user(2), 7)];
+        let seen_now = |u: UserId| if u == user(1) { Some(8) } else { None };
+        assert!(still_behind(&suspects, seen_now).is_empty());
     }
 }
