@@ -6,6 +6,7 @@
 mod notifications;
 mod ops;
 
+pub use notifications::parse_list_query;
 pub use ops::healthz;
 mod preferences;
 pub mod static_files;

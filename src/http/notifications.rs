@@ -49,9 +49,11 @@ struct NotificationWithCount<'a> {
     unread_count: i64,
 }
 
-/// `limit`, `before`, `unread`, `type`: invalid or out of range is a 400 naming the field,
-/// never clamped.
-fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
+/// Parses the list endpoint's query string (`GET /auth/notifications/?…`, SPEC §4): `limit`,
+/// `before`, `unread`, `type` (or `notification_type`); other names are ignored. Invalid or out
+/// of range is a 400 `validation_error` naming the field, never clamped. Public for the fuzz
+/// targets (`fuzz/`), which feed it arbitrary strings.
+pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
     let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: ListQuery::DEFAULT_LIMIT };
