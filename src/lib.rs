@@ -34,7 +34,8 @@
 //! - `retention`: pruning old notifications in bounded batches.
 //! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
-//!   (`delivery`, pure) and one IO task per socket (`session`).
+//!   (`delivery`, pure), one IO task per socket (`session`) and the frame-size bound applied
+//!   to frame headers before any payload is buffered (`frame_limit`).
 
 pub mod auth;
 pub mod broker;

@@ -1,8 +1,10 @@
 //! The WebSocket endpoint `GET /ws/notifications/`: the handshake checks the browser `Origin`
 //! (403) and the token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one
-//! session task per socket takes over (`session`). `protocol` is the wire format.
+//! session task per socket takes over (`session`). `protocol` is the wire format; `frame_limit`
+//! refuses a frame over 64 KiB at its header, before its payload is buffered.
 
 pub mod delivery;
+mod frame_limit;
 pub mod protocol;
 pub mod session;
 
@@ -98,6 +100,10 @@ pub async fn connect(
                 .ok_or_else(|| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
+    // A frame declaring more than the limit is refused at its header, not buffered first.
+    let body = frame_limit::limit_frames(&req, body, MAX_FRAME_BYTES)
+        .await
+        .map_err(|e| ApiError::Internal(format!("WebSocket payload: {e}")))?;
     let (response, socket, stream) =
         actix_ws::handle(&req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
     let stream =

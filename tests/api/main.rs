@@ -29,4 +29,5 @@ mod storage;
 mod validation;
 mod ws;
 mod ws_frames;
+mod ws_fuzz;
 mod ws_push;
