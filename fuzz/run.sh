@@ -48,6 +48,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$scratch/$target" "fuzz/artifacts/$target"
     log="$scratch/$target.log"
     before=$(find "fuzz/artifacts/$target" -type f | wc -l)
+    touch "$scratch/$target.start"
     dict=()
     [ -f "fuzz/dict/$target.dict" ] && dict=("-dict=fuzz/dict/$target.dict")
     status=0
@@ -67,8 +68,9 @@ for target in "${targets[@]}"; do
     if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ] || [ "${execs:-0}" -lt "$runs" ]; then
         failed=1
         echo "---- $target: libFuzzer exited $status; the end of its log:" >&2
+        grep -m 3 -A 2 "panicked at" "$log" >&2 || true
         tail -n 40 "$log" >&2
-        find "fuzz/artifacts/$target" -type f -newer "$scratch" -printf '  artifact: %p\n' >&2
+        find "fuzz/artifacts/$target" -type f -newer "$scratch/$target.start" -printf 'artifact: %p\n' >&2
     fi
 done
 exit "$failed"
