@@ -15,7 +15,9 @@
 # `cargo +nightly fuzz run -s none <target> fuzz/artifacts/<target>/<file>`.
 #
 # Environment: FUZZ_TARGETS (default: every target), FUZZ_SANITIZER (default: none; the targets
-# are safe Rust, a panic is what they find), FUZZ_TIMEOUT (seconds per input, default 10).
+# are safe Rust, a panic is what they find), FUZZ_TIMEOUT (seconds per input, default 10),
+# FUZZ_TARGET_DIR (where the fuzz build goes, default fuzz/target; CI keeps one outside the
+# clone so a run rebuilds only Herald itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,9 +39,10 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo +nightly install cargo-fuzz --locked
 fi
 
-# The fuzz crate has its own workspace and target dir (fuzz/target), whatever the caller's is.
+# The fuzz crate has its own workspace and target dir, whatever the caller's is.
 unset CARGO_TARGET_DIR
-cargo +nightly fuzz build -s "$sanitizer"
+target_dir="${FUZZ_TARGET_DIR:-fuzz/target}"
+cargo +nightly fuzz build -s "$sanitizer" --target-dir "$target_dir"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -52,7 +55,7 @@ for target in "${targets[@]}"; do
     dict=()
     [ -f "fuzz/dict/$target.dict" ] && dict=("-dict=fuzz/dict/$target.dict")
     status=0
-    cargo +nightly fuzz run -s "$sanitizer" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
+    cargo +nightly fuzz run -s "$sanitizer" --target-dir "$target_dir" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
         -runs="$runs" -timeout="$timeout" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1 || status=$?
     # libFuzzer's last words: "Done N runs in S second(s)" when it finished.
     execs=$(sed -n 's/^Done \([0-9][0-9]*\) runs in .*/\1/p' "$log" | tail -n 1)

@@ -300,6 +300,17 @@ fn cpu_ticks(pid: u32) -> Result<u64, String> {
     Ok(field(11)? + field(12)?)
 }
 
+/// CPU ticks of every `postgres` process of this machine (the benches' own server).
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres"))
+        .filter_map(|pid| cpu_ticks(pid).ok())
+        .sum()
+}
+
 fn clock_ticks_per_second() -> f64 {
     // USER_HZ is 100 on Linux for every architecture Herald builds for.
     100.0
@@ -449,14 +460,17 @@ async fn connections(
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(pid)?;
     // CPU of the node while it holds the idle sockets (pings included).
+    // And of PostgreSQL meanwhile (the node's position check reads every socket's user).
     let idle_window = Duration::from_secs(10);
     let ticks_before = cpu_ticks(pid)?;
+    let postgres_before = postgres_ticks();
     actix_web::rt::time::sleep(idle_window).await;
-    let idle_cpu =
-        (cpu_ticks(pid)? - ticks_before) as f64 / clock_ticks_per_second() / idle_window.as_secs_f64() * 100.0;
+    let percent = |ticks: u64| ticks as f64 / clock_ticks_per_second() / idle_window.as_secs_f64() * 100.0;
+    let idle_cpu = percent(cpu_ticks(pid)? - ticks_before);
+    let idle_postgres_cpu = percent(postgres_ticks().saturating_sub(postgres_before));
     let per_socket = if open > 0 { (after.saturating_sub(before)) as f64 * 1024.0 / open as f64 } else { 0.0 };
     println!(
-        "connections: open={open} failed={failed} processes={processes} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}%",
+        "connections: open={open} failed={failed} processes={processes} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}% idle_postgres_cpu={idle_postgres_cpu:.1}%",
         per_socket,
         per_socket / 1024.0
     );

@@ -484,6 +484,14 @@ fn protocol_error(err: actix_ws::ProtocolError) -> Stop {
         ProtocolError::Io(ref e) if e.to_string().contains("continuation") => {
             close(CloseCode::Size, "message larger than 64 KiB")
         }
+        // Both reach here as `InvalidData`; only the message tells them apart.
+        ProtocolError::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            if e.to_string().contains("reserved bits") {
+                close(CloseCode::Protocol, "reserved bits set")
+            } else {
+                close(CloseCode::Invalid, "text is not valid UTF-8")
+            }
+        }
         ProtocolError::Io(_) => None,
         other => close(CloseCode::Protocol, &other.to_string()),
     }
