@@ -2,9 +2,10 @@
 //! JSON body and query parsing, and the error handlers that turn every extractor failure, unknown
 //! route and wrong method into the SPEC error envelope. Handlers parse, call `inbox`, and shape
 //! the reply; nothing else. `ROUTES` is the one list of what the node answers: `configure`
-//! registers exactly it.
+//! registers exactly it, and `openapi` documents it (a test keeps the two equal).
 
 mod notifications;
+pub mod openapi;
 mod ops;
 mod preferences;
 pub mod static_files;
@@ -69,6 +70,7 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/", Listener::Main, |r| r.to(static_files::index)),
         route(Method::GET, "/static/herald.js", Listener::Main, |r| r.to(static_files::herald_js)),
         route(Method::GET, "/dev/token", Listener::Main, |r| r.to(static_files::dev_token)),
+        route(Method::GET, "/openapi.json", Listener::Main, |r| r.to(openapi::openapi_json)),
         route(Method::GET, "/healthz", Listener::Both, |r| r.to(ops::healthz)),
         route(Method::GET, "/metrics", Listener::Ops, |r| r.to(ops::metrics)),
         route(Method::GET, "/readyz", Listener::Ops, |r| r.to(ops::readyz)),

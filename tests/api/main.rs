@@ -20,6 +20,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod nginx;
+mod openapi;
 mod rest;
 mod retention;
 mod secrets;
