@@ -132,7 +132,12 @@ fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
     params(IdempotencyKey),
     request_body = CreateNotification,
     responses(
-        (status = 201, description = "Created", body = NotificationCreated),
+        (status = 201, description = "Created", body = NotificationCreated, links(
+            ("MarkRead" = (operation_id = "mark_read", parameters(("id" = "$response.body#/notification/id")))),
+            ("MarkUnread" = (operation_id = "mark_unread", parameters(("id" = "$response.body#/notification/id")))),
+            ("Delete" = (operation_id = "delete_notification",
+                parameters(("id" = "$response.body#/notification/id")))),
+        )),
         (status = 200, description = "The recipient disabled this type: nothing was stored", body = Suppressed),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),

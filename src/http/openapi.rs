@@ -3,9 +3,9 @@
 //! Each handler carries its operation (`#[utoipa::path]`, next to the code it describes); this
 //! module holds the shapes they send and accept and the reusable error responses. The handlers do
 //! not serialize these types: they describe what the handlers write (`json!`, the `event` wire
-//! views, `ApiError`); the unit tests below compare them with what is written, and
-//! `tests/api/openapi.rs` checks that the document's operations are exactly
-//! `http::ROUTES`.
+//! views, `ApiError`); the unit tests below compare them with what is written,
+//! `tests/api/openapi.rs` checks that the document's operations are exactly `http::ROUTES`, and
+//! `bench/api_fuzz.sh` checks every reply of a live node to generated requests against them.
 
 use super::{notifications, ops, preferences};
 use crate::domain::NotificationType;
@@ -241,6 +241,12 @@ pub struct IdempotencyKey(
 
 /// A notification, as every reply shows it (SPEC §3; `crate::event::Notification`).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 42, "user_id": 1, "sender_id": 7, "notification_type": "general", "title": "New Task Assigned",
+    "message": "You have been assigned a new task", "data": {"task_id": 123},
+    "link": "https://example.com/tasks/123", "is_read": false, "read_at": null,
+    "created_at": "2026-11-24T09:10:44.123456Z"
+}))]
 pub struct Notification {
     #[schema(minimum = 1, format = Int64)]
     pub id: i64,
@@ -427,6 +433,10 @@ pub struct NotificationContent {
 
 /// A notification for one user.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "title": "New Task Assigned", "message": "You have been assigned a new task", "type": "general",
+    "data": {"task_id": 123}, "link": "https://example.com/tasks/123"
+}))]
 pub struct CreateNotification {
     /// The recipient; default the caller. Another user needs `is_staff` or `notifications:send`.
     #[schema(value_type = Option<UserIdInput>)]
@@ -437,6 +447,7 @@ pub struct CreateNotification {
 
 /// The same notification for many users, in one transaction.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"user_ids": [1, 2, 3, 2], "title": "Maintenance tonight", "type": "general"}))]
 pub struct BroadcastNotification {
     /// 1 to `HERALD_MAX_BROADCAST_RECIPIENTS` (default 10000) users; duplicates are ignored.
     #[schema(value_type = Vec<UserIdInput>, min_items = 1, max_items = 10000)]
@@ -448,6 +459,7 @@ pub struct BroadcastNotification {
 /// A partial update: only the types and fields given change. An unknown type or field, or a
 /// value that is not a boolean, is refused and changes nothing.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"preferences": {"meeting": {"realtime": false}}}))]
 pub struct PreferencesUpdate {
     #[schema(value_type = PreferenceChanges)]
     pub preferences: serde_json::Value,
