@@ -256,7 +256,6 @@ fn ops_server(
             .app_data(hub.clone())
             .app_data(broker.clone())
             .configure(http::configure_ops)
-            .route("/healthz", web::get().to(http::healthz))
             .default_service(web::to(http::not_found))
     })
     .workers(1)

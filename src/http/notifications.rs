@@ -1,6 +1,12 @@
 //! Notification endpoints of SPEC §4: list, create, read, unread, mark-all-read, delete,
 //! unread-count and broadcast.
 
+use super::openapi::{
+    BadRequest, BroadcastCreated, BroadcastNotification, CreateNotification, Deleted, Forbidden, IdempotencyKey,
+    MarkedAllRead, MethodNotAllowed, NotFound, NotificationCreated, NotificationIdPath, NotificationList,
+    NotificationTypeName, PayloadTooLarge, RateLimited, Suppressed, Unauthorized, Unavailable, UnreadCount,
+    UnsupportedMediaType,
+};
 use super::{idempotency_key, stored_reply, JsonObject};
 use crate::auth::Broadcaster;
 use crate::domain::{
@@ -13,6 +19,32 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
+/// List the caller's notifications, newest first.
+///
+/// Query values that are not valid or out of range are 400 `validation_error` naming the
+/// parameter, never clamped. Other parameters are ignored.
+#[utoipa::path(
+    get,
+    path = "/auth/notifications/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Page size, default 50"),
+        ("before" = Option<i64>, Query, minimum = 1, format = Int64,
+            description = "An id: the page below it (`next_before` of the previous page)"),
+        ("unread" = Option<bool>, Query, description = "`true`: unread only (also `1`; `false`/`0`: all)"),
+        ("type" = Option<NotificationTypeName>, Query,
+            description = "Only this type (also accepted as `notification_type`)"),
+    ),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn list_notifications(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -90,6 +122,35 @@ pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
     Ok(query)
 }
 
+/// Create a notification.
+///
+/// A repeat with the same `Idempotency-Key` from the same caller within 24 hours returns the
+/// first reply and creates nothing.
+#[utoipa::path(
+    post,
+    path = "/auth/notifications/create/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body = CreateNotification,
+    responses(
+        (status = 201, description = "Created", body = NotificationCreated, links(
+            ("MarkRead" = (operation_id = "mark_read", parameters(("id" = "$response.body#/notification/id")))),
+            ("MarkUnread" = (operation_id = "mark_unread", parameters(("id" = "$response.body#/notification/id")))),
+            ("Delete" = (operation_id = "delete_notification",
+                parameters(("id" = "$response.body#/notification/id")))),
+        )),
+        (status = 200, description = "The recipient disabled this type: nothing was stored", body = Suppressed),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 405, response = MethodNotAllowed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn create_notification(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -104,9 +165,30 @@ pub async fn create_notification(
     Ok(stored_reply(&reply))
 }
 
-/// `Broadcaster` comes before the body: a caller without the permission is refused unread.
+/// Create the same notification for many users (staff or `notifications:send`), in one
+/// transaction.
+#[utoipa::path(
+    post,
+    path = "/auth/notifications/broadcast/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body = BroadcastNotification,
+    responses(
+        (status = 201, description = "Created", body = BroadcastCreated),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 405, response = MethodNotAllowed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn broadcast_notification(
     inbox: web::Data<Inbox>,
+    // Before the body: a caller without the permission is refused unread.
     Broadcaster(caller): Broadcaster,
     req: HttpRequest,
     body: JsonObject,
@@ -160,6 +242,23 @@ fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
     NotificationId::parse_str(raw).ok_or(ApiError::NotFound)
 }
 
+/// Mark one notification read (idempotent: `read_at` keeps its first value).
+#[utoipa::path(
+    post,
+    path = "/auth/notifications/{id}/read/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(NotificationIdPath),
+    responses(
+        (status = 200, description = "The notification and the caller's unread count",
+            body = super::openapi::NotificationWithCount),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn mark_read(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -169,6 +268,23 @@ pub async fn mark_read(
     Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
 }
 
+/// Mark one notification unread (`read_at` back to null).
+#[utoipa::path(
+    post,
+    path = "/auth/notifications/{id}/unread/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(NotificationIdPath),
+    responses(
+        (status = 200, description = "The notification and the caller's unread count",
+            body = super::openapi::NotificationWithCount),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn mark_unread(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -178,11 +294,41 @@ pub async fn mark_unread(
     Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
 }
 
+/// Mark all the caller's notifications read.
+#[utoipa::path(
+    post,
+    path = "/auth/notifications/mark-all-read/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many were unread", body = MarkedAllRead),
+        (status = 401, response = Unauthorized),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let (marked, unread_count) = inbox.mark_all_read(caller, None).await?;
     Ok(HttpResponse::Ok().json(json!({ "marked": marked, "unread_count": unread_count })))
 }
 
+/// Delete one notification; deleting it again is 404.
+#[utoipa::path(
+    delete,
+    path = "/auth/notifications/{id}/delete/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(NotificationIdPath),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn delete_notification(
     inbox: web::Data<Inbox>,
     caller: Principal,
@@ -192,6 +338,20 @@ pub async fn delete_notification(
     Ok(HttpResponse::Ok().json(json!({ "deleted": true, "unread_count": unread_count })))
 }
 
+/// The caller's unread count.
+#[utoipa::path(
+    get,
+    path = "/auth/notifications/unread-count/",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The unread count", body = UnreadCount),
+        (status = 401, response = Unauthorized),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let unread_count = inbox.unread_count(caller).await?;
     Ok(HttpResponse::Ok().json(json!({ "unread_count": unread_count })))

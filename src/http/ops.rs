@@ -1,5 +1,6 @@
 //! Operations endpoints: `/healthz` (the process answers) and `/readyz` (its dependencies do).
 
+use super::openapi::{Health, MethodNotAllowed, Readiness};
 use crate::broker::Broker;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
@@ -10,7 +11,16 @@ use std::time::Duration;
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Prometheus text format; state-mirroring gauges are read now.
+/// Prometheus metrics (text format 0.0.4); state-mirroring gauges are read now.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric", body = String, content_type = "text/plain"),
+        (status = 405, response = MethodNotAllowed),
+    )
+)]
 pub async fn metrics(
     metrics: web::Data<Metrics>,
     hub: web::Data<Hub>,
@@ -29,12 +39,32 @@ pub async fn metrics(
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
 }
 
+/// 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process answers", body = Health),
+        (status = 405, response = MethodNotAllowed),
+    )
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// 200 when the database and the broker (Redis publisher and subscriber) answer, else 503
-/// naming what failed.
+/// Readiness: 200 when the database (and with `REDIS_URL`, the Redis publisher and subscriber)
+/// answer within 2 s, else 503 naming what failed.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 405, response = MethodNotAllowed),
+        (status = 503, description = "Not ready: `checks` names what failed", body = Readiness),
+    )
+)]
 pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpResponse {
     let probe = inbox.db().ping();
     let database = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {

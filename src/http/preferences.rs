@@ -1,5 +1,9 @@
 //! Preference endpoints: GET all eight types, PUT a partial update (one transaction).
 
+use super::openapi::{
+    BadRequest, MethodNotAllowed, PayloadTooLarge, Preferences, PreferencesUpdate, RateLimited, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
 use super::JsonObject;
 use crate::domain::Principal;
 use crate::error::ApiError;
@@ -7,11 +11,44 @@ use crate::inbox::Inbox;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+/// The caller's preferences for all eight types (default all on).
+#[utoipa::path(
+    get,
+    path = "/auth/notifications/preferences/",
+    tag = "preferences",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "All eight types", body = Preferences),
+        (status = 401, response = Unauthorized),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let preferences = inbox.preferences(caller).await?;
     Ok(HttpResponse::Ok().json(json!({ "preferences": preferences })))
 }
 
+/// Change some preferences, in one transaction: only the types and fields given change; a bad
+/// request changes nothing.
+#[utoipa::path(
+    put,
+    path = "/auth/notifications/preferences/",
+    tag = "preferences",
+    security(("bearer" = [])),
+    request_body = PreferencesUpdate,
+    responses(
+        (status = 200, description = "All eight types, after the change", body = Preferences),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 405, response = MethodNotAllowed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn update_preferences(
     inbox: web::Data<Inbox>,
     caller: Principal,

@@ -39,6 +39,7 @@ fn every_rest_route_is_in_the_readme() {
         "POST /auth/notifications/broadcast/",
         "GET /healthz",
         "GET /readyz",
+        "GET /openapi.json",
     ] {
         assert!(readme.contains(path), "README does not document {path}");
     }

@@ -21,6 +21,7 @@ mod logs;
 mod lost_publish;
 mod metrics;
 mod nginx;
+mod openapi;
 mod rest;
 mod retention;
 mod secrets;
