@@ -3,9 +3,8 @@
 
 use super::openapi::{
     BadRequest, BroadcastCreated, BroadcastNotification, CreateNotification, Deleted, Forbidden, IdempotencyKey,
-    MarkedAllRead, MethodNotAllowed, NotFound, NotificationCreated, NotificationIdPath, NotificationList,
-    NotificationTypeName, PayloadTooLarge, RateLimited, Suppressed, Unauthorized, Unavailable, UnreadCount,
-    UnsupportedMediaType,
+    MarkedAllRead, NotFound, NotificationCreated, NotificationIdPath, NotificationList, NotificationTypeName,
+    PayloadTooLarge, Suppressed, UnreadCount, UnsupportedMediaType,
 };
 use super::{idempotency_key, stored_reply, JsonObject};
 use crate::auth::Broadcaster;
@@ -39,10 +38,6 @@ use serde_json::json;
     responses(
         (status = 200, description = "A page of notifications", body = NotificationList),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn list_notifications(
@@ -142,13 +137,9 @@ pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
         )),
         (status = 200, description = "The recipient disabled this type: nothing was stored", body = Suppressed),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 405, response = MethodNotAllowed),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn create_notification(
@@ -177,13 +168,9 @@ pub async fn create_notification(
     responses(
         (status = 201, description = "Created", body = BroadcastCreated),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 405, response = MethodNotAllowed),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn broadcast_notification(
@@ -252,11 +239,7 @@ fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
     responses(
         (status = 200, description = "The notification and the caller's unread count",
             body = super::openapi::NotificationWithCount),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn mark_read(
@@ -278,11 +261,7 @@ pub async fn mark_read(
     responses(
         (status = 200, description = "The notification and the caller's unread count",
             body = super::openapi::NotificationWithCount),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn mark_unread(
@@ -302,10 +281,6 @@ pub async fn mark_unread(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "How many were unread", body = MarkedAllRead),
-        (status = 401, response = Unauthorized),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
@@ -322,11 +297,7 @@ pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result
     params(NotificationIdPath),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn delete_notification(
@@ -346,10 +317,6 @@ pub async fn delete_notification(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The unread count", body = UnreadCount),
-        (status = 401, response = Unauthorized),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {

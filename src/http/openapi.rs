@@ -61,7 +61,7 @@ pub const BEARER: &str = "bearer";
             Unavailable
         )
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &SharedResponses),
     tags(
         (name = "notifications", description = "The caller's notifications"),
         (name = "preferences", description = "Per-type delivery preferences"),
@@ -88,6 +88,34 @@ impl Modify for BearerScheme {
     }
 }
 
+/// The responses operations share, added here rather than repeated on every handler: 405 on
+/// every operation, and 401, 429 and 503 on every one that requires the bearer token (a handler
+/// that describes one of these itself keeps its own).
+struct SharedResponses;
+
+impl Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::Ref;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let authenticated = operation.security.as_ref().is_some_and(|required| !required.is_empty());
+                let mut shared = vec![("405", "MethodNotAllowed")];
+                if authenticated {
+                    shared.extend([("401", "Unauthorized"), ("429", "RateLimited"), ("503", "Unavailable")]);
+                }
+                for (status, response) in shared {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(response)));
+                }
+            }
+        }
+    }
+}
+
 /// The document, serialized once.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
@@ -102,7 +130,6 @@ pub fn document() -> &'static str {
     tag = "operations",
     responses(
         (status = 200, description = "The OpenAPI 3.1 description of this API", body = Object),
-        (status = 405, response = MethodNotAllowed),
     )
 )]
 pub async fn openapi_json() -> HttpResponse {

@@ -1,6 +1,6 @@
 //! Operations endpoints: `/healthz` (the process answers) and `/readyz` (its dependencies do).
 
-use super::openapi::{Health, MethodNotAllowed, Readiness};
+use super::openapi::{Health, Readiness};
 use crate::broker::Broker;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
@@ -18,7 +18,6 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
     tag = "operations",
     responses(
         (status = 200, description = "Every metric", body = String, content_type = "text/plain"),
-        (status = 405, response = MethodNotAllowed),
     )
 )]
 pub async fn metrics(
@@ -46,7 +45,6 @@ pub async fn metrics(
     tag = "operations",
     responses(
         (status = 200, description = "The process answers", body = Health),
-        (status = 405, response = MethodNotAllowed),
     )
 )]
 pub async fn healthz() -> HttpResponse {
@@ -61,7 +59,6 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
-        (status = 405, response = MethodNotAllowed),
         (status = 503, description = "Not ready: `checks` names what failed", body = Readiness),
     )
 )]

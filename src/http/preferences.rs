@@ -1,9 +1,6 @@
 //! Preference endpoints: GET all eight types, PUT a partial update (one transaction).
 
-use super::openapi::{
-    BadRequest, MethodNotAllowed, PayloadTooLarge, Preferences, PreferencesUpdate, RateLimited, Unauthorized,
-    Unavailable, UnsupportedMediaType,
-};
+use super::openapi::{BadRequest, PayloadTooLarge, Preferences, PreferencesUpdate, UnsupportedMediaType};
 use super::JsonObject;
 use crate::domain::Principal;
 use crate::error::ApiError;
@@ -19,10 +16,6 @@ use serde_json::json;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All eight types", body = Preferences),
-        (status = 401, response = Unauthorized),
-        (status = 405, response = MethodNotAllowed),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
@@ -41,12 +34,8 @@ pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Resu
     responses(
         (status = 200, description = "All eight types, after the change", body = Preferences),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 405, response = MethodNotAllowed),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     )
 )]
 pub async fn update_preferences(
