@@ -838,28 +838,26 @@ async fn node_loss(base: &str, ws_base: &str, config: &Config, run: NodeLoss) ->
     let started = Instant::now();
     let mut resuming = futures_util::stream::iter((1..=sockets).map(|user| {
         let url = format!("{}&since={}", ws_url(&resume_url, &tokens[user - 1]), last_ids[user]);
-        let client = client.clone();
+        let (client, expected) = (client.clone(), missed[user - 1]);
         async move {
             let mut framed = open_socket(&client, &url).await?;
-            read_replay(&mut framed).await
+            read_replay(&mut framed).await.map(|ids| (ids.len(), ids == [expected]))
         }
     }))
     .buffer_unordered(concurrency);
-    let (mut replayed, mut failed, mut exact) = (0usize, 0usize, 0usize);
-    let mut user = 0;
+    let (mut resumed, mut replayed, mut failed, mut exact) = (0usize, 0usize, 0usize, 0usize);
     while let Some(result) = resuming.next().await {
-        user += 1;
         match result {
-            Ok(ids) => {
-                replayed += ids.len();
-                exact += usize::from(ids.len() == 1 && missed.contains(&ids[0]));
+            Ok((rows, own_row_only)) => {
+                resumed += 1;
+                replayed += rows;
+                exact += usize::from(own_row_only);
             }
             Err(_) => failed += 1,
         }
     }
     println!(
-        "node loss: sockets={sockets} resumed={} exact={exact} rows_missed={} rows_replayed={replayed} failed={failed} all_back_ms={:.0}",
-        user - failed,
+        "node loss: sockets={sockets} resumed={resumed} exact={exact} rows_missed={} rows_replayed={replayed} failed={failed} all_back_ms={:.0}",
         missed.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
