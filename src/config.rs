@@ -54,6 +54,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
     EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
     EnvVar { name: "HERALD_REDIS_REPUBLISH_BYTES", default: "67108864", doc: "Bytes of events kept for republishing while Redis refuses publishes; past it the queue is dropped and every node resyncs its sockets from the database once Redis is back." },
+    EnvVar { name: "HERALD_GROUP_COMMIT_WAIT_US", default: "2000", doc: "Creates arriving faster than one per this (measured, per node) are stored in batches: the writer waits up to this many microseconds after the first create of a batch for others to join it (fewer statements, commits and publishes: less CPU per create). Slower traffic is written at once. 0 never waits." },
     EnvVar { name: "HERALD_POSITION_CHECK_MS", default: "1000", doc: "How often each node compares the stream position of every user it holds sockets for with the database (one batched statement) and repairs sockets whose change never arrived (its publish lost to a node or Redis failure): a committed change reaches every open socket within this, plus 250 ms, plus a repair." },
     EnvVar { name: "HERALD_OPS_BIND", default: "", doc: "When set (e.g. `127.0.0.1:9000`), `/metrics` and `/readyz` are served on this separate listener only, not on `HERALD_BIND`." },
     EnvVar { name: "HERALD_SHUTDOWN_TIMEOUT_SECS", default: "10", doc: "On SIGTERM/SIGINT: sockets close with 1001 at once; in-flight requests get this long to finish." },
@@ -176,6 +177,8 @@ pub struct Config {
     pub retention: Option<Duration>,
     /// How often the node checks its users' stream positions against the database.
     pub position_check_interval: Duration,
+    /// How long a group-commit writer may wait for a batch to fill (`HERALD_GROUP_COMMIT_WAIT_US`).
+    pub group_commit_wait: Duration,
     /// Tests only: commit, then never publish (loopback nodes only).
     pub hang_before_publish: bool,
 }
@@ -304,6 +307,9 @@ impl Config {
             }
         };
         let position_check_interval = reader.parse("HERALD_POSITION_CHECK_MS", positive).map(Duration::from_millis);
+        let group_commit_wait = reader.parse("HERALD_GROUP_COMMIT_WAIT_US", |raw| {
+            parse_u64(raw).and_then(|us| if us <= 1_000_000 { Ok(us) } else { Err("at most 1000000 (1 s)".to_owned()) })
+        });
         // A fault switch for tests, deliberately not in ENV_VARS (not an operator's setting).
         let hang_before_publish = match reader.get(HANG_BEFORE_PUBLISH) {
             None => Some(false),
@@ -363,6 +369,9 @@ impl Config {
             max_sockets_per_user: max_sockets_per_user.ok_or_else(|| missing("HERALD_MAX_SOCKETS_PER_USER"))?,
             retention,
             position_check_interval: position_check_interval.ok_or_else(|| missing("HERALD_POSITION_CHECK_MS"))?,
+            group_commit_wait: Duration::from_micros(
+                group_commit_wait.ok_or_else(|| missing("HERALD_GROUP_COMMIT_WAIT_US"))?,
+            ),
             hang_before_publish: hang_before_publish.ok_or_else(|| missing(HANG_BEFORE_PUBLISH))?,
         })
     }

@@ -1,32 +1,40 @@
 //! Group commit: concurrent creates without an idempotency key are stored together, many in
-//! one transaction (one fsync), by a few writer tasks draining one bounded queue. Each caller
-//! still gets its own outcome (created or suppressed) or the batch's error; per user, ids and
-//! stream positions keep the order in which the creates were taken. A full queue makes
-//! callers wait (back-pressure), it never drops them.
+//! one statement (one round trip, one commit), by writer threads draining one bounded queue.
+//! Each writer thread owns its database connection (`db::WriterConnection`): a batch costs one
+//! hand-off to the writer and one back, no pool checkout, no blocking-pool task. Batches form
+//! by themselves under load (whatever queued while the previous batch was being written goes
+//! next), and at moderate rates by waiting: when creates arrive faster than one per `wait`
+//! (`HERALD_GROUP_COMMIT_WAIT_US`, the rate measured over recent batches), the writer waits up
+//! to `wait` after a batch's first create for more to join. Each statement, commit and publish
+//! pipeline then serves several creates; slower traffic is written at once, so its latency is
+//! not raised. Each caller still gets its own outcome (created or suppressed) or the batch's
+//! error; per user, ids and stream positions keep the order in which the creates were taken. A
+//! full queue makes callers wait (back-pressure), it never drops them.
 //!
 //! Every caller waits at most the database's bound (`Db::bound`) from the moment it arrives:
 //! a queue still full then answers 503 `unavailable` (nothing was stored), and so does an answer
-//! not back by then. A batch's database work ends at its earliest caller's deadline (503 for all
+//! not back by then. A batch's transaction ends at its earliest caller's deadline (503 for all
 //! of them) and rolls back rather than commit after it, and a create whose caller gave up while
 //! queued is not stored; so a 503 means "not stored" except when the database hung while the
 //! batch's COMMIT was on its way: that outcome is unknown (an `Idempotency-Key` makes a retry
 //! exact).
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, WriterConnection};
 use crate::domain::{CreateOutcome, NewNotification};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout_at;
 
-/// Creates per transaction, at most.
+/// Creates per statement, at most.
 pub const MAX_BATCH: usize = 64;
-/// Transactions in flight at once (while one commits, the next batch fills).
-pub const WRITERS: usize = 2;
+/// Writer threads, each with its own connection (while one commits, the next batch fills).
+pub const WRITERS: usize = 1;
 const QUEUE: usize = 4096;
 
 struct Pending {
     new: NewNotification,
+    arrived: Instant,
     reply: oneshot::Sender<Result<CreateOutcome, DbError>>,
     /// When the caller stops waiting.
     deadline: Instant,
@@ -40,23 +48,30 @@ pub struct CreateBatcher {
 }
 
 impl CreateBatcher {
-    /// Starts the writer tasks (on the current runtime).
-    pub fn start(db: Db) -> CreateBatcher {
+    /// Starts the writer threads, each with its own connection (opened on first use), waiting
+    /// up to `wait` for batches to fill (see the module comment).
+    pub fn start(db: Db, wait: Duration) -> CreateBatcher {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
-        let answer_within = db.bound();
-        for _ in 0..WRITERS {
-            tokio::spawn(write_batches(db.clone(), receiver.clone()));
+        for i in 0..WRITERS {
+            let (connection, receiver) = (db.writer_connection(), receiver.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("herald-writer-{i}"))
+                .spawn(move || write_batches(connection, &receiver, wait));
+            if let Err(err) = spawned {
+                log::error!("could not start group-commit writer {i}: {err}");
+            }
         }
-        CreateBatcher { queue, answer_within }
+        CreateBatcher { queue, answer_within: db.bound() }
     }
 
     /// Stores `new` with the next batch; 503 `unavailable` when the queue or the database does
     /// not answer within the bound (see the module comment for what that means).
     pub async fn create(&self, new: NewNotification) -> Result<CreateOutcome, DbError> {
-        let deadline = Instant::now() + self.answer_within;
+        let arrived = Instant::now();
+        let deadline = arrived + self.answer_within;
         let (reply, answer) = oneshot::channel();
-        timeout_at(deadline.into(), self.queue.send(Pending { new, reply, deadline }))
+        timeout_at(deadline.into(), self.queue.send(Pending { new, arrived, reply, deadline }))
             .await
             .map_err(|_| DbError::unavailable("the create queue stayed full: nothing was stored"))?
             .map_err(|_| DbError::unavailable("the writer has stopped"))?;
@@ -67,38 +82,81 @@ impl CreateBatcher {
     }
 }
 
-async fn write_batches(db: Db, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
-        // Callers who gave up (503) while queued are not stored behind their backs.
-        let batch: Vec<Pending> = batch.into_iter().filter(|p| !p.reply.is_closed()).collect();
-        if batch.is_empty() {
-            continue;
+/// Creates per second arriving at a writer, from the batches it took: a moving average, so a
+/// burst or a pause moves it within a few batches.
+struct ArrivalRate {
+    last_batch: Instant,
+    per_second: f64,
+}
+
+impl ArrivalRate {
+    /// Counts `taken` creates, the batch taken now.
+    fn count(&mut self, taken: usize, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last_batch).as_secs_f64().max(1e-6);
+        self.per_second = 0.75 * self.per_second + 0.25 * (taken as f64 / elapsed);
+        self.last_batch = now;
+    }
+
+    /// Whether another create is expected within `wait`.
+    fn expects_more_within(&self, wait: Duration) -> bool {
+        self.per_second * wait.as_secs_f64() >= 1.0
+    }
+}
+
+/// Takes what is queued, up to `MAX_BATCH`, into `batch`.
+fn drain(receiver: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
         }
-        let deadline = batch.iter().map(|p| p.deadline).min().unwrap_or_else(Instant::now);
-        let (news, replies): (Vec<NewNotification>, Vec<_>) = batch.into_iter().map(|p| (p.new, p.reply)).unzip();
-        match db.create_many(deadline, news).await {
+    }
+}
+
+/// A writer thread: takes what is queued (up to `MAX_BATCH`; waiting up to `wait` for more
+/// when creates come fast, see the module comment), writes it, answers, repeats; returns when
+/// every sender is gone.
+fn write_batches(mut connection: WriterConnection, receiver: &Mutex<mpsc::Receiver<Pending>>, wait: Duration) {
+    let mut news = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
+    let mut rate = ArrivalRate { last_batch: Instant::now(), per_second: 0.0 };
+    loop {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        {
+            let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(first) = receiver.blocking_recv() else { return };
+            let fill_until = first.arrived + wait;
+            batch.push(first);
+            drain(&mut receiver, &mut batch);
+            if batch.len() < MAX_BATCH && rate.expects_more_within(wait) {
+                std::thread::sleep(fill_until.saturating_duration_since(Instant::now()));
+                drain(&mut receiver, &mut batch);
+            }
+            rate.count(batch.len(), Instant::now());
+        }
+        // Callers who gave up (503) while queued are not stored behind their backs.
+        let mut deadline = None::<Instant>;
+        for pending in batch {
+            if pending.reply.is_closed() {
+                continue;
+            }
+            deadline = Some(deadline.map_or(pending.deadline, |d: Instant| d.min(pending.deadline)));
+            news.push(pending.new);
+            replies.push(pending.reply);
+        }
+        let Some(deadline) = deadline else { continue };
+        match connection.create_many(deadline, &news) {
             Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                for (reply, outcome) in replies.drain(..).zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
             Err(err) => {
-                for reply in replies {
+                for reply in replies.drain(..) {
                     let _ = reply.send(Err(err.clone()));
                 }
             }
         }
+        news.clear();
     }
 }

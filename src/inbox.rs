@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::event::{Event, ServerFrame, SessionId};
 use crate::group_commit::CreateBatcher;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// Why a use-case did not happen: the input broke a rule, the caller may not do it, or storage
 /// failed (with its cause). The edges map these to statuses and error frames (`crate::error`).
@@ -41,8 +42,10 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize) -> Self {
-        let batcher = CreateBatcher::start(db.clone());
+    /// `group_commit_wait`: how long group commit may wait for a batch to fill (see
+    /// `group_commit`).
+    pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize, group_commit_wait: Duration) -> Self {
+        let batcher = CreateBatcher::start(db.clone(), group_commit_wait);
         Inbox { db, batcher, broker, max_broadcast_recipients, hang_before_publish: false }
     }
 
@@ -193,7 +196,7 @@ impl Inbox {
     async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &ServerFrame<'_>) {
         self.before_publish().await;
         if let Some(seq) = change.seq {
-            self.broker.publish(vec![Event::new(user, seq, origin, frame)]).await;
+            self.broker.publish(vec![Event::new(user, seq, origin, frame)]);
         }
     }
 
@@ -261,7 +264,7 @@ impl Inbox {
                 Some(Event::new(user, seq, origin, &ServerFrame::Notification { notification: row.into() }))
             })
             .collect();
-        self.broker.publish(events).await;
+        self.broker.publish(events);
     }
 }
 

@@ -32,12 +32,12 @@ pub enum Broker {
 }
 
 impl Broker {
-    /// Publishes committed changes. Never fails the caller: the change is already stored, so a
-    /// lost event is logged and repaired by replay.
-    pub async fn publish(&self, events: Vec<Event>) {
+    /// Publishes committed changes, in the order of the calls. Never fails nor waits for the
+    /// broker: the change is already stored, so a lost event is logged and repaired by replay.
+    pub fn publish(&self, events: Vec<Event>) {
         match self {
             Broker::Memory(broker) => broker.publish(events),
-            Broker::Redis(broker) => broker.publish(events).await,
+            Broker::Redis(broker) => broker.publish(events),
         }
     }
 

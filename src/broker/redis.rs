@@ -2,18 +2,23 @@
 //! `herald:user:{id}`; each node holds ONE subscriber connection and subscribes to a user's
 //! channel while that user has sockets on the node.
 //!
-//! - PUBLISH goes through one multiplexed, auto-reconnecting `ConnectionManager` with short
-//!   timeouts; a failure is logged and counted, never returned (the change is committed). The
-//!   failed events are republished in order once Redis takes them again (bounded queue).
+//! - `publish` never waits for Redis: it queues the events (the change is committed; a caller
+//!   answers at once) and one publisher task drains the queue, oldest first, as PUBLISH
+//!   pipelines through one multiplexed, auto-reconnecting `ConnectionManager` with short
+//!   timeouts: what queued while one pipeline was in flight goes as the next one, so a busy node
+//!   sends few round trips, in the order the changes were published. A failure is logged and
+//!   counted, never returned; the events stay queued and go once Redis takes them again.
 //! - The pub/sub connection (`PubSubConnection`) is opened and driven by the node's
 //!   `subscriptions` owner, which decides what to subscribe, when, and what to do after a
 //!   reconnect. This module only speaks Redis: SUBSCRIBE/UNSUBSCRIBE of user channels and PING,
 //!   each bounded by `COMMAND_TIMEOUT`. Messages are read by a separate task, so a SUBSCRIBE in
 //!   flight never delays pushes to other users; it forwards events to the broker's event stream
 //!   and reports a resync request or the connection's end to the owner (`Notice`).
-//! - The republish queue is bounded by bytes. When it overflows, the whole queue is dropped and,
-//!   once Redis takes publishes again, a message on `herald:resync` makes every node's sessions
-//!   repair from the database (the history): nothing is lost, however long the outage.
+//! - While Redis refuses publishes the queue is bounded by bytes. When it overflows, the whole
+//!   queue is dropped and, once Redis takes publishes again, a message on `herald:resync` makes
+//!   every node's sessions repair from the database (the history): nothing is lost, however long
+//!   the outage. While Redis answers, the queue holds what arrived during one pipeline (each
+//!   bounded by `REDIS_TIMEOUT`).
 //!
 //! It knows nothing of the hub or of sessions.
 
@@ -37,7 +42,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Capped so pushes resume within about a second of Redis answering again.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-const REPUBLISH_BATCH: usize = 1000;
+/// Events per PUBLISH pipeline, at most.
+const PUBLISH_BATCH: usize = 1000;
 /// Every node subscribes to this channel: a message on it makes every session repair its stream
 /// from the database (sent after a publisher dropped events it could not publish).
 const RESYNC_CHANNEL: &str = "herald:resync";
@@ -52,16 +58,18 @@ pub struct RedisStatus {
     pub publish_failures: AtomicU64,
 }
 
-/// Events whose PUBLISH failed, in order, and what they weigh.
+/// Events not yet published, in order, and what they weigh.
 #[derive(Default)]
-struct Backlog {
+struct Outbox {
     events: std::collections::VecDeque<Event>,
     bytes: usize,
+    /// The last PUBLISH failed: Redis refuses publishes until one succeeds.
+    failing: bool,
     /// Events were dropped: every node must resync once Redis takes publishes again.
     resync_owed: bool,
 }
 
-impl Backlog {
+impl Outbox {
     fn weight(event: &Event) -> usize {
         std::mem::size_of::<Event>() + event.frame.len()
     }
@@ -96,19 +104,21 @@ impl Backlog {
 pub struct RedisBroker {
     client: redis::Client,
     publisher: Arc<OnceCell<ConnectionManager>>,
-    /// Events whose PUBLISH failed, republished in order by a background task: late events
-    /// are harmless (sessions drop repeats by stream position) and fill the gaps they left.
-    unpublished: Arc<std::sync::Mutex<Backlog>>,
-    /// Most bytes `unpublished` may hold (`HERALD_REDIS_REPUBLISH_BYTES`).
+    /// Events to publish, in order, drained by the publisher task. Events held back by a
+    /// failure are late, which is harmless: sessions drop repeats by stream position, and late
+    /// events fill the gaps they left.
+    outbox: Arc<std::sync::Mutex<Outbox>>,
+    /// Most bytes `outbox` may hold while Redis refuses publishes (`HERALD_REDIS_REPUBLISH_BYTES`).
     max_unpublished_bytes: usize,
-    republish: Arc<tokio::sync::Notify>,
+    /// Wakes the publisher task.
+    wake: Arc<tokio::sync::Notify>,
     /// Events received by this node's pub/sub connection.
     inbound: broadcast::Sender<Event>,
     pub status: Arc<RedisStatus>,
 }
 
 impl RedisBroker {
-    /// Starts the publisher connection and its republisher in the background; the node serves
+    /// Starts the publisher connection and its publisher task in the background; the node serves
     /// meanwhile (not ready until Redis answers). The pub/sub connection is opened by the
     /// node's `subscriptions` owner (`open_channels`).
     pub fn start(
@@ -124,21 +134,38 @@ impl RedisBroker {
         let broker = RedisBroker {
             client,
             publisher,
-            unpublished: Arc::default(),
+            outbox: Arc::default(),
             max_unpublished_bytes,
-            republish: Arc::default(),
+            wake: Arc::default(),
             inbound,
             status: Arc::default(),
         };
-        tokio::spawn(broker.clone().republish_failed(shutdown));
+        tokio::spawn(broker.clone().publish_queued(shutdown));
         Ok(broker)
     }
 
-    pub async fn publish(&self, events: Vec<Event>) {
-        let backlog = !self.unpublished.lock().unwrap_or_else(|e| e.into_inner()).events.is_empty();
-        // Behind earlier failures: queue, to keep each user's events in order.
-        if backlog || !self.try_publish(&events).await {
-            self.queue_unpublished(events);
+    /// Queues committed changes for the publisher task; never waits for Redis.
+    pub fn publish(&self, events: Vec<Event>) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.failing {
+            self.status.publish_failures.fetch_add(events.len() as u64, Ordering::Relaxed);
+        }
+        for event in events {
+            outbox.push_back(event);
+        }
+        self.drop_if_overflowing(&mut outbox);
+        drop(outbox);
+        self.wake.notify_one();
+    }
+
+    /// While Redis refuses publishes, a queue over its bound is dropped whole (see the module).
+    fn drop_if_overflowing(&self, outbox: &mut Outbox) {
+        if outbox.failing && outbox.bytes > self.max_unpublished_bytes {
+            let dropped = outbox.drop_all();
+            log::warn!(
+                "republish queue over {} bytes: dropped {dropped} event(s); every node resyncs from the database once Redis is back",
+                self.max_unpublished_bytes
+            );
         }
     }
 
@@ -163,59 +190,46 @@ impl RedisBroker {
         false
     }
 
-    fn queue_unpublished(&self, events: Vec<Event>) {
-        self.status.publish_failures.fetch_add(events.len() as u64, Ordering::Relaxed);
-        let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-        for event in events {
-            queue.push_back(event);
-        }
-        if queue.bytes > self.max_unpublished_bytes {
-            let dropped = queue.drop_all();
-            log::warn!(
-                "republish queue over {} bytes: dropped {dropped} event(s); every node resyncs from the database once Redis is back",
-                self.max_unpublished_bytes
-            );
-        }
-        drop(queue);
-        self.republish.notify_one();
-    }
-
-    /// Republishes queued events, oldest first, until the queue is empty; backs off while Redis
-    /// refuses them.
-    /// A resync owed after dropped events is sent first, before anything queued after the drop.
-    async fn republish_failed(self, mut shutdown: watch::Receiver<bool>) {
+    /// The publisher task: publishes queued events, oldest first, a pipeline at a time, until
+    /// the queue is empty; backs off while Redis refuses them. A resync owed after dropped
+    /// events is sent first, before anything queued after the drop. At shutdown it stops once
+    /// the queue is empty (or Redis refuses it).
+    async fn publish_queued(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = MIN_BACKOFF;
         loop {
-            // A resync owed is sent before anything queued after the drop is taken.
             let (resync_owed, batch) = {
-                let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                if queue.resync_owed {
+                let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+                if outbox.resync_owed {
                     (true, Vec::new())
                 } else {
-                    (false, queue.take(REPUBLISH_BATCH))
+                    (false, outbox.take(PUBLISH_BATCH))
                 }
             };
             if !resync_owed && batch.is_empty() {
                 tokio::select! {
                     _ = shutdown.changed() => return,
-                    _ = self.republish.notified() => continue,
+                    _ = self.wake.notified() => continue,
                 }
             }
             let published = if resync_owed { self.publish_resync().await } else { self.try_publish(&batch).await };
-            if published {
-                backoff = MIN_BACKOFF;
-            }
             {
-                let mut queue = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                if resync_owed && published {
-                    queue.resync_owed = false;
-                } else if !published {
-                    for event in batch.into_iter().rev() {
-                        queue.push_front(event);
+                let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+                if published {
+                    outbox.failing = false;
+                    outbox.resync_owed &= !resync_owed;
+                } else {
+                    if !outbox.failing {
+                        self.status.publish_failures.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        outbox.failing = true;
                     }
+                    for event in batch.into_iter().rev() {
+                        outbox.push_front(event);
+                    }
+                    self.drop_if_overflowing(&mut outbox);
                 }
             }
             if published {
+                backoff = MIN_BACKOFF;
                 continue;
             }
             tokio::select! {

@@ -81,8 +81,10 @@ mod preferences;
 mod prune;
 pub mod schema;
 mod sqlite;
+mod writer;
 
 pub use connect::DbTimeouts;
+pub use writer::WriterConnection;
 
 /// A stored broadcast chunk: the locked `(user_id, last_seq)` and the inserted rows.
 type StoredChunk = (Vec<(i64, i64)>, Vec<StoredNotification>);
@@ -296,6 +298,8 @@ pub fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
+    /// What the pool connects to; writer threads open their own connections to it too.
+    url: DatabaseUrl,
     timeouts: DbTimeouts,
     /// Observes each wait for a pooled connection, when metrics are on.
     pool_wait: Option<prometheus::Histogram>,
@@ -312,7 +316,7 @@ impl Db {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(ConnectionManager { url: url.clone(), timeouts });
-        Db { pool, timeouts, pool_wait: None }
+        Db { pool, url: url.clone(), timeouts, pool_wait: None }
     }
 
     /// Records pool waits in `histogram`.
@@ -400,23 +404,27 @@ where
     };
     // An answer after the caller gave up came from a connection that hung: retire it.
     pooled.broken = Instant::now() >= deadline;
-    settle(&mut pooled, result)
+    settle_pooled(&mut pooled, result)
 }
 
 /// Retires the connection after an error, and tells a server gone mid-request (503, nothing
 /// was committed) from a bug (500).
-fn settle<T>(pooled: &mut PooledConnection, result: Result<T, DbError>) -> Result<T, DbError> {
+fn settle_pooled<T>(pooled: &mut PooledConnection, result: Result<T, DbError>) -> Result<T, DbError> {
+    let (result, retire) = settle(&mut pooled.conn, result);
+    pooled.broken |= retire;
+    result
+}
+
+/// The result, told apart: a server gone mid-request (503, nothing was committed) from a bug
+/// (500); and whether the connection must be retired (after any error).
+fn settle<T>(conn: &mut DbConnection, result: Result<T, DbError>) -> (Result<T, DbError>, bool) {
     match result {
         Err(failed @ DbError::Failed { .. }) => {
-            pooled.broken = true;
-            let alive = each_backend!(&mut pooled.conn, c => c.batch_execute("SELECT 1")).is_ok();
-            Err(if alive { failed } else { failed.into_unavailable() })
+            let alive = each_backend!(conn, c => c.batch_execute("SELECT 1")).is_ok();
+            (Err(if alive { failed } else { failed.into_unavailable() }), true)
         }
-        Err(unavailable @ DbError::Unavailable { .. }) => {
-            pooled.broken = true;
-            Err(unavailable)
-        }
-        result => result,
+        Err(unavailable @ DbError::Unavailable { .. }) => (Err(unavailable), true),
+        result => (result, false),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Notifications on `Db`: storing them (one with an idempotency key, many at once by group
-//! commit, a broadcast), changing their read state, deleting them, and reading pages and
+//! Notifications on `Db`: storing them (one with an idempotency key, a broadcast; group commit
+//! has its own connection, `writer`), changing their read state, deleting them, and reading pages and
 //! unread counts. Each method is one `Db::run` (or `run_until`) of one query of `queries/`.
 
 use super::{Db, DbError};
@@ -7,7 +7,6 @@ use crate::domain::{
     BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, NewNotification,
     NotificationContent, NotificationId, Page, RenderReply, StoredNotification, UserId,
 };
-use std::time::Instant;
 
 impl Db {
     /// Stores one notification unless the recipient disabled its type; with an idempotency
@@ -18,16 +17,6 @@ impl Db {
         idempotency: Option<(IdempotencyKey, RenderReply<CreateOutcome>)>,
     ) -> Result<Idempotent<CreateOutcome>, DbError> {
         self.run(move |conn| dispatch!(conn, create(&new, idempotency.as_ref()))).await
-    }
-
-    /// Stores many independent creates in one transaction (group commit), each with its own
-    /// outcome, in the order given; the caller stops waiting at `deadline` (`Db::run_until`).
-    pub async fn create_many(
-        &self,
-        deadline: Instant,
-        news: Vec<NewNotification>,
-    ) -> Result<Vec<CreateOutcome>, DbError> {
-        self.run_until(deadline, move |conn| dispatch!(conn, create_many(&news))).await
     }
 
     /// Stores the notification for each recipient that accepts its type, in one transaction.

@@ -322,7 +322,7 @@ impl Session {
                     self.principal = fresh;
                 }
                 let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
-                    .map(|t| t.naive_utc().format(crate::event::TIMESTAMP_FORMAT).to_string())
+                    .map(|t| crate::event::format_timestamp(&t.naive_utc()).to_string())
                     .unwrap_or_default();
                 ServerFrame::TokenRefreshed { expires_at }
             }

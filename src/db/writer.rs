@@ -1,0 +1,70 @@
+//! A writer's own connection, outside the pool: the group-commit writer thread
+//! (`crate::group_commit`) holds one for its whole life, so a batch costs no pool checkout and
+//! no hop to the blocking thread pool. It connects lazily, with the pool's session bounds
+//! (`connect::pooled_pg_url`), and reconnects on the next batch after a failure. Exactly as the
+//! pool retires connections, it drops one that failed, panicked or answered after its caller
+//! stopped waiting. Blocking: call it from a thread of its own.
+
+use super::{establish, settle, CallerDeadline, Db, DbConnection, DbError, DbTimeouts};
+use crate::config::DatabaseUrl;
+use crate::domain::{CreateOutcome, NewNotification};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+pub struct WriterConnection {
+    url: DatabaseUrl,
+    timeouts: DbTimeouts,
+    conn: Option<DbConnection>,
+}
+
+impl Db {
+    /// A connection of its own for a writer thread (not opened until first used).
+    pub fn writer_connection(&self) -> WriterConnection {
+        WriterConnection { url: self.url.clone(), timeouts: self.timeouts, conn: None }
+    }
+}
+
+impl WriterConnection {
+    /// Stores many independent creates in one transaction (group commit), each with its own
+    /// outcome, in the order given; a caller stops waiting at `deadline`, and a transaction
+    /// still open then rolls back instead of committing (as `Db::run_until`).
+    pub fn create_many(&mut self, deadline: Instant, news: &[NewNotification]) -> Result<Vec<CreateOutcome>, DbError> {
+        self.run(deadline, |conn| dispatch!(conn, create_many(news)))
+    }
+
+    fn run<T>(
+        &mut self,
+        deadline: Instant,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        if Instant::now() >= deadline {
+            return Err(DbError::unavailable("the caller gave up before the writer was free"));
+        }
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            empty => empty.insert(establish(&self.url, Some(&self.timeouts)).map_err(|e| DbError::Unavailable {
+                reason: "the writer could not connect",
+                source: Some(super::error::cause(e)),
+            })?),
+        };
+        let outcome = {
+            let _deadline = CallerDeadline::set(deadline);
+            catch_unwind(AssertUnwindSafe(|| work(conn)))
+        };
+        let Ok(result) = outcome else {
+            self.conn = None;
+            return Err(DbError::Failed { reason: "a query panicked", source: None });
+        };
+        let (result, retire) = settle(conn, result);
+        // An answer after the caller gave up came from a connection that hung: drop it too.
+        if retire || Instant::now() >= deadline || is_broken(conn) {
+            self.conn = None;
+        }
+        result
+    }
+}
+
+/// Diesel's transaction manager holds a transaction open or failed on it.
+fn is_broken(conn: &mut DbConnection) -> bool {
+    each_backend!(conn, c => diesel::r2d2::R2D2Connection::is_broken(c))
+}
