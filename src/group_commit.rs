@@ -82,8 +82,12 @@ impl CreateBatcher {
     }
 }
 
-/// Creates per second arriving at a writer, from the batches it took: a moving average, so a
-/// burst or a pause moves it within a few batches.
+/// How quickly the measured arrival rate forgets the past: after a pause this long, or a few
+/// times longer, it is the new rate.
+const RATE_MEMORY: Duration = Duration::from_millis(50);
+
+/// Creates per second arriving at a writer, from the batches it took: an average weighted by
+/// time (`RATE_MEMORY`), so the first create after a pause is not kept waiting for company.
 struct ArrivalRate {
     last_batch: Instant,
     per_second: f64,
@@ -93,7 +97,8 @@ impl ArrivalRate {
     /// Counts `taken` creates, the batch taken now.
     fn count(&mut self, taken: usize, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last_batch).as_secs_f64().max(1e-6);
-        self.per_second = 0.75 * self.per_second + 0.25 * (taken as f64 / elapsed);
+        let weight = 1.0 - (-elapsed / RATE_MEMORY.as_secs_f64()).exp();
+        self.per_second += weight * (taken as f64 / elapsed - self.per_second);
         self.last_batch = now;
     }
 
@@ -158,5 +163,40 @@ fn write_batches(mut connection: WriterConnection, receiver: &Mutex<mpsc::Receiv
             }
         }
         news.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rate after `batches` batches of `size` creates taken every `every`.
+    fn rate_after(batches: u32, size: usize, every: Duration) -> ArrivalRate {
+        let start = Instant::now();
+        let mut rate = ArrivalRate { last_batch: start, per_second: 0.0 };
+        for i in 1..=batches {
+            rate.count(size, start + every * i);
+        }
+        rate
+    }
+
+    #[test]
+    fn a_writer_waits_for_a_batch_only_when_creates_come_faster_than_one_per_wait() {
+        let wait = Duration::from_millis(2);
+        let slow = rate_after(50, 1, Duration::from_millis(10));
+        assert!((slow.per_second - 100.0).abs() < 1.0, "{}", slow.per_second);
+        assert!(!slow.expects_more_within(wait), "100/s: written at once");
+        let fast = rate_after(200, 3, Duration::from_millis(3));
+        assert!((fast.per_second - 1000.0).abs() < 10.0, "{}", fast.per_second);
+        assert!(fast.expects_more_within(wait), "1,000/s: waits for a batch");
+        assert!(!fast.expects_more_within(Duration::ZERO), "a wait of 0 never waits");
+    }
+
+    #[test]
+    fn the_first_create_after_a_pause_is_written_at_once() {
+        let wait = Duration::from_millis(2);
+        let mut rate = rate_after(200, 3, Duration::from_millis(3));
+        rate.count(1, rate.last_batch + Duration::from_millis(500));
+        assert!(!rate.expects_more_within(wait), "{}", rate.per_second);
     }
 }

@@ -268,9 +268,11 @@ pub fn establish(url: &DatabaseUrl, timeouts: Option<&DbTimeouts>) -> Result<DbC
         DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| ConnectError(format!("SQLite {}: {e}", path.display())))?;
+            // The busy timeout first: `journal_mode` needs a lock, and without it a connection
+            // opened while another writes failed at once ("database is locked").
             conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(|e| ConnectError(format!("SQLite pragmas: {e}")))?;
             Ok(DbConnection::Sqlite(conn))

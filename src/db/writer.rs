@@ -42,10 +42,7 @@ impl WriterConnection {
         }
         let conn = match &mut self.conn {
             Some(conn) => conn,
-            empty => empty.insert(establish(&self.url, Some(&self.timeouts)).map_err(|e| DbError::Unavailable {
-                reason: "the writer could not connect",
-                source: Some(super::error::cause(e)),
-            })?),
+            empty => empty.insert(open(&self.url, &self.timeouts)?),
         };
         let outcome = {
             let _deadline = CallerDeadline::set(deadline);
@@ -62,6 +59,22 @@ impl WriterConnection {
         }
         result
     }
+}
+
+/// A writer's connection: the pool's session bounds, and on PostgreSQL one plan for its
+/// statement whatever the batch. (By default PostgreSQL plans a prepared statement anew on
+/// every execution while the plans it makes look cheaper than a generic one: for the batch
+/// statement that was ~0.35 ms of the server's CPU per batch, at each Bind, in its log.)
+fn open(url: &DatabaseUrl, timeouts: &DbTimeouts) -> Result<DbConnection, DbError> {
+    let unavailable = |reason, cause: String| DbError::Unavailable { reason, source: Some(super::error::cause(cause)) };
+    let mut conn =
+        establish(url, Some(timeouts)).map_err(|e| unavailable("the writer could not connect", e.to_string()))?;
+    if let DbConnection::Pg(pg) = &mut conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute("SET plan_cache_mode = force_generic_plan")
+            .map_err(|e| unavailable("the writer could not set up its connection", e.to_string()))?;
+    }
+    Ok(conn)
 }
 
 /// Diesel's transaction manager holds a transaction open or failed on it.
