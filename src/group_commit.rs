@@ -3,9 +3,9 @@
 //! Each writer thread owns its database connection (`db::WriterConnection`): a batch costs one
 //! hand-off to the writer and one back, no pool checkout, no blocking-pool task. Batches form
 //! by themselves under load (whatever queued while the previous batch was being written goes
-//! next), and at moderate rates by waiting: when creates arrive faster than one per `wait`
-//! (`HERALD_GROUP_COMMIT_WAIT_US`, the rate measured over recent batches), the writer waits up
-//! to `wait` after a batch's first create for more to join. Each statement, commit and publish
+//! next), and at moderate rates by waiting: when the writer finds a lone create queued while
+//! creates arrive faster than one per `wait` (`HERALD_GROUP_COMMIT_WAIT_US`, the rate measured
+//! over recent batches), it waits up to `wait` after that create's arrival for more to join. Each statement, commit and publish
 //! pipeline then serves several creates; slower traffic is written at once, so its latency is
 //! not raised. Each caller still gets its own outcome (created or suppressed) or the batch's
 //! error; per user, ids and stream positions keep the order in which the creates were taken. A
@@ -133,7 +133,9 @@ fn write_batches(mut connection: WriterConnection, receiver: &Mutex<mpsc::Receiv
             let fill_until = first.arrived + wait;
             batch.push(first);
             drain(&mut receiver, &mut batch);
-            if batch.len() < MAX_BATCH && rate.expects_more_within(wait) {
+            // Only a lone create waits: a queue that already holds more means the writer is
+            // the bottleneck, and its batches form by themselves.
+            if batch.len() == 1 && rate.expects_more_within(wait) {
                 std::thread::sleep(fill_until.saturating_duration_since(Instant::now()));
                 drain(&mut receiver, &mut batch);
             }
