@@ -9,7 +9,7 @@
 //! - `latency`: sockets for `--users` users, then open-loop REST creates at a fixed rate for
 //!   them; prints create → socket delivery latency percentiles and how many were lost.
 //! - `max-rate`: `latency` at rising rates until a step loses a push, misses its rate or has
-//!   p99 above `--max-p99-ms`; prints every step and the highest good rate.
+//!   p99 above `--max-p99-ms` twice in a row; prints every step and the highest good rate.
 //! - `broadcast`: N online users (one socket each, over the `--ws-url` nodes); one broadcast
 //!   to all of them: POST → last push.
 //! - `storm`: N sockets drop at once and resume with `since`: time until all are back, lost.
@@ -612,13 +612,22 @@ struct Steps {
 async fn max_rate(base: &str, ws_bases: &[String], config: &Config, steps: Steps) -> Result<(), String> {
     let mut best = 0;
     let mut rate = steps.start;
+    let mut retried = false;
     while rate <= steps.max {
         let figures = latency(base, ws_bases, config, rate, steps.duration, steps.users).await?;
         println!("{figures}");
         let good = figures.lost() == 0 && figures.p99_ms <= steps.max_p99_ms && figures.achieved >= rate as f64 * 0.95;
         if !good {
-            break;
+            // One spike of a shared machine should not end the search: a failed step runs once
+            // more, and the search ends when it fails again.
+            if retried {
+                break;
+            }
+            retried = true;
+            println!("max-rate: {rate}/s failed; running it once more");
+            continue;
         }
+        retried = false;
         best = rate;
         rate += steps.step;
     }
