@@ -33,7 +33,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `<hostname>-<pid>`." },
     EnvVar { name: "RUST_LOG", default: "info", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`." },
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
-    EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum database connections of this node." },
+    EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum pooled database connections of this node; the group-commit writer holds one more of its own." },
     EnvVar { name: "HERALD_DB_TIMEOUT_MS", default: "3000", doc: "Longest wait for a database connection before answering 503 `unavailable`." },
     EnvVar { name: "HERALD_DB_STATEMENT_TIMEOUT_MS", default: "5000", doc: "PostgreSQL `statement_timeout` of every connection: a statement running longer is cancelled (503 `unavailable`). A request waits at most this plus `HERALD_DB_TIMEOUT_MS` plus 1 s for the database, then answers 503." },
     EnvVar { name: "HERALD_DB_LOCK_TIMEOUT_MS", default: "3000", doc: "PostgreSQL `lock_timeout` of every connection: the longest a statement waits for a row lock." },
