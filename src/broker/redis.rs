@@ -192,8 +192,9 @@ impl RedisBroker {
 
     /// The publisher task: publishes queued events, oldest first, a pipeline at a time, until
     /// the queue is empty; backs off while Redis refuses them. A resync owed after dropped
-    /// events is sent first, before anything queued after the drop. At shutdown it stops once
-    /// the queue is empty (or Redis refuses it).
+    /// events is sent first, before anything queued after the drop. At shutdown it goes on while
+    /// requests in flight still publish, and stops once none has for `MAX_BACKOFF` (or while
+    /// Redis refuses publishes).
     async fn publish_queued(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = MIN_BACKOFF;
         loop {
@@ -206,10 +207,19 @@ impl RedisBroker {
                 }
             };
             if !resync_owed && batch.is_empty() {
-                tokio::select! {
-                    _ = shutdown.changed() => return,
-                    _ = self.wake.notified() => continue,
+                if *shutdown.borrow() {
+                    // Stopping: requests still in flight commit and publish; serve them until
+                    // none has come for a while.
+                    if timeout(MAX_BACKOFF, self.wake.notified()).await.is_err() {
+                        return;
+                    }
+                    continue;
                 }
+                tokio::select! {
+                    changed = shutdown.changed() => if changed.is_err() { return },
+                    _ = self.wake.notified() => {}
+                }
+                continue;
             }
             let published = if resync_owed { self.publish_resync().await } else { self.try_publish(&batch).await };
             {
