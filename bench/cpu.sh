@@ -6,7 +6,7 @@
 #   - p50/p99 at 100 creates/s and at 1,000 creates/s (10 s each);
 #   - at 1,000/s, CPU per create of both nodes, of PostgreSQL (every postgres process) and of
 #     Redis, and CPU per delivered push (node B: subscriber decode, hub fan-out, socket write),
-#     from /proc;
+#     from /proc, and how many creates each group-commit statement stored (node A's metric);
 #   - the highest rate held with p99 <= 50 ms and 0 lost (steps of 1,000/s, 5 s each).
 # Machines differ a lot: compare binaries within one run, never across machines.
 # Usage: bench/cpu.sh OLD_BIN NEW_BIN [more binaries...]
@@ -40,6 +40,10 @@ declare -A postgres_before
 postgres_mark() { postgres_before=(); local pid; for pid in $(pgrep -x postgres || true); do postgres_before[$pid]=$(ticks "$pid"); done; }
 postgres_since() { local total=0 pid; for pid in $(pgrep -x postgres || true); do total=$((total + $(ticks "$pid") - ${postgres_before[$pid]:-0})); done; echo "$total"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# Node A's group-commit histogram, "sum count" (0 0 for a build without it).
+batches() {
+    curl -sf "http://127.0.0.1:$port_a/metrics" | awk '/^herald_group_commit_batch_size_sum/ { s = $NF } /^herald_group_commit_batch_size_count/ { c = $NF } END { print s + 0, c + 0 }'
+}
 # ticks (1/100 s) per item, as microseconds
 per() { awk -v t="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.0f", t * 10000 / n; else print "n/a" }'; }
 
@@ -62,6 +66,7 @@ for herald in "$@"; do
     slow=$(bench latency --rate 100 --duration 10s --users 1000)
     echo "100/s:   $slow"
 
+    batches0=$(batches)
     a0=$(ticks "$node_a"); b0=$(ticks "$node_b"); r0=$(ticks "$redis_pid"); postgres_mark
     fast=$(bench latency --rate 1000 --duration 10s --users 1000)
     a=$(($(ticks "$node_a") - a0)); b=$(($(ticks "$node_b") - b0)); r=$(($(ticks "$redis_pid") - r0))
@@ -70,6 +75,7 @@ for herald in "$@"; do
     created=$(field created "$fast"); delivered=$(field delivered "$fast")
     echo "cpu per create at 1000/s: nodes=$(per $((a + b)) "$created")us postgres=$(per "$p" "$created")us redis=$(per "$r" "$created")us (node A $(per "$a" "$created")us, node B $(per "$b" "$created")us)"
     echo "cpu per delivered push at 1000/s (node B): $(per "$b" "$delivered")us"
+    echo "group commit at 1000/s (node A): $(awk -v a="$batches0" -v b="$(batches)" 'BEGIN { split(a, x); split(b, y); n = y[2] - x[2]; if (n > 0) printf "%.2f creates per statement, %d statements", (y[1] - x[1]) / n, n; else print "n/a (no herald_group_commit_batch_size metric)" }')"
 
     echo "highest rate with p99 <= 50 ms and 0 lost:"
     bench max-rate --start 1000 --step 1000 --max 30000 --duration 5s --users 1000 --max-p99-ms 50 | sed 's/^/  /'

@@ -49,15 +49,16 @@ pub struct CreateBatcher {
 
 impl CreateBatcher {
     /// Starts the writer threads, each with its own connection (opened on first use), waiting
-    /// up to `wait` for batches to fill (see the module comment).
-    pub fn start(db: Db, wait: Duration) -> CreateBatcher {
+    /// up to `wait` for batches to fill (see the module comment); each batch's size is observed
+    /// in `batch_sizes`.
+    pub fn start(db: Db, wait: Duration, batch_sizes: prometheus::Histogram) -> CreateBatcher {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..WRITERS {
-            let (connection, receiver) = (db.writer_connection(), receiver.clone());
+            let (connection, receiver, batch_sizes) = (db.writer_connection(), receiver.clone(), batch_sizes.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("herald-writer-{i}"))
-                .spawn(move || write_batches(connection, &receiver, wait));
+                .spawn(move || write_batches(connection, &receiver, wait, &batch_sizes));
             if let Err(err) = spawned {
                 log::error!("could not start group-commit writer {i}: {err}");
             }
@@ -121,7 +122,12 @@ fn drain(receiver: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
 /// A writer thread: takes what is queued (up to `MAX_BATCH`; waiting up to `wait` for more
 /// when creates come fast, see the module comment), writes it, answers, repeats; returns when
 /// every sender is gone.
-fn write_batches(mut connection: WriterConnection, receiver: &Mutex<mpsc::Receiver<Pending>>, wait: Duration) {
+fn write_batches(
+    mut connection: WriterConnection,
+    receiver: &Mutex<mpsc::Receiver<Pending>>,
+    wait: Duration,
+    batch_sizes: &prometheus::Histogram,
+) {
     let mut news = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     let mut rate = ArrivalRate { last_batch: Instant::now(), per_second: 0.0 };
@@ -152,6 +158,7 @@ fn write_batches(mut connection: WriterConnection, receiver: &Mutex<mpsc::Receiv
             replies.push(pending.reply);
         }
         let Some(deadline) = deadline else { continue };
+        batch_sizes.observe(news.len() as f64);
         match connection.create_many(deadline, &news) {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.drain(..).zip(outcomes) {

@@ -42,10 +42,15 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// `group_commit_wait`: how long group commit may wait for a batch to fill (see
-    /// `group_commit`).
-    pub fn new(db: Db, broker: Broker, max_broadcast_recipients: usize, group_commit_wait: Duration) -> Self {
-        let batcher = CreateBatcher::start(db.clone(), group_commit_wait);
+    /// `group_commit`: how long group commit may wait for a batch to fill, and the histogram
+    /// of its batch sizes (see `crate::group_commit`).
+    pub fn new(
+        db: Db,
+        broker: Broker,
+        max_broadcast_recipients: usize,
+        (group_commit_wait, batch_sizes): (Duration, prometheus::Histogram),
+    ) -> Self {
+        let batcher = CreateBatcher::start(db.clone(), group_commit_wait, batch_sizes);
         Inbox { db, batcher, broker, max_broadcast_recipients, hang_before_publish: false }
     }
 

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub db_pool_connections: IntGaugeVec,
     pub db_pool_wait: Histogram,
+    pub group_commit_batch_size: Histogram,
     pub redis_reconnects: IntGauge,
     pub redis_publish_failures: IntGauge,
     pub lost_changes_repaired: IntCounter,
@@ -68,6 +69,11 @@ impl Metrics {
                     .buckets(LATENCY_BUCKETS.to_vec()),
             )
             .expect("metric"),
+            group_commit_batch_size: Histogram::with_opts(
+                HistogramOpts::new("group_commit_batch_size", "Creates stored by one group-commit statement")
+                    .buckets(vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0]),
+            )
+            .expect("metric"),
             redis_reconnects: IntGauge::new("redis_reconnects_total", "Redis subscriber reconnections")
                 .expect("metric"),
             redis_publish_failures: IntGauge::new(
@@ -91,6 +97,7 @@ impl Metrics {
             Box::new(m.http_duration.clone()),
             Box::new(m.db_pool_connections.clone()),
             Box::new(m.db_pool_wait.clone()),
+            Box::new(m.group_commit_batch_size.clone()),
             Box::new(m.redis_reconnects.clone()),
             Box::new(m.redis_publish_failures.clone()),
             Box::new(m.lost_changes_repaired.clone()),

@@ -95,7 +95,12 @@ impl Node {
             ),
         };
         let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown_rx.clone());
-        let mut inbox = Inbox::new(db, broker.clone(), config.max_broadcast_recipients, config.group_commit_wait);
+        let mut inbox = Inbox::new(
+            db,
+            broker.clone(),
+            config.max_broadcast_recipients,
+            (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
+        );
         if config.hang_before_publish {
             inbox = inbox.hanging_before_publish();
         }

@@ -41,6 +41,8 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
     assert_eq!(sample(&text, "herald_http_requests_total", &["route=\"unmatched\"", "status=\"404\""]), 1.0);
     assert!(sample(&text, "herald_db_pool_connections", &["state=\"idle\""]) >= 1.0);
     assert!(sample(&text, "herald_db_pool_wait_seconds_count", &[]) >= 1.0);
+    assert_eq!(sample(&text, "herald_group_commit_batch_size_count", &[]), 1.0, "one create, one batch");
+    assert_eq!(sample(&text, "herald_group_commit_batch_size_sum", &[]), 1.0);
     assert!(text.contains("node=\""), "every sample names its node");
 
     ws.send_text(&"x".repeat(70 * 1024)).await;
