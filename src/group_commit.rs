@@ -128,11 +128,11 @@ fn write_batches(
     wait: Duration,
     batch_sizes: &prometheus::Histogram,
 ) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut news = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     let mut rate = ArrivalRate { last_batch: Instant::now(), per_second: 0.0 };
     loop {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
         {
             let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
             let Some(first) = receiver.blocking_recv() else { return };
@@ -149,7 +149,7 @@ fn write_batches(
         }
         // Callers who gave up (503) while queued are not stored behind their backs.
         let mut deadline = None::<Instant>;
-        for pending in batch {
+        for pending in batch.drain(..) {
             if pending.reply.is_closed() {
                 continue;
             }

@@ -247,10 +247,13 @@ impl r2d2::ManageConnection for ConnectionManager {
     /// As Diesel's own r2d2 manager: also broken while the thread panics, and while Diesel's
     /// transaction manager holds a transaction open or failed.
     fn has_broken(&self, conn: &mut PooledConnection) -> bool {
-        conn.broken
-            || std::thread::panicking()
-            || each_backend!(&mut conn.conn, c => diesel::r2d2::R2D2Connection::is_broken(c))
+        conn.broken || std::thread::panicking() || transaction_left_open(&mut conn.conn)
     }
+}
+
+/// Diesel's transaction manager holds a transaction open or failed on the connection.
+fn transaction_left_open(conn: &mut DbConnection) -> bool {
+    each_backend!(conn, c => diesel::r2d2::R2D2Connection::is_broken(c))
 }
 
 /// Opens one connection, with SQLite's pragmas set. A PostgreSQL connection for the pool
@@ -406,12 +409,6 @@ where
     };
     // An answer after the caller gave up came from a connection that hung: retire it.
     pooled.broken = Instant::now() >= deadline;
-    settle_pooled(&mut pooled, result)
-}
-
-/// Retires the connection after an error, and tells a server gone mid-request (503, nothing
-/// was committed) from a bug (500).
-fn settle_pooled<T>(pooled: &mut PooledConnection, result: Result<T, DbError>) -> Result<T, DbError> {
     let (result, retire) = settle(&mut pooled.conn, result);
     pooled.broken |= retire;
     result
@@ -436,6 +433,26 @@ struct LogPoolErrors;
 impl r2d2::HandleError<ConnectError> for LogPoolErrors {
     fn handle_error(&self, error: ConnectError) {
         log::warn!("database connection failed: {error}");
+    }
+}
+
+/// The stream positions a group-commit batch took, handed out to its stored rows: each user's
+/// new positions are the last ones up to its `last_seq` after the batch, in row (id) order.
+struct NewPositions(std::collections::HashMap<i64, i64>);
+
+impl NewPositions {
+    /// From each user's `(user_id, last_seq after the batch, positions the batch took)`.
+    fn after(taken: impl IntoIterator<Item = (i64, i64, i64)>) -> NewPositions {
+        NewPositions(taken.into_iter().map(|(user, last_seq, advanced)| (user, last_seq - advanced + 1)).collect())
+    }
+
+    /// The position of the next stored row, when it is pushed live (`realtime`).
+    fn take(&mut self, row: &StoredNotification) -> Option<i64> {
+        row.realtime.then(|| {
+            let slot = self.0.entry(row.user_id).or_insert(0);
+            *slot += 1;
+            *slot - 1
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Notifications on `Db`: storing them (one with an idempotency key, a broadcast; group commit
-//! has its own connection, `writer`), changing their read state, deleting them, and reading pages and
-//! unread counts. Each method is one `Db::run` (or `run_until`) of one query of `queries/`.
+//! has its own connection, `writer`), changing their read state, deleting them, and reading
+//! pages and unread counts. Each method is one `Db::run` (or `run_until`) of one query of `queries/`.
 
 use super::{Db, DbError};
 use crate::domain::{

@@ -190,34 +190,24 @@ pub fn create_many(conn: &mut Conn, news: &[NewNotification]) -> Result<Vec<Crea
 
 /// Matches a batch's stored rows (ascending id) to its creates. A preference is per user and
 /// type, so a create was accepted exactly when a row of its user and type was stored; the
-/// accepted creates, in order, got the rows in id order. Each user's new stream positions are
-/// the last ones of its `last_seq`, in order.
+/// accepted creates, in order, got the rows in id order.
 fn outcomes_of_batch(news: &[NewNotification], stored: Vec<StoredInBatch>) -> Vec<CreateOutcome> {
-    use std::collections::HashMap;
     let accepted: std::collections::HashSet<(i64, &str)> =
         stored.iter().map(|s| (s.notification.user_id, s.notification.notification_type.as_str())).collect();
-    let mut next_seq: HashMap<i64, i64> = HashMap::new();
+    let mut taken = std::collections::HashMap::<i64, (i64, i64)>::new();
     for s in &stored {
-        let live = i64::from(s.notification.realtime);
-        let entry = next_seq.entry(s.notification.user_id).or_insert(s.last_seq + 1);
-        *entry -= live;
+        taken.entry(s.notification.user_id).or_insert((s.last_seq, 0)).1 += i64::from(s.notification.realtime);
     }
+    let mut positions =
+        super::NewPositions::after(taken.into_iter().map(|(user, (last, advanced))| (user, last, advanced)));
     let is_accepted: Vec<bool> =
         news.iter().map(|n| accepted.contains(&(n.recipient.get(), n.content.kind.as_str()))).collect();
     let mut rows = stored.into_iter().map(|s| s.notification);
     is_accepted
         .into_iter()
-        .map(|accepted| {
-            let Some(row) = accepted.then(|| rows.next()).flatten() else {
-                return CreateOutcome::Suppressed;
-            };
-            let seq = row.realtime.then(|| {
-                let slot = next_seq.entry(row.user_id).or_insert(0);
-                let seq = *slot;
-                *slot += 1;
-                seq
-            });
-            CreateOutcome::Created { row, seq }
+        .map(|accepted| match accepted.then(|| rows.next()).flatten() {
+            Some(row) => CreateOutcome::Created { seq: positions.take(&row), row },
+            None => CreateOutcome::Suppressed,
         })
         .collect()
 }

@@ -94,6 +94,9 @@ pub fn create_many(conn: &mut Conn, news: &[NewNotification]) -> Result<Vec<Crea
         }
         let last_seq: std::collections::HashMap<i64, i64> =
             lock_inboxes_for_create(conn, &per_user)?.into_iter().collect();
+        let mut positions = super::NewPositions::after(
+            per_user.iter().map(|&(user, _, advanced)| (user, last_seq.get(&user).copied().unwrap_or(0), advanced)),
+        );
         let now = super::now();
         let inserts: Vec<NotificationInsert> = accepted
             .iter()
@@ -105,21 +108,8 @@ pub fn create_many(conn: &mut Conn, news: &[NewNotification]) -> Result<Vec<Crea
             .load::<StoredNotification>(conn)?;
         // Ids are assigned in VALUES order: sorting by id restores it.
         rows.sort_by_key(|row| row.id);
-        // Each user's new positions are the last `advanced` ones, in order.
-        let mut next_seq: std::collections::HashMap<i64, i64> = per_user
-            .iter()
-            .map(|&(user, _, advanced)| (user, last_seq.get(&user).copied().unwrap_or(0) - advanced + 1))
-            .collect();
-        for (&(i, realtime), row) in accepted.iter().zip(rows) {
-            let seq = if realtime {
-                let slot = next_seq.entry(row.user_id).or_insert(0);
-                let seq = *slot;
-                *slot += 1;
-                Some(seq)
-            } else {
-                None
-            };
-            outcomes[i] = CreateOutcome::Created { row, seq };
+        for (&(i, _), row) in accepted.iter().zip(rows) {
+            outcomes[i] = CreateOutcome::Created { seq: positions.take(&row), row };
         }
         Ok(outcomes)
     })

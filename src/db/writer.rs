@@ -54,7 +54,7 @@ impl WriterConnection {
         };
         let (result, retire) = settle(conn, result);
         // An answer after the caller gave up came from a connection that hung: drop it too.
-        if retire || Instant::now() >= deadline || is_broken(conn) {
+        if retire || Instant::now() >= deadline || super::transaction_left_open(conn) {
             self.conn = None;
         }
         result
@@ -75,9 +75,4 @@ fn open(url: &DatabaseUrl, timeouts: &DbTimeouts) -> Result<DbConnection, DbErro
             .map_err(|e| unavailable("the writer could not set up its connection", e.to_string()))?;
     }
     Ok(conn)
-}
-
-/// Diesel's transaction manager holds a transaction open or failed on it.
-fn is_broken(conn: &mut DbConnection) -> bool {
-    each_backend!(conn, c => diesel::r2d2::R2D2Connection::is_broken(c))
 }
