@@ -22,7 +22,8 @@ pub struct EnvVar {
 pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_BIND", default: "127.0.0.1:8000", doc: "Address and port to listen on (`0.0.0.0:8000` in containers; port 0 picks a free port)." },
     EnvVar { name: "DATABASE_URL", default: "", doc: "`postgres://user:pass@host/db` for PostgreSQL; `sqlite://path` or unset for the embedded SQLite file `herald.db`." },
-    EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379/0`: Redis pub/sub fan-out, required for more than one node. Unset: the in-process broker (single node)." },
+    EnvVar { name: "REDIS_URL", default: "", doc: "`redis://host:6379/0`: Redis pub/sub fan-out, required for more than one node. Unset (and no `REDIS_CLUSTER_URLS`): the in-process broker (single node)." },
+    EnvVar { name: "REDIS_CLUSTER_URLS", default: "", doc: "Seed nodes of a Redis Cluster (7.0 or later), comma-separated, e.g. `redis://h1:7000,redis://h2:7000`: sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) instead of `REDIS_URL`'s classic pub/sub; the rest of the cluster is discovered from them. Set one of the two, not both." },
     EnvVar { name: "JWT_SECRET", default: "", doc: "HS256 secret shared with the token issuer: at least 32 bytes, e.g. `openssl rand -hex 32`; placeholders from this repository are refused. Unset: only on a loopback `HERALD_BIND`, a random development secret is generated and a development token printed." },
     EnvVar { name: "JWT_ALGORITHM", default: "HS256", doc: "The only accepted token algorithm: `HS256`, `RS256` or `ES256`." },
     EnvVar { name: "JWT_PUBLIC_KEY_FILE", default: "", doc: "PEM public key file, required for `RS256`/`ES256`." },
@@ -140,11 +141,30 @@ pub struct JwtConfig {
     pub leeway: Duration,
 }
 
+/// Where the Redis fan-out runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One Redis (`REDIS_URL`): classic pub/sub.
+    Standalone(String),
+    /// A Redis Cluster named by its seed nodes (`REDIS_CLUSTER_URLS`): sharded pub/sub.
+    Cluster(Vec<String>),
+}
+
+/// A `redis://` or `rediss://` URL, as given.
+fn parse_redis_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("redis://") || raw.starts_with("rediss://") {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!("expected redis://host:port, got {raw:?}"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub database: DatabaseUrl,
-    pub redis_url: Option<String>,
+    /// The Redis that carries fan-out between nodes; `None`: the in-process broker.
+    pub redis: Option<RedisTarget>,
     pub jwt: JwtConfig,
     pub allowed_origins: Vec<String>,
     pub node_id: String,
@@ -222,10 +242,28 @@ impl Config {
             None => Some(DatabaseUrl::Sqlite(PathBuf::from("herald.db"))),
             Some(raw) => reader.check("DATABASE_URL", DatabaseUrl::parse(&raw)),
         };
-        let redis_url = reader.get("REDIS_URL").and_then(|raw| {
-            let ok = raw.starts_with("redis://") || raw.starts_with("rediss://");
-            reader.check("REDIS_URL", if ok { Ok(raw) } else { Err("expected redis://host:port".to_owned()) })
+        let redis_url = reader.get("REDIS_URL").and_then(|raw| reader.check("REDIS_URL", parse_redis_url(&raw)));
+        let redis_cluster = reader.get("REDIS_CLUSTER_URLS").and_then(|raw| {
+            let seeds: Result<Vec<String>, String> =
+                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_redis_url).collect();
+            let seeds = seeds.and_then(|seeds| {
+                if seeds.is_empty() {
+                    Err("expected redis://host:port[,redis://host:port...]".to_owned())
+                } else {
+                    Ok(seeds)
+                }
+            });
+            reader.check("REDIS_CLUSTER_URLS", seeds)
         });
+        let redis = match (redis_url, redis_cluster) {
+            (Some(_), Some(_)) => reader.check(
+                "REDIS_CLUSTER_URLS",
+                Err("set either REDIS_URL (one Redis) or REDIS_CLUSTER_URLS (a Redis Cluster), not both".to_owned()),
+            ),
+            (Some(url), None) => Some(RedisTarget::Standalone(url)),
+            (None, Some(seeds)) => Some(RedisTarget::Cluster(seeds)),
+            (None, None) => None,
+        };
         let algorithm = reader.parse("JWT_ALGORITHM", |raw| match raw.to_ascii_uppercase().as_str() {
             "HS256" => Ok(JwtAlgorithm::Hs256),
             "RS256" => Ok(JwtAlgorithm::Rs256),
@@ -328,7 +366,7 @@ impl Config {
         Ok(Config {
             bind: bind.ok_or_else(|| missing("HERALD_BIND"))?,
             database: database.ok_or_else(|| missing("DATABASE_URL"))?,
-            redis_url,
+            redis,
             jwt: JwtConfig {
                 algorithm: algorithm.ok_or_else(|| missing("JWT_ALGORITHM"))?,
                 secret,
@@ -553,11 +591,25 @@ usBKTYI4Pqb1qsYpkwjeb24Ev3m4FY3E
     }
 
     #[test]
+    fn redis_is_one_server_or_a_cluster_named_by_its_seeds_never_both() {
+        let one = config(&[("REDIS_URL", "redis://r:6379/0")]).expect("valid");
+        assert_eq!(one.redis, Some(RedisTarget::Standalone("redis://r:6379/0".into())));
+        let cluster = config(&[("REDIS_CLUSTER_URLS", "redis://a:7000, redis://b:7000,")]).expect("valid");
+        assert_eq!(cluster.redis, Some(RedisTarget::Cluster(vec!["redis://a:7000".into(), "redis://b:7000".into()])));
+        let both = config(&[("REDIS_URL", "redis://r:6379"), ("REDIS_CLUSTER_URLS", "redis://a:7000")]);
+        assert!(both.expect_err("refused").to_string().contains("not both"));
+        for bad in [" , ", "a:7000", "redis://a:7000,http://b"] {
+            let refused = config(&[("REDIS_CLUSTER_URLS", bad)]).expect_err(bad).to_string();
+            assert!(refused.contains("REDIS_CLUSTER_URLS"), "{bad}: {refused}");
+        }
+    }
+
+    #[test]
     fn nothing_set_gives_a_working_single_node() {
         let cfg = config(&[]).expect("defaults are valid");
         assert_eq!(cfg.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(cfg.database, DatabaseUrl::Sqlite(PathBuf::from("herald.db")));
-        assert!(cfg.redis_url.is_none());
+        assert!(cfg.redis.is_none());
         assert!(cfg.uses_development_secret());
         assert_eq!(cfg.jwt.leeway, Duration::from_secs(30));
         assert_eq!(cfg.max_body_bytes, 64 * 1024);

@@ -185,6 +185,16 @@ impl Hub {
         self.sessions.load(Ordering::Relaxed)
     }
 
+    /// Every user with a session here and the ids of their sessions here.
+    pub fn sessions_by_user(&self) -> Vec<(UserId, Vec<SessionId>)> {
+        let mut held = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            held.extend(shard.iter().map(|(user, local)| (*user, local.sessions.iter().map(|s| s.id).collect())));
+        }
+        held
+    }
+
     /// Users with at least one session on this node.
     pub fn users(&self) -> Vec<UserId> {
         self.shards

@@ -20,7 +20,9 @@
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
-//!   the node's event stream, health, a channel connection); knows nothing of the hub.
+//!   the node's event stream, health, a channel connection) on one Redis or a Redis Cluster
+//!   (sharded pub/sub), and the pool for other Redis commands; knows nothing of the hub.
+//! - `cluster_limits`: per-user REST rate and socket cap across every node, in Redis.
 //! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
 //!   delayed unsubscribe, batching, resubscribe and session repair after a reconnect.
 //! - `http`: REST routes, handlers and error envelopes.
@@ -40,6 +42,7 @@
 pub mod auth;
 pub mod broker;
 pub mod cli;
+pub mod cluster_limits;
 pub mod config;
 pub mod db;
 pub mod domain;

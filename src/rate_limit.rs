@@ -1,16 +1,19 @@
-//! Per-user REST rate limit of a node: end-user tokens get `HERALD_RATE_LIMIT_PER_SECOND`
-//! requests per second with bursts of `HERALD_RATE_LIMIT_BURST`; above it, 429 `rate_limited`
-//! with `Retry-After`. Service tokens (staff or `notifications:send`) are not limited: they
-//! legitimately send for many users. Limits are per node (a load balancer spreading one user
-//! over N nodes allows up to N times the rate). `FrameLimiter` is the per-socket limit of client
-//! frames; `HandshakeBudget` bounds the WebSocket handshakes a node accepts per second.
+//! Per-user REST rate limit: end-user tokens get `HERALD_RATE_LIMIT_PER_SECOND` requests per
+//! second with bursts of `HERALD_RATE_LIMIT_BURST`; above it, 429 `rate_limited` with
+//! `Retry-After`. Service tokens (staff or `notifications:send`) are not limited: they
+//! legitimately send for many users. With Redis configured the rate holds across every node
+//! (`crate::cluster_limits`); without it, or while Redis does not answer, each node applies it
+//! on its own. `FrameLimiter` is the per-socket limit of client frames; `HandshakeBudget` bounds
+//! the WebSocket handshakes a node accepts per second.
 
+use crate::cluster_limits::{ClusterLimits, Verdict};
 use crate::domain::UserId;
 use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
 use governor::DefaultDirectRateLimiter;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rejected frames counted per window...
@@ -20,31 +23,57 @@ pub const FLOOD_TOLERANCE: u32 = 20;
 
 pub struct RestLimiter {
     limiter: DefaultKeyedRateLimiter<UserId>,
+    /// The cluster-wide rate, when Redis is configured.
+    cluster: Option<Arc<ClusterLimits>>,
 }
 
 impl RestLimiter {
-    pub fn new(per_second: u32, burst: u32) -> RestLimiter {
+    pub fn new(per_second: u32, burst: u32, cluster: Option<Arc<ClusterLimits>>) -> RestLimiter {
         let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(per_second);
-        RestLimiter { limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)) }
+        RestLimiter { limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)), cluster }
     }
 
     /// Admits one request of `user`, or says when to retry. Service callers (`is_service`:
     /// staff or `notifications:send`) are not limited.
-    pub fn admit(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
+    pub async fn admit(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
         if is_service {
             return Ok(());
         }
-        self.limiter.check_key(&user).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
-        })
+        if let Some(cluster) = &self.cluster {
+            match cluster.admit_request(user).await {
+                Verdict::Admit => return Ok(()),
+                Verdict::Refuse(wait) => return Err(rate_limited(wait)),
+                Verdict::Unknown => {}
+            }
+        }
+        self.admit_here(user, false)
+    }
+
+    /// Whether `admit` asks Redis for this caller (else `admit_here` decides alone).
+    pub fn is_cluster_wide_for(&self, is_service: bool) -> bool {
+        self.cluster.is_some() && !is_service
+    }
+
+    /// `admit` with this node's own limit only.
+    pub fn admit_here(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
+        if is_service {
+            return Ok(());
+        }
+        self.limiter
+            .check_key(&user)
+            .map_err(|not_until| rate_limited(not_until.wait_time_from(DefaultClock::default().now())))
     }
 
     /// Forgets users whose buckets are full again (bounded memory).
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
     }
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up.
+fn rate_limited(wait: Duration) -> ApiError {
+    ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
 }
 
 /// What to do with one client frame.

@@ -5,6 +5,7 @@
 
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
+use crate::cluster_limits::ClusterLimits;
 use crate::config::Config;
 use crate::db::{self, Db, DbTimeouts};
 use crate::event::Event;
@@ -87,10 +88,10 @@ impl Node {
             .with_pool_wait_metric(metrics.db_pool_wait.clone());
         let hub = Arc::new(Hub::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let broker = match &config.redis_url {
+        let broker = match &config.redis {
             None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
-            Some(url) => Broker::Redis(
-                RedisBroker::start(url, MEMORY_BROKER_CAPACITY, config.redis_republish_bytes, shutdown_rx.clone())
+            Some(redis) => Broker::Redis(
+                RedisBroker::start(redis, MEMORY_BROKER_CAPACITY, config.redis_republish_bytes, shutdown_rx.clone())
                     .map_err(StartupError::Config)?,
             ),
         };
@@ -111,6 +112,21 @@ impl Node {
         let limits =
             BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
         let verifier = web::Data::new(verifier);
+        // Per-user limits across every node, when Redis is configured.
+        let cluster_limits = match &broker {
+            Broker::Redis(redis) => {
+                let limits = Arc::new(ClusterLimits::new(
+                    redis.command_pool(),
+                    &config.node_id,
+                    config.rate_limit_per_second,
+                    config.rate_limit_burst,
+                    config.max_sockets_per_user,
+                ));
+                actix_web::rt::spawn(limits.clone().renew_leases(hub.clone(), shutdown_rx.clone()));
+                Some(limits)
+            }
+            Broker::Memory(_) => None,
+        };
         let ws_endpoint = web::Data::new(WsEndpoint {
             context: Arc::new(WsContext {
                 metrics: metrics.clone(),
@@ -126,6 +142,7 @@ impl Node {
                     token_leeway: config.jwt.leeway,
                 },
                 shutdown: shutdown_rx.clone(),
+                cluster_limits: cluster_limits.clone(),
             }),
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
             max_sockets: config.max_sockets,
@@ -138,7 +155,11 @@ impl Node {
         let broker_data = web::Data::new(broker.clone());
         let dev_tokens =
             web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
-        let rest_limiter = web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
+        let rest_limiter = web::Data::new(RestLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            cluster_limits.clone(),
+        ));
         actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), shutdown_rx.clone()));
         let access_log = log::log_enabled!(target: "herald::http", log::Level::Info);
         let ops = match config.ops_bind {

@@ -288,7 +288,15 @@ mod tests {
         let redis = PrivateRedis::start();
         let hub = Arc::new(Hub::new());
         let (_stop, shutdown) = watch::channel(false);
-        let broker = Broker::Redis(RedisBroker::start(&redis.url, 16, 1 << 20, shutdown.clone()).expect("broker"));
+        let broker = Broker::Redis(
+            RedisBroker::start(
+                &crate::config::RedisTarget::Standalone(redis.url.clone()),
+                16,
+                1 << 20,
+                shutdown.clone(),
+            )
+            .expect("broker"),
+        );
         // A control queue of one command: nearly every watch below finds it full.
         let subscriptions = Subscriptions::start_with_control_queue(broker, hub.clone(), 1, shutdown);
         let client = redis::Client::open(redis.url.as_str()).expect("client");

@@ -7,7 +7,9 @@ pub mod mint;
 
 use crate::domain::Principal;
 use crate::error::ApiError;
+use crate::rate_limit::RestLimiter;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{ready, Ready};
 
 pub use jwt::TokenVerifier;
@@ -19,12 +21,15 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
+/// An extractor's answer: at once, or after the cluster-wide rate limit asked Redis.
+type Authenticated<T> = Either<Ready<Result<T, ApiError>>, LocalBoxFuture<'static, Result<T, ApiError>>>;
+
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        authenticate(req)
     }
 }
 
@@ -38,21 +43,34 @@ impl FromRequest for Broadcaster {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            authenticate(req)
-                .and_then(|caller| caller.ensure_may_broadcast().map(|()| Broadcaster(caller)).map_err(ApiError::from)),
-        )
+        // Broadcasters are services: the rate limit never applies to them.
+        ready(verify(req).and_then(|caller| {
+            caller.ensure_may_broadcast().map_err(ApiError::from)?;
+            Ok(Broadcaster(caller))
+        }))
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The caller's token, then their rate limit (cluster-wide when Redis is configured).
+fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
+    let principal = match verify(req) {
+        Ok(principal) => principal,
+        Err(err) => return Either::Left(ready(Err(err))),
+    };
+    let Some(limiter) = req.app_data::<web::Data<RestLimiter>>() else { return Either::Left(ready(Ok(principal))) };
+    if !limiter.is_cluster_wide_for(principal.can_send) {
+        return Either::Left(ready(limiter.admit_here(principal.user_id, principal.can_send).map(|()| principal)));
+    }
+    let limiter = limiter.clone();
+    Either::Right(Box::pin(
+        async move { limiter.admit(principal.user_id, principal.can_send).await.map(|()| principal) },
+    ))
+}
+
+fn verify(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<TokenVerifier>>()
         .ok_or_else(|| ApiError::Internal("TokenVerifier missing from app data".into()))?;
     let token = bearer_token(req).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-    let principal = verifier.verify(token)?;
-    if let Some(limiter) = req.app_data::<web::Data<crate::rate_limit::RestLimiter>>() {
-        limiter.admit(principal.user_id, principal.can_send)?;
-    }
-    Ok(principal)
+    verifier.verify(token)
 }

@@ -4,7 +4,9 @@
 //! serialized once (`bytes::Bytes`, shared by refcount on fan-out).
 //!
 //! Implementations: `memory` (the embedded single-node default: a real bounded broker, not a test
-//! double) and `redis` (multi-node clusters). An enum rather than a trait object: two known
+//! double) and `redis` (multi-node deployments, on one Redis or on a Redis Cluster with sharded
+//! pub/sub: `sharded`). `command_pool` holds the pooled connections for Redis commands off the
+//! publish path. An enum rather than a trait object: two known
 //! variants, static dispatch, and `async fn` without boxing.
 //!
 //! The interface: `publish`, `subscribe` (the stream of events arriving at this node), `checks`
@@ -13,14 +15,17 @@
 //! subscribe, when, and what to repair after a reconnect is decided by the node's one owner of
 //! subscriptions (`crate::subscriptions`), not here; the broker knows nothing of the hub.
 
+pub mod command_pool;
 pub mod memory;
 pub mod redis;
+pub mod sharded;
 
 use crate::domain::UserId;
 use crate::event::Event;
 use tokio::sync::broadcast;
 
-/// The Redis channel of a user. The one place this name is built.
+/// The Redis channel of a user on one Redis (a cluster uses `sharded::user_channel`). The one
+/// place this name is built.
 pub fn user_channel(user: UserId) -> String {
     format!("herald:user:{user}")
 }
@@ -52,7 +57,7 @@ impl Broker {
     pub async fn open_channels(&self) -> Result<ChannelConnection, String> {
         match self {
             Broker::Memory(_) => Err("the memory broker has no channels: every event reaches this node".into()),
-            Broker::Redis(broker) => broker.open_channels().await.map(ChannelConnection::Redis),
+            Broker::Redis(broker) => broker.open_channels().await,
         }
     }
 
@@ -89,24 +94,28 @@ pub enum Notice {
 /// answered (true = confirmed) within a bounded time, and a ping.
 pub enum ChannelConnection {
     Redis(redis::PubSubConnection),
+    Sharded(sharded::ShardedConnection),
 }
 
 impl ChannelConnection {
     pub async fn subscribe(&mut self, users: &[UserId]) -> bool {
         match self {
             ChannelConnection::Redis(connection) => connection.subscribe(users).await,
+            ChannelConnection::Sharded(connection) => connection.subscribe(users).await,
         }
     }
 
     pub async fn unsubscribe(&mut self, users: &[UserId]) -> bool {
         match self {
             ChannelConnection::Redis(connection) => connection.unsubscribe(users).await,
+            ChannelConnection::Sharded(connection) => connection.unsubscribe(users).await,
         }
     }
 
     pub async fn ping(&mut self) -> bool {
         match self {
             ChannelConnection::Redis(connection) => connection.ping().await,
+            ChannelConnection::Sharded(connection) => connection.ping().await,
         }
     }
 
@@ -114,6 +123,7 @@ impl ChannelConnection {
     pub async fn notice(&mut self) -> Notice {
         match self {
             ChannelConnection::Redis(connection) => connection.notice().await,
+            ChannelConnection::Sharded(connection) => connection.notice().await,
         }
     }
 
@@ -121,6 +131,7 @@ impl ChannelConnection {
     pub fn ready(&self) {
         match self {
             ChannelConnection::Redis(connection) => connection.ready(),
+            ChannelConnection::Sharded(connection) => connection.ready(),
         }
     }
 }

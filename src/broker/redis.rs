@@ -22,12 +22,17 @@
 //!
 //! It knows nothing of the hub or of sessions.
 
-use super::{user_channel, Notice};
+use super::command_pool::CommandPool;
+use super::sharded::{self, ShardedConnection};
+use super::{user_channel, ChannelConnection, Notice};
+use crate::config::RedisTarget;
 use crate::domain::{NotificationId, UserId};
 use crate::event::{Event, SessionId};
 use bytestring::ByteString;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +61,17 @@ pub struct RedisStatus {
     subscriber_was_up: AtomicBool,
     pub reconnects: AtomicU64,
     pub publish_failures: AtomicU64,
+}
+
+impl RedisStatus {
+    /// Everything wanted is subscribed: the subscriber counts as up (readiness), and a
+    /// connection after the first counts as a reconnect (metrics).
+    pub fn mark_subscriber_ready(&self) {
+        self.subscriber_up.store(true, Ordering::Release);
+        if self.subscriber_was_up.swap(true, Ordering::AcqRel) {
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Events not yet published, in order, and what they weigh.
@@ -100,10 +116,22 @@ impl Outbox {
     }
 }
 
+/// The Redis the broker talks to, with its publishing connection once it is up.
+#[derive(Clone)]
+enum Target {
+    /// One Redis: classic PUBLISH/SUBSCRIBE on `herald:user:{id}`.
+    Standalone { client: redis::Client, publisher: Arc<OnceCell<ConnectionManager>> },
+    /// A Redis Cluster: sharded pub/sub (`super::sharded`); `seed` names the first seed node,
+    /// whose credentials and TLS settings the per-master subscriber connections reuse.
+    Cluster { seed: String, publisher: Arc<OnceCell<ClusterConnection>> },
+}
+
 #[derive(Clone)]
 pub struct RedisBroker {
-    client: redis::Client,
-    publisher: Arc<OnceCell<ConnectionManager>>,
+    target: Arc<Target>,
+    /// Connections for everything but publishing and the pub/sub connection: readiness, the
+    /// cluster's slot map, the cluster-wide limits.
+    pool: Arc<CommandPool>,
     /// Events to publish, in order, drained by the publisher task. Events held back by a
     /// failure are late, which is harmless: sessions drop repeats by stream position, and late
     /// events fill the gaps they left.
@@ -122,18 +150,38 @@ impl RedisBroker {
     /// meanwhile (not ready until Redis answers). The pub/sub connection is opened by the
     /// node's `subscriptions` owner (`open_channels`).
     pub fn start(
-        url: &str,
+        redis: &RedisTarget,
         capacity: usize,
         max_unpublished_bytes: usize,
         shutdown: watch::Receiver<bool>,
     ) -> Result<RedisBroker, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let (target, pool) = match redis {
+            RedisTarget::Standalone(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(|e| format!("REDIS_URL: {e}"))?;
+                let publisher = Arc::new(OnceCell::new());
+                tokio::spawn(connect_publisher(client.clone(), publisher.clone(), shutdown.clone()));
+                let pool = CommandPool::standalone(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+                (Target::Standalone { client, publisher }, pool)
+            }
+            RedisTarget::Cluster(seeds) => {
+                let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+                    .connection_timeout(REDIS_TIMEOUT)
+                    .response_timeout(REDIS_TIMEOUT)
+                    .retries(2)
+                    .min_retry_wait(50)
+                    .max_retry_wait(500)
+                    .build()
+                    .map_err(|e| format!("REDIS_CLUSTER_URLS: {e}"))?;
+                let publisher = Arc::new(OnceCell::new());
+                tokio::spawn(connect_cluster_publisher(client, publisher.clone(), shutdown.clone()));
+                let pool = CommandPool::cluster(seeds).map_err(|e| format!("REDIS_CLUSTER_URLS: {e}"))?;
+                (Target::Cluster { seed: seeds[0].clone(), publisher }, pool)
+            }
+        };
         let (inbound, _) = broadcast::channel(capacity);
-        let publisher = Arc::new(OnceCell::new());
-        tokio::spawn(connect_publisher(client.clone(), publisher.clone(), shutdown.clone()));
         let broker = RedisBroker {
-            client,
-            publisher,
+            target: Arc::new(target),
+            pool: Arc::new(pool),
             outbox: Arc::default(),
             max_unpublished_bytes,
             wake: Arc::default(),
@@ -142,6 +190,11 @@ impl RedisBroker {
         };
         tokio::spawn(broker.clone().publish_queued(shutdown));
         Ok(broker)
+    }
+
+    /// The pool for commands off the publish path (see `command_pool`).
+    pub fn command_pool(&self) -> Arc<CommandPool> {
+        self.pool.clone()
     }
 
     /// Queues committed changes for the publisher task; never waits for Redis.
@@ -169,25 +222,43 @@ impl RedisBroker {
         }
     }
 
-    /// One PUBLISH pipeline; retried once at once, since the connection manager answers the
-    /// first command after an outage with the stale error and reconnects only then.
-    async fn try_publish(&self, events: &[Event]) -> bool {
-        let Some(manager) = self.publisher.get() else { return false };
-        let mut pipe = redis::pipe();
-        for event in events {
-            pipe.publish(user_channel(event.user_id), encode(event)).ignore();
-        }
-        for attempt in 0..2 {
-            let mut conn = manager.clone();
-            match pipe.query_async::<()>(&mut conn).await {
-                Ok(()) => return true,
-                Err(err) if attempt == 1 => {
-                    log::warn!("redis publish failed ({} event(s) queued for retry): {err}", events.len())
+    /// Publishes a batch; returns the events that were not published, in order. On one Redis,
+    /// one PUBLISH pipeline, retried once at once, since the connection manager answers the
+    /// first command after an outage with the stale error and reconnects only then. On a
+    /// cluster, one SPUBLISH pipeline per partition (`sharded::publish`).
+    async fn try_publish(&self, events: Vec<Event>) -> Vec<Event> {
+        match &*self.target {
+            Target::Standalone { publisher, .. } => {
+                let Some(manager) = publisher.get() else { return events };
+                let mut pipe = redis::pipe();
+                for event in &events {
+                    pipe.publish(user_channel(event.user_id), encode(event)).ignore();
                 }
-                Err(_) => {}
+                for attempt in 0..2 {
+                    let mut conn = manager.clone();
+                    match pipe.query_async::<()>(&mut conn).await {
+                        Ok(()) => return Vec::new(),
+                        Err(err) if attempt == 1 => {
+                            log::warn!("redis publish failed ({} event(s) queued for retry): {err}", events.len())
+                        }
+                        Err(_) => {}
+                    }
+                }
+                events
+            }
+            Target::Cluster { publisher, .. } => {
+                let Some(connection) = publisher.get() else { return events };
+                let count = events.len();
+                let unpublished = sharded::publish(connection, events, REDIS_TIMEOUT).await;
+                if !unpublished.is_empty() {
+                    log::warn!(
+                        "redis cluster publish failed for {} of {count} event(s), queued for retry",
+                        unpublished.len()
+                    );
+                }
+                unpublished
             }
         }
-        false
     }
 
     /// The publisher task: publishes queued events, oldest first, a pipeline at a time, until
@@ -221,7 +292,12 @@ impl RedisBroker {
                 }
                 continue;
             }
-            let published = if resync_owed { self.publish_resync().await } else { self.try_publish(&batch).await };
+            let (published, unpublished) = if resync_owed {
+                (self.publish_resync().await, Vec::new())
+            } else {
+                let unpublished = self.try_publish(batch).await;
+                (unpublished.is_empty(), unpublished)
+            };
             {
                 let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
                 if published {
@@ -229,10 +305,10 @@ impl RedisBroker {
                     outbox.resync_owed &= !resync_owed;
                 } else {
                     if !outbox.failing {
-                        self.status.publish_failures.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        self.status.publish_failures.fetch_add(unpublished.len() as u64, Ordering::Relaxed);
                         outbox.failing = true;
                     }
-                    for event in batch.into_iter().rev() {
+                    for event in unpublished.into_iter().rev() {
                         outbox.push_front(event);
                     }
                     self.drop_if_overflowing(&mut outbox);
@@ -252,17 +328,30 @@ impl RedisBroker {
 
     /// Tells every node (this one too) to repair all its sessions from the database.
     async fn publish_resync(&self) -> bool {
-        let Some(manager) = self.publisher.get() else { return false };
-        for _ in 0..2 {
-            let mut conn = manager.clone();
-            let mut publish = redis::cmd("PUBLISH");
-            publish.arg(RESYNC_CHANNEL).arg("events dropped");
-            if matches!(timeout(REDIS_TIMEOUT, publish.query_async::<i64>(&mut conn)).await, Ok(Ok(_))) {
-                log::info!("published a resync: every node repairs its sessions from the database");
-                return true;
+        let published = match &*self.target {
+            Target::Standalone { publisher, .. } => {
+                let Some(manager) = publisher.get() else { return false };
+                let mut published = false;
+                for _ in 0..2 {
+                    let mut conn = manager.clone();
+                    let mut publish = redis::cmd("PUBLISH");
+                    publish.arg(RESYNC_CHANNEL).arg("events dropped");
+                    if matches!(timeout(REDIS_TIMEOUT, publish.query_async::<i64>(&mut conn)).await, Ok(Ok(_))) {
+                        published = true;
+                        break;
+                    }
+                }
+                published
             }
+            Target::Cluster { publisher, .. } => {
+                let Some(connection) = publisher.get() else { return false };
+                sharded::publish_resync(connection, REDIS_TIMEOUT).await
+            }
+        };
+        if published {
+            log::info!("published a resync: every node repairs its sessions from the database");
         }
-        false
+        published
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -271,8 +360,16 @@ impl RedisBroker {
 
     /// Opens a pub/sub connection subscribed to `herald:resync` (and to no user yet), with its
     /// reader task. The caller subscribes the users it wants.
-    pub async fn open_channels(&self) -> Result<PubSubConnection, String> {
-        let pubsub = match timeout(REDIS_TIMEOUT, self.client.get_async_pubsub()).await {
+    pub async fn open_channels(&self) -> Result<ChannelConnection, String> {
+        let client = match &*self.target {
+            Target::Standalone { client, .. } => client,
+            Target::Cluster { seed, .. } => {
+                return ShardedConnection::open(seed, &self.pool, &self.inbound, &self.status)
+                    .await
+                    .map(ChannelConnection::Sharded);
+            }
+        };
+        let pubsub = match timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await {
             Ok(Ok(pubsub)) => pubsub,
             Ok(Err(err)) => return Err(err.to_string()),
             Err(_) => return Err(format!("no connection within {REDIS_TIMEOUT:?}")),
@@ -302,24 +399,32 @@ impl RedisBroker {
         if !matches!(timeout(COMMAND_TIMEOUT, connection.sink.subscribe(RESYNC_CHANNEL)).await, Ok(Ok(()))) {
             return Err(format!("SUBSCRIBE {RESYNC_CHANNEL} failed"));
         }
-        Ok(connection)
+        Ok(ChannelConnection::Redis(connection))
     }
 
-    /// Whether the publisher answers a PING now (tried twice: see `try_publish`).
+    /// Whether Redis answers now, through the command pool (whose checkout drops a connection
+    /// an outage broke): a PING, or on a cluster `CLUSTER INFO` saying `cluster_state:ok`.
     pub async fn publisher_ready(&self) -> bool {
-        let Some(manager) = self.publisher.get() else { return false };
-        for _ in 0..2 {
-            let mut conn = manager.clone();
-            if matches!(timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await, Ok(Ok(_))) {
-                return true;
-            }
+        let published_before = match &*self.target {
+            Target::Standalone { publisher, .. } => publisher.get().is_some(),
+            Target::Cluster { publisher, .. } => publisher.get().is_some(),
+        };
+        if !published_before {
+            return false;
         }
-        false
+        match &*self.target {
+            Target::Standalone { .. } => self.pool.query::<String>(&redis::cmd("PING")).await.is_ok(),
+            Target::Cluster { .. } => self
+                .pool
+                .query::<String>(redis::cmd("CLUSTER").arg("INFO"))
+                .await
+                .is_ok_and(|info| info.lines().any(|line| line.trim() == "cluster_state:ok")),
+        }
     }
 }
 
 /// `"{seq} {notification_id or 0} {origin or 0} {published_at_us}\n{frame}"`.
-fn encode(event: &Event) -> Vec<u8> {
+pub(super) fn encode(event: &Event) -> Vec<u8> {
     let header = format!(
         "{} {} {} {}\n",
         event.seq,
@@ -334,7 +439,11 @@ fn encode(event: &Event) -> Vec<u8> {
 }
 
 fn decode(channel: &str, payload: &[u8]) -> Option<Event> {
-    let user_id = UserId::parse_str(channel.strip_prefix(CHANNEL_PREFIX)?)?;
+    decode_payload(UserId::parse_str(channel.strip_prefix(CHANNEL_PREFIX)?)?, payload)
+}
+
+/// The event in a message's payload, for the user its channel names.
+pub(super) fn decode_payload(user_id: UserId, payload: &[u8]) -> Option<Event> {
     let split = payload.iter().position(|b| *b == b'\n')?;
     let header = std::str::from_utf8(&payload[..split]).ok()?;
     let mut fields = header.split(' ');
@@ -344,6 +453,29 @@ fn decode(channel: &str, payload: &[u8]) -> Option<Event> {
     let published_at_us = fields.next()?.parse::<u64>().ok()?;
     let frame = ByteString::try_from(bytes::Bytes::copy_from_slice(&payload[split + 1..])).ok()?;
     Some(Event { user_id, seq, notification_id, origin, frame, published_at_us })
+}
+
+async fn connect_cluster_publisher(
+    client: ClusterClient,
+    cell: Arc<OnceCell<ClusterConnection>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match timeout(REDIS_TIMEOUT * 2, client.get_async_connection()).await {
+            Ok(Ok(connection)) => {
+                let _ = cell.set(connection);
+                return;
+            }
+            Ok(Err(err)) => log::warn!("redis cluster publisher cannot connect yet: {err}"),
+            Err(_) => log::warn!("redis cluster publisher cannot connect yet: no answer"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }
 
 async fn connect_publisher(
@@ -408,10 +540,7 @@ impl PubSubConnection {
     /// Everything wanted is subscribed: the subscriber counts as up (readiness), and a
     /// connection after the first counts as a reconnect (metrics).
     pub fn ready(&self) {
-        self.status.subscriber_up.store(true, Ordering::Release);
-        if self.status.subscriber_was_up.swap(true, Ordering::AcqRel) {
-            self.status.reconnects.fetch_add(1, Ordering::Relaxed);
-        }
+        self.status.mark_subscriber_ready();
     }
 }
 

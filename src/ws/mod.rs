@@ -9,7 +9,9 @@ pub mod protocol;
 pub mod session;
 
 use crate::auth::{bearer_token, TokenVerifier};
+use crate::cluster_limits::{ClusterLimits, Verdict};
 use crate::error::ApiError;
+use crate::event::SessionId;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::rate_limit::RestLimiter;
@@ -48,6 +50,8 @@ pub struct WsContext {
     pub settings: WsSettings,
     /// Becomes `true` when the node shuts down: sessions close with 1001.
     pub shutdown: watch::Receiver<bool>,
+    /// The cluster-wide socket cap per user, when Redis is configured.
+    pub cluster_limits: Option<Arc<ClusterLimits>>,
 }
 
 /// The handshake state of the endpoint.
@@ -64,7 +68,8 @@ pub struct WsEndpoint {
 }
 
 /// The handshake: origin (403), token (401), the user's request rate (429: a handshake counts
-/// as a REST request), the node's handshake budget and socket limits (503), then the upgrade.
+/// as a REST request), the node's handshake budget and socket limits (503), the user's socket
+/// cap (429; on this node, then cluster-wide when Redis is configured), then the upgrade.
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
@@ -82,7 +87,7 @@ pub async fn connect(
         .or_else(|| bearer_token(&req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
     let principal = endpoint.context.verifier.verify(token)?;
-    user_limiter.admit(principal.user_id, principal.can_send)?;
+    user_limiter.admit(principal.user_id, principal.can_send).await?;
     endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
     if hub.session_count() >= endpoint.max_sockets {
@@ -100,16 +105,38 @@ pub async fn connect(
                 .ok_or_else(|| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
+    let id = SessionId(rand::random());
+    let cluster_limits = &endpoint.context.cluster_limits;
+    if let Some(limits) = cluster_limits {
+        if let Verdict::Refuse(_) = limits.claim_socket(principal.user_id, id).await {
+            return Err(ApiError::RateLimited { retry_after_secs: 5 });
+        }
+    }
+    let upgraded = upgrade(&req, body).await;
+    let Ok((response, socket, stream)) = upgraded else {
+        if let Some(limits) = cluster_limits {
+            limits.release_socket(principal.user_id, id);
+        }
+        return upgraded.map(|(response, ..)| response);
+    };
+    actix_web::rt::spawn(session::run(endpoint.context.clone(), principal, id, since, socket, stream));
+    Ok(response)
+}
+
+/// The upgrade to a WebSocket whose frames are bounded by `MAX_FRAME_BYTES`.
+async fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<(HttpResponse, actix_ws::Session, actix_ws::AggregatedMessageStream), ApiError> {
     // A frame declaring more than the limit is refused at its header, not buffered first.
-    let body = frame_limit::limit_frames(&req, body, MAX_FRAME_BYTES)
+    let body = frame_limit::limit_frames(req, body, MAX_FRAME_BYTES)
         .await
         .map_err(|e| ApiError::Internal(format!("WebSocket payload: {e}")))?;
     let (response, socket, stream) =
-        actix_ws::handle(&req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
+        actix_ws::handle(req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
     let stream =
         stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(session::run(endpoint.context.clone(), principal, since, socket, stream));
-    Ok(response)
+    Ok((response, socket, stream))
 }
 
 /// Browsers send `Origin`; other clients may not, and are not subject to the check.

@@ -67,13 +67,13 @@ struct Session {
 pub fn run(
     ctx: Arc<WsContext>,
     principal: Principal,
+    id: SessionId,
     since: Option<i64>,
     socket: actix_ws::Session,
     mut stream: AggregatedMessageStream,
 ) -> impl std::future::Future<Output = ()> {
     let (outbox_tx, mut outbox) = mpsc::channel(ctx.settings.outbox_size);
     let signals = Arc::new(SessionSignals::default());
-    let id = SessionId(rand::random());
     let user = principal.user_id;
     let first_on_node = ctx.hub.register(user, id, outbox_tx, signals.clone());
     let mut session =
@@ -85,6 +85,9 @@ pub fn run(
         let stop = session.serve(since, &mut stream, &mut outbox).await;
         if session.ctx.hub.unregister(user, id) {
             session.ctx.subscriptions.unwatch(user);
+        }
+        if let Some(limits) = &session.ctx.cluster_limits {
+            limits.release_socket(user, id);
         }
         drop(outbox);
         if let Some(reason) = stop {

@@ -6,7 +6,7 @@
 //! timeouts above the ping settings, no token redirected from port 80). tests/api/nginx.rs runs
 //! nginx.conf.
 
-use herald::config::{Config, DatabaseUrl, ENV_VARS, PLACEHOLDER_SECRETS};
+use herald::config::{Config, DatabaseUrl, RedisTarget, ENV_VARS, PLACEHOLDER_SECRETS};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 
@@ -211,7 +211,7 @@ fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     config.check_serving().expect("a node's environment may serve");
     let DatabaseUrl::Postgres(database_url) = &config.database else { panic!("nodes use PostgreSQL") };
     assert!(database_url.contains("@postgres:5432/"), "{database_url}");
-    assert_eq!(config.redis_url.as_deref(), Some("redis://redis:6379/0"));
+    assert_eq!(config.redis, Some(RedisTarget::Standalone("redis://redis:6379/0".to_owned())));
     assert!(!config.migrate_on_start, "the migrate service migrates; nodes must not");
     assert!(!config.uses_development_secret(), "replicas need one shared JWT_SECRET, not one random each");
     assert_eq!(config.jwt.secret.0, OPERATOR_SECRET, "every replica gets the operator's secret");

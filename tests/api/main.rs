@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod cluster_fanout;
 mod cluster_faults;
+mod cluster_limits;
 mod db_stall;
 mod deploy_files;
 mod docs;

@@ -1,0 +1,101 @@
+//! Per-user limits across nodes (issue 16): with Redis configured, two nodes allow a user the
+//! REST rate and the socket cap once, not twice; a closed socket gives its place back; while
+//! Redis is down each node applies its own limits and no request waits for Redis.
+
+use crate::helpers::*;
+use awc::http::StatusCode;
+use futures_util::SinkExt;
+use std::time::{Duration, Instant};
+
+const UNREAD: &str = "/auth/notifications/unread-count/";
+
+/// Statuses of `n` requests of `user`, alternating between the nodes.
+async fn alternate(nodes: &[TestApp], user: i64, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let (status, body) = nodes[i % nodes.len()].get(UNREAD, &token(user)).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+        }
+        statuses.push(status.as_u16());
+    }
+    statuses
+}
+
+fn socket_url(node: &TestApp, user: i64) -> String {
+    ws_url(node, &format!("?token={}", token(user)))
+}
+
+#[actix_web::test]
+async fn the_rate_limit_holds_across_two_nodes() {
+    let (_db, _redis, nodes) =
+        cluster(2, &[("HERALD_RATE_LIMIT_PER_SECOND", "1"), ("HERALD_RATE_LIMIT_BURST", "4")]).await;
+    let statuses = alternate(&nodes, 1, 8).await;
+    // A burst of 4 in all (a per-node limit would have allowed 8).
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 4, "{statuses:?}");
+    assert_eq!(&statuses[..4], &[200, 200, 200, 200], "{statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Another user has their own budget; services are not limited.
+    assert_eq!(alternate(&nodes, 2, 2).await, [200, 200]);
+    for node in &nodes {
+        let (status, _) = node.get(UNREAD, &staff_token(1)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+#[actix_web::test]
+async fn the_socket_cap_holds_across_two_nodes_and_a_closed_socket_gives_its_place_back() {
+    let (_db, _redis, nodes) = cluster(2, &[("HERALD_MAX_SOCKETS_PER_USER", "2")]).await;
+    let (mut first, _) = WsClient::open(&nodes[0], &token(7)).await;
+    let (_second, _) = WsClient::open(&nodes[1], &token(7)).await;
+    for node in &nodes {
+        let refused = WsClient::try_connect(&socket_url(node, 7), &[]).await.err().expect("a third socket is refused");
+        assert_eq!(refused.status, 429, "{:?}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "rate_limited");
+    }
+    // Another user is not affected.
+    let (_other, _) = WsClient::open(&nodes[0], &token(8)).await;
+
+    first.stream.close(None).await.expect("close");
+    drop(first);
+    let reopened = poll(WAIT, async || match WsClient::try_connect(&socket_url(&nodes[1], 7), &[]).await {
+        Ok(ws) => Ok(ws),
+        Err(refused) => Err(refused.status),
+    })
+    .await;
+    let mut reopened = reopened.expect("the closed socket's place is free again");
+    assert_eq!(reopened.next_json().await["type"], "connection_established");
+}
+
+#[actix_web::test]
+async fn while_redis_is_down_each_node_applies_its_own_limits_without_waiting_for_redis() {
+    let (_db, redis, nodes) = cluster(
+        2,
+        &[
+            ("HERALD_RATE_LIMIT_PER_SECOND", "1"),
+            ("HERALD_RATE_LIMIT_BURST", "2"),
+            ("HERALD_MAX_SOCKETS_PER_USER", "1"),
+        ],
+    )
+    .await;
+    let _stopped = tokio::task::spawn_blocking(move || {
+        let mut redis = redis;
+        redis.stop();
+        redis
+    })
+    .await
+    .expect("stop redis");
+    let started = Instant::now();
+    let statuses = alternate(&nodes, 3, 6).await;
+    // Each node allows its own burst of 2: 4 in all, then 429.
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 4, "{statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 429), "{statuses:?}");
+    // One socket per node: the cap falls back to each node's own.
+    let (_a, _) = WsClient::open(&nodes[0], &token(4)).await;
+    let (_b, _) = WsClient::open(&nodes[1], &token(4)).await;
+    let refused = WsClient::try_connect(&socket_url(&nodes[0], 4), &[]).await.err().expect("node cap");
+    assert_eq!(refused.status, 429);
+    // Bounded: 6 requests and 3 handshakes did not each wait for the missing Redis.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
