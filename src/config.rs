@@ -32,7 +32,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "JWT_LEEWAY_SECONDS", default: "30", doc: "Clock-skew leeway for `exp` and `nbf`." },
     EnvVar { name: "ALLOWED_ORIGINS", default: "", doc: "Comma-separated browser origins allowed to open WebSockets (others get 403; clients sending no `Origin` are not browsers and are not checked); unset allows any." },
     EnvVar { name: "NODE_ID", default: "", doc: "Name of this node in logs and metrics; unset: `<hostname>-<pid>`." },
-    EnvVar { name: "RUST_LOG", default: "info", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`." },
+    EnvVar { name: "RUST_LOG", default: "info,redis=error", doc: "Log filter (env_logger syntax), e.g. `herald=debug,actix_web=info`. The default keeps the redis crate's per-attempt reconnect lines out (Herald logs outages itself)." },
     EnvVar { name: "HERALD_WORKERS", default: "", doc: "HTTP worker threads; unset: one per CPU core." },
     EnvVar { name: "HERALD_DB_POOL_SIZE", default: "16", doc: "Maximum pooled database connections of this node; the group-commit writer holds one more of its own." },
     EnvVar { name: "HERALD_DB_TIMEOUT_MS", default: "3000", doc: "Longest wait for a database connection before answering 503 `unavailable`." },
@@ -49,10 +49,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "HERALD_WS_PING_TIMEOUT_SECS", default: "60", doc: "A socket silent this long (no frame, no pong) is closed; also the longest a push may wait for a client that does not read." },
     EnvVar { name: "HERALD_WS_HANDSHAKES_PER_SECOND", default: "2000", doc: "WebSocket handshakes this node accepts per second (bursts of the same size); more get 503 `unavailable` with `Retry-After`. Each user's handshakes also count against their REST rate limit." },
     EnvVar { name: "HERALD_WS_FRAMES_PER_SECOND", default: "20", doc: "Client frames per second per socket; excess frames get a `rate_limited` error, a flood is closed with 1008." },
-    EnvVar { name: "HERALD_RATE_LIMIT_PER_SECOND", default: "20", doc: "REST requests per second per end user on one node (service tokens with `is_staff` or `notifications:send` are not limited); 429 `rate_limited` with `Retry-After` above." },
+    EnvVar { name: "HERALD_RATE_LIMIT_PER_SECOND", default: "20", doc: "REST requests per second per end user (service tokens with `is_staff` or `notifications:send` are not limited); 429 `rate_limited` with `Retry-After` above. With Redis configured it holds across all nodes; without Redis, or while Redis does not answer, per node." },
     EnvVar { name: "HERALD_RATE_LIMIT_BURST", default: "50", doc: "Requests an end user may send at once before the per-second rate applies." },
     EnvVar { name: "HERALD_MAX_SOCKETS", default: "20000", doc: "Open WebSockets per node; more are refused with 503 `unavailable` (clients try another node)." },
-    EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user on one node; more are refused with 429 `rate_limited`." },
+    EnvVar { name: "HERALD_MAX_SOCKETS_PER_USER", default: "20", doc: "Open WebSockets per user; more are refused with 429 `rate_limited`. With Redis configured it holds across all nodes (a crashed node's sockets stop counting within 30 s); without Redis, or while Redis does not answer, per node." },
     EnvVar { name: "HERALD_RETENTION_DAYS", default: "", doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: keep everything (or run `herald prune`)." },
     EnvVar { name: "HERALD_REDIS_REPUBLISH_BYTES", default: "67108864", doc: "Bytes of events kept for republishing while Redis refuses publishes; past it the queue is dropped and every node resyncs its sockets from the database once Redis is back." },
     EnvVar { name: "HERALD_GROUP_COMMIT_WAIT_US", default: "2000", doc: "Creates arriving faster than one per this (measured, per node) are stored in batches: the writer waits up to this many microseconds after the first create of a batch for others to join it (fewer statements, commits and publishes: less CPU per create). Slower traffic is written at once. 0 never waits." },
@@ -139,6 +139,11 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub leeway: Duration,
+}
+
+/// The documented default of a variable (`""` for one that is unset by default).
+pub fn default_of(name: &str) -> &'static str {
+    ENV_VARS.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
 }
 
 /// Where the Redis fan-out runs.
@@ -519,13 +524,9 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn default_of(name: &str) -> &'static str {
-        ENV_VARS.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
-    }
-
     /// Parses the variable or its documented default, recording a problem on failure.
     fn parse<T>(&mut self, name: &'static str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        let raw = self.get(name).unwrap_or_else(|| Self::default_of(name).to_owned());
+        let raw = self.get(name).unwrap_or_else(|| default_of(name).to_owned());
         let result = parse(&raw).map_err(|why| format!("{why} (got {raw:?})"));
         self.check(name, result)
     }

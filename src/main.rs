@@ -14,7 +14,11 @@ const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // The redis crate logs every attempt of its cluster connections to reach a failed master
+    // (hundreds of lines a minute until the master is forgotten); Herald logs the outage and the
+    // recovery itself. `RUST_LOG=info,redis=warn` shows the crate's lines too.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(herald::config::default_of("RUST_LOG")))
+        .init();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
