@@ -228,6 +228,9 @@ impl AsyncPushSender for PushHandler {
 pub struct ShardedConnection {
     masters: HashMap<Master, MultiplexedConnection>,
     owners: Owners,
+    /// A different slot map read once: it counts as a change when the next read agrees (one
+    /// node answering with a stale view must not make every socket repair each second).
+    changed_once: Option<Owners>,
     pool: CommandPool,
     state: Arc<PushState>,
     status: Arc<RedisStatus>,
@@ -272,7 +275,14 @@ impl ShardedConnection {
             }
         });
         let masters = join_all(connects).await.into_iter().collect::<Result<HashMap<_, _>, String>>()?;
-        let connection = ShardedConnection { masters, owners, pool: pool.clone(), state, status: status.clone() };
+        let connection = ShardedConnection {
+            masters,
+            owners,
+            changed_once: None,
+            pool: pool.clone(),
+            state,
+            status: status.clone(),
+        };
         let resync_master = connection.owners.resync.clone();
         if !connection.send_one_channel_commands("SSUBSCRIBE", &resync_master, &[RESYNC_CHANNEL.to_owned()]).await {
             return Err(format!("SSUBSCRIBE {RESYNC_CHANNEL} failed"));
@@ -341,7 +351,7 @@ impl ShardedConnection {
     }
 
     /// PINGs every master and re-reads the slot map: false when a master does not answer, the
-    /// slots we use moved, or a push said the connection is lost.
+    /// slots we use moved (two reads in a row say so), or a push said the connection is lost.
     pub async fn ping(&mut self) -> bool {
         let pings = self.masters.values().map(|connection| {
             let mut connection = connection.clone();
@@ -357,14 +367,23 @@ impl ShardedConnection {
             return false;
         }
         match Owners::read(&self.pool).await {
-            Ok(owners) if owners == self.owners => !self.state.lost.load(Ordering::Acquire),
+            Ok(owners) if owners == self.owners => {
+                self.changed_once = None;
+                !self.state.lost.load(Ordering::Acquire)
+            }
+            Ok(owners) if self.changed_once.as_ref() != Some(&owners) => {
+                self.changed_once = Some(owners);
+                !self.state.lost.load(Ordering::Acquire)
+            }
             Ok(_) => {
                 self.state.lose("the slot map changed");
                 false
             }
+            // The masters answered PING: a slot map that cannot be read now (a busy pool, a
+            // node restarting) is read again at the next ping.
             Err(err) => {
-                self.state.lose(&format!("the slot map cannot be read: {err}"));
-                false
+                log::debug!("redis cluster slot map not read: {err}");
+                !self.state.lost.load(Ordering::Acquire)
             }
         }
     }

@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use awc::http::StatusCode;
-use futures_util::SinkExt;
 use std::time::{Duration, Instant};
 
 const UNREAD: &str = "/auth/notifications/unread-count/";

@@ -23,6 +23,7 @@ mod lost_publish;
 mod metrics;
 mod nginx;
 mod openapi;
+mod redis_cluster;
 mod rest;
 mod retention;
 mod secrets;

@@ -1,10 +1,11 @@
 //! The test world, one copy of each helper: a fresh database per test (`db`), nodes in this
 //! process on port 0 and a JSON client (`app`), tokens (`tokens`), `herald` processes
 //! (`process`), a WebSocket client and frame readers (`ws_client`), what a stream of pushed ids
-//! must look like (`streams`), a private Redis (`redis_server`), a cluster of nodes on both
-//! (`cluster`), ports proven held by the process that uses them (`ports`), a TCP proxy that cuts
-//! or stalls connections (`proxy`), and bounded waits on a condition (`wait`). Everything is
-//! cleaned up on Drop; every wait is bounded.
+//! must look like (`streams`), a private Redis (`redis_server`), a private Redis Cluster and
+//! nodes on it (`redis_cluster`), a cluster of nodes on both (`cluster`), ports proven held by
+//! the process that uses them (`ports`), a TCP proxy that cuts or stalls connections (`proxy`),
+//! and bounded waits on a condition (`wait`). Everything is cleaned up on Drop; every wait is
+//! bounded.
 
 #![allow(dead_code)]
 
@@ -14,6 +15,7 @@ mod db;
 mod ports;
 mod process;
 mod proxy;
+mod redis_cluster;
 mod redis_server;
 mod streams;
 mod tokens;
@@ -28,6 +30,7 @@ pub use db::*;
 pub use ports::*;
 pub use process::*;
 pub use proxy::*;
+pub use redis_cluster::*;
 pub use redis_server::*;
 pub use streams::*;
 pub use tokens::*;
