@@ -335,21 +335,23 @@ impl Session {
 
     /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
     async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
-        match self.send_after(since, false, 0).await? {
+        match self.send_after(since, false, i64::MAX).await? {
             Ok(Replayed { last_id, .. }) => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
             Err(err) => self.send(protocol::error_frame(&err.into(), request_id)).await,
         }
     }
 
-    /// Sends every notification with id above `after` (only live ones when `live_only`),
-    /// oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. Returns the last id
-    /// sent (`after` when none) and how many of those sent had an id up to `count_upto`, or the
-    /// database error that stopped it.
+    /// Sends every notification with id above `after` and at most `until` (only live ones when
+    /// `live_only`), oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. Returns
+    /// the last id sent (`after` when none) and how many were sent, or the database error that
+    /// stopped it. A repair stops at the newest id of the position it read: a notification
+    /// committed later is not sent ahead of its stream position, else the next repair would count
+    /// it as missing and send a needless `resync`.
     async fn send_after(
         &mut self,
         after: i64,
         live_only: bool,
-        count_upto: i64,
+        until: i64,
     ) -> Result<Result<Replayed, InboxError>, Stop> {
         let deadline = Instant::now() + REPLAY_DEADLINE;
         let mut last_id = after;
@@ -361,6 +363,9 @@ impl Session {
                 Err(err) => return Ok(Err(err)),
             };
             for row in &rows {
+                if row.id > until {
+                    return Ok(Ok(Replayed { last_id, counted }));
+                }
                 let frame = ServerFrame::Notification { notification: row.into() }.to_text();
                 match tokio::time::timeout_at(deadline, self.send(frame)).await {
                     Ok(sent) => sent?,
@@ -368,7 +373,7 @@ impl Session {
                 }
                 self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
-                counted += i64::from(row.id <= count_upto);
+                counted += 1;
                 self.delivery.sent_notification(row.id);
             }
             if !more {
@@ -454,7 +459,7 @@ impl Session {
     }
 }
 
-/// What `send_after` sent: the last id, and how many rows up to its `count_upto`.
+/// What `send_after` sent: the last id, and how many rows.
 struct Replayed {
     last_id: i64,
     counted: i64,

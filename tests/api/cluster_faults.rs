@@ -57,6 +57,8 @@ struct Seen {
     ids: Vec<(i64, Instant)>,
     /// Its close code (1006: ended without a close frame, or a transport error).
     ended: Option<u16>,
+    /// `resync` frames: "refetch your list, changes other than new notifications were lost".
+    resyncs: usize,
 }
 
 /// Reads a socket in the background into `Seen` until aborted or the socket ends.
@@ -69,6 +71,8 @@ fn record(mut ws: WsClient) -> (Rc<RefCell<Seen>>, tokio::task::JoinHandle<()>) 
                 Read::Frame(frame) => {
                     if let Some(id) = pushed_id(&frame) {
                         sink.borrow_mut().ids.push((id, Instant::now()));
+                    } else if frame["type"] == "resync" {
+                        sink.borrow_mut().resyncs += 1;
                     }
                 }
                 Read::Closed(why) => {
@@ -339,6 +343,10 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
         let seen = seen.borrow();
         if let Some(why) = &seen.ended {
             problems.push(format!("user {user} on {name}: socket ended with close code {why}"));
+        }
+        // Only creates: the repairs send the missed notifications, and nothing else is untold.
+        if seen.resyncs > 0 {
+            problems.push(format!("user {user} on {name}: {} needless `resync` frame(s)", seen.resyncs));
         }
         let got: Vec<i64> = seen.ids.iter().map(|(id, _)| *id).collect();
         let want = expected.get(user).cloned().unwrap_or_default();
