@@ -3,37 +3,47 @@
 //!
 //! - the REST rate: one GCRA cell per user (`herald:{p}:rate:{id}`), checked and advanced
 //!   atomically by a Lua script on Redis' clock, so N nodes allow the rate once, not N times;
-//! - open sockets: a sorted set per user (`herald:{p}:sockets:{id}`) of `node/session` members
-//!   scored by lease expiry. A handshake claims a member when the user holds fewer than the cap
-//!   (expired leases dropped first); a closed socket removes it; every `LEASE / 3` each node
-//!   renews the members of the sockets it holds and drops its members for sockets it no longer
-//!   holds, so a crashed node's sockets stop counting after at most `LEASE`, and sockets opened
-//!   while Redis was away start counting at the next renewal.
+//! - open sockets: a set per user (`herald:{p}:sockets:{id}`) of `node/session` members. A
+//!   handshake claims a member when the user holds fewer than the cap; a closed socket removes
+//!   it. A member counts only while its node is alive: every `HEARTBEAT` each node refreshes
+//!   one key per partition (`herald:{p}:node:{node}`, expiring after `NODE_LEASE`), and a claim
+//!   drops the members of nodes whose key is gone, so a crashed node's sockets stop counting
+//!   within `NODE_LEASE`. Idle sockets cost Redis nothing: the per-node work is 128 keys per
+//!   heartbeat, whatever the number of sockets. Every `RECONCILE`, and after Redis was away,
+//!   each node rewrites its members of the users it holds (closes whose removal was lost,
+//!   sockets opened while Redis did not answer).
 //!
 //! The keys carry the user's partition as hash tag (`crate::broker::sharded::partition`), so on
 //! a cluster each script touches one slot. When Redis does not answer within `ANSWER_WITHIN`
-//! the caller falls back to its node's own limits, and Redis is not asked again for `RETRY_AFTER`:
-//! an outage costs no request more than one short wait. Nothing here is on the publish path.
+//! the caller falls back to its node's own limits, and Redis is not asked again for
+//! `RETRY_AFTER`: an outage costs no request more than one short wait. Nothing here is on the
+//! publish path.
 
 use crate::broker::command_pool::CommandPool;
-use crate::broker::sharded::partition;
+use crate::broker::sharded::{partition, PARTITIONS};
 use crate::domain::UserId;
 use crate::event::SessionId;
 use crate::hub::Hub;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-/// How long a claimed socket counts without being renewed by its node.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// How long a node's sockets count after its last heartbeat.
+pub const NODE_LEASE: Duration = Duration::from_secs(30);
+/// How often a node says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How often a node rewrites its socket members in Redis (see the module).
+const RECONCILE: Duration = Duration::from_secs(300);
+/// A socket set nobody claimed or reconciled for this long is dropped (its user left).
+const SOCKETS_IDLE: Duration = Duration::from_secs(24 * 3600);
 /// The longest a limit check waits for Redis before the node's own limit decides.
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);
 /// After Redis failed to answer, the node's own limits decide for this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Users whose leases are renewed concurrently.
-const RENEW_CONCURRENCY: usize = 32;
+/// Users whose members are rewritten concurrently.
+const RECONCILE_CONCURRENCY: usize = 16;
 
 /// GCRA: KEYS[1] the user's cell; ARGV[1] emission interval (µs), ARGV[2] burst.
 /// Returns 0 when admitted, else the microseconds until a request would be.
@@ -50,32 +60,37 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.floor((new_tat - now) / 1000) + 1
 return 0
 ";
 
-/// KEYS[1] the user's socket set; ARGV[1] cap, ARGV[2] lease (ms), ARGV[3] member.
-/// Returns 1 when claimed, 0 when the user is at the cap.
+/// KEYS[1] the user's socket set; ARGV[1] cap, ARGV[2] member, ARGV[3] the partition's node-key
+/// prefix (`herald:{p}:node:`, same slot), ARGV[4] idle expiry (ms), ARGV[5] this node's
+/// instance, ARGV[6] node lease (ms). Says the claiming node is alive (so a claim made before its
+/// first heartbeat counts), drops members of dead nodes; returns 1 when claimed, 0 when the user
+/// is at the cap.
 const CLAIM_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('SET', ARGV[3] .. ARGV[5], 1, 'PX', ARGV[6])
+local live = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local node = string.match(member, '^(.*)/[^/]*$')
+  if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then
+    live = live + 1
+  else
+    redis.call('SREM', KEYS[1], member)
+  end
+end
+if live >= tonumber(ARGV[1]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ";
 
-/// KEYS[1] the user's socket set; ARGV[1] this node's member prefix, ARGV[2] lease (ms),
-/// ARGV[3..] the members of the sockets this node holds now. Renews those, drops this node's
-/// others and every expired lease.
-const RENEW_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local held = {}
-for i = 3, #ARGV do held[ARGV[i]] = true end
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if string.sub(member, 1, #ARGV[1]) == ARGV[1] and not held[member] then redis.call('ZREM', KEYS[1], member) end
+/// KEYS[1] the user's socket set; ARGV[1] this node's member prefix, ARGV[2] idle expiry (ms),
+/// ARGV[3..] the members of the sockets this node holds now: they are the node's members from
+/// now on.
+const RECONCILE_SCRIPT: &str = r"
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if string.sub(member, 1, #ARGV[1]) == ARGV[1] then redis.call('SREM', KEYS[1], member) end
 end
-for i = 3, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[i]) end
-if #ARGV >= 3 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
+for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+if #ARGV >= 3 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 ";
 
@@ -90,14 +105,17 @@ pub enum Verdict {
 
 pub struct ClusterLimits {
     pool: Arc<CommandPool>,
-    /// `node_id/`: this node's socket members start with it.
+    /// `node_id-<random>`: this run of the node (two runs, or two nodes given one `NODE_ID`,
+    /// never take each other's members).
+    instance: String,
+    /// `instance/`: this node's socket members start with it.
     member_prefix: String,
     rate_interval_us: i64,
     rate_burst: i64,
     max_sockets_per_user: i64,
     rate_script: redis::Script,
     claim_script: redis::Script,
-    renew_script: redis::Script,
+    reconcile_script: redis::Script,
     /// Unix ms before which Redis is not asked (it failed to answer).
     skip_until_ms: AtomicU64,
 }
@@ -110,15 +128,17 @@ impl ClusterLimits {
         burst: u32,
         max_sockets_per_user: usize,
     ) -> ClusterLimits {
+        let instance = format!("{node_id}-{:08x}", rand::random::<u32>());
         ClusterLimits {
             pool,
-            member_prefix: format!("{node_id}/"),
+            member_prefix: format!("{instance}/"),
+            instance,
             rate_interval_us: (1_000_000 / i64::from(per_second.max(1))).max(1),
             rate_burst: i64::from(burst.max(1)),
             max_sockets_per_user: max_sockets_per_user as i64,
             rate_script: redis::Script::new(RATE_SCRIPT),
             claim_script: redis::Script::new(CLAIM_SCRIPT),
-            renew_script: redis::Script::new(RENEW_SCRIPT),
+            reconcile_script: redis::Script::new(RECONCILE_SCRIPT),
             skip_until_ms: AtomicU64::new(0),
         }
     }
@@ -136,53 +156,112 @@ impl ClusterLimits {
     /// Claims a socket of `user` against the cluster-wide cap.
     pub async fn claim_socket(&self, user: UserId, session: SessionId) -> Verdict {
         let member = self.member(session);
-        let lease_ms = LEASE.as_millis() as i64;
-        match self
-            .ask::<i64>(&self.claim_script, &sockets_key(user), &[self.max_sockets_per_user, lease_ms], &[&member])
-            .await
-        {
+        let node_keys = format!("herald:{{{}}}:node:", partition(user));
+        let idle_ms = SOCKETS_IDLE.as_millis().to_string();
+        let lease_ms = NODE_LEASE.as_millis().to_string();
+        let args = [member.as_str(), node_keys.as_str(), idle_ms.as_str(), self.instance.as_str(), lease_ms.as_str()];
+        match self.ask::<i64>(&self.claim_script, &sockets_key(user), &[self.max_sockets_per_user], &args).await {
             Some(1) => Verdict::Admit,
             Some(_) => Verdict::Refuse(Duration::from_secs(5)),
             None => Verdict::Unknown,
         }
     }
 
-    /// Gives a closed socket's claim back, in the background (the next renewal would anyway).
+    /// Gives a closed socket's claim back, in the background (the next reconciliation would
+    /// anyway).
     pub fn release_socket(self: &Arc<Self>, user: UserId, session: SessionId) {
         if self.skipping() {
             return;
         }
         let limits = self.clone();
         tokio::spawn(async move {
-            let mut zrem = redis::cmd("ZREM");
-            zrem.arg(sockets_key(user)).arg(limits.member(session));
-            let _ = timeout(ANSWER_WITHIN * 10, limits.pool.query::<i64>(&zrem)).await;
+            let mut srem = redis::cmd("SREM");
+            srem.arg(sockets_key(user)).arg(limits.member(session));
+            let _ = timeout(ANSWER_WITHIN * 10, limits.pool.query::<i64>(&srem)).await;
         });
     }
 
-    /// Renews the leases of every socket the hub holds, every `LEASE / 3`, until shutdown.
-    pub async fn renew_leases(self: Arc<Self>, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
-        let mut every = tokio::time::interval(LEASE / 3);
+    /// Every `HEARTBEAT` until shutdown: says this node is alive (one key per partition), and
+    /// rewrites its socket members every `RECONCILE`, and after a heartbeat failed or found its
+    /// keys gone.
+    pub async fn keep_alive(self: Arc<Self>, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+        let mut every = tokio::time::interval(HEARTBEAT);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reconciled: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = every.tick() => {}
             }
-            let held = hub.sessions_by_user();
-            for chunk in held.chunks(RENEW_CONCURRENCY) {
-                let renewals = chunk.iter().map(|(user, sessions)| self.renew(*user, sessions));
-                futures_util::future::join_all(renewals).await;
+            match self.heartbeat().await {
+                Ok(false) => {}
+                // New to this Redis (or it lost everything): load the scripts now, so that
+                // the first limit checks do not pay for it within their short bound.
+                Ok(true) => {
+                    reconciled = None;
+                    self.load_scripts().await;
+                }
+                Err(err) => {
+                    log::warn!("cluster-wide limits: heartbeat failed ({err}); this node's sockets stop counting after {NODE_LEASE:?} without one");
+                    reconciled = None;
+                    continue;
+                }
+            }
+            if reconciled.is_none_or(|at| at.elapsed() >= RECONCILE) {
+                self.reconcile(&hub).await;
+                reconciled = Some(Instant::now());
             }
         }
     }
 
-    async fn renew(&self, user: UserId, sessions: &[SessionId]) {
-        let mut invocation = self.renew_script.prepare_invoke();
-        invocation.key(sockets_key(user)).arg(&self.member_prefix).arg(LEASE.as_millis() as u64);
-        for session in sessions {
-            invocation.arg(self.member(*session));
+    /// Refreshes this node's key in every partition; `Ok(true)` when one was missing (the first
+    /// heartbeat, or Redis lost its keys: restarted, or failed over before replicating them),
+    /// so this node's socket members may be gone too.
+    async fn heartbeat(&self) -> Result<bool, String> {
+        let lease_ms = NODE_LEASE.as_millis() as u64;
+        let keys: Vec<String> = (0..PARTITIONS).map(|p| format!("herald:{{{p}}}:node:{}", self.instance)).collect();
+        let refresh: Vec<redis::Cmd> =
+            keys.iter().map(|key| redis::cmd("PEXPIRE").arg(key).arg(lease_ms).to_owned()).collect();
+        let refreshed = self.pool.query_each(&refresh).await?;
+        let missing: Vec<redis::Cmd> = keys
+            .iter()
+            .zip(&refreshed)
+            .filter(|(_, refreshed)| matches!(refreshed, redis::Value::Int(0)))
+            .map(|(key, _)| redis::cmd("SET").arg(key).arg(1).arg("PX").arg(lease_ms).to_owned())
+            .collect();
+        if missing.is_empty() {
+            return Ok(false);
         }
-        let _ = timeout(LEASE / 3, self.pool.invoke::<i64>(&invocation)).await;
+        self.pool.query_each(&missing).await?;
+        Ok(true)
+    }
+
+    /// `SCRIPT LOAD` of every script (on a cluster, on every master).
+    async fn load_scripts(&self) {
+        for source in [RATE_SCRIPT, CLAIM_SCRIPT, RECONCILE_SCRIPT] {
+            if let Err(err) = self.pool.query::<String>(redis::cmd("SCRIPT").arg("LOAD").arg(source)).await {
+                log::warn!("cluster-wide limits: SCRIPT LOAD failed ({err}); loaded on first use instead");
+            }
+        }
+    }
+
+    /// Makes this node's members in Redis the sockets it holds.
+    async fn reconcile(&self, hub: &Hub) {
+        let held = hub.sessions_by_user();
+        for chunk in held.chunks(RECONCILE_CONCURRENCY) {
+            let rewrites = chunk.iter().map(|(user, sessions)| {
+                let mut invocation = self.reconcile_script.prepare_invoke();
+                invocation.key(sockets_key(*user)).arg(&self.member_prefix).arg(SOCKETS_IDLE.as_millis() as u64);
+                for session in sessions {
+                    invocation.arg(self.member(*session));
+                }
+                async move { self.pool.invoke::<i64>(&invocation).await }
+            });
+            if let Some(Err(err)) = futures_util::future::join_all(rewrites).await.into_iter().find(Result::is_err) {
+                log::warn!("cluster-wide limits: socket members not rewritten ({err}); retried at the next heartbeat");
+                return;
+            }
+        }
     }
 
     fn member(&self, session: SessionId) -> String {
@@ -216,12 +295,18 @@ impl ClusterLimits {
         match timeout(ANSWER_WITHIN, self.pool.invoke::<T>(&invocation)).await {
             Ok(Ok(answer)) => Some(answer),
             failed => {
-                let why = match failed {
-                    Ok(Err(err)) => err,
-                    _ => format!("no answer within {ANSWER_WITHIN:?}"),
-                };
-                log::warn!("cluster-wide limits unavailable ({why}); this node's own limits apply for {RETRY_AFTER:?}");
-                self.skip_until_ms.store(now_ms() + RETRY_AFTER.as_millis() as u64, Ordering::Relaxed);
+                let now = now_ms();
+                let skipped_until = self.skip_until_ms.swap(now + RETRY_AFTER.as_millis() as u64, Ordering::Relaxed);
+                // One line per outage second, not one per request that was waiting.
+                if skipped_until <= now {
+                    let why = match failed {
+                        Ok(Err(err)) => err,
+                        _ => format!("no answer within {ANSWER_WITHIN:?}"),
+                    };
+                    log::warn!(
+                        "cluster-wide limits unavailable ({why}); this node's own limits apply for {RETRY_AFTER:?}"
+                    );
+                }
                 None
             }
         }

@@ -122,7 +122,7 @@ impl Node {
                     config.rate_limit_burst,
                     config.max_sockets_per_user,
                 ));
-                actix_web::rt::spawn(limits.clone().renew_leases(hub.clone(), shutdown_rx.clone()));
+                actix_web::rt::spawn(limits.clone().keep_alive(hub.clone(), shutdown_rx.clone()));
                 Some(limits)
             }
             Broker::Memory(_) => None,

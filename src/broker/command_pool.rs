@@ -20,8 +20,9 @@ const CREATE: Duration = Duration::from_secs(1);
 const RECYCLE: Duration = Duration::from_millis(500);
 /// The longest one command through the pool may take.
 pub const COMMAND: Duration = Duration::from_secs(1);
-/// Connections per node: these commands are short and few.
-const MAX_SIZE: usize = 8;
+/// Connections per node: these commands are short; a burst of handshakes (each a limit check)
+/// queues for them within the limit check's own bound.
+const MAX_SIZE: usize = 16;
 
 #[derive(Clone)]
 pub enum CommandPool {
@@ -70,6 +71,21 @@ impl CommandPool {
             command.query_async(&mut conn).await.map_err(|e| e.to_string())
         })
         .await
+    }
+
+    /// Runs commands one after another on one connection (one checkout), bounded as one `query`
+    /// each; their answers, or the first failure.
+    pub async fn query_each(&self, commands: &[redis::Cmd]) -> Result<Vec<redis::Value>, String> {
+        let bound = (WAIT + CREATE) + COMMAND * commands.len().max(1) as u32;
+        let run = async {
+            let mut conn = self.get().await?;
+            let mut answers = Vec::with_capacity(commands.len());
+            for command in commands {
+                answers.push(command.query_async(&mut conn).await.map_err(|e| e.to_string())?);
+            }
+            Ok(answers)
+        };
+        timeout(bound, run).await.unwrap_or_else(|_| Err(format!("no answer within {bound:?}")))
     }
 
     /// Runs a Lua script (EVALSHA, loading it first when Redis does not know it yet), bounded

@@ -98,3 +98,37 @@ async fn while_redis_is_down_each_node_applies_its_own_limits_without_waiting_fo
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[actix_web::test]
+async fn after_redis_lost_its_keys_the_nodes_register_their_sockets_again() {
+    let (_db, redis, nodes) = cluster(2, &[("HERALD_MAX_SOCKETS_PER_USER", "1")]).await;
+    let (_held, _) = WsClient::open(&nodes[0], &token(9)).await;
+    let refused = WsClient::try_connect(&socket_url(&nodes[1], 9), &[]).await.err().expect("cap of 1 across nodes");
+    assert_eq!(refused.status, 429);
+
+    // A restart of a Redis that persists nothing: every socket set and node key is gone.
+    let _redis = tokio::task::spawn_blocking(move || {
+        let mut redis = redis;
+        redis.stop();
+        redis.restart();
+        redis
+    })
+    .await
+    .expect("restart redis");
+    // Within a heartbeat (10 s) node A finds its keys gone and writes its socket back: from then
+    // on the cap holds again. A socket admitted meanwhile is closed at once (giving it back).
+    let started = Instant::now();
+    let refused_again = poll_every(Duration::from_millis(500), Duration::from_secs(20), async || {
+        match WsClient::try_connect(&socket_url(&nodes[1], 9), &[]).await {
+            Err(refused) if refused.status == 429 => Ok(()),
+            Err(refused) => Err(format!("refused with {}", refused.status)),
+            Ok(mut admitted) => {
+                let _ = admitted.stream.close(None).await;
+                Err("admitted: not registered again yet".to_owned())
+            }
+        }
+    })
+    .await;
+    refused_again.unwrap_or_else(|last| panic!("the held socket was not registered again: {last}"));
+    eprintln!("socket registered again {:?} after the Redis restart", started.elapsed());
+}
