@@ -15,23 +15,40 @@
 use crate::domain::UserId;
 use crate::event::{Event, SessionId};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
 const SHARDS: usize = 64;
 
 /// Out-of-band signals from the hub to one session task.
-#[derive(Default)]
 pub struct SessionSignals {
     /// The outbox overflowed: the client is too slow; close with 1013.
     pub overflowed: AtomicBool,
     /// Events may have been lost upstream (broker lag or reconnect): repair from the database.
     pub resync: AtomicBool,
+    /// With `resync`: the user's stream position in the database, read for every user at once
+    /// after the loss (`NO_POSITION` when none was): a session not behind it needs no query.
+    pub position_hint: AtomicI64,
     /// Wakes the session's main loop to look at the flags.
     pub wake: Notify,
     /// Wakes a session blocked writing to its socket when the outbox overflows.
     pub overflow: Notify,
+}
+
+/// `SessionSignals::position_hint` when there is none.
+pub const NO_POSITION: i64 = -1;
+
+impl Default for SessionSignals {
+    fn default() -> Self {
+        SessionSignals {
+            overflowed: AtomicBool::new(false),
+            resync: AtomicBool::new(false),
+            position_hint: AtomicI64::new(NO_POSITION),
+            wake: Notify::new(),
+            overflow: Notify::new(),
+        }
+    }
 }
 
 struct Registration {
@@ -53,6 +70,9 @@ type Shard = Mutex<HashMap<UserId, Local>>;
 pub struct Hub {
     shards: [Shard; SHARDS],
     sessions: AtomicUsize,
+    /// A repair of every session was asked for (`request_full_repair`), served by the position
+    /// check with one batched read (`resync_all_at`).
+    full_repair: Notify,
 }
 
 impl Default for Hub {
@@ -63,7 +83,11 @@ impl Default for Hub {
 
 impl Hub {
     pub fn new() -> Hub {
-        Hub { shards: std::array::from_fn(|_| Mutex::new(HashMap::new())), sessions: AtomicUsize::new(0) }
+        Hub {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            sessions: AtomicUsize::new(0),
+            full_repair: Notify::new(),
+        }
     }
 
     fn shard(&self, user: UserId) -> &Shard {
@@ -123,7 +147,36 @@ impl Hub {
         }
     }
 
-    /// Tells every session to repair its stream from the database (events may have been lost).
+    /// Events may have been lost for every session here (a broker reconnect, a dropped queue):
+    /// asks `crate::position_check` to read every user's stream position in one statement and
+    /// repair the sessions behind it (`resync_all_at`). Never waits.
+    pub fn request_full_repair(&self) {
+        self.full_repair.notify_one();
+    }
+
+    /// Waits for `request_full_repair`; cancel-safe.
+    pub async fn full_repair_requested(&self) {
+        self.full_repair.notified().await;
+    }
+
+    /// Tells every session to repair its stream, given its user's stream position in the
+    /// database (`positions`; a user without one is at 0): a session not behind it is done.
+    pub fn resync_all_at(&self, positions: &HashMap<UserId, i64>) {
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for (user, local) in shard.iter() {
+                let position = positions.get(user).copied().unwrap_or(0);
+                for session in &local.sessions {
+                    session.signals.position_hint.store(position, Ordering::Release);
+                    session.signals.resync.store(true, Ordering::Release);
+                    session.signals.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Tells every session to repair its stream from the database (events may have been lost),
+    /// each with a query of its own.
     pub fn resync_all(&self) {
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
@@ -201,5 +254,33 @@ impl Hub {
             .iter()
             .flat_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect::<Vec<_>>())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(hub: &Hub, user: i64, id: u64) -> (Arc<SessionSignals>, mpsc::Receiver<Arc<Event>>) {
+        let (outbox, receiver) = mpsc::channel(4);
+        let signals = Arc::new(SessionSignals::default());
+        hub.register(UserId::new(user).expect("id"), SessionId(id), outbox, signals.clone());
+        (signals, receiver)
+    }
+
+    #[test]
+    fn a_full_repair_hands_every_session_its_users_database_position() {
+        let hub = Hub::new();
+        let (a1, _r1) = session(&hub, 1, 10);
+        let (a2, _r2) = session(&hub, 1, 11);
+        let (b, _r3) = session(&hub, 2, 20);
+        assert_eq!(a1.position_hint.load(Ordering::Acquire), NO_POSITION);
+        hub.resync_all_at(&HashMap::from([(UserId::new(1).expect("id"), 7)]));
+        for signals in [&a1, &a2] {
+            assert!(signals.resync.load(Ordering::Acquire));
+            assert_eq!(signals.position_hint.load(Ordering::Acquire), 7);
+        }
+        assert!(b.resync.load(Ordering::Acquire));
+        assert_eq!(b.position_hint.load(Ordering::Acquire), 0, "a user the database has no position for is at 0");
     }
 }

@@ -13,6 +13,10 @@
 //! repair, whatever died after the commit.
 //!
 //! Cost: one indexed lookup per user with a socket here per check (measured in the README).
+//!
+//! It also serves `Hub::request_full_repair` (a broker reconnect, a dropped publish queue, a
+//! lagging delivery task): one batched read of every held user's position, after which only the
+//! sessions behind it query and replay; not one query per socket at once.
 
 use crate::db::Db;
 use crate::domain::UserId;
@@ -41,6 +45,10 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = every.tick() => {}
+            _ = hub.full_repair_requested() => {
+                repair_everyone(&db, &hub).await;
+                continue;
+            }
         }
         let seen = hub.seen_positions();
         if seen.is_empty() {
@@ -68,6 +76,23 @@ pub async fn run(
             log::info!("position check: {} user(s) missed a committed change; repairing their sockets", lost.len());
             metrics.lost_changes_repaired.inc_by(lost.len() as u64);
             hub.resync_users(&lost);
+        }
+    }
+}
+
+/// Events may have been lost for every session here (`Hub::request_full_repair`): reads every
+/// held user's stream position in one statement, and each session repairs only when behind it.
+/// Without the database, every session repairs on its own (and retries while it is away).
+async fn repair_everyone(db: &Db, hub: &Hub) {
+    let users = hub.users();
+    if users.is_empty() {
+        return;
+    }
+    match db.stream_positions(users).await {
+        Ok(positions) => hub.resync_all_at(&positions.into_iter().collect()),
+        Err(err) => {
+            log::warn!("batched repair read failed ({}); each session reads its own", crate::error::with_causes(&err));
+            hub.resync_all();
         }
     }
 }

@@ -326,7 +326,7 @@ async fn deliver_events(mut events: broadcast::Receiver<Event>, hub: Arc<Hub>) {
             Ok(event) => hub.deliver(&Arc::new(event)),
             Err(broadcast::error::RecvError::Lagged(lost)) => {
                 log::warn!("delivery fell {lost} events behind the broker; sessions repair from the database");
-                hub.resync_all();
+                hub.request_full_repair();
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

@@ -153,7 +153,7 @@ impl Owner {
                 }
                 connected_before = true;
                 backoff = MIN_BACKOFF;
-                self.hub.resync_all();
+                self.hub.request_full_repair();
                 failed = !self.serve(&mut connection, &mut subscribed, &mut shutdown).await;
             }
             drop(connection);
@@ -183,7 +183,7 @@ impl Owner {
                 _ = shutdown.changed() => return true,
                 notice = connection.notice() => match notice {
                     Notice::Lost => return false,
-                    Notice::ResyncRequested => self.hub.resync_all(),
+                    Notice::ResyncRequested => self.hub.request_full_repair(),
                 },
                 first = self.control.recv() => {
                     let Some(first) = first else { return true };

@@ -13,7 +13,7 @@ use super::WsContext;
 use crate::domain::{CreateOutcome, Idempotent, ListQuery, Principal};
 use crate::error::{with_causes, ApiError};
 use crate::event::{Event, Notifications, ServerFrame, SessionId};
-use crate::hub::SessionSignals;
+use crate::hub::{SessionSignals, NO_POSITION};
 use crate::inbox::InboxError;
 use crate::rate_limit::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
@@ -147,7 +147,8 @@ impl Session {
                 return close(CloseCode::Again, "too slow to read: reconnect with since");
             }
             if self.signals.resync.swap(false, Ordering::AcqRel) {
-                if let Err(stop) = self.repair().await {
+                let hint = self.signals.position_hint.swap(NO_POSITION, Ordering::AcqRel);
+                if let Err(stop) = Box::pin(self.repair_now(Some(hint).filter(|p| *p != NO_POSITION))).await {
                     return stop;
                 }
             }
@@ -415,14 +416,20 @@ impl Session {
     /// stream position. Boxed: it runs rarely, and unboxed its state
     /// would size every idle socket's task.
     fn repair(&mut self) -> futures_util::future::LocalBoxFuture<'_, Result<(), Stop>> {
-        Box::pin(self.repair_now())
+        Box::pin(self.repair_now(None))
     }
 
-    async fn repair_now(&mut self) -> Result<(), Stop> {
+    /// `database_position`: the user's stream position read after the loss for every user at
+    /// once (`Hub::resync_all_at`), which saves this session its own query when not behind it.
+    async fn repair_now(&mut self, database_position: Option<i64>) -> Result<(), Stop> {
         self.delivery.repair_started();
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
         if !self.delivery.has_held() {
-            match self.ctx.inbox.stream_position(self.principal).await {
+            let database_seq = match database_position {
+                Some(position) => Ok(position),
+                None => self.ctx.inbox.stream_position(self.principal).await,
+            };
+            match database_seq {
                 Ok(database_seq) if !self.delivery.is_behind(database_seq) => {
                     self.ctx.hub.note_position(self.principal.user_id, database_seq);
                     return Ok(());
