@@ -132,3 +132,36 @@ async fn after_redis_lost_its_keys_the_nodes_register_their_sockets_again() {
     refused_again.unwrap_or_else(|last| panic!("the held socket was not registered again: {last}"));
     eprintln!("socket registered again {:?} after the Redis restart", started.elapsed());
 }
+
+/// The same limits on a Redis Cluster: every script touches one slot (the user's partition tag),
+/// on whichever master owns it, and nothing is refused with CROSSSLOT.
+#[actix_web::test]
+async fn on_a_redis_cluster_the_rate_and_the_socket_cap_hold_across_two_nodes() {
+    let (_db, redis, nodes) = cluster_on_redis_cluster(
+        2,
+        &[
+            ("HERALD_RATE_LIMIT_PER_SECOND", "1"),
+            ("HERALD_RATE_LIMIT_BURST", "3"),
+            ("HERALD_MAX_SOCKETS_PER_USER", "2"),
+        ],
+    )
+    .await;
+    // Users of three partitions: three slots, each checked on the master that owns it.
+    for user in [1_i64, 2, 3] {
+        let statuses = alternate(&nodes, user, 6).await;
+        assert_eq!(&statuses[..3], &[200, 200, 200], "user {user}: {statuses:?}");
+        assert!(statuses[3..].iter().all(|s| *s == 429), "user {user}: {statuses:?}");
+    }
+    let (_a, _) = WsClient::open(&nodes[0], &token(5)).await;
+    let (_b, _) = WsClient::open(&nodes[1], &token(5)).await;
+    for node in &nodes {
+        let refused = WsClient::try_connect(&socket_url(node, 5), &[]).await.err().expect("a third socket is refused");
+        assert_eq!(refused.status, 429, "{:?}", refused.body);
+    }
+    let crossslot = blocking({
+        let redis = redis.clone();
+        move || redis.crossslot_errors()
+    })
+    .await;
+    assert_eq!(crossslot, 0, "no command was refused with CROSSSLOT");
+}
