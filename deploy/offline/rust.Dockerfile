@@ -1,0 +1,14 @@
+# Stand-in for the official rust image, for registry-less machines (see images.sh): Debian's
+# compiler and this machine's own stable Rust toolchain, where the official image keeps its own.
+FROM debian:bookworm-slim
+COPY host-ca-bundle.crt /usr/local/share/ca-certificates/host-ca-bundle.crt
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev pkg-config make ca-certificates git \
+    && update-ca-certificates > /dev/null \
+    && rm -rf /var/lib/apt/lists/*
+COPY toolchain /usr/local/rustup/toolchains/stable
+ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUN mkdir -p /usr/local/cargo/bin \
+    && for tool in /usr/local/rustup/toolchains/stable/bin/*; do ln -s "$tool" /usr/local/cargo/bin/; done \
+    && cargo --version && rustc --version
