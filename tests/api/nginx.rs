@@ -5,8 +5,8 @@
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
 use crate::helpers::{
-    candidate_ports, cluster, connected_ports, id_of, listening_ports, poll, poll_blocking, token, wait_for, TestApp,
-    WsClient, WAIT,
+    candidate_ports, cluster, connected_ports, id_of, listening_ports, poll, poll_blocking, run_herald, token,
+    wait_for, TestApp, WsClient, SECRET, WAIT,
 };
 use serde_json::{json, Value};
 use std::fs::File;
@@ -331,4 +331,26 @@ async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_
         let text = nginx.file(log);
         assert!(!text.contains(&user_token) && !text.contains("token="), "{log} shows a token:\n{text}");
     }
+}
+
+/// `herald selftest --url https://…` through nginx: TLS (the dev certificate, trusted through
+/// `SSL_CERT_FILE`), REST and wss, as an operator checks a deployment.
+#[actix_web::test]
+async fn selftest_passes_through_nginx_over_https_and_wss() {
+    let (_db, _redis, nodes) = cluster(2, &[]).await;
+    let nginx = Nginx::start(&[nodes[0].port, nodes[1].port]);
+    let url = format!("https://127.0.0.1:{}", nginx.https_port);
+    let cert = nginx.cert().display().to_string();
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        run_herald(
+            &std::env::temp_dir(),
+            &["selftest", "--url", &url, "--user", "43"],
+            &[("RUST_LOG", "warn"), ("JWT_SECRET", SECRET), ("SSL_CERT_FILE", &cert)],
+        )
+    })
+    .await
+    .expect("blocking task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "selftest over https failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("https://127.0.0.1"), "{stdout}");
 }
