@@ -9,7 +9,7 @@
 //! Publishing stays on its own multiplexed connection (`super::redis`): a pool checkout per
 //! publish measured about 5x slower.
 
-use deadpool_redis::{cluster, Runtime};
+use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use redis::aio::ConnectionLike;
 use redis::FromRedisValue;
 use std::time::Duration;
@@ -23,6 +23,13 @@ pub const COMMAND: Duration = Duration::from_secs(1);
 /// Connections per node: these commands are short; a burst of handshakes (each a limit check)
 /// queues for them within the limit check's own bound.
 const MAX_SIZE: usize = 16;
+
+/// Size and bounded waits of either pool.
+fn bounds() -> PoolConfig {
+    let mut config = PoolConfig::new(MAX_SIZE);
+    config.timeouts = Timeouts { wait: Some(WAIT), create: Some(CREATE), recycle: Some(RECYCLE) };
+    config
+}
 
 #[derive(Clone)]
 pub enum CommandPool {
@@ -38,10 +45,7 @@ impl CommandPool {
             .set_response_timeout(Some(COMMAND));
         let manager = deadpool_redis::Manager::new_with_config(url, connection).map_err(|e| format!("{url}: {e}"))?;
         deadpool_redis::Pool::builder(manager)
-            .max_size(MAX_SIZE)
-            .wait_timeout(Some(WAIT))
-            .create_timeout(Some(CREATE))
-            .recycle_timeout(Some(RECYCLE))
+            .config(bounds())
             .runtime(Runtime::Tokio1)
             .build()
             .map(CommandPool::Standalone)
@@ -53,10 +57,7 @@ impl CommandPool {
         let manager = cluster::Manager::new(seeds.iter().map(String::as_str).collect(), false)
             .map_err(|e| format!("{seeds:?}: {e}"))?;
         cluster::Pool::builder(manager)
-            .max_size(MAX_SIZE)
-            .wait_timeout(Some(WAIT))
-            .create_timeout(Some(CREATE))
-            .recycle_timeout(Some(RECYCLE))
+            .config(bounds())
             .runtime(Runtime::Tokio1)
             .build()
             .map(CommandPool::Cluster)

@@ -439,11 +439,13 @@ pub(super) fn encode(event: &Event) -> Vec<u8> {
 }
 
 fn decode(channel: &str, payload: &[u8]) -> Option<Event> {
-    decode_payload(UserId::parse_str(channel.strip_prefix(CHANNEL_PREFIX)?)?, payload)
+    let user_id = UserId::parse_str(channel.strip_prefix(CHANNEL_PREFIX)?)?;
+    decode_payload(user_id, bytes::Bytes::copy_from_slice(payload))
 }
 
-/// The event in a message's payload, for the user its channel names.
-pub(super) fn decode_payload(user_id: UserId, payload: &[u8]) -> Option<Event> {
+/// The event in a message's payload, for the user its channel names. The frame is a slice of
+/// `payload`, not a copy.
+pub(super) fn decode_payload(user_id: UserId, mut payload: bytes::Bytes) -> Option<Event> {
     let split = payload.iter().position(|b| *b == b'\n')?;
     let header = std::str::from_utf8(&payload[..split]).ok()?;
     let mut fields = header.split(' ');
@@ -451,7 +453,7 @@ pub(super) fn decode_payload(user_id: UserId, payload: &[u8]) -> Option<Event> {
     let notification_id = NotificationId::new(fields.next()?.parse().ok()?);
     let origin = fields.next()?.parse::<u64>().ok().filter(|o| *o != 0).map(SessionId);
     let published_at_us = fields.next()?.parse::<u64>().ok()?;
-    let frame = ByteString::try_from(bytes::Bytes::copy_from_slice(&payload[split + 1..])).ok()?;
+    let frame = ByteString::try_from(payload.split_off(split + 1)).ok()?;
     Some(Event { user_id, seq, notification_id, origin, frame, published_at_us })
 }
 

@@ -186,13 +186,14 @@ struct PushHandler {
 
 impl AsyncPushSender for PushHandler {
     fn send(&self, info: PushInfo) -> Result<(), SendError> {
-        let bytes = |v: Option<&Value>| match v {
-            Some(Value::BulkString(b)) => Some(b.clone()),
+        // The push's own buffers, moved out (the payload becomes the frame without a copy).
+        let mut data = info.data.into_iter().map(|value| match value {
+            Value::BulkString(bytes) => Some(bytes),
             _ => None,
-        };
+        });
         match info.kind {
             PushKind::SMessage => {
-                let (Some(channel), Some(payload)) = (bytes(info.data.first()), bytes(info.data.get(1))) else {
+                let (Some(Some(channel)), Some(Some(payload))) = (data.next(), data.next()) else {
                     return Ok(());
                 };
                 if channel == RESYNC_CHANNEL.as_bytes() {
@@ -200,7 +201,7 @@ impl AsyncPushSender for PushHandler {
                     self.state.resync.store(true, Ordering::Release);
                     self.state.wake.notify_one();
                 } else {
-                    match user_of(&channel).and_then(|user| decode_payload(user, &payload)) {
+                    match user_of(&channel).and_then(|user| decode_payload(user, payload.into())) {
                         Some(event) => {
                             let _ = self.inbound.send(event);
                         }
@@ -209,7 +210,7 @@ impl AsyncPushSender for PushHandler {
                 }
             }
             PushKind::SUnsubscribe => {
-                let channel = bytes(info.data.first()).unwrap_or_default();
+                let channel = data.next().flatten().unwrap_or_default();
                 let expected = self.state.leaving.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel);
                 if !expected {
                     self.state

@@ -8,7 +8,7 @@ use crate::helpers::*;
 use awc::http::{Method, StatusCode};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::Command;
@@ -49,41 +49,6 @@ async fn restart_redis(mut redis: RedisServer) -> (RedisServer, Instant) {
     })
     .await
     .expect("restart redis")
-}
-
-/// What one socket saw: notification ids with their arrival instants, and how it ended.
-#[derive(Default)]
-struct Seen {
-    ids: Vec<(i64, Instant)>,
-    /// Its close code (1006: ended without a close frame, or a transport error).
-    ended: Option<u16>,
-    /// `resync` frames: "refetch your list, changes other than new notifications were lost".
-    resyncs: usize,
-}
-
-/// Reads a socket in the background into `Seen` until aborted or the socket ends.
-fn record(mut ws: WsClient) -> (Rc<RefCell<Seen>>, tokio::task::JoinHandle<()>) {
-    let seen = Rc::new(RefCell::new(Seen::default()));
-    let sink = seen.clone();
-    let task = actix_web::rt::spawn(async move {
-        loop {
-            match read_until_end(&mut ws, Instant::now() + Duration::from_secs(3600)).await {
-                Read::Frame(frame) => {
-                    if let Some(id) = pushed_id(&frame) {
-                        sink.borrow_mut().ids.push((id, Instant::now()));
-                    } else if frame["type"] == "resync" {
-                        sink.borrow_mut().resyncs += 1;
-                    }
-                }
-                Read::Closed(why) => {
-                    sink.borrow_mut().ended = Some(why);
-                    return;
-                }
-                Read::Quiet => {}
-            }
-        }
-    });
-    (seen, task)
 }
 
 // ---------------------------------------------------------------------------------------------

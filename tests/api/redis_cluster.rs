@@ -17,7 +17,7 @@
 use crate::helpers::*;
 use awc::http::StatusCode;
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
@@ -99,19 +99,6 @@ fn distinct_nodes(layout: &[usize]) -> i64 {
     layout.iter().collect::<HashSet<_>>().len() as i64
 }
 
-/// What one socket saw: notification ids with their arrival instants, `resync` frames (a repair
-/// telling the client to fetch its list again: documented, so counted and reported, not
-/// failed), any other frame that is neither a notification nor a repair's `unread_count`, and how
-/// it ended.
-#[derive(Default)]
-struct Seen {
-    ids: Vec<(i64, Instant)>,
-    resyncs: usize,
-    others: Vec<Value>,
-    /// Its close code (1006: ended without a close frame, or a transport error).
-    ended: Option<u16>,
-}
-
 struct Socket {
     user: i64,
     node: usize,
@@ -129,31 +116,10 @@ impl Socket {
     }
 }
 
-/// Opens a socket and reads it in the background into `Seen` until aborted or the socket ends.
+/// Opens a socket and reads it in the background (`record`).
 async fn open_recorded(node: &TestApp, index: usize, user: i64) -> Socket {
-    let (mut ws, _) = WsClient::open(node, &token(user)).await;
-    let seen = Rc::new(RefCell::new(Seen::default()));
-    let sink = seen.clone();
-    let task = actix_web::rt::spawn(async move {
-        loop {
-            match read_until_end(&mut ws, Instant::now() + Duration::from_secs(3600)).await {
-                Read::Frame(frame) => {
-                    if let Some(id) = pushed_id(&frame) {
-                        sink.borrow_mut().ids.push((id, Instant::now()));
-                    } else if frame["type"] == "resync" {
-                        sink.borrow_mut().resyncs += 1;
-                    } else if !is_repair(&frame) {
-                        sink.borrow_mut().others.push(frame);
-                    }
-                }
-                Read::Closed(why) => {
-                    sink.borrow_mut().ended = Some(why);
-                    return;
-                }
-                Read::Quiet => {}
-            }
-        }
-    });
+    let (ws, _) = WsClient::open(node, &token(user)).await;
+    let (seen, task) = record(ws);
     Socket { user, node: index, seen, task }
 }
 

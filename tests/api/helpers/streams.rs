@@ -105,3 +105,42 @@ pub async fn expect_no_more_notifications(ws: &mut WsClient, wait: Duration, who
         }
     }
 }
+
+/// What one socket saw, read in the background by `record`: notification ids with their arrival
+/// instants, `resync` frames (a repair telling the client to fetch its list again), any other
+/// frame that is neither a notification nor a repair's `unread_count`, and how it ended.
+#[derive(Default)]
+pub struct Seen {
+    pub ids: Vec<(i64, std::time::Instant)>,
+    pub resyncs: usize,
+    pub others: Vec<Value>,
+    /// Its close code (1006: ended without a close frame, or a transport error).
+    pub ended: Option<u16>,
+}
+
+/// Reads a socket in the background into `Seen` until aborted or the socket ends.
+pub fn record(mut ws: WsClient) -> (std::rc::Rc<std::cell::RefCell<Seen>>, tokio::task::JoinHandle<()>) {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Seen::default()));
+    let sink = seen.clone();
+    let task = actix_web::rt::spawn(async move {
+        loop {
+            match super::read_until_end(&mut ws, Instant::now() + Duration::from_secs(3600)).await {
+                Read::Frame(frame) => {
+                    if let Some(id) = pushed_id(&frame) {
+                        sink.borrow_mut().ids.push((id, std::time::Instant::now()));
+                    } else if frame["type"] == "resync" {
+                        sink.borrow_mut().resyncs += 1;
+                    } else if !is_repair(&frame) {
+                        sink.borrow_mut().others.push(frame);
+                    }
+                }
+                Read::Closed(why) => {
+                    sink.borrow_mut().ended = Some(why);
+                    return;
+                }
+                Read::Quiet => {}
+            }
+        }
+    });
+    (seen, task)
+}
