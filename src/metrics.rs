@@ -1,7 +1,7 @@
 //! Every metric of a node, by name, in one place; served at `GET /metrics` in the Prometheus
 //! text format. One `Metrics` per node (never global: tests run several nodes per process).
 //! Counters are updated where things happen; gauges that mirror state (open sockets, pool use,
-//! Redis counters) are read at scrape time.
+//! Redis counters, readiness) are read at scrape time.
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -22,6 +22,9 @@ pub struct Metrics {
     pub redis_reconnects: IntGauge,
     pub redis_publish_failures: IntGauge,
     pub lost_changes_repaired: IntCounter,
+    /// 1 when a dependency answers as `/readyz` checks it (`database`, `redis_publisher`,
+    /// `redis_subscriber`, or `broker` in-process), else 0; probed at scrape time.
+    pub ready: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -86,6 +89,11 @@ impl Metrics {
                 "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
             )
             .expect("metric"),
+            ready: IntGaugeVec::new(
+                Opts::new("ready", "1 when the dependency answers, as /readyz checks it at scrape time, else 0"),
+                &["dependency"],
+            )
+            .expect("metric"),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -101,10 +109,16 @@ impl Metrics {
             Box::new(m.redis_reconnects.clone()),
             Box::new(m.redis_publish_failures.clone()),
             Box::new(m.lost_changes_repaired.clone()),
+            Box::new(m.ready.clone()),
         ];
         for collector in collectors {
             // Names are distinct constants; registration cannot collide.
             let _ = m.registry.register(collector);
+        }
+        // The close codes alerts watch are exported from the start, so their first close is an
+        // increase (a series that appears at 1 is not one for `increase()`).
+        for code in ["1011", "1013"] {
+            m.sockets_closed.with_label_values(&[code]);
         }
         m
     }

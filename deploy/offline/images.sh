@@ -9,6 +9,8 @@
 #                          /var/lib/postgresql/data, pg_isready, as the official image
 #   redis:7                that + Debian's redis-server (7.0), reachable from other containers
 #   nginx:1.27             that + Debian's nginx (1.22), `nginx -g 'daemon off;'`
+#   prom/prometheus:v2.53.2  that + Debian's prometheus (2.42), the official image's entrypoint,
+#                          default command, /prometheus and user nobody (the monitoring profile)
 #
 # Anywhere with a registry, `docker compose up --build` pulls the official images and this
 # script is not needed; deploy/Dockerfile stays the standard one either way. An image that
@@ -55,10 +57,11 @@ build() { # tag dockerfile
 have postgres:16 || build postgres:16 postgres.Dockerfile
 have redis:7 || build redis:7 redis.Dockerfile
 have nginx:1.27 || build nginx:1.27 nginx.Dockerfile
+have prom/prometheus:v2.53.2 || build prom/prometheus:v2.53.2 prometheus.Dockerfile
 if ! have rust:1-bookworm; then
     toolchain=$(rustc --print sysroot)
     mkdir -p "$context/toolchain"
     cp -a "$toolchain/bin" "$toolchain/lib" "$toolchain/libexec" "$context/toolchain/"
     build rust:1-bookworm rust.Dockerfile
 fi
-docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(debian:bookworm-slim|rust:1-bookworm|postgres:16|redis:7|nginx:1.27) '
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(debian:bookworm-slim|rust:1-bookworm|postgres:16|redis:7|nginx:1.27|prom/prometheus:v2.53.2) '

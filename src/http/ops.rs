@@ -11,7 +11,8 @@ use std::time::Duration;
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Prometheus metrics (text format 0.0.4); state-mirroring gauges are read now.
+/// Prometheus metrics (text format 0.0.4); state-mirroring gauges are read now, readiness
+/// (`herald_ready`) is probed now as `/readyz` probes it.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -26,6 +27,10 @@ pub async fn metrics(
     inbox: web::Data<Inbox>,
     broker: web::Data<Broker>,
 ) -> HttpResponse {
+    // Probed first, so its database connection is back in the pool when the pool is read.
+    for (dependency, answer) in readiness(&inbox, &broker).await {
+        metrics.ready.with_label_values(&[dependency]).set(i64::from(answer.is_ok()));
+    }
     metrics.open_sockets.set(hub.session_count() as i64);
     let (in_use, idle) = inbox.db().pool_state();
     metrics.db_pool_connections.with_label_values(&["in_use"]).set(i64::from(in_use));
@@ -63,18 +68,11 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpResponse {
-    let probe = inbox.db().ping();
-    let database = match tokio::time::timeout(READINESS_TIMEOUT, probe).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => format!("unavailable: {}", crate::error::ApiError::from(err).code()),
-        Err(_) => "unavailable: timed out".to_owned(),
-    };
-    let mut ready = database == "ok";
+    let mut ready = true;
     let mut checks = serde_json::Map::new();
-    checks.insert("database".into(), json!(database));
-    for (name, ok) in broker.checks().await {
-        ready &= ok;
-        checks.insert(name.into(), json!(if ok { "ok" } else { "unavailable" }));
+    for (name, answer) in readiness(&inbox, &broker).await {
+        ready &= answer.is_ok();
+        checks.insert(name.into(), json!(answer.err().unwrap_or_else(|| "ok".to_owned())));
     }
     let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "checks": checks });
     if ready {
@@ -82,4 +80,19 @@ pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpR
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// Each dependency `/readyz` checks, by name, with `Err` saying why it is unavailable: the
+/// database (within 2 s), then the broker's own checks.
+async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), String>)> {
+    let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.db().ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("unavailable: {}", crate::error::ApiError::from(err).code())),
+        Err(_) => Err("unavailable: timed out".to_owned()),
+    };
+    let mut checks = vec![("database", database)];
+    for (name, ok) in broker.checks().await {
+        checks.push((name, if ok { Ok(()) } else { Err("unavailable".to_owned()) }));
+    }
+    checks
 }

@@ -90,7 +90,7 @@ fn compose_runs_every_service_and_herald_scales_without_fixed_ports_or_names() {
     let compose = compose();
     let mut names: Vec<String> = compose["services"].as_mapping().expect("services").keys().map(text).collect();
     names.sort();
-    assert_eq!(names, ["herald", "migrate", "nginx", "postgres", "redis"]);
+    assert_eq!(names, ["herald", "migrate", "nginx", "postgres", "prometheus", "redis"]);
 
     let herald = service(&compose, "herald");
     assert!(herald.get("ports").is_none(), "herald must publish no host port (--scale herald=N)");
@@ -111,10 +111,55 @@ fn compose_runs_every_service_and_herald_scales_without_fixed_ports_or_names() {
 
     let nginx = service(&compose, "nginx");
     assert!(text(&nginx["image"]).starts_with("nginx:1.27"));
-    assert_eq!(strings(&nginx["ports"]), ["443:443", "80:80"]);
+    assert_eq!(strings(&nginx["ports"]), ["${HERALD_HTTPS_PORT:-443}:443", "${HERALD_HTTP_PORT:-80}:80"]);
     let mounts = strings(&nginx["volumes"]);
     assert!(mounts.contains(&"./deploy/nginx.conf:/etc/nginx/nginx.conf:ro".to_owned()), "{mounts:?}");
     assert!(mounts.contains(&"./deploy/certs:/etc/nginx/certs:ro".to_owned()), "{mounts:?}");
+}
+
+/// The `monitoring` profile: Prometheus on the replicas' network, scraping every replica by DNS.
+#[test]
+fn compose_monitoring_profile_runs_prometheus_on_the_replicas_network() {
+    let compose = compose();
+    let prometheus = service(&compose, "prometheus");
+    assert_eq!(strings(&prometheus["profiles"]), ["monitoring"], "only with `--profile monitoring`");
+    assert_eq!(text(&prometheus["image"]), "prom/prometheus:v2.53.2");
+    let command = strings(&prometheus["command"]);
+    for flag in ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"] {
+        assert!(command.contains(&flag.to_owned()), "{command:?}");
+    }
+    let mounts = strings(&prometheus["volumes"]);
+    assert!(mounts.contains(&"./deploy/prometheus:/etc/prometheus:ro".to_owned()), "{mounts:?}");
+    assert!(mounts.contains(&"prometheus-data:/prometheus".to_owned()), "{mounts:?}");
+    assert!(compose["volumes"].get("prometheus-data").is_some(), "the TSDB on the named volume prometheus-data");
+    let ports = strings(&prometheus["ports"]);
+    assert_eq!(ports, ["${HERALD_PROMETHEUS_PORT:-127.0.0.1:9090}:9090"]);
+    assert_eq!(interpolate(&ports[0], &BTreeMap::new()).as_deref(), Ok("127.0.0.1:9090:9090"), "loopback by default");
+    assert!(prometheus.get("depends_on").is_none(), "Prometheus runs (and alerts) while the replicas are down");
+    // On the replicas' network, where DNS answers `herald` with every replica; not on `broker`.
+    let networks = match &prometheus["networks"] {
+        Value::Null => vec!["default".to_owned()],
+        Value::Mapping(map) => map.keys().map(text).collect(),
+        list => strings(list),
+    };
+    assert_eq!(networks, ["default"]);
+    let herald_networks = strings(&service(&compose, "herald")["networks"]);
+    assert!(herald_networks.contains(&"default".to_owned()), "{herald_networks:?}");
+
+    // The scrape config finds the compose service on the image's port, and loads the alerts
+    // from the mounted directory.
+    let config: Value = serde_yaml::from_str(&read("deploy/prometheus/prometheus.yml")).expect("prometheus.yml");
+    let jobs = config["scrape_configs"].as_sequence().expect("scrape_configs");
+    let herald = jobs.iter().find(|job| job["job_name"] == "herald").expect("a `herald` scrape job");
+    assert_eq!(text(&herald["metrics_path"]), "/metrics");
+    let dns = &herald["dns_sd_configs"][0];
+    assert_eq!(strings(&dns["names"]), ["herald"], "the compose service name");
+    assert_eq!(text(&dns["type"]), "A");
+    assert_eq!(dns["port"].as_u64(), Some(u64::from(dockerfile_exposed_port())));
+    for rules in strings(&config["rule_files"]) {
+        assert!(!rules.starts_with('/'), "{rules}: relative, so found beside prometheus.yml on host and container");
+        read(&format!("deploy/prometheus/{rules}"));
+    }
 }
 
 #[test]
@@ -526,7 +571,7 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     let conf = read("deploy/nginx.conf");
     let ws = directives(block(&conf, "location /ws/ {"));
     for needed in [
-        "proxy_pass http://herald",
+        "proxy_pass http://$herald_nodes",
         "proxy_http_version 1.1",
         "proxy_set_header Upgrade $http_upgrade",
         "proxy_set_header Connection \"upgrade\"",
@@ -549,17 +594,21 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     let https = from_line(&conf, "listen 443 ssl;");
     let rest = directives(block(https, "location / {"));
     for needed in [
-        "proxy_pass http://herald",
+        "proxy_pass http://$herald_nodes",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
         "proxy_set_header X-Forwarded-Proto $scheme",
     ] {
         assert!(rest.iter().any(|d| d == needed), "the HTTPS location / lacks `{needed};`: {rest:?}");
     }
 
-    // The upstream is the compose service on the image's port; TLS uses gen-dev-cert.sh's files.
-    let upstream = directives(block(&conf, "upstream herald {"));
-    assert!(upstream.contains(&format!("server herald:{}", dockerfile_exposed_port())), "{upstream:?}");
+    // The upstream is the compose service on the image's port, named through a variable so
+    // nginx asks Docker's DNS at run time (scaled replicas join without a reload); TLS uses
+    // gen-dev-cert.sh's files.
     let all = directives(&conf);
+    let upstream = format!("set $herald_nodes herald:{}", dockerfile_exposed_port());
+    assert!(directives(https).contains(&upstream), "the HTTPS server sets `{upstream};`");
+    assert!(all.iter().any(|d| d.starts_with("resolver 127.0.0.11 valid=")), "Docker's DNS as resolver");
+    assert!(!conf.contains("upstream herald"), "no upstream block: it is resolved once, at start");
     assert!(all.contains(&"ssl_certificate /etc/nginx/certs/herald.crt".to_owned()));
     assert!(all.contains(&"ssl_certificate_key /etc/nginx/certs/herald.key".to_owned()));
     assert!(all.contains(&"return 301 https://$host$request_uri".to_owned()), "port 80 redirects to HTTPS");

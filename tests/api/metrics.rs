@@ -61,3 +61,70 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn readiness_is_exported_per_dependency_and_alerted_close_codes_from_the_start() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "herald_ready", &["dependency=\"database\""]), 1.0);
+    assert_eq!(sample(&text, "herald_ready", &["dependency=\"broker\""]), 1.0, "the in-process broker");
+    for code in ["1011", "1013"] {
+        let label = format!("code=\"{code}\"");
+        assert_eq!(sample(&text, "herald_sockets_closed_total", &[&label]), 0.0, "{code} exported before any close");
+    }
+}
+
+#[actix_web::test]
+async fn readiness_follows_redis() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::spawn_with(Backend::Postgres, &[("REDIS_URL", &redis.url())]).await;
+    let up = |text: &str, dependency: &str| sample(text, "herald_ready", &[&format!("dependency=\"{dependency}\"")]);
+    wait_for("the Redis checks ready", WAIT, async || {
+        let text = scrape(&app).await;
+        let all = ["database", "redis_publisher", "redis_subscriber"].map(|d| up(&text, d));
+        if all == [1.0; 3] {
+            Ok(())
+        } else {
+            Err(format!("{all:?}"))
+        }
+    })
+    .await;
+    assert!(!scrape(&app).await.contains("dependency=\"broker\""), "no in-process broker beside Redis");
+
+    redis.stop();
+    wait_for("Redis unavailable in herald_ready", WAIT, async || {
+        let text = scrape(&app).await;
+        if up(&text, "redis_publisher") == 0.0 && up(&text, "redis_subscriber") == 0.0 && up(&text, "database") == 1.0 {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn readiness_follows_the_database() {
+    let db = TestDb::new();
+    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr"));
+    let mut via_proxy = url::Url::parse(&db.url).expect("url");
+    via_proxy.set_port(Some(proxy.port)).expect("port");
+    let app = TestApp::spawn_on(DbGuard::None, via_proxy.as_str(), &[("HERALD_DB_TIMEOUT_MS", "500")]).await;
+    assert_eq!(sample(&scrape(&app).await, "herald_ready", &["dependency=\"database\""]), 1.0);
+
+    proxy.cut();
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "herald_ready", &["dependency=\"database\""]), 0.0, "while /readyz says unavailable");
+    assert_eq!(sample(&text, "herald_ready", &["dependency=\"broker\""]), 1.0);
+
+    proxy.restore();
+    wait_for("the database ready again", WAIT, async || {
+        let ready = sample(&scrape(&app).await, "herald_ready", &["dependency=\"database\""]);
+        if ready == 1.0 {
+            Ok(())
+        } else {
+            Err(ready)
+        }
+    })
+    .await;
+}

@@ -2,7 +2,7 @@
 //! process on port 0 and a JSON client (`app`), tokens (`tokens`), `herald` processes
 //! (`process`), a WebSocket client and frame readers (`ws_client`), what a stream of pushed ids
 //! must look like (`streams`), a private Redis (`redis_server`), a private Redis Cluster and
-//! nodes on it (`redis_cluster`), a cluster of nodes on both (`cluster`), ports proven held by
+//! nodes on it (`redis_cluster`), this repository's docker-compose stack (`compose`), a cluster of nodes on both (`cluster`), ports proven held by
 //! the process that uses them (`ports`), a TCP proxy that cuts or stalls connections (`proxy`),
 //! and bounded waits on a condition (`wait`). Everything is cleaned up on Drop; every wait is
 //! bounded.
@@ -11,6 +11,7 @@
 
 mod app;
 mod cluster;
+mod compose;
 mod db;
 mod ports;
 mod process;
@@ -26,6 +27,7 @@ mod ws_client;
 pub use crate::on_both_backends;
 pub use app::*;
 pub use cluster::*;
+pub use compose::*;
 pub use db::*;
 pub use ports::*;
 pub use process::*;
