@@ -5,19 +5,25 @@
 #
 #   debian:bookworm-slim   debootstrap --variant=minbase bookworm, imported
 #   rust:1-bookworm        that + gcc/libc6-dev/pkg-config + this machine's stable toolchain
+#                          + Cargo.lock's crates, vendored (see below)
 #   postgres:16            that + Debian's postgresql (15): POSTGRES_DB/USER/PASSWORD, PGDATA,
 #                          /var/lib/postgresql/data, pg_isready, as the official image
 #   redis:7                that + Debian's redis-server (7.0), reachable from other containers
-#   nginx:1.27             that + Debian's nginx (1.22), `nginx -g 'daemon off;'`
+#   nginx:1.27             that + Debian testing's nginx (1.30; bookworm's 1.22 lacks the
+#                          upstream `resolve` nginx.conf uses), `nginx -g 'daemon off;'`
 #   prom/prometheus:v2.53.2  that + Debian's prometheus (2.42), the official image's entrypoint,
 #                          default command, /prometheus and user nobody (the monitoring profile)
 #
 # Anywhere with a registry, `docker compose up --build` pulls the official images and this
 # script is not needed; deploy/Dockerfile stays the standard one either way. An image that
-# already exists (official or made here) is kept; --force rebuilds the stand-ins.
+# already exists (official or made here) is kept, but for rust:1-bookworm (below); --force
+# rebuilds the stand-ins.
 #
-# HTTPS from containers here goes through a proxy whose CA only this machine trusts, so the
-# stand-ins also trust this machine's CA bundle (cargo fetches crates inside the build).
+# Nothing inside a build here reaches anything but Debian's mirror: the Rust stand-in carries
+# the crates Cargo.lock names (`cargo vendor` on this machine) and cargo's source replacement to
+# them, so building deploy/Dockerfile on it never contacts crates.io. It is made again whenever
+# Cargo.lock changed (its `herald.cargo-lock` label); `cargo vendor` reads this machine's cargo
+# cache and fetches from crates.io only what that lacks, outside any container.
 # Usage: deploy/offline/images.sh [--force]   Cache: $HERALD_IMAGE_CACHE (/var/tmp/herald-images).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,24 +50,30 @@ if ! have debian:bookworm-slim; then
         --change 'CMD ["bash"]' - debian:bookworm-slim > /dev/null
 fi
 
-# This machine's CA bundle, for the stand-ins' trust store (see the header).
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
-cp /etc/ssl/certs/ca-certificates.crt "$context/host-ca-bundle.crt"
 cp postgres-entrypoint.sh redis-entrypoint.sh "$context/"
 
-build() { # tag dockerfile
+build() { # tag dockerfile [docker build options]
     echo "images: $1 ($2)"
-    docker build -q -t "$1" -f "$2" "$context" > /dev/null
+    docker build -q -t "$1" -f "$2" "${@:3}" "$context" > /dev/null
 }
 have postgres:16 || build postgres:16 postgres.Dockerfile
 have redis:7 || build redis:7 redis.Dockerfile
-have nginx:1.27 || build nginx:1.27 nginx.Dockerfile
+# nginx from Debian testing (1.30, `server … resolve`); an older stand-in without the label is
+# made again.
+[ "$(docker image inspect -f '{{index .Config.Labels "herald.nginx"}}' nginx:1.27 2>/dev/null || true)" = forky ] \
+    || build nginx:1.27 nginx.Dockerfile --label herald.nginx=forky
 have prom/prometheus:v2.53.2 || build prom/prometheus:v2.53.2 prometheus.Dockerfile
-if ! have rust:1-bookworm; then
+# The Rust stand-in is made again whenever it was not made for this Cargo.lock (an image
+# without the label, official or older, is replaced: its crates would come from crates.io).
+lock=$(sha256sum ../../Cargo.lock | cut -c1-16)
+made_for=$(docker image inspect -f '{{index .Config.Labels "herald.cargo-lock"}}' rust:1-bookworm 2>/dev/null || true)
+if ! have rust:1-bookworm || [ "$made_for" != "$lock" ]; then
     toolchain=$(rustc --print sysroot)
     mkdir -p "$context/toolchain"
     cp -a "$toolchain/bin" "$toolchain/lib" "$toolchain/libexec" "$context/toolchain/"
-    build rust:1-bookworm rust.Dockerfile
+    cargo vendor --quiet --locked --versioned-dirs --manifest-path ../../Cargo.toml "$context/vendor" > /dev/null
+    build rust:1-bookworm rust.Dockerfile --label "herald.cargo-lock=$lock"
 fi
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(debian:bookworm-slim|rust:1-bookworm|postgres:16|redis:7|nginx:1.27|prom/prometheus:v2.53.2) '

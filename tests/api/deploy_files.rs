@@ -571,7 +571,7 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     let conf = read("deploy/nginx.conf");
     let ws = directives(block(&conf, "location /ws/ {"));
     for needed in [
-        "proxy_pass http://$herald_nodes",
+        "proxy_pass http://herald",
         "proxy_http_version 1.1",
         "proxy_set_header Upgrade $http_upgrade",
         "proxy_set_header Connection \"upgrade\"",
@@ -594,21 +594,21 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     let https = from_line(&conf, "listen 443 ssl;");
     let rest = directives(block(https, "location / {"));
     for needed in [
-        "proxy_pass http://$herald_nodes",
+        "proxy_pass http://herald",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
         "proxy_set_header X-Forwarded-Proto $scheme",
     ] {
         assert!(rest.iter().any(|d| d == needed), "the HTTPS location / lacks `{needed};`: {rest:?}");
     }
 
-    // The upstream is the compose service on the image's port, named through a variable so
-    // nginx asks Docker's DNS at run time (scaled replicas join without a reload); TLS uses
-    // gen-dev-cert.sh's files.
+    // The upstream is the compose service on the image's port, re-resolved through Docker's DNS
+    // (scaled replicas join without a reload); TLS uses gen-dev-cert.sh's files.
     let all = directives(&conf);
-    let upstream = format!("set $herald_nodes herald:{}", dockerfile_exposed_port());
-    assert!(directives(https).contains(&upstream), "the HTTPS server sets `{upstream};`");
+    let upstream = directives(block(&conf, "upstream herald {"));
+    let server = format!("server herald:{} resolve", dockerfile_exposed_port());
+    assert!(upstream.contains(&server), "the upstream has `{server};`: {upstream:?}");
+    assert!(upstream.iter().any(|d| d.starts_with("zone ")), "`resolve` needs a shared zone: {upstream:?}");
     assert!(all.iter().any(|d| d.starts_with("resolver 127.0.0.11 valid=")), "Docker's DNS as resolver");
-    assert!(!conf.contains("upstream herald"), "no upstream block: it is resolved once, at start");
     assert!(all.contains(&"ssl_certificate /etc/nginx/certs/herald.crt".to_owned()));
     assert!(all.contains(&"ssl_certificate_key /etc/nginx/certs/herald.key".to_owned()));
     assert!(all.contains(&"return 301 https://$host$request_uri".to_owned()), "port 80 redirects to HTTPS");

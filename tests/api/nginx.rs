@@ -151,9 +151,9 @@ fn render(conf: &str, dir: &Path, upstreams: &[u16], http_port: u16, https_port:
     for line in conf.lines() {
         let indent = &line[..line.len() - line.trim_start().len()];
         match line.trim() {
-            "set $herald_nodes herald:8000;" => {
+            "server herald:8000 resolve;" => {
                 seen[0] += 1;
-                out.push(format!("{indent}set $herald_nodes herald_test;"));
+                out.extend(upstreams.iter().map(|port| format!("{indent}server 127.0.0.1:{port};")));
             }
             "listen 80;" => {
                 seen[1] += 1;
@@ -169,9 +169,6 @@ fn render(conf: &str, dir: &Path, upstreams: &[u16], http_port: u16, https_port:
                 for kind in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
                     out.push(format!("{indent}    {kind}_temp_path {d}/temp/{kind};"));
                 }
-                out.push(format!("{indent}    upstream herald_test {{"));
-                out.extend(upstreams.iter().map(|port| format!("{indent}        server 127.0.0.1:{port};")));
-                out.push(format!("{indent}    }}"));
             }
             _ => out.push(
                 line.replace("/etc/nginx/certs/", &format!("{d}/certs/")).replace("/var/log/nginx/", &format!("{d}/")),
