@@ -440,20 +440,17 @@ async fn drill<F: std::future::Future<Output = ()>>(
         *failures.entry(why).or_default() -= n;
     }
     failures.retain(|_, n| *n > 0);
+    // Sockets opened during the drill count from 0.
+    let reconnects: Vec<u32> = fleet
+        .sockets
+        .iter()
+        .zip(connects_before.iter().chain(std::iter::repeat(&0)))
+        .map(|((_, l), before)| l.borrow().connects.saturating_sub(*before))
+        .collect();
     let report = Report {
         drill: name.to_owned(),
-        sockets_dropped: fleet
-            .sockets
-            .iter()
-            .zip(connects_before.iter().chain(std::iter::repeat(&0)))
-            .filter(|((_, l), before)| l.borrow().connects > **before)
-            .count(),
-        reconnects: fleet
-            .sockets
-            .iter()
-            .zip(connects_before.iter().chain(std::iter::repeat(&0)))
-            .map(|((_, l), before)| l.borrow().connects.saturating_sub(*before))
-            .sum(),
+        sockets_dropped: reconnects.iter().filter(|n| **n > 0).count(),
+        reconnects: reconnects.iter().sum(),
         closes,
         longest_socket_down: fleet.sockets.iter().map(|(_, l)| l.borrow().longest_down).max().unwrap_or_default(),
         sockets_back_after: back,
@@ -559,8 +556,25 @@ async fn wait_replicas_ready(stack: &Arc<Stack>, expected: usize, what: &str) ->
     started.elapsed()
 }
 
-/// The replica holding the most of this test's sockets.
-async fn busiest_replica(stack: &Arc<Stack>) -> (String, i64) {
+/// `docker <args>` off the runtime; fails the test if it fails.
+async fn docker(stack: &Arc<Stack>, args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    blocking(stack, move |s| s.docker(&args.iter().map(String::as_str).collect::<Vec<_>>(), STEP))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Scales the `herald` service to `replicas` (the others untouched) and waits until all are ready.
+async fn scale(stack: &Arc<Stack>, replicas: usize) {
+    let scale = format!("herald={replicas}");
+    blocking(stack, move |s| s.compose(&["up", "-d", "--no-deps", "--no-recreate", "--scale", &scale, "herald"], STEP))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_replicas_ready(stack, replicas, &format!("scaled to {replicas}")).await;
+}
+
+/// Each running replica with the sockets open on it.
+async fn sockets_per_replica(stack: &Arc<Stack>) -> Vec<(String, i64)> {
     blocking(stack, |s| {
         s.containers("herald")
             .into_iter()
@@ -568,10 +582,14 @@ async fn busiest_replica(stack: &Arc<Stack>) -> (String, i64) {
                 let n = s.open_sockets(&c).unwrap_or_else(|e| panic!("{e}"));
                 (c, n)
             })
-            .max_by_key(|(_, n)| *n)
-            .expect("a replica")
+            .collect()
     })
     .await
+}
+
+/// The replica holding the most of this test's sockets.
+async fn busiest_replica(stack: &Arc<Stack>) -> (String, i64) {
+    sockets_per_replica(stack).await.into_iter().max_by_key(|(_, n)| *n).expect("a replica")
 }
 
 /// Waits until Prometheus scrapes exactly `replicas` targets of job `herald`, all up.
@@ -668,10 +686,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     let mut fleet = Fleet::new(stack.https_port);
     fleet.open(1..=USERS, TABS);
     let opened = fleet.wait_all_connected("open").await;
-    let per_replica = blocking(&stack, |s| {
-        s.containers("herald").iter().map(|c| s.open_sockets(c).unwrap_or(-1)).collect::<Vec<_>>()
-    })
-    .await;
+    let per_replica: Vec<i64> = sockets_per_replica(&stack).await.into_iter().map(|(_, n)| n).collect();
     println!(
         "compose: {} sockets open through nginx in {:.1}s, per replica {per_replica:?}",
         fleet.sockets.len(),
@@ -687,8 +702,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     let (victim, held) = busiest_replica(&stack).await;
     reports.push(
         drill(&format!("docker kill ({held} sockets)"), &fleet, &creators, held as usize..=held as usize, async {
-            let v = victim.clone();
-            blocking(&stack, move |s| s.docker(&["kill", &v], STEP)).await.unwrap_or_else(|e| panic!("{e}"));
+            docker(&stack, &["kill", &victim]).await;
         })
         .await,
     );
@@ -698,8 +712,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     let state = blocking(&stack, move |s| s.state(&v)).await;
     println!("compose: the killed replica is `{state}` afterwards; starting it again");
     if !state.starts_with("running") {
-        let v = victim.clone();
-        blocking(&stack, move |s| s.docker(&["start", &v], STEP)).await.unwrap_or_else(|e| panic!("{e}"));
+        docker(&stack, &["start", &victim]).await;
     }
     wait_replicas_ready(&stack, 3, "after the kill").await;
 
@@ -707,10 +720,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     reports.push(
         drill("rolling restart (3, one by one)", &fleet, &creators, all..=all, async {
             for replica in blocking(&stack, |s| s.containers("herald")).await {
-                let r = replica.clone();
-                blocking(&stack, move |s| s.docker(&["restart", "-t", "15", &r], STEP))
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                docker(&stack, &["restart", "-t", "15", &replica]).await;
                 wait_replicas_ready(&stack, 3, &format!("after restarting {replica}")).await;
             }
         })
@@ -718,31 +728,12 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     );
 
     let before: Vec<String> = blocking(&stack, |s| s.containers("herald")).await;
-    reports.push(
-        drill("scale 3 -> 5", &fleet, &creators, 0..=0, async {
-            blocking(&stack, |s| {
-                s.compose(&["up", "-d", "--no-deps", "--no-recreate", "--scale", "herald=5", "herald"], STEP)
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-            wait_replicas_ready(&stack, 5, "scaled to 5").await;
-        })
-        .await,
-    );
+    reports.push(drill("scale 3 -> 5", &fleet, &creators, 0..=0, scale(&stack, 5)).await);
     // New sockets through the unchanged nginx reach the new replicas: it asks Docker's DNS.
     fleet.open(USERS + 1..=USERS + LATE_USERS, 1);
     fleet.wait_all_connected("late users").await;
     creators.users.borrow_mut().extend(USERS + 1..=USERS + LATE_USERS);
-    let now: Vec<(String, i64)> = blocking(&stack, |s| {
-        s.containers("herald")
-            .into_iter()
-            .map(|c| {
-                let n = s.open_sockets(&c).unwrap_or(-1);
-                (c, n)
-            })
-            .collect()
-    })
-    .await;
+    let now = sockets_per_replica(&stack).await;
     println!("compose: after scaling to 5 and {LATE_USERS} new sockets, per replica {now:?}");
     let new: Vec<&(String, i64)> = now.iter().filter(|(c, _)| !before.contains(c)).collect();
     assert_eq!(new.len(), 2, "two new replicas: {now:?}");
@@ -750,28 +741,14 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     let scraped = wait_prometheus_targets(&prometheus, stack.prometheus_port, 5).await;
     println!("compose: Prometheus scrapes all 5 replicas {:.1}s later (DNS service discovery)", scraped.as_secs_f64());
 
-    reports.push(
-        drill("scale 5 -> 2", &fleet, &creators, 1..=fleet.sockets.len(), async {
-            blocking(&stack, |s| {
-                s.compose(&["up", "-d", "--no-deps", "--no-recreate", "--scale", "herald=2", "herald"], STEP)
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-            wait_replicas_ready(&stack, 2, "scaled to 2").await;
-        })
-        .await,
-    );
+    reports.push(drill("scale 5 -> 2", &fleet, &creators, 1..=fleet.sockets.len(), scale(&stack, 2)).await);
     wait_prometheus_targets(&prometheus, stack.prometheus_port, 2).await;
 
     for service in ["redis", "postgres"] {
         reports.push(
             drill(&format!("{service} restarted"), &fleet, &creators, 0..=0, async {
-                blocking(&stack, move |s| {
-                    let container = s.containers(service).pop().expect("the service's container");
-                    s.docker(&["restart", "-t", "10", &container], STEP)
-                })
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                let container = blocking(&stack, move |s| s.containers(service).pop()).await.expect("its container");
+                docker(&stack, &["restart", "-t", "10", &container]).await;
                 wait_replicas_ready(&stack, 2, &format!("after {service} restarted")).await;
             })
             .await,
@@ -781,10 +758,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     let (cut, held) = busiest_replica(&stack).await;
     reports.push(
         drill(&format!("replica cut from Redis 10s ({held} sockets)"), &fleet, &creators, 0..=0, async {
-            let c = cut.clone();
-            blocking(&stack, move |s| s.docker(&["network", "disconnect", &s.network("broker"), &c], STEP))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            docker(&stack, &["network", "disconnect", &stack.network("broker"), &cut]).await;
             let cut_at = Instant::now();
             // The cut is real: the replica itself sees Redis gone (its /readyz names it) while
             // nginx still reaches it.
@@ -803,10 +777,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
                 noticed.as_secs_f64()
             );
             actix_web::rt::time::sleep(PARTITION.saturating_sub(cut_at.elapsed())).await;
-            let c = cut.clone();
-            blocking(&stack, move |s| s.docker(&["network", "connect", &s.network("broker"), &c], STEP))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            docker(&stack, &["network", "connect", &stack.network("broker"), &cut]).await;
             wait_replicas_ready(&stack, 2, "after the partition healed").await;
         })
         .await,

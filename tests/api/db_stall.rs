@@ -24,17 +24,6 @@ fn bound() -> Duration {
     DbTimeouts::from_config(&test_config("postgres://unused/db", SETTINGS)).bound()
 }
 
-/// A node whose database is reached through a proxy that can stall it.
-async fn node_behind_proxy() -> (Proxy, TestApp) {
-    let db = TestDb::new();
-    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr"));
-    let mut via_proxy = url::Url::parse(&db.url).expect("url");
-    via_proxy.set_port(Some(proxy.port)).expect("port");
-    let url = via_proxy.to_string();
-    let app = TestApp::spawn_on(DbGuard::Postgres(db), &url, SETTINGS).await;
-    (proxy, app)
-}
-
 /// Sends one request and returns its status, body and how long the answer took.
 async fn timed(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
     let started = Instant::now();
@@ -86,8 +75,7 @@ fn assert_unavailable_within(what: &str, (status, body, took): &Answer, limit: D
 
 /// The node's in-use database connections, from `/metrics`.
 async fn connections_in_use(app: &TestApp) -> f64 {
-    let mut res = app.client.get(app.url("/metrics")).send().await.expect("scrape");
-    let text = String::from_utf8(res.body().await.expect("metrics body").to_vec()).expect("UTF-8");
+    let text = app.metrics_text().await;
     text.lines()
         .find(|line| line.starts_with("herald_db_pool_connections") && line.contains("state=\"in_use\""))
         .and_then(|line| line.rsplit(' ').next())
@@ -113,7 +101,7 @@ async fn create_until_stored(app: &TestApp, me: &str, since: Instant) -> (i64, D
 
 #[actix_web::test]
 async fn a_stalled_database_answers_503_within_the_bound_and_recovers() {
-    let (proxy, app) = node_behind_proxy().await;
+    let (proxy, app) = node_behind_db_proxy(SETTINGS).await;
     let me = token(3);
     let limit = bound() + SLACK;
     let mut acknowledged = vec![app.create_for_self(3, "before the stall").await["id"].as_i64().expect("id")];
@@ -165,7 +153,7 @@ async fn a_stalled_database_answers_503_within_the_bound_and_recovers() {
 
 #[actix_web::test]
 async fn sockets_answer_ping_while_the_database_hangs() {
-    let (proxy, app) = node_behind_proxy().await;
+    let (proxy, app) = node_behind_db_proxy(SETTINGS).await;
     let (mut ws, _) = WsClient::open(&app, &token(5)).await;
 
     proxy.stall();

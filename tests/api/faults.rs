@@ -8,11 +8,7 @@ use std::time::{Duration, Instant};
 
 #[actix_web::test]
 async fn database_cut_answers_503_then_recovers_without_losing_acknowledged_writes() {
-    let db = TestDb::new();
-    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr"));
-    let mut via_proxy = url::Url::parse(&db.url).expect("url");
-    via_proxy.set_port(Some(proxy.port)).expect("port");
-    let app = TestApp::spawn_on(DbGuard::None, via_proxy.as_str(), &[("HERALD_DB_TIMEOUT_MS", "500")]).await;
+    let (proxy, app) = node_behind_db_proxy(&[("HERALD_DB_TIMEOUT_MS", "500")]).await;
     let me = token(3);
     let mut acknowledged = Vec::new();
 

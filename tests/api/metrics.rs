@@ -3,14 +3,6 @@
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};
 
-async fn scrape(app: &TestApp) -> String {
-    let mut res = app.client.get(app.url("/metrics")).send().await.expect("scrape");
-    assert_eq!(res.status(), StatusCode::OK);
-    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
-    String::from_utf8(res.body().await.expect("body").to_vec()).expect("utf-8")
-}
-
 /// The value of the first sample whose line starts with `prefix` (name and labels).
 fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
@@ -30,7 +22,7 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
     let (status, _) = app.call(Method::GET, "/nope", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert_eq!(sample(&text, "herald_open_sockets", &[]), 1.0);
     assert_eq!(sample(&text, "herald_notifications_delivered_total", &[]), 1.0);
     assert_eq!(sample(&text, "herald_publish_to_delivery_seconds_count", &[]), 1.0);
@@ -49,7 +41,7 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
     let (code, _) = ws.expect_close().await;
     assert_eq!(code, 1009);
     wait_for("the close counted", WAIT, async || {
-        let text = scrape(&app).await;
+        let text = app.metrics_text().await;
         let closed = text
             .lines()
             .any(|l| l.starts_with("herald_sockets_closed_total") && l.contains("code=\"1009\"") && l.ends_with(" 1"));
@@ -65,7 +57,7 @@ async fn metrics_count_requests_sockets_deliveries_and_closes() {
 #[actix_web::test]
 async fn readiness_is_exported_per_dependency_and_alerted_close_codes_from_the_start() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert_eq!(sample(&text, "herald_ready", &["dependency=\"database\""]), 1.0);
     assert_eq!(sample(&text, "herald_ready", &["dependency=\"broker\""]), 1.0, "the in-process broker");
     for code in ["1011", "1013"] {
@@ -80,7 +72,7 @@ async fn readiness_follows_redis() {
     let app = TestApp::spawn_with(Backend::Postgres, &[("REDIS_URL", &redis.url())]).await;
     let up = |text: &str, dependency: &str| sample(text, "herald_ready", &[&format!("dependency=\"{dependency}\"")]);
     wait_for("the Redis checks ready", WAIT, async || {
-        let text = scrape(&app).await;
+        let text = app.metrics_text().await;
         let all = ["database", "redis_publisher", "redis_subscriber"].map(|d| up(&text, d));
         if all == [1.0; 3] {
             Ok(())
@@ -89,11 +81,11 @@ async fn readiness_follows_redis() {
         }
     })
     .await;
-    assert!(!scrape(&app).await.contains("dependency=\"broker\""), "no in-process broker beside Redis");
+    assert!(!app.metrics_text().await.contains("dependency=\"broker\""), "no in-process broker beside Redis");
 
     redis.stop();
     wait_for("Redis unavailable in herald_ready", WAIT, async || {
-        let text = scrape(&app).await;
+        let text = app.metrics_text().await;
         if up(&text, "redis_publisher") == 0.0 && up(&text, "redis_subscriber") == 0.0 && up(&text, "database") == 1.0 {
             Ok(())
         } else {
@@ -105,21 +97,17 @@ async fn readiness_follows_redis() {
 
 #[actix_web::test]
 async fn readiness_follows_the_database() {
-    let db = TestDb::new();
-    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr"));
-    let mut via_proxy = url::Url::parse(&db.url).expect("url");
-    via_proxy.set_port(Some(proxy.port)).expect("port");
-    let app = TestApp::spawn_on(DbGuard::None, via_proxy.as_str(), &[("HERALD_DB_TIMEOUT_MS", "500")]).await;
-    assert_eq!(sample(&scrape(&app).await, "herald_ready", &["dependency=\"database\""]), 1.0);
+    let (proxy, app) = node_behind_db_proxy(&[("HERALD_DB_TIMEOUT_MS", "500")]).await;
+    assert_eq!(sample(&app.metrics_text().await, "herald_ready", &["dependency=\"database\""]), 1.0);
 
     proxy.cut();
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert_eq!(sample(&text, "herald_ready", &["dependency=\"database\""]), 0.0, "while /readyz says unavailable");
     assert_eq!(sample(&text, "herald_ready", &["dependency=\"broker\""]), 1.0);
 
     proxy.restore();
     wait_for("the database ready again", WAIT, async || {
-        let ready = sample(&scrape(&app).await, "herald_ready", &["dependency=\"database\""]);
+        let ready = sample(&app.metrics_text().await, "herald_ready", &["dependency=\"database\""]);
         if ready == 1.0 {
             Ok(())
         } else {

@@ -339,9 +339,7 @@ async fn every_metric_queried_by_an_alert_or_a_panel_is_one_a_node_exports() {
     ws.send_text(&"x".repeat(70 * 1024)).await;
     assert_eq!(ws.expect_close().await.0, 1009);
 
-    let mut res = app.client.get(app.url("/metrics")).send().await.expect("scrape");
-    assert_eq!(res.status(), StatusCode::OK);
-    let text = String::from_utf8(res.body().await.expect("metrics body").to_vec()).expect("UTF-8");
+    let text = app.metrics_text().await;
     let families = families(&text);
     assert!(families.len() >= 10, "{text}");
 

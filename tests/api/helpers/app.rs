@@ -139,6 +139,15 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// `GET /metrics`: asserted 200 in the Prometheus text format; its text.
+    pub async fn metrics_text(&self) -> String {
+        let mut res = self.client.get(self.url("/metrics")).send().await.expect("scrape");
+        assert_eq!(res.status(), StatusCode::OK);
+        let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        String::from_utf8(res.body().await.expect("metrics body").to_vec()).expect("UTF-8")
+    }
+
     /// Creates a notification for `user` (as that user) and returns it.
     pub async fn create_for_self(&self, user: i64, title: &str) -> Value {
         let (status, body) =
@@ -218,4 +227,15 @@ pub async fn unread_count(app: &TestApp, user: i64) -> i64 {
     let (status, body) = app.get("/auth/notifications/unread-count/", &super::token(user)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["unread_count"].as_i64().expect("unread_count is an integer")
+}
+
+/// A node (with `extra` settings) on a fresh PostgreSQL database reached through a `Proxy` the
+/// test can cut or stall.
+pub async fn node_behind_db_proxy(extra: &[(&str, &str)]) -> (super::Proxy, TestApp) {
+    let db = super::TestDb::new();
+    let proxy = super::Proxy::start("127.0.0.1:5432".parse().expect("addr"));
+    let mut via_proxy = url::Url::parse(&db.url).expect("url");
+    via_proxy.set_port(Some(proxy.port)).expect("port");
+    let app = TestApp::spawn_on(DbGuard::Postgres(db), via_proxy.as_str(), extra).await;
+    (proxy, app)
 }
