@@ -20,19 +20,20 @@
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
-//!   the node's event stream, health, a channel connection) on one Redis or a Redis Cluster
-//!   (sharded pub/sub), and the pool for other Redis commands; knows nothing of the hub.
-//! - `cluster_limits`: per-user REST rate and socket cap across every node, in Redis.
+//!   the node's event stream, health, a channel connection): in process (`memory`) or on one
+//!   Redis or a Redis Cluster (`redis`: every `herald:` name in `redis::channels`), and the
+//!   pool for other Redis commands; knows nothing of the hub.
 //! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
 //!   delayed unsubscribe, batching, resubscribe and session repair after a reconnect.
 //! - `http`: REST routes, handlers and error envelopes.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
+//! - `limits`: per-user request limits (429 + Retry-After), the per-socket frame limiter
+//!   (1008 on a flood) and the node's handshake budget (`local`), and the per-user REST rate
+//!   and socket cap across every node, in Redis (`cluster`).
 //! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `position_check`: each node compares its users' stream positions with the database and
 //!   repairs sockets whose change never arrived (a publish lost after its commit).
-//! - `rate_limit`: per-user request limits (429 + Retry-After), the per-socket frame limiter
-//!   (1008 on a flood) and the node's handshake budget.
 //! - `retention`: pruning old notifications in bounded batches.
 //! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
@@ -42,7 +43,6 @@
 pub mod auth;
 pub mod broker;
 pub mod cli;
-pub mod cluster_limits;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -52,9 +52,9 @@ pub mod group_commit;
 pub mod http;
 pub mod hub;
 pub mod inbox;
+pub mod limits;
 pub mod metrics;
 pub mod position_check;
-pub mod rate_limit;
 pub mod retention;
 pub mod selftest;
 pub mod startup;

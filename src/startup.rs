@@ -5,15 +5,15 @@
 
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
-use crate::cluster_limits::ClusterLimits;
 use crate::config::Config;
 use crate::db::{self, Db, DbTimeouts};
 use crate::event::Event;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::limits::cluster::ClusterLimits;
+use crate::limits::local::RestLimiter;
 use crate::metrics::Metrics;
-use crate::rate_limit::RestLimiter;
 use crate::subscriptions::Subscriptions;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
@@ -33,6 +33,8 @@ pub enum StartupError {
     Config(String),
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error(transparent)]
+    Broker(#[from] crate::broker::error::StartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -90,10 +92,12 @@ impl Node {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let broker = match &config.redis {
             None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
-            Some(redis) => Broker::Redis(
-                RedisBroker::start(redis, MEMORY_BROKER_CAPACITY, config.redis_republish_bytes, shutdown_rx.clone())
-                    .map_err(StartupError::Config)?,
-            ),
+            Some(redis) => Broker::Redis(RedisBroker::start(
+                redis,
+                MEMORY_BROKER_CAPACITY,
+                config.redis_republish_bytes,
+                shutdown_rx.clone(),
+            )?),
         };
         let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown_rx.clone());
         let mut inbox = Inbox::new(
@@ -147,7 +151,7 @@ impl Node {
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
             max_sockets: config.max_sockets,
             max_sockets_per_user: config.max_sockets_per_user,
-            handshakes: crate::rate_limit::HandshakeBudget::new(config.ws_handshakes_per_second),
+            handshakes: crate::limits::local::HandshakeBudget::new(config.ws_handshakes_per_second),
         });
         let inbox_data = web::Data::new(inbox.clone());
         let metrics_data = web::Data::from(metrics.clone());

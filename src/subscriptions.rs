@@ -254,8 +254,8 @@ impl Owner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::redis::channels::user_channel;
     use crate::broker::redis::RedisBroker;
-    use crate::broker::user_channel;
     use crate::event::SessionId;
 
     /// A private `redis-server` on a free port, stopped on drop.

@@ -7,7 +7,7 @@ pub mod mint;
 
 use crate::domain::Principal;
 use crate::error::ApiError;
-use crate::rate_limit::RestLimiter;
+use crate::limits::local::RestLimiter;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{ready, Ready};

@@ -9,12 +9,12 @@ pub mod protocol;
 pub mod session;
 
 use crate::auth::{bearer_token, TokenVerifier};
-use crate::cluster_limits::{ClusterLimits, Verdict};
 use crate::error::ApiError;
 use crate::event::SessionId;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
-use crate::rate_limit::RestLimiter;
+use crate::limits::cluster::{ClusterLimits, Verdict};
+use crate::limits::local::RestLimiter;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub struct WsEndpoint {
     pub max_sockets: usize,
     pub max_sockets_per_user: usize,
     /// Handshakes per second this node accepts.
-    pub handshakes: crate::rate_limit::HandshakeBudget,
+    pub handshakes: crate::limits::local::HandshakeBudget,
 }
 
 /// The handshake: origin (403), token (401), the user's request rate (429: a handshake counts

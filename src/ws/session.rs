@@ -15,7 +15,7 @@ use crate::error::{with_causes, ApiError};
 use crate::event::{Event, Notifications, ServerFrame, SessionId};
 use crate::hub::{SessionSignals, NO_POSITION};
 use crate::inbox::InboxError;
-use crate::rate_limit::{FrameLimiter, FrameVerdict};
+use crate::limits::local::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason};
 use bytestring::ByteString;
 use futures_util::StreamExt;

@@ -1,12 +1,12 @@
-//! Per-user REST rate limit: end-user tokens get `HERALD_RATE_LIMIT_PER_SECOND` requests per
-//! second with bursts of `HERALD_RATE_LIMIT_BURST`; above it, 429 `rate_limited` with
-//! `Retry-After`. Service tokens (staff or `notifications:send`) are not limited: they
-//! legitimately send for many users. With Redis configured the rate holds across every node
-//! (`crate::cluster_limits`); without it, or while Redis does not answer, each node applies it
-//! on its own. `FrameLimiter` is the per-socket limit of client frames; `HandshakeBudget` bounds
-//! the WebSocket handshakes a node accepts per second.
+//! What one node enforces on its own: the per-user REST rate (`RestLimiter`: end-user tokens
+//! get `HERALD_RATE_LIMIT_PER_SECOND` with bursts of `HERALD_RATE_LIMIT_BURST`, above it 429
+//! `rate_limited` with `Retry-After`; service tokens are not limited, they legitimately send for
+//! many users), the per-socket limit of client frames (`FrameLimiter`) and the WebSocket
+//! handshakes a node accepts per second (`HandshakeBudget`). With Redis configured the REST rate
+//! is asked of `super::cluster` first, and this node's own limit decides while Redis does not
+//! answer.
 
-use crate::cluster_limits::{ClusterLimits, Verdict};
+use super::cluster::{ClusterLimits, Verdict};
 use crate::domain::UserId;
 use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};

@@ -1,26 +1,24 @@
 //! Per-user limits that hold across every node, kept in Redis when Redis is configured (one
-//! Redis or a cluster), through the command pool (`crate::broker::command_pool`):
+//! Redis or a cluster), through the command pool:
 //!
-//! - the REST rate: one GCRA cell per user (`herald:{p}:rate:{id}`), checked and advanced
-//!   atomically by a Lua script on Redis' clock, so N nodes allow the rate once, not N times;
-//! - open sockets: a set per user (`herald:{p}:sockets:{id}`) of `node/session` members. A
-//!   handshake claims a member when the user holds fewer than the cap; a closed socket removes
-//!   it. A member counts only while its node is alive: every `HEARTBEAT` each node refreshes
-//!   one key per partition (`herald:{p}:node:{node}`, expiring after `NODE_LEASE`), and a claim
-//!   drops the members of nodes whose key is gone, so a crashed node's sockets stop counting
-//!   within `NODE_LEASE`. Idle sockets cost Redis nothing: the per-node work is 128 keys per
-//!   heartbeat, whatever the number of sockets. Every `RECONCILE`, and after Redis was away,
-//!   each node rewrites its members of the users it holds (closes whose removal was lost,
-//!   sockets opened while Redis did not answer).
+//! - the REST rate: one GCRA cell per user, checked and advanced atomically by a script on
+//!   Redis' clock, so N nodes allow the rate once, not N times;
+//! - open sockets: a set per user of `instance/session` members. A handshake claims a member
+//!   when the user holds fewer than the cap; a closed socket removes it. A member counts only
+//!   while its node is alive: every `HEARTBEAT` each node refreshes one key per partition
+//!   (expiring after `NODE_LEASE`), and a claim drops the members of nodes whose key is gone,
+//!   so a crashed node's sockets stop counting within `NODE_LEASE`.
+//!   Every `RECONCILE`, and after Redis was away, each node rewrites its members of the users it
+//!   holds (closes whose removal was lost, sockets opened while Redis did not answer).
 //!
-//! The keys carry the user's partition as hash tag (`crate::broker::sharded::partition`), so on
-//! a cluster each script touches one slot. When Redis does not answer within `ANSWER_WITHIN`
-//! the caller falls back to its node's own limits, and Redis is not asked again for
-//! `RETRY_AFTER`: an outage costs no request more than one short wait. Nothing here is on the
-//! publish path.
+//! The keys (`crate::broker::redis::channels`) carry the user's partition as hash tag, so on a
+//! cluster each script touches one slot. When Redis does not answer within `ANSWER_WITHIN` the
+//! caller falls back to its node's own limits, and Redis is not asked again for `RETRY_AFTER`.
+//! Nothing here is on the publish path.
 
-use crate::broker::command_pool::CommandPool;
-use crate::broker::sharded::{partition, PARTITIONS};
+use crate::broker::error::CommandError;
+use crate::broker::redis::channels::{node_key, node_key_prefix, rate_key, sockets_key, PARTITIONS};
+use crate::broker::redis::pool::CommandPool;
 use crate::domain::UserId;
 use crate::event::SessionId;
 use crate::hub::Hub;
@@ -45,54 +43,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Users whose members are rewritten concurrently.
 const RECONCILE_CONCURRENCY: usize = 16;
 
-/// GCRA: KEYS[1] the user's cell; ARGV[1] emission interval (µs), ARGV[2] burst.
-/// Returns 0 when admitted, else the microseconds until a request would be.
-const RATE_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * tonumber(ARGV[2])
-if allow_at > now then return allow_at - now end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.floor((new_tat - now) / 1000) + 1)
-return 0
-";
-
-/// KEYS[1] the user's socket set; ARGV[1] cap, ARGV[2] member, ARGV[3] the partition's node-key
-/// prefix (`herald:{p}:node:`, same slot), ARGV[4] idle expiry (ms), ARGV[5] this node's
-/// instance, ARGV[6] node lease (ms). Says the claiming node is alive (so a claim made before its
-/// first heartbeat counts), drops members of dead nodes; returns 1 when claimed, 0 when the user
-/// is at the cap.
-const CLAIM_SCRIPT: &str = r"
-redis.call('SET', ARGV[3] .. ARGV[5], 1, 'PX', ARGV[6])
-local live = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local node = string.match(member, '^(.*)/[^/]*$')
-  if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then
-    live = live + 1
-  else
-    redis.call('SREM', KEYS[1], member)
-  end
-end
-if live >= tonumber(ARGV[1]) then return 0 end
-redis.call('SADD', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-";
-
-/// KEYS[1] the user's socket set; ARGV[1] this node's member prefix, ARGV[2] idle expiry (ms),
-/// ARGV[3..] the members of the sockets this node holds now: they are the node's members from
-/// now on.
-const RECONCILE_SCRIPT: &str = r"
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if string.sub(member, 1, #ARGV[1]) == ARGV[1] then redis.call('SREM', KEYS[1], member) end
-end
-for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
-if #ARGV >= 3 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
-";
+/// The scripts; each file says its keys and arguments.
+const RATE_SCRIPT: &str = include_str!("scripts/rate.lua");
+const CLAIM_SCRIPT: &str = include_str!("scripts/claim.lua");
+const RECONCILE_SCRIPT: &str = include_str!("scripts/reconcile.lua");
 
 /// What Redis decided; `Unknown` when it did not answer (use the node's own limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +99,8 @@ impl ClusterLimits {
 
     /// Admits one REST request of `user` against the cluster-wide rate.
     pub async fn admit_request(&self, user: UserId) -> Verdict {
-        let key = format!("herald:{{{}}}:rate:{user}", partition(user));
-        match self.ask::<i64>(&self.rate_script, &key, &[self.rate_interval_us, self.rate_burst], &[]).await {
+        match self.ask::<i64>(&self.rate_script, &rate_key(user), &[self.rate_interval_us, self.rate_burst], &[]).await
+        {
             Some(0) => Verdict::Admit,
             Some(wait_us) => Verdict::Refuse(Duration::from_micros(wait_us.max(1) as u64)),
             None => Verdict::Unknown,
@@ -156,7 +110,7 @@ impl ClusterLimits {
     /// Claims a socket of `user` against the cluster-wide cap.
     pub async fn claim_socket(&self, user: UserId, session: SessionId) -> Verdict {
         let member = self.member(session);
-        let node_keys = format!("herald:{{{}}}:node:", partition(user));
+        let node_keys = node_key_prefix(user);
         let idle_ms = SOCKETS_IDLE.as_millis().to_string();
         let lease_ms = NODE_LEASE.as_millis().to_string();
         let args = [member.as_str(), node_keys.as_str(), idle_ms.as_str(), self.instance.as_str(), lease_ms.as_str()];
@@ -217,9 +171,9 @@ impl ClusterLimits {
     /// Refreshes this node's key in every partition; `Ok(true)` when one was missing (the first
     /// heartbeat, or Redis lost its keys: restarted, or failed over before replicating them),
     /// so this node's socket members may be gone too.
-    async fn heartbeat(&self) -> Result<bool, String> {
+    async fn heartbeat(&self) -> Result<bool, CommandError> {
         let lease_ms = NODE_LEASE.as_millis() as u64;
-        let keys: Vec<String> = (0..PARTITIONS).map(|p| format!("herald:{{{p}}}:node:{}", self.instance)).collect();
+        let keys: Vec<String> = (0..PARTITIONS).map(|p| node_key(p, &self.instance)).collect();
         let refresh: Vec<redis::Cmd> =
             keys.iter().map(|key| redis::cmd("PEXPIRE").arg(key).arg(lease_ms).to_owned()).collect();
         let refreshed = self.pool.query_each(&refresh).await?;
@@ -300,7 +254,7 @@ impl ClusterLimits {
                 // One line per outage second, not one per request that was waiting.
                 if skipped_until <= now {
                     let why = match failed {
-                        Ok(Err(err)) => err,
+                        Ok(Err(err)) => err.to_string(),
                         _ => format!("no answer within {ANSWER_WITHIN:?}"),
                     };
                     log::warn!(
@@ -311,10 +265,6 @@ impl ClusterLimits {
             }
         }
     }
-}
-
-fn sockets_key(user: UserId) -> String {
-    format!("herald:{{{}}}:sockets:{user}", partition(user))
 }
 
 fn now_ms() -> u64 {
