@@ -107,7 +107,7 @@ impl RedisBroker {
     /// Queues committed changes for the publisher task; never waits for Redis.
     pub fn publish(&self, events: Vec<Event>) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.failing {
+        if queue.is_failing() {
             self.status.publish_failures.fetch_add(events.len() as u64, Ordering::Relaxed);
         }
         queue.push_back(events);
@@ -125,7 +125,7 @@ impl RedisBroker {
         loop {
             let (resync_owed, batch) = {
                 let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                if queue.resync_owed {
+                if queue.resync_owed() {
                     (true, Vec::new())
                 } else {
                     (false, queue.take(PUBLISH_BATCH))
@@ -167,14 +167,13 @@ impl RedisBroker {
         };
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if unpublished.is_empty() {
-            queue.failing = false;
+            queue.published();
             return true;
         }
-        if !queue.failing {
-            self.status.publish_failures.fetch_add(unpublished.len() as u64, Ordering::Relaxed);
-            queue.failing = true;
+        let count = unpublished.len() as u64;
+        if queue.unpublished(unpublished) {
+            self.status.publish_failures.fetch_add(count, Ordering::Relaxed);
         }
-        queue.push_front(unpublished);
         false
     }
 
@@ -188,10 +187,9 @@ impl RedisBroker {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if published {
             log::info!("published a resync: every node repairs its sessions from the database");
-            queue.failing = false;
-            queue.resync_owed = false;
+            queue.resynced();
         } else {
-            queue.failing = true;
+            queue.unpublished(Vec::new());
         }
         published
     }

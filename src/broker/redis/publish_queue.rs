@@ -14,9 +14,9 @@ pub struct PublishQueue {
     /// (`HERALD_REDIS_REPUBLISH_BYTES`).
     max_bytes: usize,
     /// The last publish failed: Redis refuses publishes until one succeeds.
-    pub failing: bool,
+    failing: bool,
     /// Events were dropped: every node must resync once Redis takes publishes again.
-    pub resync_owed: bool,
+    resync_owed: bool,
 }
 
 impl PublishQueue {
@@ -38,12 +38,42 @@ impl PublishQueue {
     }
 
     /// Puts events that were not published back at the front, in their order.
-    pub fn push_front(&mut self, events: Vec<Event>) {
+    fn push_front(&mut self, events: Vec<Event>) {
         for event in events.into_iter().rev() {
             self.bytes += Self::weight(&event);
             self.events.push_front(event);
         }
         self.drop_if_overflowing();
+    }
+
+    /// Redis refuses publishes (the last one failed).
+    pub fn is_failing(&self) -> bool {
+        self.failing
+    }
+
+    /// Events were dropped: a resync must go before anything else.
+    pub fn resync_owed(&self) -> bool {
+        self.resync_owed
+    }
+
+    /// A publish went: Redis takes publishes again.
+    pub fn published(&mut self) {
+        self.failing = false;
+    }
+
+    /// The resync went: every node repairs, nothing is owed any more.
+    pub fn resynced(&mut self) {
+        self.failing = false;
+        self.resync_owed = false;
+    }
+
+    /// A batch did not go: its events go back in front, in order, and the queue fails until a
+    /// publish goes. True when this is the outage's first failure.
+    pub fn unpublished(&mut self, events: Vec<Event>) -> bool {
+        let first = !self.failing;
+        self.failing = true;
+        self.push_front(events);
+        first
     }
 
     /// Takes up to `n` events from the front.
@@ -91,7 +121,7 @@ mod tests {
         let mut queue = PublishQueue::new(usize::MAX);
         queue.push_back((1..=4).map(event).collect());
         let batch = queue.take(2);
-        queue.push_front(batch);
+        assert!(queue.unpublished(batch), "the first failure");
         let seqs: Vec<i64> = queue.take(10).iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4]);
         assert_eq!(queue.bytes, 0);
@@ -101,11 +131,10 @@ mod tests {
     fn only_a_failing_queue_over_its_bound_is_dropped_and_owes_a_resync() {
         let mut queue = PublishQueue::new(1);
         queue.push_back(vec![event(1), event(2)]);
-        assert!(!queue.resync_owed, "Redis takes publishes: the queue holds one pipeline's worth");
-        queue.failing = true;
+        assert!(!queue.resync_owed(), "Redis takes publishes: the queue holds one pipeline's worth");
         let batch = queue.take(1);
-        queue.push_front(batch);
-        assert!(queue.resync_owed);
+        queue.unpublished(batch);
+        assert!(queue.resync_owed());
         assert!(queue.take(10).is_empty());
     }
 }
