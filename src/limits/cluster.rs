@@ -99,8 +99,8 @@ impl ClusterLimits {
 
     /// Admits one REST request of `user` against the cluster-wide rate.
     pub async fn admit_request(&self, user: UserId) -> Verdict {
-        match self.ask::<i64>(&self.rate_script, &rate_key(user), &[self.rate_interval_us, self.rate_burst], &[]).await
-        {
+        let key = rate_key(user);
+        match self.ask::<i64>(&self.rate_script, &key, &[self.rate_interval_us, self.rate_burst], &[]).await {
             Some(0) => Verdict::Admit,
             Some(wait_us) => Verdict::Refuse(Duration::from_micros(wait_us.max(1) as u64)),
             None => Verdict::Unknown,
