@@ -32,7 +32,7 @@ pub enum StartupError {
     #[error("{0}")]
     Config(String),
     #[error("database migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] db::MigrateError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }

@@ -3,7 +3,8 @@
 //! that vanished is noticed), and the session's `statement_timeout`, `lock_timeout` and
 //! `idle_in_transaction_session_timeout` (sent as the startup `options`, so they hold from the
 //! first statement, with no extra round trip). Parameters the operator's `DATABASE_URL` already
-//! sets win. It does not open connections (`db::establish` does) nor bound awaits (`Db::run`).
+//! sets win. It does not open connections (`connection::establish` does) nor bound awaits
+//! (`Db::run`).
 
 use crate::config::Config;
 use std::time::Duration;
