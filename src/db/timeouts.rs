@@ -151,7 +151,8 @@ mod tests {
         }
     }
 
-    const OURS: &str = "options=-c%20statement_timeout%3D5000%20-c%20lock_timeout%3D3000%20-c%20idle_in_transaction_session_timeout%3D10000";
+    const OURS: &str = "options=-c%20statement_timeout%3D5000%20-c%20lock_timeout%3D3000\
+                        %20-c%20idle_in_transaction_session_timeout%3D10000";
 
     #[test]
     fn a_plain_url_gets_every_bound() {

@@ -81,7 +81,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoreBatch<'_> {
                RETURNING user_id, last_seq), \
              stored AS (INSERT INTO notifications \
                (user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, created_at) \
-               SELECT d.user_id, d.sender_id, d.notification_type, d.title, d.message, d.data, d.link, FALSE, d.realtime, ",
+               SELECT d.user_id, d.sender_id, d.notification_type, d.title, d.message, d.data, d.link, \
+               FALSE, d.realtime, ",
         );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
