@@ -23,7 +23,7 @@ mod timeouts;
 mod transactions;
 
 pub use connection::{establish, ConnectError, DbConnection};
-pub use error::{Cause, DbError};
+pub use error::DbError;
 pub use migrate::{migrate, MigrateError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use models::now;
 pub use pool::{Db, PooledConnection};
