@@ -4,6 +4,7 @@
 //! commit to the database, and only then publish the change through the broker.
 
 use crate::broker::Broker;
+use crate::db::batch::CreateBatcher;
 use crate::db::{Db, DbError};
 use crate::domain::{
     BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxPosition, Invalid, ListQuery,
@@ -11,7 +12,6 @@ use crate::domain::{
     StoredNotification, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
-use crate::group_commit::CreateBatcher;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ pub struct Inbox {
 
 impl Inbox {
     /// `group_commit`: how long group commit may wait for a batch to fill, and the histogram
-    /// of its batch sizes (see `crate::group_commit`).
+    /// of its batch sizes (see `crate::db::batch`).
     pub fn new(
         db: Db,
         broker: Broker,

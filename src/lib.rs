@@ -13,10 +13,10 @@
 //!   and the inbox's vocabulary (`domain::inbox`: `StoredNotification`, `ListQuery`, `Page`,
 //!   `Change`, outcomes) that `db` produces and `inbox` returns.
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
-//!   methods on `Db` split by concern; the queries (`db/queries/`, one file per concern) are
-//!   compiled per backend (`db::pg`, `db::sqlite`) and private. Fails with `DbError`.
+//!   methods on `Db` split by concern, written once for both backends (`db::pg`, `db::sqlite`
+//!   hold what one backend writes its own way); group commit (`db::batch`), concurrent creates
+//!   stored many per transaction. Fails with `DbError`.
 //! - `inbox`: the use-cases; validate → commit → publish. Fails with `InboxError`.
-//! - `group_commit`: concurrent creates stored many per transaction.
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
@@ -48,7 +48,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod event;
-pub mod group_commit;
 pub mod http;
 pub mod hub;
 pub mod inbox;

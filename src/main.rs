@@ -36,7 +36,8 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve => serve(config),
         Command::Migrate => herald::db::migrate(&config.database)
-            .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database)),
+            .map(|ran| println!("applied {ran} migration(s) to {:?}", config.database))
+            .map_err(|e| e.to_string()),
         Command::Token { user, staff, ttl } => token(&config, user, staff, ttl),
         Command::Prune { older_than, read_only } => prune(&config, older_than, read_only),
         Command::Send { user, title, message, kind, data, link, url, token } => {

@@ -40,17 +40,22 @@ pub async fn run_periodically(db: Db, keep: Option<Duration>, mut shutdown: watc
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = every.tick() => {
-                let pruned = match keep {
-                    Some(keep) => prune(&db, keep, false).await.map(|n| (n, keep)),
-                    None => db.prune_idempotency_keys().await.map(|_| (0, Duration::ZERO)),
-                };
-                match pruned {
-                    Ok((0, _)) => {}
-                    Ok((n, keep)) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
-                    Err(err) => log::warn!("retention run failed: {}", crate::error::with_causes(&err)),
-                }
-            }
+            _ = every.tick() => run_once(&db, keep).await,
         }
+    }
+}
+
+/// One scheduled run, its outcome logged.
+async fn run_once(db: &Db, keep: Option<Duration>) {
+    let pruned = match keep {
+        Some(keep) => prune(db, keep, false).await.map(|n| (n, keep)),
+        None => db.prune_idempotency_keys().await.map(|_| (0, Duration::ZERO)),
+    };
+    match pruned {
+        Ok((0, _)) => {}
+        Ok((n, keep)) => {
+            log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400)
+        }
+        Err(err) => log::warn!("retention run failed: {}", crate::error::with_causes(&err)),
     }
 }

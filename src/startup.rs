@@ -32,7 +32,7 @@ pub enum StartupError {
     #[error("{0}")]
     Config(String),
     #[error("database migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] db::MigrateError),
     #[error(transparent)]
     Broker(#[from] crate::broker::error::StartError),
     #[error("cannot listen on {addr}: {source}")]

@@ -3,13 +3,10 @@
 //! may work, and nothing was committed unless said) and `Failed` (a bug or an unexpected answer).
 //! The edges map them to 503 and 500 (`crate::error`); the cause chain goes to the log only.
 
-/// The error that caused a `DbError`, shared: one failed batch answers each of its callers.
-pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+use std::sync::Arc;
 
-/// `err` as a `Cause`.
-pub fn cause(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Cause {
-    Cause::from(err.into())
-}
+/// The error that caused a `DbError`, shared: one failed batch answers each of its callers.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
@@ -44,7 +41,7 @@ impl DbError {
     }
 
     /// The same failure, known now to be the database's absence (its connection died).
-    pub(super) fn into_unavailable(self) -> DbError {
+    pub(in crate::db) fn into_unavailable(self) -> DbError {
         match self {
             DbError::Failed { reason, source } => DbError::Unavailable { reason, source },
             other => other,
@@ -58,12 +55,13 @@ impl From<diesel::result::Error> for DbError {
         match err {
             Error::NotFound => DbError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
-                DbError::Unavailable { reason: "the connection failed", source: Some(cause(err)) }
+                DbError::Unavailable { reason: "the connection failed", source: Some(Arc::new(err)) }
             }
-            Error::DatabaseError(_, ref info) if is_session_timeout(info.message()) => {
-                DbError::Unavailable { reason: "a session timeout cancelled the statement", source: Some(cause(err)) }
-            }
-            other => DbError::Failed { reason: "the query failed", source: Some(cause(other)) },
+            Error::DatabaseError(_, ref info) if is_session_timeout(info.message()) => DbError::Unavailable {
+                reason: "a session timeout cancelled the statement",
+                source: Some(Arc::new(err)),
+            },
+            other => DbError::Failed { reason: "the query failed", source: Some(Arc::new(other)) },
         }
     }
 }
@@ -78,7 +76,7 @@ fn is_session_timeout(message: &str) -> bool {
 
 impl From<r2d2::Error> for DbError {
     fn from(err: r2d2::Error) -> Self {
-        DbError::Unavailable { reason: "no pooled connection", source: Some(cause(err)) }
+        DbError::Unavailable { reason: "no pooled connection", source: Some(Arc::new(err)) }
     }
 }
 

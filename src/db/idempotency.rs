@@ -1,11 +1,60 @@
-//! Idempotency keys on `Db`. Claiming a key and recording its reply happen inside the create and
-//! broadcast transactions (`queries/`); what is left here is their expiry.
+//! Idempotency keys: claiming one inside a create or broadcast transaction, recording the reply
+//! a repeat gets, and expiring keys past their replay window.
 
-use super::{Db, DbError};
+use super::connection::DbConnection;
+use super::error::DbError;
+use super::models::{now, IdempotencyRow};
+use super::pool::Db;
+use super::schema::idempotency_keys as keys;
+use crate::domain::{IdempotencyKey, StoredReply};
+use diesel::prelude::*;
+
+/// How long an idempotency key replays its first reply.
+const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
 impl Db {
     /// Deletes idempotency keys past their replay window; returns how many.
     pub async fn prune_idempotency_keys(&self) -> Result<usize, DbError> {
-        self.run(|conn| Ok(dispatch!(conn, prune_idempotency_keys())?)).await
+        self.run(|conn| {
+            let cutoff = now() - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
+            Ok(diesel::delete(keys::table.filter(keys::created_at.lt(cutoff))).execute(conn)?)
+        })
+        .await
     }
+}
+
+/// Claims the key for this request, or returns the reply recorded by the first one. On
+/// PostgreSQL a concurrent repeat blocks on the first one's uncommitted insert and then sees its
+/// reply; SQLite serializes the two transactions outright.
+pub fn claim(conn: &mut DbConnection, key: Option<&IdempotencyKey>) -> QueryResult<Option<StoredReply>> {
+    let Some(key) = key else { return Ok(None) };
+    let now = now();
+    let row = IdempotencyRow {
+        caller_id: key.caller.get(),
+        key: key.scoped_key.clone(),
+        response_status: 0,
+        response_body: String::new(),
+        created_at: now,
+    };
+    if conn.execute_typed(diesel::insert_into(keys::table).values(row).on_conflict_do_nothing())? == 1 {
+        return Ok(None);
+    }
+    let expired_before = now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
+    let this_key = keys::table.filter(keys::caller_id.eq(key.caller.get())).filter(keys::key.eq(&key.scoped_key));
+    let reclaimed = diesel::update(this_key.filter(keys::created_at.lt(expired_before)))
+        .set((keys::response_status.eq(0), keys::response_body.eq(""), keys::created_at.eq(now)))
+        .execute(conn)?;
+    if reclaimed == 1 {
+        return Ok(None);
+    }
+    let row = this_key.select(IdempotencyRow::as_select()).first(conn)?;
+    Ok(Some(StoredReply { status: u16::try_from(row.response_status).unwrap_or(500), body: row.response_body }))
+}
+
+/// Records the reply a repeat of the key gets.
+pub fn finish(conn: &mut DbConnection, key: &IdempotencyKey, reply: &StoredReply) -> QueryResult<()> {
+    diesel::update(keys::table.filter(keys::caller_id.eq(key.caller.get())).filter(keys::key.eq(&key.scoped_key)))
+        .set((keys::response_status.eq(i32::from(reply.status)), keys::response_body.eq(&reply.body)))
+        .execute(conn)?;
+    Ok(())
 }

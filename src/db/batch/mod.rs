@@ -1,30 +1,30 @@
-//! Group commit: concurrent creates without an idempotency key are stored together, many in
-//! one statement (one round trip, one commit), by writer threads draining one bounded queue.
-//! Each writer thread owns its database connection (`db::WriterConnection`): a batch costs one
-//! hand-off to the writer and one back, no pool checkout, no blocking-pool task. Batches form
-//! by themselves under load (whatever queued while the previous batch was being written goes
-//! next), and at moderate rates by waiting: when the writer finds a lone create queued while
-//! creates arrive faster than one per `wait` (`HERALD_GROUP_COMMIT_WAIT_US`, the rate measured
-//! over recent batches), it waits up to `wait` after that create's arrival for more to join. Each statement, commit and publish
-//! pipeline then serves several creates; slower traffic is written at once, so its latency is
-//! not raised. Each caller still gets its own outcome (created or suppressed) or the batch's
-//! error; per user, ids and stream positions keep the order in which the creates were taken. A
-//! full queue makes callers wait (back-pressure), it never drops them.
+//! Group commit: concurrent creates without an idempotency key are stored many per statement
+//! and transaction by writer threads draining one bounded queue, each writer on a connection of
+//! its own (`writer`); the statement is per backend (`pg`, `sqlite`). Batches form by themselves
+//! under load, and at moderate rates by waiting up to `wait` (`HERALD_GROUP_COMMIT_WAIT_US`) for
+//! company when creates arrive faster than one per `wait`. Each caller gets its own outcome or
+//! the batch's error; per user, ids and stream positions keep the order the creates were taken.
+//! A full queue makes callers wait, it never drops them.
 //!
-//! Every caller waits at most the database's bound (`Db::bound`) from the moment it arrives:
-//! a queue still full then answers 503 `unavailable` (nothing was stored), and so does an answer
-//! not back by then. A batch's transaction ends at its earliest caller's deadline (503 for all
-//! of them) and rolls back rather than commit after it, and a create whose caller gave up while
-//! queued is not stored; so a 503 means "not stored" except when the database hung while the
-//! batch's COMMIT was on its way: that outcome is unknown (an `Idempotency-Key` makes a retry
-//! exact).
+//! Every caller waits at most `Db::bound` from its arrival: then 503 `unavailable`. A batch's
+//! transaction ends at its earliest caller's deadline and rolls back rather than commit after
+//! it, and a create whose caller gave up while queued is not stored; so a 503 means "not stored"
+//! except when the database hung while the COMMIT was on its way (an `Idempotency-Key` makes a
+//! retry exact).
 
-use crate::db::{Db, DbError, WriterConnection};
+mod pg;
+mod positions;
+mod sqlite;
+mod writer;
+
+use crate::db::error::DbError;
+use crate::db::pool::Db;
 use crate::domain::{CreateOutcome, NewNotification};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout_at;
+use writer::WriterConnection;
 
 /// Creates per statement, at most.
 pub const MAX_BATCH: usize = 64;
@@ -55,7 +55,8 @@ impl CreateBatcher {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..WRITERS {
-            let (connection, receiver, batch_sizes) = (db.writer_connection(), receiver.clone(), batch_sizes.clone());
+            let (connection, receiver, batch_sizes) =
+                (WriterConnection::new(&db), receiver.clone(), batch_sizes.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("herald-writer-{i}"))
                 .spawn(move || write_batches(connection, &receiver, wait, &batch_sizes));

@@ -3,7 +3,8 @@
 //! that vanished is noticed), and the session's `statement_timeout`, `lock_timeout` and
 //! `idle_in_transaction_session_timeout` (sent as the startup `options`, so they hold from the
 //! first statement, with no extra round trip). Parameters the operator's `DATABASE_URL` already
-//! sets win. It does not open connections (`db::establish` does) nor bound awaits (`Db::run`).
+//! sets win. It does not open connections (`connection::establish` does) nor bound awaits
+//! (`Db::run`).
 
 use crate::config::Config;
 use std::time::Duration;
@@ -150,7 +151,8 @@ mod tests {
         }
     }
 
-    const OURS: &str = "options=-c%20statement_timeout%3D5000%20-c%20lock_timeout%3D3000%20-c%20idle_in_transaction_session_timeout%3D10000";
+    const OURS: &str = "options=-c%20statement_timeout%3D5000%20-c%20lock_timeout%3D3000\
+                        %20-c%20idle_in_transaction_session_timeout%3D10000";
 
     #[test]
     fn a_plain_url_gets_every_bound() {
