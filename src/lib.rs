@@ -42,6 +42,7 @@
 pub mod auth;
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod cluster_limits;
 pub mod config;
 pub mod db;
