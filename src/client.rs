@@ -59,11 +59,6 @@ impl NodeClient {
         NodeClient { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), http }
     }
 
-    /// The node's URL, without a trailing slash.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// Sends a request; returns status and JSON body (`Null` when empty or not JSON). A 401 is
     /// an error: every later call would fail the same way.
     pub async fn call(

@@ -4,10 +4,9 @@
 //! The RS256/ES256 key is parsed by `config::keys` (strictly, at start: a bad key stops the
 //! process with exit 2 instead of refusing every token later).
 
-use super::Principal;
 use crate::config::keys::{read_public_key, KeyFileError};
 use crate::config::{JwtAlgorithm, JwtConfig};
-use crate::domain::UserId;
+use crate::domain::{Principal, UserId};
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
