@@ -127,8 +127,12 @@ impl CommandError {
 
 /// The command line, with every environment variable listed under `herald serve --help`.
 pub fn parse() -> Cli {
-    let command = Cli::command().mut_subcommand("serve", |serve| serve.after_help(environment_help()));
-    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|err| err.exit())
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|err| err.exit())
+}
+
+/// The clap command of `Cli`, with `environment_help` under `serve`.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", |serve| serve.after_help(environment_help()))
 }
 
 /// `ENV_VARS` as help text: name, default and meaning of each.
@@ -239,4 +243,21 @@ fn parse_ttl(raw: &str) -> Result<Duration, BadDuration> {
         return Err(BadDuration::UnderASecond);
     }
     Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_help_lists_every_variable_with_its_default_and_meaning() {
+        let mut command = command();
+        let help = command.find_subcommand_mut("serve").expect("serve").render_long_help().to_string();
+        for var in ENV_VARS {
+            let default =
+                if var.default.is_empty() { "(unset)".to_owned() } else { format!("[default: {}]", var.default) };
+            assert!(help.contains(&format!("{} {default}\n", var.name)), "{} missing: {help}", var.name);
+            assert!(help.contains(var.doc), "the doc of {} missing", var.name);
+        }
+    }
 }

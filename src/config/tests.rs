@@ -144,3 +144,19 @@ fn a_development_secret_serves_on_loopback_only() {
         cfg.check_serving().unwrap_or_else(|err| panic!("{bind} with a secret: {err}"));
     }
 }
+
+#[test]
+fn every_variable_of_the_table_is_read() {
+    let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    Config::from_lookup(|name| {
+        asked.borrow_mut().insert(name.to_owned());
+        None
+    })
+    .expect("defaults are valid");
+    let asked = asked.into_inner();
+    // RUST_LOG is env_logger's, read by the binary.
+    for var in ENV_VARS.iter().filter(|var| var.name != RUST_LOG.name) {
+        assert!(asked.contains(var.name), "{} is in ENV_VARS but never read", var.name);
+    }
+    assert!(asked.iter().all(|name| name == HANG_BEFORE_PUBLISH || ENV_VARS.iter().any(|var| var.name == name)));
+}
