@@ -1,11 +1,25 @@
-//! The command line: `herald [serve]`, `herald migrate`, `herald token`. Configuration itself
-//! comes only from the environment (see `config`); flags here choose what to do.
+//! The `herald` commands: their flags (clap) and what each does: `serve` (the default),
+//! `migrate`, `prune`, `token`, `send`, `selftest`. Settings come only from the environment
+//! (`config`), listed by `herald serve --help`; flags choose what to do. Exit codes: 2 for a
+//! configuration a node must not run with, 1 for any other failure.
 
-use clap::{Parser, Subcommand};
+use crate::auth::mint::{self, MintError};
+use crate::client::{ClientError, NodeClient};
+use crate::config::{Config, ConfigError, ENV_VARS};
+use crate::db::{Db, DbError, DbTimeouts};
+use crate::selftest::SelftestError;
+use crate::startup::{Node, StartupError};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::error::Error;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about = "Real-time notification service (REST + WebSocket)")]
+#[command(
+    name = "herald",
+    version,
+    about = "Real-time notification service (REST + WebSocket)",
+    after_help = "Settings come from environment variables only: `herald serve --help` lists them."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -27,29 +41,7 @@ pub enum Command {
         read_only: bool,
     },
     /// Create a notification on a running node and print it.
-    Send {
-        /// The recipient.
-        #[arg(long)]
-        user: i64,
-        #[arg(long)]
-        title: String,
-        #[arg(long, default_value = "")]
-        message: String,
-        /// Notification type (default general).
-        #[arg(long = "type", default_value = "general")]
-        kind: String,
-        /// A JSON object stored with the notification.
-        #[arg(long)]
-        data: Option<String>,
-        #[arg(long)]
-        link: Option<String>,
-        /// The node (or load balancer).
-        #[arg(long, default_value = "http://127.0.0.1:8000")]
-        url: String,
-        /// A token to use; default: a staff token minted from JWT_SECRET.
-        #[arg(long)]
-        token: Option<String>,
-    },
+    Send(SendArgs),
     /// Check a live node end to end (REST, WebSocket delivery, sync, resume); exit 1 on failure.
     Selftest {
         #[arg(long, default_value = "http://127.0.0.1:8000")]
@@ -75,10 +67,197 @@ pub enum Command {
     },
 }
 
-fn parse_ttl(raw: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(raw).map_err(|e| format!("{e} (examples: 15m, 1h, 7d)"))?;
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The recipient.
+    #[arg(long)]
+    user: i64,
+    #[arg(long)]
+    title: String,
+    #[arg(long, default_value = "")]
+    message: String,
+    /// Notification type (default general).
+    #[arg(long = "type", default_value = "general")]
+    kind: String,
+    /// A JSON object stored with the notification.
+    #[arg(long)]
+    data: Option<String>,
+    #[arg(long)]
+    link: Option<String>,
+    /// The node (or load balancer).
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    url: String,
+    /// A token to use; default: a staff token minted from JWT_SECRET.
+    #[arg(long)]
+    token: Option<String>,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Serve(#[source] std::io::Error),
+    #[error("{0}")]
+    Migrate(#[source] Box<dyn Error + Send + Sync>),
+    #[error("{0}")]
+    Prune(#[source] DbError),
+    #[error("{0}")]
+    Mint(#[from] MintError),
+    #[error("--data is not JSON: {0}")]
+    Data(#[source] serde_json::Error),
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Selftest(#[from] SelftestError),
+}
+
+impl CommandError {
+    /// 2 for a configuration the node refuses, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The command line, with every environment variable listed under `herald serve --help`.
+pub fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|err| err.exit())
+}
+
+/// The clap command of `Cli`, with `environment_help` under `serve`.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", |serve| serve.after_help(environment_help()))
+}
+
+/// `ENV_VARS` as help text: name, default and meaning of each.
+fn environment_help() -> String {
+    let rows = ENV_VARS.iter().map(|var| {
+        let default = if var.default.is_empty() { "(unset)".to_owned() } else { format!("[default: {}]", var.default) };
+        format!("  {} {default}\n          {}\n", var.name, var.doc)
+    });
+    std::iter::once("Environment variables:\n".to_owned()).chain(rows).collect()
+}
+
+/// Runs the command (`serve` when none is given) with the configuration from the environment.
+pub fn run(command: Option<Command>) -> Result<(), CommandError> {
+    let config = Config::from_env()?;
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Prune { older_than, read_only } => prune(&config, older_than, read_only),
+        Command::Send(args) => send(&config, args),
+        Command::Selftest { url, user, token } => selftest(&config, &url, user, token),
+        Command::Token { user, staff, ttl } => {
+            println!("{}", mint::operator_token(&config.jwt, user, staff, ttl)?);
+            Ok(())
+        }
+    }
+}
+
+/// Serving is checked apart from the rest of the configuration: `migrate` and `prune` run in
+/// the same image, where HERALD_BIND is 0.0.0.0, and need no JWT_SECRET.
+fn serve(config: Config) -> Result<(), CommandError> {
+    config.check_serving()?;
+    actix_web::rt::System::new().block_on(async move {
+        let bind = config.bind;
+        let dev_token = mint::development_token(&config)?;
+        let node = Node::build(config)?;
+        let url = format!("http://{}:{}", bind.ip(), node.port());
+        say(&format!("Herald listening on {url}"));
+        say(&format!("Test page: {url}/"));
+        if let Some(token) = dev_token {
+            log::warn!(
+                "JWT_SECRET is not set: tokens are checked against a random secret made for this process. For \
+                 development on loopback only."
+            );
+            say(&format!("Development token (user 1, staff, valid 24h; dies with this process):\n{token}"));
+            say(&format!("Try: curl -H \"Authorization: Bearer {token}\" {url}/auth/notifications/"));
+        }
+        node.run_until_signalled().await.map_err(CommandError::Serve)
+    })
+}
+
+fn migrate(config: &Config) -> Result<(), CommandError> {
+    let ran = crate::db::migrate(&config.database).map_err(|err| CommandError::Migrate(err.into()))?;
+    println!("applied {ran} migration(s) to {:?}", config.database);
+    Ok(())
+}
+
+fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), CommandError> {
+    let db = Db::new(&config.database, 2, DbTimeouts::from_config(config));
+    actix_web::rt::System::new().block_on(async move {
+        let deleted = crate::retention::prune(&db, older_than, read_only).await.map_err(CommandError::Prune)?;
+        println!("deleted {deleted} notification(s)");
+        Ok(())
+    })
+}
+
+fn send(config: &Config, args: SendArgs) -> Result<(), CommandError> {
+    let token = mint::client_token(&config.jwt, args.user, args.token)?;
+    let data: serde_json::Value = match args.data {
+        None => serde_json::json!({}),
+        Some(raw) => serde_json::from_str(&raw).map_err(CommandError::Data)?,
+    };
+    let body = serde_json::json!({
+        "user_id": args.user, "title": args.title, "message": args.message, "type": args.kind, "data": data,
+        "link": args.link,
+    });
+    actix_web::rt::System::new().block_on(async move {
+        let stored = NodeClient::new(&args.url, &token).create(&body).await?;
+        say(&serde_json::to_string_pretty(&stored).unwrap_or_default());
+        Ok(())
+    })
+}
+
+fn selftest(config: &Config, url: &str, user: i64, token: Option<String>) -> Result<(), CommandError> {
+    let token = mint::client_token(&config.jwt, user, token)?;
+    Ok(actix_web::rt::System::new().block_on(crate::selftest::selftest(url, &token, user))?)
+}
+
+/// Prints a line for the operator; a closed stdout (a supervisor that stopped reading) must not
+/// bring the node down, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Why a `--ttl`/`--older-than` value is refused (clap shows the message).
+#[derive(Debug, thiserror::Error)]
+pub enum BadDuration {
+    #[error("{0} (examples: 15m, 1h, 7d)")]
+    Unparsable(#[source] humantime::DurationError),
+    #[error("must be at least one second")]
+    UnderASecond,
+}
+
+/// A `--ttl`/`--older-than` value: a humantime duration of at least a second.
+fn parse_ttl(raw: &str) -> Result<Duration, BadDuration> {
+    let ttl = humantime::parse_duration(raw).map_err(BadDuration::Unparsable)?;
     if ttl.as_secs() == 0 {
-        return Err("must be at least one second".into());
+        return Err(BadDuration::UnderASecond);
     }
     Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_help_lists_every_variable_with_its_default_and_meaning() {
+        let mut command = command();
+        let help = command.find_subcommand_mut("serve").expect("serve").render_long_help().to_string();
+        for var in ENV_VARS {
+            let default =
+                if var.default.is_empty() { "(unset)".to_owned() } else { format!("[default: {}]", var.default) };
+            assert!(help.contains(&format!("{} {default}\n", var.name)), "{} missing: {help}", var.name);
+            assert!(help.contains(var.doc), "the doc of {} missing", var.name);
+        }
+    }
 }

@@ -2,12 +2,14 @@
 //! each is stored durably and pushed to the recipient's open WebSocket sessions.
 //!
 //! # Layout
-//! - `config`: every setting, from environment variables (`ENV_VARS` is the table).
+//! - `config`: every setting, from environment variables (`config::vars` is the one table),
+//!   and which token keys and secrets a node accepts (`config::keys`).
 //! - `startup`: `Node::build(Config)`, the app as a value.
-//! - `cli`: the `herald` subcommands.
+//! - `cli`: the `herald` subcommands and what each does (`main` only parses and dispatches).
 //! - `error`: `ApiError`, the edges' error and the one place statuses and error codes are
 //!   chosen; it maps each layer's own error (`Invalid`, `Denied`, `DbError`, `InboxError`).
-//! - `auth`: JWT verification (`jwt`) into a `Principal`, token minting (`mint`), extractors.
+//! - `auth`: JWT verification (`jwt`) into a `Principal`, token minting and who gets which
+//!   token (`mint`), extractors.
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
 //!   preferences; `Invalid` when a rule is broken), `Principal` and its permissions (`Denied`),
 //!   and the inbox's vocabulary (`domain::inbox`: `StoredNotification`, `ListQuery`, `Page`,
@@ -35,7 +37,8 @@
 //! - `position_check`: each node compares its users' stream positions with the database and
 //!   repairs sockets whose change never arrived (a publish lost after its commit).
 //! - `retention`: pruning old notifications in bounded batches.
-//! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
+//! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
+//! - `selftest`: `herald selftest`'s table of end-to-end checks.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
 //!   (`delivery`, pure), one IO task per socket (`session`) and the frame-size bound applied
 //!   to frame headers before any payload is buffered (`frame_limit`).
@@ -43,6 +46,7 @@
 pub mod auth;
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -78,7 +78,7 @@ impl Node {
     /// Builds and binds the node. Must be called inside a Tokio/actix runtime; the returned
     /// node serves once `run` is awaited (or spawned).
     pub fn build(config: Config) -> Result<Node, StartupError> {
-        let verifier = TokenVerifier::from_config(&config.jwt).map_err(StartupError::Config)?;
+        let verifier = TokenVerifier::from_config(&config.jwt).map_err(|e| StartupError::Config(e.to_string()))?;
         if config.migrate_on_start {
             let ran = db::migrate(&config.database).map_err(StartupError::Migration)?;
             if ran > 0 {

@@ -287,7 +287,7 @@ fn ws_url(base: &str, token: &str) -> String {
 }
 
 fn token_for(config: &Config, user: i64) -> Result<String, String> {
-    mint_token(&config.jwt, UserId::new(user).ok_or("user id")?, false, Duration::from_secs(3600))
+    mint_token(&config.jwt, UserId::new(user).ok_or("user id")?, false, Duration::from_secs(3600)).map_err(String::from)
 }
 
 /// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).

@@ -35,6 +35,6 @@ pub async fn dev_token(req: HttpRequest, dev: web::Data<DevTokens>) -> Result<Ht
         Some(raw) => UserId::parse_str(raw).ok_or_else(|| ApiError::validation("user", UserId::INVALID))?,
     };
     let staff = matches!(param("staff"), Some("true" | "1"));
-    let token = mint_token(jwt, user, staff, DEV_TOKEN_TTL).map_err(ApiError::Internal)?;
+    let token = mint_token(jwt, user, staff, DEV_TOKEN_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token, "user_id": user, "staff": staff })))
 }
