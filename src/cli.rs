@@ -10,7 +10,6 @@ use crate::db::{Db, DbError, DbTimeouts};
 use crate::selftest::SelftestError;
 use crate::startup::{Node, StartupError};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use std::error::Error;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -102,7 +101,7 @@ pub enum CommandError {
     #[error("{0}")]
     Serve(#[source] std::io::Error),
     #[error("{0}")]
-    Migrate(#[source] Box<dyn Error + Send + Sync>),
+    Migrate(#[source] crate::db::MigrateError),
     #[error("{0}")]
     Prune(#[source] DbError),
     #[error("{0}")]
@@ -184,7 +183,7 @@ fn serve(config: Config) -> Result<(), CommandError> {
 }
 
 fn migrate(config: &Config) -> Result<(), CommandError> {
-    let ran = crate::db::migrate(&config.database).map_err(|err| CommandError::Migrate(err.into()))?;
+    let ran = crate::db::migrate(&config.database).map_err(CommandError::Migrate)?;
     println!("applied {ran} migration(s) to {:?}", config.database);
     Ok(())
 }
