@@ -8,9 +8,7 @@ use super::openapi::{
 };
 use super::{idempotency_key, stored_reply, JsonObject};
 use crate::auth::Broadcaster;
-use crate::domain::{
-    BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
-};
+use crate::domain::{BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, Principal, StoredReply};
 use crate::error::ApiError;
 use crate::event::{Notification, Notifications};
 use crate::inbox::Inbox;
@@ -76,45 +74,11 @@ struct NotificationWithCount<'a> {
     unread_count: i64,
 }
 
-/// Parses the list endpoint's query string (`GET /auth/notifications/?…`, SPEC §4): `limit`,
-/// `before`, `unread`, `type` (or `notification_type`); other names are ignored. Invalid or out
-/// of range is a 400 `validation_error` naming the field, never clamped. Public for the fuzz
-/// targets (`fuzz/`), which feed it arbitrary strings.
+/// Parses the list endpoint's query string (`ListQuery::from_query_string`) into a 400
+/// `validation_error` naming the field. Public for the fuzz targets (`fuzz/`), which feed it
+/// arbitrary strings.
 pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(raw).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
-    let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: ListQuery::DEFAULT_LIMIT };
-    for (name, value) in pairs {
-        match name.as_str() {
-            "limit" => {
-                query.limit =
-                    value.parse::<i64>().ok().filter(|n| (1..=ListQuery::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                        ApiError::validation("limit", format!("must be an integer from 1 to {}", ListQuery::MAX_LIMIT))
-                    })?;
-            }
-            "before" => {
-                query.before = Some(
-                    NotificationId::parse_str(&value)
-                        .ok_or_else(|| ApiError::validation("before", NotificationId::INVALID))?,
-                );
-            }
-            "unread" => {
-                query.unread_only = match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(ApiError::validation("unread", "must be true or false")),
-                };
-            }
-            "type" | "notification_type" => {
-                query.kind = Some(
-                    NotificationType::parse(&value)
-                        .ok_or_else(|| ApiError::validation("type", NotificationType::INVALID))?,
-                );
-            }
-            _ => {}
-        }
-    }
-    Ok(query)
+    Ok(ListQuery::from_query_string(raw)?)
 }
 
 /// Create a notification.
@@ -322,31 +286,4 @@ pub async fn delete_notification(
 pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let unread_count = inbox.unread_count(caller).await?;
     Ok(HttpResponse::Ok().json(json!({ "unread_count": unread_count })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_query_limits_are_checked_not_clamped() {
-        assert_eq!(parse_list_query("").expect("ok").limit, ListQuery::DEFAULT_LIMIT);
-        assert_eq!(parse_list_query("limit=200").expect("ok").limit, 200);
-        assert_eq!(parse_list_query("limit=1").expect("ok").limit, 1);
-        for (raw, field) in [
-            ("limit=0", "limit"),
-            ("limit=201", "limit"),
-            ("limit=x", "limit"),
-            ("before=0", "before"),
-            ("before=-1", "before"),
-            ("unread=maybe", "unread"),
-            ("type=alert", "type"),
-        ] {
-            assert_eq!(parse_list_query(raw).expect_err(raw).field(), Some(field), "{raw}");
-        }
-        let q = parse_list_query("unread=true&type=meeting&before=10").expect("ok");
-        assert!(q.unread_only);
-        assert_eq!(q.kind, Some(NotificationType::Meeting));
-        assert_eq!(q.before.map(NotificationId::get), Some(10));
-    }
 }

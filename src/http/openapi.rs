@@ -627,8 +627,8 @@ mod tests {
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::RateLimited { retry_after_secs: 1 },
-            ApiError::Unavailable(String::new()),
-            ApiError::Internal(String::new()),
+            ApiError::unavailable(""),
+            ApiError::internal(""),
         ];
         let sent: Vec<Value> = every.iter().map(|err| Value::from(sample(err).code())).collect();
         let doc = document_json();

@@ -72,7 +72,7 @@ pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpR
     let mut checks = serde_json::Map::new();
     for (name, answer) in readiness(&inbox, &broker).await {
         ready &= answer.is_ok();
-        checks.insert(name.into(), json!(answer.err().unwrap_or_else(|| "ok".to_owned())));
+        checks.insert(name.into(), json!(answer.map_or_else(|unready| unready.to_string(), |()| "ok".to_owned())));
     }
     let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "checks": checks });
     if ready {
@@ -82,17 +82,30 @@ pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpR
     }
 }
 
-/// Each dependency `/readyz` checks, by name, with `Err` saying why it is unavailable: the
-/// database (within 2 s), then the broker's own checks.
-async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), String>)> {
+/// Why a dependency is not ready, as `/readyz` names it.
+#[derive(Debug, thiserror::Error)]
+enum Unready {
+    /// The database answered with an error: its `ApiError` code.
+    #[error("unavailable: {code}")]
+    Database { code: &'static str },
+    #[error("unavailable: timed out")]
+    TimedOut,
+    /// A broker check failed.
+    #[error("unavailable")]
+    Broker,
+}
+
+/// Each dependency `/readyz` checks, by name, with why it is unavailable: the database (within
+/// 2 s), then the broker's own checks.
+async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), Unready>)> {
     let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.db().ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(format!("unavailable: {}", crate::error::ApiError::from(err).code())),
-        Err(_) => Err("unavailable: timed out".to_owned()),
+        Ok(Err(err)) => Err(Unready::Database { code: crate::error::ApiError::from(err).code() }),
+        Err(_) => Err(Unready::TimedOut),
     };
     let mut checks = vec![("database", database)];
     for (name, ok) in broker.checks().await {
-        checks.push((name, if ok { Ok(()) } else { Err("unavailable".to_owned()) }));
+        checks.push((name, if ok { Ok(()) } else { Err(Unready::Broker) }));
     }
     checks
 }

@@ -1,12 +1,17 @@
 //! The WebSocket endpoint `GET /ws/notifications/`: the handshake checks the browser `Origin`
 //! (403) and the token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one
-//! session task per socket takes over (`session`). `protocol` is the wire format; `frame_limit`
-//! refuses a frame over 64 KiB at its header, before its payload is buffered.
+//! session task per socket takes over (`session`: the IO loop; `socket`: its state and writes;
+//! `frames`: client frames → inbox; `replay`: replay and repair; `delivery`: the pure state
+//! machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
+//! header, before its payload is buffered.
 
 pub mod delivery;
 mod frame_limit;
+mod frames;
 pub mod protocol;
+mod replay;
 pub mod session;
+mod socket;
 
 use crate::auth::{bearer_token, TokenVerifier};
 use crate::cluster_limits::{ClusterLimits, Verdict};
@@ -91,7 +96,7 @@ pub async fn connect(
     endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
     if hub.session_count() >= endpoint.max_sockets {
-        return Err(ApiError::Unavailable("node at its socket limit (HERALD_MAX_SOCKETS)".into()));
+        return Err(ApiError::unavailable("node at its socket limit (HERALD_MAX_SOCKETS)"));
     }
     if hub.user_session_count(principal.user_id) >= endpoint.max_sockets_per_user {
         return Err(ApiError::RateLimited { retry_after_secs: 5 });
@@ -131,7 +136,7 @@ async fn upgrade(
     // A frame declaring more than the limit is refused at its header, not buffered first.
     let body = frame_limit::limit_frames(req, body, MAX_FRAME_BYTES)
         .await
-        .map_err(|e| ApiError::Internal(format!("WebSocket payload: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("WebSocket payload: {e}")))?;
     let (response, socket, stream) =
         actix_ws::handle(req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
     let stream =
