@@ -112,17 +112,41 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+/// Every error reply: `{"error": {"code", "message", "field"?}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Envelope<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: ErrorBody<'a>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    #[schema(value_type = ErrorCode)]
+    pub code: &'a str,
+    /// For people; not stable.
+    pub message: String,
+    /// The field (or query parameter, or header) a `validation_error` names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
+    pub field: Option<&'a str>,
+}
+
+/// The stable error codes (`ApiError::code`).
+#[derive(Serialize, utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    ValidationError,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Unavailable,
+    InternalError,
 }
 
 impl ResponseError for ApiError {
@@ -164,7 +188,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(Envelope {
-            error: ErrorBody { code: self.code(), message: self.public_message(), field: self.field() },
+            error: ErrorDetail { code: self.code(), message: self.public_message(), field: self.field() },
         })
     }
 }
