@@ -10,8 +10,9 @@
 //! - `auth`: JWT verification (`jwt`) into a `Principal`, token minting (`mint`), extractors.
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
 //!   preferences; `Invalid` when a rule is broken), `Principal` and its permissions (`Denied`),
-//!   and the inbox's vocabulary (`domain::inbox`: `StoredNotification`, `ListQuery`, `Page`,
-//!   `Change`, outcomes) that `db` produces and `inbox` returns.
+//!   the list filter (`ListQuery`, parsed once for REST and WebSocket), and the records
+//!   (`domain::records`: `StoredNotification`, `Page`, `Change`, outcomes) that `db` produces and
+//!   `inbox` returns.
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
 //!   methods on `Db` split by concern; the queries (`db/queries/`, one file per concern) are
 //!   compiled per backend (`db::pg`, `db::sqlite`) and private. Fails with `DbError`.
@@ -25,7 +26,8 @@
 //! - `cluster_limits`: per-user REST rate and socket cap across every node, in Redis.
 //! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
 //!   delayed unsubscribe, batching, resubscribe and session repair after a reconnect.
-//! - `http`: REST routes, handlers and error envelopes.
+//! - `http`: REST routes, handlers, the reply and request types, and the OpenAPI document built
+//!   from them.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
 //! - `metrics`: every metric name, rendered at `/metrics`.
@@ -36,8 +38,9 @@
 //! - `retention`: pruning old notifications in bounded batches.
 //! - `selftest`: `herald send` and `herald selftest`, clients of a live node.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
-//!   (`delivery`, pure), one IO task per socket (`session`) and the frame-size bound applied
-//!   to frame headers before any payload is buffered (`frame_limit`).
+//!   (`delivery`, pure), one IO task per socket (`session`) with its state and writes
+//!   (`socket`), client frames (`frames`), replay and repair (`replay`), and the frame-size
+//!   bound applied to frame headers before any payload is buffered (`frame_limit`).
 
 pub mod auth;
 pub mod broker;
