@@ -1,7 +1,9 @@
 //! `ListQuery`: the filter and page of a list request (SPEC §4), validated in one place for both
 //! edges: REST reads it from the query string, the WebSocket from a `get_notifications` frame.
 
-use super::{Invalid, NotificationId, NotificationType};
+use super::ids::NotificationId;
+use super::invalid::Invalid;
+use super::notification_type::NotificationType;
 use serde_json::Value;
 
 /// Filter and page of a list request.

@@ -1,7 +1,7 @@
 //! Per-user, per-type delivery preferences (default all on) and the partial update of SPEC §4.
 
-use super::Invalid;
-use super::NotificationType;
+use super::invalid::Invalid;
+use super::notification_type::NotificationType;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

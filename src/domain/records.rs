@@ -3,7 +3,7 @@
 //! broadcast, and idempotent replies. They live here, below `inbox` and `db`, so storage never
 //! imports the use-cases.
 
-use super::UserId;
+use super::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 

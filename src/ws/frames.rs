@@ -39,7 +39,7 @@ impl Socket {
     /// Answers a frame refused by the rate limit without reading it: a `rate_limited` error for
     /// text and binary frames (with the `request_id` of a small text frame), nothing for
     /// control frames.
-    pub async fn refuse(&mut self, message: &AggregatedMessage) -> Result<(), Stop> {
+    pub(super) async fn refuse(&mut self, message: &AggregatedMessage) -> Result<(), Stop> {
         let request_id = match message {
             AggregatedMessage::Text(text) if text.len() <= REFUSED_FRAME_ID_BYTES => protocol::request_id_of(text),
             AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) => None,
@@ -49,7 +49,7 @@ impl Socket {
     }
 
     /// Parses a text frame and does what it asks.
-    pub async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+    pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
         let Request { request_id, frame } = match protocol::parse(text) {
             Ok(request) => request,
             Err(bad) => return self.send_error(&bad.error, &bad.request_id).await,

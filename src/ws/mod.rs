@@ -5,6 +5,7 @@
 //! machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
 //! header, before its payload is buffered.
 
+mod context;
 pub mod delivery;
 mod frame_limit;
 mod frames;
@@ -13,51 +14,18 @@ mod replay;
 pub mod session;
 mod socket;
 
-use crate::auth::{bearer_token, TokenVerifier};
-use crate::cluster_limits::{ClusterLimits, Verdict};
+pub use context::{WsContext, WsSettings};
+
+use crate::auth::bearer_token;
+use crate::cluster_limits::Verdict;
 use crate::error::ApiError;
 use crate::event::SessionId;
-use crate::hub::Hub;
-use crate::inbox::Inbox;
 use crate::rate_limit::RestLimiter;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
 
 /// Largest client frame (and reassembled message) accepted; larger closes with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-
-/// Per-socket limits and intervals (from `Config`).
-#[derive(Debug, Clone, Copy)]
-pub struct WsSettings {
-    /// Events queued for a socket before it counts as too slow (1013).
-    pub outbox_size: usize,
-    pub ping_interval: Duration,
-    /// Silence (no frame, no pong) after which the socket is closed; also the longest a
-    /// write may wait for a client that does not read.
-    pub ping_timeout: Duration,
-    pub frames_per_second: NonZeroU32,
-    /// The clock-skew leeway of token checks, applied to the expiry timer too.
-    pub token_leeway: Duration,
-}
-
-/// What every session of a node shares.
-#[derive(Clone)]
-pub struct WsContext {
-    pub metrics: Arc<crate::metrics::Metrics>,
-    pub inbox: Inbox,
-    /// Told when a user's first socket opens and their last one closes (never the broker).
-    pub subscriptions: crate::subscriptions::Subscriptions,
-    pub hub: Arc<Hub>,
-    pub verifier: web::Data<TokenVerifier>,
-    pub settings: WsSettings,
-    /// Becomes `true` when the node shuts down: sessions close with 1001.
-    pub shutdown: watch::Receiver<bool>,
-    /// The cluster-wide socket cap per user, when Redis is configured.
-    pub cluster_limits: Option<Arc<ClusterLimits>>,
-}
 
 /// The handshake state of the endpoint.
 pub struct WsEndpoint {

@@ -34,7 +34,7 @@ enum Replayed {
 
 impl Socket {
     /// Sends every notification with id above `since`, oldest first, then `sync_complete`.
-    pub async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
+    pub(super) async fn replay(&mut self, since: i64, request_id: &Option<Value>) -> Result<(), Stop> {
         match self.send_after(since, false, i64::MAX).await {
             Replayed::Sent { last_id, .. } => self.reply(&ServerFrame::SyncComplete { last_id }, request_id).await,
             Replayed::Failed(err) => self.send_error(&err.into(), request_id).await,
@@ -85,13 +85,13 @@ impl Socket {
     /// the client fetches its list again), then the unread count, and moves to the database's
     /// stream position. Boxed: it runs rarely, and unboxed its state would size every idle
     /// socket's task.
-    pub fn repair(&mut self) -> futures_util::future::LocalBoxFuture<'_, Result<(), Stop>> {
+    pub(super) fn repair(&mut self) -> futures_util::future::LocalBoxFuture<'_, Result<(), Stop>> {
         Box::pin(self.repair_now(None))
     }
 
     /// `database_position`: the user's stream position read after the loss for every user at
     /// once (`Hub::resync_all_at`), which saves this session its own query when not behind it.
-    pub async fn repair_now(&mut self, database_position: Option<i64>) -> Result<(), Stop> {
+    pub(super) async fn repair_now(&mut self, database_position: Option<i64>) -> Result<(), Stop> {
         self.delivery.repair_started();
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
         if !self.delivery.has_held() {

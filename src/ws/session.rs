@@ -6,9 +6,9 @@
 //! hands it each event and writes what is due. Frames are handled in `frames`, replays and
 //! repairs in `replay`, writes in `socket`.
 
+use super::context::WsContext;
 use super::delivery::{Delivery, Received};
 use super::socket::{close, Socket, Stop, TOO_SLOW};
-use super::WsContext;
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};

@@ -2,9 +2,9 @@
 //! its writes, each bounded by the heartbeat timeout. The session task (`session`) owns it;
 //! `replay` and `frames` add what they do with it. Reading the socket is `session`'s alone.
 
+use super::context::WsContext;
 use super::delivery::{Delivery, Due};
 use super::protocol;
-use super::WsContext;
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{ServerFrame, SessionId};
@@ -20,28 +20,28 @@ use tokio::time::Instant;
 /// How long a close frame may wait for a slow client.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// The close reason of a client too slow to take what is sent (1013).
-pub const TOO_SLOW: &str = "too slow to read: reconnect with since";
+pub(super) const TOO_SLOW: &str = "too slow to read: reconnect with since";
 
 /// Why the session ends: `None` when the client went away, else the close frame to send.
-pub type Stop = Option<CloseReason>;
+pub(super) type Stop = Option<CloseReason>;
 
-pub fn close(code: CloseCode, description: &str) -> Stop {
+pub(super) fn close(code: CloseCode, description: &str) -> Stop {
     Some(CloseReason { code, description: Some(description.to_owned()) })
 }
 
-pub struct Socket {
-    pub ctx: Arc<WsContext>,
-    pub id: SessionId,
-    pub principal: Principal,
+pub(super) struct Socket {
+    pub(super) ctx: Arc<WsContext>,
+    pub(super) id: SessionId,
+    pub(super) principal: Principal,
     writer: actix_ws::Session,
-    pub signals: Arc<SessionSignals>,
+    pub(super) signals: Arc<SessionSignals>,
     /// Stream positions, held events and repair deadlines (set from the database at connect).
-    pub delivery: Delivery,
-    pub last_heard: Instant,
+    pub(super) delivery: Delivery,
+    pub(super) last_heard: Instant,
 }
 
 impl Socket {
-    pub fn new(
+    pub(super) fn new(
         ctx: Arc<WsContext>,
         id: SessionId,
         principal: Principal,
@@ -52,13 +52,13 @@ impl Socket {
     }
 
     /// Whether the hub found the outbox full: the client is too slow (1013).
-    pub fn overflowed(&self) -> bool {
+    pub(super) fn overflowed(&self) -> bool {
         self.signals.overflowed.load(Ordering::Acquire)
     }
 
     /// Writes one text frame. Gives up with 1013 if the hub reports the outbox overflowed, or
     /// when the client has not taken the frame within the heartbeat timeout.
-    pub async fn send(&mut self, text: ByteString) -> Result<(), Stop> {
+    pub(super) async fn send(&mut self, text: ByteString) -> Result<(), Stop> {
         if self.overflowed() {
             return Err(close(CloseCode::Again, TOO_SLOW));
         }
@@ -75,17 +75,17 @@ impl Socket {
     }
 
     /// Writes a reply: `frame` with the request's `request_id`.
-    pub async fn reply(&mut self, frame: &ServerFrame<'_>, request_id: &Option<Value>) -> Result<(), Stop> {
+    pub(super) async fn reply(&mut self, frame: &ServerFrame<'_>, request_id: &Option<Value>) -> Result<(), Stop> {
         self.send(frame.to_reply(request_id)).await
     }
 
     /// Writes an error frame; the socket stays open.
-    pub async fn send_error(&mut self, err: &ApiError, request_id: &Option<Value>) -> Result<(), Stop> {
+    pub(super) async fn send_error(&mut self, err: &ApiError, request_id: &Option<Value>) -> Result<(), Stop> {
         self.send(protocol::error_frame(err, request_id)).await
     }
 
     /// Writes a ping (`None`) or the pong answering a client's ping, bounded like `send`.
-    pub async fn write_control(&mut self, pong: Option<&[u8]>) -> Result<(), Stop> {
+    pub(super) async fn write_control(&mut self, pong: Option<&[u8]>) -> Result<(), Stop> {
         let bound = self.ctx.settings.ping_timeout;
         let writer = &mut self.writer;
         let written = match pong {
@@ -100,7 +100,7 @@ impl Socket {
     }
 
     /// Writes every event whose turn has come, in stream order.
-    pub async fn write_due(&mut self) -> Result<(), Stop> {
+    pub(super) async fn write_due(&mut self) -> Result<(), Stop> {
         let now = Instant::now();
         while let Some(Due { event, write }) = self.delivery.next_due(now) {
             if !write {
@@ -118,7 +118,7 @@ impl Socket {
     }
 
     /// Sends the close frame, waiting at most `CLOSE_WAIT` for the client.
-    pub async fn close(self, reason: CloseReason) {
+    pub(super) async fn close(self, reason: CloseReason) {
         let _ = tokio::time::timeout(CLOSE_WAIT, self.writer.close(Some(reason))).await;
     }
 }
