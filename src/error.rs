@@ -1,10 +1,36 @@
 //! `ApiError`: the one error type at the boundary, and the only place where HTTP statuses and
-//! stable error `code` strings are chosen. Internals (database causes, panics) are logged here and
-//! never sent to the client: 5xx bodies are generic.
+//! stable error `code` strings are chosen. A 5xx keeps its cause chain (`Cause`) for the log line
+//! written here; its body is generic and never shows the cause.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use std::error::Error;
+use std::sync::Arc;
+
+/// Why a 5xx happened: a lower layer's error with its sources, or a message. Shared, so an
+/// `ApiError` stays `Clone`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct Cause(Arc<dyn Error + Send + Sync + 'static>);
+
+impl Cause {
+    pub fn new(err: impl Into<Box<dyn Error + Send + Sync + 'static>>) -> Cause {
+        Cause(Arc::from(err.into()))
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Cause {
+        Cause::new(message)
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Cause {
+        Cause::new(message)
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -29,16 +55,26 @@ pub enum ApiError {
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     /// The database (or another dependency) cannot be reached; the cause is logged.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] Cause),
     /// A bug or an unexpected failure; the cause is logged.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl ApiError {
     pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
         ApiError::Validation { field, message: message.into() }
+    }
+
+    /// A 503 caused by `cause` (an error, or a message saying what is unavailable).
+    pub fn unavailable(cause: impl Into<Box<dyn Error + Send + Sync + 'static>>) -> Self {
+        ApiError::Unavailable(Cause::new(cause))
+    }
+
+    /// A 500 caused by `cause` (an error, or a message saying what went wrong).
+    pub fn internal(cause: impl Into<Box<dyn Error + Send + Sync + 'static>>) -> Self {
+        ApiError::Internal(Cause::new(cause))
     }
 
     /// The stable machine-readable code, shared by REST and WebSocket errors.
@@ -76,17 +112,41 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+/// Every error reply: `{"error": {"code", "message", "field"?}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Envelope<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: ErrorBody<'a>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    #[schema(value_type = ErrorCode)]
+    pub code: &'a str,
+    /// For people; not stable.
+    pub message: String,
+    /// The field (or query parameter, or header) a `validation_error` names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
+    pub field: Option<&'a str>,
+}
+
+/// The stable error codes (`ApiError::code`).
+#[derive(Serialize, utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    ValidationError,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Unavailable,
+    InternalError,
 }
 
 impl ResponseError for ApiError {
@@ -107,8 +167,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Unavailable(cause) => log::warn!("503 unavailable: {cause}"),
-            ApiError::Internal(cause) => log::error!("500 internal error: {cause}"),
+            ApiError::Unavailable(cause) => log::warn!("503 unavailable: {}", with_causes(cause)),
+            ApiError::Internal(cause) => log::error!("500 internal error: {}", with_causes(cause)),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -128,7 +188,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(Envelope {
-            error: ErrorBody { code: self.code(), message: self.public_message(), field: self.field() },
+            error: ErrorDetail { code: self.code(), message: self.public_message(), field: self.field() },
         })
     }
 }
@@ -145,8 +205,8 @@ impl From<crate::db::DbError> for ApiError {
         use crate::db::DbError;
         match err {
             DbError::NotFound => ApiError::NotFound,
-            DbError::Unavailable { .. } => ApiError::Unavailable(with_causes(&err)),
-            DbError::Failed { .. } => ApiError::Internal(with_causes(&err)),
+            DbError::Unavailable { .. } => ApiError::unavailable(err),
+            DbError::Failed { .. } => ApiError::internal(err),
         }
     }
 }
@@ -169,7 +229,7 @@ impl From<crate::inbox::InboxError> for ApiError {
 }
 
 /// `err` and each of its sources, `: `-separated, for the log.
-pub fn with_causes(err: &dyn std::error::Error) -> String {
+pub fn with_causes(err: &dyn Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -197,8 +257,8 @@ mod tests {
             (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
             (ApiError::UnsupportedMediaType("x".into()), 415, "unsupported_media_type"),
             (ApiError::RateLimited { retry_after_secs: 1 }, 429, "rate_limited"),
-            (ApiError::Unavailable("db down".into()), 503, "unavailable"),
-            (ApiError::Internal("boom".into()), 500, "internal_error"),
+            (ApiError::unavailable("db down"), 503, "unavailable"),
+            (ApiError::internal("boom"), 500, "internal_error"),
         ];
         for (err, status, code) in cases {
             assert_eq!(err.status_code().as_u16(), status, "{err:?}");
@@ -214,16 +274,20 @@ mod tests {
             DbError::from(Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new("division by zero".to_owned())));
         let api = ApiError::from(failed);
         assert_eq!(api.code(), "internal_error");
-        assert!(api.to_string().ends_with("the query failed: division by zero"), "{api}");
+        let logged = with_causes(&api);
+        assert!(logged.starts_with("internal error: a database call failed"), "{logged}");
+        assert!(logged.ends_with("the query failed: division by zero"), "{logged}");
         assert_eq!(ApiError::from(DbError::unavailable("down")).code(), "unavailable");
         assert_eq!(ApiError::from(DbError::NotFound).code(), "not_found");
     }
 
     #[test]
     fn server_errors_never_expose_their_cause() {
-        let err = ApiError::Internal("password=hunter2 at db.rs:10".into());
+        let err = ApiError::internal("password=hunter2 at db.rs:10");
         assert!(!err.public_message().contains("hunter2"));
-        let err = ApiError::Unavailable("connection refused 10.0.0.1".into());
+        assert!(with_causes(&err).contains("hunter2"), "the log line keeps the cause");
+        let err = ApiError::unavailable("connection refused 10.0.0.1");
         assert!(!err.public_message().contains("10.0.0.1"));
+        assert!(with_causes(&err).contains("10.0.0.1"), "the log line keeps the cause");
     }
 }

@@ -51,21 +51,46 @@ pub fn unix_micros() -> u64 {
 /// A notification as clients see it (SPEC §3): a view of the stored row with `data` embedded as
 /// raw JSON, timestamps in RFC 3339 UTC with microseconds and a `Z`, and internal columns
 /// (`realtime`) left out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A notification, as every reply shows it (SPEC §3; `crate::event::Notification`).",
+    example = json!({
+        "id": 42, "user_id": 1, "sender_id": 7, "notification_type": "general", "title": "New Task Assigned",
+        "message": "You have been assigned a new task", "data": {"task_id": 123},
+        "link": "https://example.com/tasks/123", "is_read": false, "read_at": null,
+        "created_at": "2026-11-24T09:10:44.123456Z"
+    })
+)]
 pub struct Notification<'a> {
+    #[schema(minimum = 1, format = Int64)]
     pub id: i64,
+    #[schema(minimum = 1, format = Int64)]
     pub user_id: i64,
+    /// The user whose token created it.
+    #[schema(minimum = 1, format = Int64, required = true)]
     pub sender_id: Option<i64>,
+    #[schema(value_type = crate::domain::NotificationType)]
     pub notification_type: &'a str,
+    /// 1 to 200 characters, trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: &'a str,
+    #[schema(max_length = 5000)]
     pub message: &'a str,
+    /// A JSON object of at most 16 KiB serialized.
     #[serde(serialize_with = "raw_json")]
+    #[schema(value_type = Object)]
     pub data: &'a str,
+    /// An absolute http(s) URL, as given (trimmed).
+    #[schema(required = true)]
     pub link: Option<&'a str>,
     pub is_read: bool,
+    /// When it was first read (RFC 3339, UTC, microseconds); null while unread.
     #[serde(serialize_with = "optional_timestamp")]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub read_at: Option<NaiveDateTime>,
+    /// RFC 3339, UTC, microseconds, e.g. `2026-11-24T09:10:44.123456Z`.
     #[serde(serialize_with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
 }
 

@@ -12,8 +12,9 @@
 //!   token (`mint`), extractors.
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
 //!   preferences; `Invalid` when a rule is broken), `Principal` and its permissions (`Denied`),
-//!   and the inbox's vocabulary (`domain::inbox`: `StoredNotification`, `ListQuery`, `Page`,
-//!   `Change`, outcomes) that `db` produces and `inbox` returns.
+//!   the list filter (`ListQuery`, parsed once for REST and WebSocket), and the records
+//!   (`domain::records`: `StoredNotification`, `Page`, `Change`, outcomes) that `db` produces and
+//!   `inbox` returns.
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
 //!   methods on `Db` split by concern, written once for both backends (`db::pg`, `db::sqlite`
 //!   hold what one backend writes its own way); group commit (`db::batch`), concurrent creates
@@ -27,7 +28,8 @@
 //!   pool for other Redis commands; knows nothing of the hub.
 //! - `subscriptions`: the node's one owner of broker subscriptions: first/last local session,
 //!   delayed unsubscribe, batching, resubscribe and session repair after a reconnect.
-//! - `http`: REST routes, handlers and error envelopes.
+//! - `http`: REST routes, handlers, the reply and request types, and the OpenAPI document built
+//!   from them.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
 //! - `limits`: per-user request limits (429 + Retry-After), the per-socket frame limiter
@@ -40,8 +42,9 @@
 //! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
 //! - `selftest`: `herald selftest`'s table of end-to-end checks.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
-//!   (`delivery`, pure), one IO task per socket (`session`) and the frame-size bound applied
-//!   to frame headers before any payload is buffered (`frame_limit`).
+//!   (`delivery`, pure), one IO task per socket (`session`) with its state and writes
+//!   (`socket`), client frames (`frames`), replay and repair (`replay`), and the frame-size
+//!   bound applied to frame headers before any payload is buffered (`frame_limit`).
 
 pub mod auth;
 pub mod broker;

@@ -97,9 +97,9 @@ fn check(text: &str) {
 /// A parsed frame is within the SPEC's bounds, and its kind is the `type` that was sent.
 fn check_frame(kind: &str, frame: &ClientFrame, text: &str) {
     let expected_kind = match frame {
-        ClientFrame::GetNotifications { limit, before, .. } => {
-            assert!((1..=200).contains(limit), "limit {limit}: {text:?}");
-            assert!(before.is_none_or(|id| id.get() > 0), "{text:?}");
+        ClientFrame::GetNotifications { query } => {
+            assert!((1..=200).contains(&query.limit), "limit {}: {text:?}", query.limit);
+            assert!(query.before.is_none_or(|id| id.get() > 0), "{text:?}");
             "get_notifications"
         }
         ClientFrame::MarkRead { id } => {

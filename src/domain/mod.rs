@@ -1,22 +1,24 @@
 //! Domain types: validated values with `parse` constructors (failing with `Invalid`), the rules
-//! of SPEC §2 (`Principal`: who may do what) and §3, and the inbox's vocabulary (`inbox`: what use-cases take and return).
-//! No IO here: the database and the wire layers convert to and from these types.
+//! of SPEC §2 (`Principal`: who may do what) and §3, and the records the use-cases return
+//! (`records`). No IO here: the database and the wire layers convert to and from these types.
 
 pub mod ids;
-pub mod inbox;
 pub mod invalid;
+pub mod list_query;
 pub mod notification;
 pub mod notification_type;
 pub mod preferences;
 pub mod principal;
+pub mod records;
 
 pub use ids::{NotificationId, UserId};
-pub use inbox::{
-    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxPosition, ListQuery, Page, RenderReply,
-    StoredNotification, StoredReply,
-};
 pub use invalid::Invalid;
+pub use list_query::{ListParam, ListQuery};
 pub use notification::{NewNotification, NotificationContent};
 pub use notification_type::NotificationType;
 pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
+pub use records::{
+    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxPosition, Page, RenderReply,
+    StoredNotification, StoredReply,
+};

@@ -1,8 +1,9 @@
 //! A notification to be created, parsed from a request body into validated fields (SPEC §3).
 //! REST create, REST broadcast and the WebSocket `send_notification` frame all parse through here.
 
-use super::Invalid;
-use super::{NotificationType, UserId};
+use super::ids::UserId;
+use super::invalid::Invalid;
+use super::notification_type::NotificationType;
 use serde_json::{Map, Value};
 
 pub const MAX_TITLE_CHARS: usize = 200;

@@ -52,6 +52,18 @@ impl Serialize for NotificationType {
     }
 }
 
+/// The OpenAPI schema: a string, one of `ALL`.
+impl utoipa::PartialSchema for NotificationType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(NotificationType::ALL.map(NotificationType::as_str)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NotificationType {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,12 @@
 //! Per-user, per-type delivery preferences (default all on) and the partial update of SPEC §4.
 
-use super::Invalid;
-use super::NotificationType;
+use super::invalid::Invalid;
+use super::notification_type::NotificationType;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Preference {
     /// Off: notifications of this type are not stored at all.
     pub enabled: bool,
@@ -45,6 +45,26 @@ impl Serialize for Preferences {
             map.serialize_entry(kind.as_str(), pref)?;
         }
         map.end()
+    }
+}
+
+/// The OpenAPI schema (`PreferenceMap`): every type, each with its `Preference`.
+impl utoipa::PartialSchema for Preferences {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+        let mut map = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+        for kind in NotificationType::ALL {
+            map = map.property(kind.as_str(), Preference::schema()).required(kind.as_str());
+        }
+        map.into()
+    }
+}
+
+impl utoipa::ToSchema for Preferences {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PreferenceMap")
     }
 }
 

@@ -1,7 +1,7 @@
 //! Who a caller is and what they may do (SPEC §2): `Principal`, made by `crate::auth` from a
 //! verified token, and the permission rules the use-cases check. No IO.
 
-use super::UserId;
+use super::ids::UserId;
 
 /// The verified caller of a request or owner of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

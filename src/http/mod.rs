@@ -1,192 +1,24 @@
-//! The REST surface: routes (each path with and without its trailing slash, no redirect), the
-//! JSON body and query parsing, and the error handlers that turn every extractor failure, unknown
-//! route and wrong method into the SPEC error envelope. Handlers parse, call `inbox`, and shape
-//! the reply; nothing else. `ROUTES` is the one list of what the node answers: `configure`
-//! registers exactly it, and `openapi` documents it (a test keeps the two equal).
+//! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), one file per
+//! resource (`notifications`, `preferences`, `ops`, `static_files`), the reply and request types
+//! (`replies`, `requests`, `errors`) and the OpenAPI document built from them (`openapi`).
+//! Handlers parse, call `inbox`, and shape the reply; nothing else.
 
+mod body;
+mod errors;
 mod notifications;
 pub mod openapi;
 mod ops;
-
-pub use notifications::parse_list_query;
 mod preferences;
+mod replies;
+pub mod requests;
+mod routes;
 pub mod static_files;
 
-use crate::error::ApiError;
-use actix_web::error::JsonPayloadError;
-use actix_web::http::Method;
-use actix_web::{web, HttpRequest, HttpResponse};
-use std::sync::OnceLock;
+pub use body::BodyLimits;
+pub use notifications::parse_list_query;
+pub use routes::{configure, configure_ops, not_found, Listener, Route, ROUTES};
 
-/// Request-size limits of the REST API.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimits {
-    pub default_bytes: usize,
-    pub broadcast_bytes: usize,
-}
-
-/// Which listener answers a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    /// The main listener (`HERALD_BIND`) only.
-    Main,
-    /// `/metrics` and `/readyz`: the main listener, or only the `HERALD_OPS_BIND` listener when
-    /// that is set.
-    Ops,
-    /// `/healthz`: both listeners.
-    Both,
-}
-
-/// One method on one path that the node answers.
-pub struct Route {
-    pub method: Method,
-    /// The documented form (SPEC §4: REST paths end in `/`); the node answers the path with and
-    /// without its trailing slash alike. `{id}` is a path parameter.
-    pub path: &'static str,
-    pub listener: Listener,
-    /// Whether the JSON body may be as large as a broadcast (`HERALD_MAX_BROADCAST_BODY_BYTES`).
-    pub broadcast_body: bool,
-    /// Adds the handler to a route of `method`.
-    handler: fn(actix_web::Route) -> actix_web::Route,
-}
-
-/// Every route of SPEC §4, the operations endpoints, the WebSocket endpoint, the test page and
-/// its client, in registration order. Static paths first: a request is matched against the
-/// routes in this order, and static paths match by string comparison where an `{id}` path runs a
-/// regex. Several methods of one path (preferences GET and PUT) share one resource, whose 405
-/// names them all.
-pub const ROUTES: &[Route] = {
-    use notifications as n;
-    &[
-        route(Method::GET, "/auth/notifications/", Listener::Main, |r| r.to(n::list_notifications)),
-        route(Method::POST, "/auth/notifications/create/", Listener::Main, |r| r.to(n::create_notification)),
-        route(Method::POST, "/auth/notifications/mark-all-read/", Listener::Main, |r| r.to(n::mark_all_read)),
-        route(Method::GET, "/auth/notifications/unread-count/", Listener::Main, |r| r.to(n::unread_count)),
-        route(Method::GET, "/auth/notifications/preferences/", Listener::Main, |r| r.to(preferences::get_preferences)),
-        route(Method::PUT, "/auth/notifications/preferences/", Listener::Main, |r| {
-            r.to(preferences::update_preferences)
-        }),
-        route(Method::POST, "/auth/notifications/broadcast/", Listener::Main, |r| r.to(n::broadcast_notification))
-            .with_broadcast_body(),
-        route(Method::GET, "/ws/notifications/", Listener::Main, |r| r.to(crate::ws::connect)),
-        route(Method::GET, "/", Listener::Main, |r| r.to(static_files::index)),
-        route(Method::GET, "/static/herald.js", Listener::Main, |r| r.to(static_files::herald_js)),
-        route(Method::GET, "/dev/token", Listener::Main, |r| r.to(static_files::dev_token)),
-        route(Method::GET, "/openapi.json", Listener::Main, |r| r.to(openapi::openapi_json)),
-        route(Method::GET, "/healthz", Listener::Both, |r| r.to(ops::healthz)),
-        route(Method::GET, "/metrics", Listener::Ops, |r| r.to(ops::metrics)),
-        route(Method::GET, "/readyz", Listener::Ops, |r| r.to(ops::readyz)),
-        route(Method::POST, "/auth/notifications/{id}/read/", Listener::Main, |r| r.to(n::mark_read)),
-        route(Method::POST, "/auth/notifications/{id}/unread/", Listener::Main, |r| r.to(n::mark_unread)),
-        route(Method::DELETE, "/auth/notifications/{id}/delete/", Listener::Main, |r| r.to(n::delete_notification)),
-    ]
-};
-
-const fn route(
-    method: Method,
-    path: &'static str,
-    listener: Listener,
-    handler: fn(actix_web::Route) -> actix_web::Route,
-) -> Route {
-    Route { method, path, listener, broadcast_body: false, handler }
-}
-
-impl Route {
-    const fn with_broadcast_body(mut self) -> Route {
-        self.broadcast_body = true;
-        self
-    }
-}
-
-/// Registers the routes of `ROUTES` the main listener serves. `/metrics` and `/readyz` are left
-/// out when `HERALD_OPS_BIND` serves them on their own listener (`configure_ops`).
-pub fn configure(cfg: &mut web::ServiceConfig, limits: BodyLimits, with_ops: bool) {
-    cfg.app_data(json_config(limits.default_bytes));
-    register(cfg, Some(limits), |listener| listener != Listener::Ops || with_ops);
-}
-
-/// The routes of the `HERALD_OPS_BIND` listener: `/metrics`, `/readyz` and `/healthz`.
-pub fn configure_ops(cfg: &mut web::ServiceConfig) {
-    register(cfg, None, |listener| listener != Listener::Main);
-}
-
-/// Registers each path of `ROUTES` that `serves` (in first-appearance order) with all its
-/// methods, as `path` and `path/` (no redirect; `/` only as itself), each with a JSON 405 naming
-/// the path's methods for any other. Two resources rather than one with both patterns: a resource
-/// with several patterns is a regex set, run for every request that reaches it.
-fn register(cfg: &mut web::ServiceConfig, limits: Option<BodyLimits>, serves: impl Fn(Listener) -> bool) {
-    for (index, first) in ROUTES.iter().enumerate() {
-        let seen_before = ROUTES[..index].iter().any(|earlier| earlier.path == first.path);
-        if seen_before || !serves(first.listener) {
-            continue;
-        }
-        let methods: Vec<&Route> = ROUTES.iter().filter(|route| route.path == first.path).collect();
-        let allow = allow_header(first.path);
-        for pattern in path_forms(first.path) {
-            let mut resource = web::resource(pattern).default_service(web::to(move || async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
-            }));
-            if let (Some(limits), true) = (limits, first.broadcast_body) {
-                resource = resource.app_data(json_config(limits.broadcast_bytes));
-            }
-            for route in &methods {
-                resource = resource.route((route.handler)(web::method(route.method.clone())));
-            }
-            cfg.service(resource);
-        }
-    }
-}
-
-/// `path` without and with its trailing slash; `/` is only itself.
-fn path_forms(path: &str) -> Vec<String> {
-    let bare = path.trim_end_matches('/');
-    if bare.is_empty() {
-        return vec!["/".to_owned()];
-    }
-    vec![bare.to_owned(), format!("{bare}/")]
-}
-
-/// The `Allow` header of `path`: its methods in `ROUTES` order, e.g. `GET, PUT`. Built once.
-fn allow_header(path: &str) -> &'static str {
-    static ALLOW: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
-    let table = ALLOW.get_or_init(|| {
-        let mut table: Vec<(&'static str, String)> = Vec::new();
-        for route in ROUTES {
-            match table.iter_mut().find(|(p, _)| *p == route.path) {
-                Some((_, allow)) => {
-                    allow.push_str(", ");
-                    allow.push_str(route.method.as_str());
-                }
-                None => table.push((route.path, route.method.as_str().to_owned())),
-            }
-        }
-        table
-    });
-    table.iter().find(|(p, _)| *p == path).map_or("", |(_, allow)| allow.as_str())
-}
-
-/// The answer for any path no route matches.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
-}
-
-fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(move |err, _req| json_error(err, limit).into())
-}
-
-fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
-    match err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge { limit }
-        }
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType("Content-Type must be application/json".into()),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::InvalidJson("request body must be a JSON object".into())
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(format!("request body is not valid JSON: {e}")),
-        other => ApiError::InvalidJson(format!("request body could not be read: {other}")),
-    }
-}
+use actix_web::web;
 
 /// Counts every request by route pattern (not path: bounded label values) and status.
 pub async fn record_request(
@@ -206,23 +38,4 @@ pub async fn record_request(
         metrics.http_duration.with_label_values(&[route.as_str()]).observe(started.elapsed().as_secs_f64());
     }
     Ok(response)
-}
-
-/// A JSON object body.
-type JsonObject = web::Json<serde_json::Map<String, serde_json::Value>>;
-
-/// The `Idempotency-Key` header, when present.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
-    match req.headers().get("idempotency-key") {
-        None => Ok(None),
-        Some(value) => {
-            value.to_str().map(Some).map_err(|_| ApiError::validation("Idempotency-Key", "must be printable ASCII"))
-        }
-    }
-}
-
-/// A reply recorded under an idempotency key (or built the same way), sent as is.
-fn stored_reply(reply: &crate::domain::StoredReply) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::OK);
-    HttpResponse::build(status).content_type("application/json").body(reply.body.clone())
 }

@@ -1,22 +1,22 @@
 //! Notification endpoints of SPEC §4: list, create, read, unread, mark-all-read, delete,
 //! unread-count and broadcast.
 
-use super::openapi::{
-    BadRequest, BroadcastCreated, BroadcastNotification, CreateNotification, Deleted, Forbidden, IdempotencyKey,
-    MarkedAllRead, NotFound, NotificationCreated, NotificationIdPath, NotificationList, NotificationTypeName,
-    PayloadTooLarge, Suppressed, UnreadCount, UnsupportedMediaType,
+use super::body::{stored_reply, JsonObject};
+use super::errors::{BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType};
+use super::replies::{
+    BroadcastCreated, Deleted, MarkedAllRead, NotificationCreated, NotificationList, NotificationWithCount, Suppressed,
+    SuppressedReason, UnreadCount,
 };
-use super::{idempotency_key, stored_reply, JsonObject};
+use super::requests::{BroadcastNotification, CreateNotification, IdempotencyKey, NotificationIdPath};
 use crate::auth::Broadcaster;
 use crate::domain::{
     BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
 };
 use crate::error::ApiError;
-use crate::event::{Notification, Notifications};
+use crate::event::Notifications;
 use crate::inbox::Inbox;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use serde_json::json;
 
 /// List the caller's notifications, newest first.
 ///
@@ -32,7 +32,7 @@ use serde_json::json;
         ("before" = Option<i64>, Query, minimum = 1, format = Int64,
             description = "An id: the page below it (`next_before` of the previous page)"),
         ("unread" = Option<bool>, Query, description = "`true`: unread only (also `1`; `false`/`0`: all)"),
-        ("type" = Option<NotificationTypeName>, Query,
+        ("type" = Option<NotificationType>, Query,
             description = "Only this type (also accepted as `notification_type`)"),
     ),
     responses(
@@ -47,7 +47,7 @@ pub async fn list_notifications(
 ) -> Result<HttpResponse, ApiError> {
     let query = parse_list_query(req.query_string())?;
     let page = inbox.list(caller, query).await?;
-    Ok(HttpResponse::Ok().json(ListReply {
+    Ok(HttpResponse::Ok().json(NotificationList {
         notifications: Notifications(&page.rows),
         total: page.total,
         unread_count: page.unread_count,
@@ -55,66 +55,21 @@ pub async fn list_notifications(
     }))
 }
 
-#[derive(Serialize)]
-struct ListReply<'a> {
-    notifications: Notifications<'a>,
-    total: i64,
-    unread_count: i64,
-    next_before: Option<i64>,
-}
-
-/// `{"notification": {...}}`, the body of a create reply.
-#[derive(Serialize)]
-struct NotificationReply<'a> {
-    notification: Notification<'a>,
-}
-
-/// The reply to read and unread.
-#[derive(Serialize)]
-struct NotificationWithCount<'a> {
-    notification: Notification<'a>,
-    unread_count: i64,
-}
-
-/// Parses the list endpoint's query string (`GET /auth/notifications/?…`, SPEC §4): `limit`,
-/// `before`, `unread`, `type` (or `notification_type`); other names are ignored. Invalid or out
-/// of range is a 400 `validation_error` naming the field, never clamped. Public for the fuzz
-/// targets (`fuzz/`), which feed it arbitrary strings.
+/// Parses the list endpoint's query string (`ListQuery::from_query_string`) into a 400
+/// `validation_error` naming the field. Public for the fuzz targets (`fuzz/`), which feed it
+/// arbitrary strings.
 pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(raw).map_err(|_| ApiError::validation("query", "query string is not valid"))?;
-    let mut query = ListQuery { unread_only: false, kind: None, before: None, limit: ListQuery::DEFAULT_LIMIT };
-    for (name, value) in pairs {
-        match name.as_str() {
-            "limit" => {
-                query.limit =
-                    value.parse::<i64>().ok().filter(|n| (1..=ListQuery::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                        ApiError::validation("limit", format!("must be an integer from 1 to {}", ListQuery::MAX_LIMIT))
-                    })?;
-            }
-            "before" => {
-                query.before = Some(
-                    NotificationId::parse_str(&value)
-                        .ok_or_else(|| ApiError::validation("before", NotificationId::INVALID))?,
-                );
-            }
-            "unread" => {
-                query.unread_only = match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(ApiError::validation("unread", "must be true or false")),
-                };
-            }
-            "type" | "notification_type" => {
-                query.kind = Some(
-                    NotificationType::parse(&value)
-                        .ok_or_else(|| ApiError::validation("type", NotificationType::INVALID))?,
-                );
-            }
-            _ => {}
+    Ok(ListQuery::from_query_string(raw)?)
+}
+
+/// The `Idempotency-Key` header, when present.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => {
+            value.to_str().map(Some).map_err(|_| ApiError::validation("Idempotency-Key", "must be printable ASCII"))
         }
     }
-    Ok(query)
 }
 
 /// Create a notification.
@@ -191,31 +146,21 @@ pub async fn broadcast_notification(
 /// The reply to a create: 201 with the notification, or 200 when suppressed. Recorded under
 /// the request's idempotency key, so a repeat gets it byte for byte.
 fn create_reply(outcome: &CreateOutcome) -> StoredReply {
-    #[derive(Serialize)]
-    struct Suppressed {
-        suppressed: bool,
-        reason: &'static str,
-    }
     match outcome {
         CreateOutcome::Created { row, .. } => {
-            StoredReply { status: 201, body: to_json(&NotificationReply { notification: row.into() }) }
+            StoredReply { status: 201, body: to_json(&NotificationCreated { notification: row.into() }) }
         }
-        CreateOutcome::Suppressed => {
-            StoredReply { status: 200, body: to_json(&Suppressed { suppressed: true, reason: "preference" }) }
-        }
+        CreateOutcome::Suppressed => StoredReply {
+            status: 200,
+            body: to_json(&Suppressed { suppressed: true, reason: SuppressedReason::Preference }),
+        },
     }
 }
 
 /// The reply to a broadcast (recorded like `create_reply`).
 fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
-    #[derive(Serialize)]
-    struct BroadcastReply {
-        created: usize,
-        suppressed: usize,
-        notification_ids: Vec<i64>,
-    }
     let notification_ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
-    let body = BroadcastReply { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
+    let body = BroadcastCreated { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
     StoredReply { status: 201, body: to_json(&body) }
 }
 
@@ -238,7 +183,7 @@ fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
     params(NotificationIdPath),
     responses(
         (status = 200, description = "The notification and the caller's unread count",
-            body = super::openapi::NotificationWithCount),
+            body = NotificationWithCount),
         (status = 404, response = NotFound),
     )
 )]
@@ -260,7 +205,7 @@ pub async fn mark_read(
     params(NotificationIdPath),
     responses(
         (status = 200, description = "The notification and the caller's unread count",
-            body = super::openapi::NotificationWithCount),
+            body = NotificationWithCount),
         (status = 404, response = NotFound),
     )
 )]
@@ -285,7 +230,7 @@ pub async fn mark_unread(
 )]
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let (marked, unread_count) = inbox.mark_all_read(caller, None).await?;
-    Ok(HttpResponse::Ok().json(json!({ "marked": marked, "unread_count": unread_count })))
+    Ok(HttpResponse::Ok().json(MarkedAllRead { marked, unread_count }))
 }
 
 /// Delete one notification; deleting it again is 404.
@@ -306,7 +251,7 @@ pub async fn delete_notification(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let unread_count = inbox.delete(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(json!({ "deleted": true, "unread_count": unread_count })))
+    Ok(HttpResponse::Ok().json(Deleted { deleted: true, unread_count }))
 }
 
 /// The caller's unread count.
@@ -321,32 +266,5 @@ pub async fn delete_notification(
 )]
 pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let unread_count = inbox.unread_count(caller).await?;
-    Ok(HttpResponse::Ok().json(json!({ "unread_count": unread_count })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_query_limits_are_checked_not_clamped() {
-        assert_eq!(parse_list_query("").expect("ok").limit, ListQuery::DEFAULT_LIMIT);
-        assert_eq!(parse_list_query("limit=200").expect("ok").limit, 200);
-        assert_eq!(parse_list_query("limit=1").expect("ok").limit, 1);
-        for (raw, field) in [
-            ("limit=0", "limit"),
-            ("limit=201", "limit"),
-            ("limit=x", "limit"),
-            ("before=0", "before"),
-            ("before=-1", "before"),
-            ("unread=maybe", "unread"),
-            ("type=alert", "type"),
-        ] {
-            assert_eq!(parse_list_query(raw).expect_err(raw).field(), Some(field), "{raw}");
-        }
-        let q = parse_list_query("unread=true&type=meeting&before=10").expect("ok");
-        assert!(q.unread_only);
-        assert_eq!(q.kind, Some(NotificationType::Meeting));
-        assert_eq!(q.before.map(NotificationId::get), Some(10));
-    }
+    Ok(HttpResponse::Ok().json(UnreadCount { unread_count }))
 }

@@ -1,12 +1,12 @@
 //! Operations endpoints: `/healthz` (the process answers) and `/readyz` (its dependencies do).
 
-use super::openapi::{Health, Readiness};
+use super::replies::{sorted, Health, HealthStatus, Readiness, ReadinessStatus};
 use crate::broker::Broker;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -53,7 +53,7 @@ pub async fn metrics(
     )
 )]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: HealthStatus::Ok })
 }
 
 /// Readiness: 200 when the database (and with `REDIS_URL`, the Redis publisher and subscriber)
@@ -69,12 +69,13 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpResponse {
     let mut ready = true;
-    let mut checks = serde_json::Map::new();
+    let mut checks = BTreeMap::new();
     for (name, answer) in readiness(&inbox, &broker).await {
         ready &= answer.is_ok();
-        checks.insert(name.into(), json!(answer.err().unwrap_or_else(|| "ok".to_owned())));
+        checks.insert(name, answer.map_or_else(|unready| unready.to_string(), |()| "ok".to_owned()));
     }
-    let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "checks": checks });
+    let status = if ready { ReadinessStatus::Ok } else { ReadinessStatus::Unavailable };
+    let body = sorted(&Readiness { status, checks });
     if ready {
         HttpResponse::Ok().json(body)
     } else {
@@ -82,17 +83,30 @@ pub async fn readyz(inbox: web::Data<Inbox>, broker: web::Data<Broker>) -> HttpR
     }
 }
 
-/// Each dependency `/readyz` checks, by name, with `Err` saying why it is unavailable: the
-/// database (within 2 s), then the broker's own checks.
-async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), String>)> {
+/// Why a dependency is not ready, as `/readyz` names it.
+#[derive(Debug, thiserror::Error)]
+enum Unready {
+    /// The database answered with an error: its `ApiError` code.
+    #[error("unavailable: {code}")]
+    Database { code: &'static str },
+    #[error("unavailable: timed out")]
+    TimedOut,
+    /// A broker check failed.
+    #[error("unavailable")]
+    Broker,
+}
+
+/// Each dependency `/readyz` checks, by name, with why it is unavailable: the database (within
+/// 2 s), then the broker's own checks.
+async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), Unready>)> {
     let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.db().ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(format!("unavailable: {}", crate::error::ApiError::from(err).code())),
-        Err(_) => Err("unavailable: timed out".to_owned()),
+        Ok(Err(err)) => Err(Unready::Database { code: crate::error::ApiError::from(err).code() }),
+        Err(_) => Err(Unready::TimedOut),
     };
     let mut checks = vec![("database", database)];
     for (name, ok) in broker.checks().await {
-        checks.push((name, if ok { Ok(()) } else { Err("unavailable".to_owned()) }));
+        checks.push((name, if ok { Ok(()) } else { Err(Unready::Broker) }));
     }
     checks
 }

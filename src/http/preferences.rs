@@ -1,12 +1,13 @@
 //! Preference endpoints: GET all eight types, PUT a partial update (one transaction).
 
-use super::openapi::{BadRequest, PayloadTooLarge, Preferences, PreferencesUpdate, UnsupportedMediaType};
-use super::JsonObject;
+use super::body::JsonObject;
+use super::errors::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use super::replies::{sorted, Preferences};
+use super::requests::PreferencesUpdate;
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::inbox::Inbox;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 /// The caller's preferences for all eight types (default all on).
 #[utoipa::path(
@@ -20,7 +21,7 @@ use serde_json::json;
 )]
 pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let preferences = inbox.preferences(caller).await?;
-    Ok(HttpResponse::Ok().json(json!({ "preferences": preferences })))
+    Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
 }
 
 /// Change some preferences, in one transaction: only the types and fields given change; a bad
@@ -44,5 +45,5 @@ pub async fn update_preferences(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let preferences = inbox.update_preferences(caller, &body).await?;
-    Ok(HttpResponse::Ok().json(json!({ "preferences": preferences })))
+    Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
 }

@@ -31,10 +31,10 @@ pub async fn dev_token(req: HttpRequest, dev: web::Data<DevTokens>) -> Result<Ht
         .map_err(|_| ApiError::validation("query", "query string is not valid"))?;
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let user = match param("user") {
-        None => UserId::new(1).ok_or(ApiError::Internal("user id".into()))?,
+        None => UserId::new(1).ok_or_else(|| ApiError::internal("user id"))?,
         Some(raw) => UserId::parse_str(raw).ok_or_else(|| ApiError::validation("user", UserId::INVALID))?,
     };
     let staff = matches!(param("staff"), Some("true" | "1"));
-    let token = mint_token(jwt, user, staff, DEV_TOKEN_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = mint_token(jwt, user, staff, DEV_TOKEN_TTL).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token, "user_id": user, "staff": staff })))
 }

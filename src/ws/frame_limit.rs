@@ -1,15 +1,9 @@
-//! Bounds the bytes a socket can make the node hold for one frame (SPEC §7: memory per socket
-//! is bounded by bytes).
-//!
-//! actix-http's frame parser compares a frame's declared length with the limit only once the
-//! whole frame has arrived, and until then actix-ws keeps every byte the client sends in one
-//! buffer: a frame that declares a huge length and keeps streaming its payload grows that buffer
-//! without bound (tests/api/ws_fuzz.rs saw 256 MiB held in under a second, and it lasts until the
-//! heartbeat timeout). `FrameLimit` sits in front of the parser and reads each frame header as the
-//! bytes pass by. A frame that declares more than the limit has its length rewritten to one the
-//! parser refuses at once (a 64-bit length with the top bit set: `ProtocolError::Overflow`,
-//! closed with 1009 like any oversized frame), and nothing after it is passed on. Other bytes
-//! pass through unchanged; only a header cut between two reads is held back (at most 14 bytes).
+//! Bounds the bytes a socket can make the node hold for one frame (SPEC §7). actix-ws buffers a
+//! frame until it is whole and only then compares its declared length with the limit, so
+//! `FrameLimit` reads each frame header as the bytes pass by: a frame declaring more than the
+//! limit has its length rewritten to one the parser refuses at once (`ProtocolError::Overflow`,
+//! closed with 1009), and nothing after it is passed on. Other bytes pass through unchanged;
+//! only a header cut between two reads is held back (at most 14 bytes). Why: docs/ws-frame-limit.md.
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;

@@ -1,58 +1,31 @@
 //! The WebSocket endpoint `GET /ws/notifications/`: the handshake checks the browser `Origin`
 //! (403) and the token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one
-//! session task per socket takes over (`session`). `protocol` is the wire format; `frame_limit`
-//! refuses a frame over 64 KiB at its header, before its payload is buffered.
+//! session task per socket takes over (`session`: the IO loop; `socket`: its state and writes;
+//! `frames`: client frames → inbox; `replay`: replay and repair; `delivery`: the pure state
+//! machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
+//! header, before its payload is buffered.
 
+mod context;
 pub mod delivery;
 mod frame_limit;
+mod frames;
 pub mod protocol;
+mod replay;
 pub mod session;
+mod socket;
 
-use crate::auth::{bearer_token, TokenVerifier};
+pub use context::{WsContext, WsSettings};
+
+use crate::auth::bearer_token;
 use crate::error::ApiError;
 use crate::event::SessionId;
-use crate::hub::Hub;
-use crate::inbox::Inbox;
-use crate::limits::cluster::{ClusterLimits, Verdict};
+use crate::limits::cluster::Verdict;
 use crate::limits::local::RestLimiter;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
 
 /// Largest client frame (and reassembled message) accepted; larger closes with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-
-/// Per-socket limits and intervals (from `Config`).
-#[derive(Debug, Clone, Copy)]
-pub struct WsSettings {
-    /// Events queued for a socket before it counts as too slow (1013).
-    pub outbox_size: usize,
-    pub ping_interval: Duration,
-    /// Silence (no frame, no pong) after which the socket is closed; also the longest a
-    /// write may wait for a client that does not read.
-    pub ping_timeout: Duration,
-    pub frames_per_second: NonZeroU32,
-    /// The clock-skew leeway of token checks, applied to the expiry timer too.
-    pub token_leeway: Duration,
-}
-
-/// What every session of a node shares.
-#[derive(Clone)]
-pub struct WsContext {
-    pub metrics: Arc<crate::metrics::Metrics>,
-    pub inbox: Inbox,
-    /// Told when a user's first socket opens and their last one closes (never the broker).
-    pub subscriptions: crate::subscriptions::Subscriptions,
-    pub hub: Arc<Hub>,
-    pub verifier: web::Data<TokenVerifier>,
-    pub settings: WsSettings,
-    /// Becomes `true` when the node shuts down: sessions close with 1001.
-    pub shutdown: watch::Receiver<bool>,
-    /// The cluster-wide socket cap per user, when Redis is configured.
-    pub cluster_limits: Option<Arc<ClusterLimits>>,
-}
 
 /// The handshake state of the endpoint.
 pub struct WsEndpoint {
@@ -91,7 +64,7 @@ pub async fn connect(
     endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
     if hub.session_count() >= endpoint.max_sockets {
-        return Err(ApiError::Unavailable("node at its socket limit (HERALD_MAX_SOCKETS)".into()));
+        return Err(ApiError::unavailable("node at its socket limit (HERALD_MAX_SOCKETS)"));
     }
     if hub.user_session_count(principal.user_id) >= endpoint.max_sockets_per_user {
         return Err(ApiError::RateLimited { retry_after_secs: 5 });
@@ -131,7 +104,7 @@ async fn upgrade(
     // A frame declaring more than the limit is refused at its header, not buffered first.
     let body = frame_limit::limit_frames(req, body, MAX_FRAME_BYTES)
         .await
-        .map_err(|e| ApiError::Internal(format!("WebSocket payload: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("WebSocket payload: {e}")))?;
     let (response, socket, stream) =
         actix_ws::handle(req, body).map_err(|_| ApiError::BadRequest("expected a WebSocket upgrade request"))?;
     let stream =

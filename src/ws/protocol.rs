@@ -2,17 +2,15 @@
 //! clear errors, and the error frame that answers a bad one. Everything the server sends is a
 //! `crate::event::ServerFrame`.
 
-use crate::domain::NotificationId;
+use crate::domain::{ListParam, ListQuery, NotificationId};
 use crate::error::ApiError;
 use crate::event::ServerFrame;
 use bytestring::ByteString;
 use serde_json::{Map, Value};
 
-use crate::domain::ListQuery as Page; // page-size limits shared with REST
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {
-    GetNotifications { limit: i64, before: Option<NotificationId>, unread: bool },
+    GetNotifications { query: ListQuery },
     MarkRead { id: NotificationId },
     MarkAllRead,
     DeleteNotification { id: NotificationId },
@@ -63,25 +61,11 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
     };
     let frame = match kind.as_str() {
         "get_notifications" => {
-            let limit = match body.get("limit") {
-                None | Some(Value::Null) => Page::DEFAULT_LIMIT,
-                Some(v) => v.as_i64().filter(|n| (1..=Page::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                    bad(ApiError::validation("limit", format!("must be an integer from 1 to {}", Page::MAX_LIMIT)))
-                })?,
-            };
-            let before = match body.get("before") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    NotificationId::from_json(v)
-                        .ok_or_else(|| bad(ApiError::validation("before", NotificationId::INVALID)))?,
-                ),
-            };
-            let unread = match body.get("unread") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(bad(ApiError::validation("unread", "must be a boolean"))),
-            };
-            ClientFrame::GetNotifications { limit, before, unread }
+            // The frame's `type` names the frame: a list request over the socket has no type filter.
+            let params = ["limit", "before", "unread"]
+                .into_iter()
+                .filter_map(|name| body.get(name).filter(|v| !v.is_null()).map(|v| (name, ListParam::Json(v))));
+            ClientFrame::GetNotifications { query: ListQuery::parse(params).map_err(|e| bad(e.into()))? }
         }
         "mark_read" => ClientFrame::MarkRead { id: notification_id(&body).map_err(bad)? },
         "delete_notification" => ClientFrame::DeleteNotification { id: notification_id(&body).map_err(bad)? },
@@ -145,7 +129,7 @@ mod tests {
         let req = parse(r#"{"type":"ping","request_id":7}"#).expect("valid");
         assert_eq!(req.request_id, Some(json!(7)));
         let req = parse(r#"{"type":"get_notifications"}"#).expect("valid");
-        assert_eq!(req.frame, ClientFrame::GetNotifications { limit: 50, before: None, unread: false });
+        assert_eq!(req.frame, ClientFrame::GetNotifications { query: ListQuery::default() });
     }
 
     #[test]

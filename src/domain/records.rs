@@ -1,9 +1,9 @@
-//! The inbox's vocabulary: what its use-cases take and return — a stored notification, a list
-//! filter and its page, a change with its stream position, an inbox's position, the outcomes of
-//! create and broadcast, and idempotent replies. `inbox` returns these and `db` produces them;
-//! they live here, below both, so storage never imports the use-cases.
+//! The records the use-cases return and storage produces: a stored notification, a page of
+//! them, a change with its stream position, an inbox's position, the outcomes of create and
+//! broadcast, and idempotent replies. They live here, below `inbox` and `db`, so storage never
+//! imports the use-cases.
 
-use super::{NotificationType, UserId};
+use super::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
@@ -84,21 +84,7 @@ pub enum Idempotent<T> {
     Replay(StoredReply),
 }
 
-/// Filter and page of a list request (SPEC §4).
-#[derive(Debug, Clone, Copy)]
-pub struct ListQuery {
-    pub unread_only: bool,
-    pub kind: Option<NotificationType>,
-    pub before: Option<super::NotificationId>,
-    pub limit: i64,
-}
-
-impl ListQuery {
-    /// Page size when the client names none (REST `limit`, WebSocket `get_notifications`).
-    pub const DEFAULT_LIMIT: i64 = 50;
-    pub const MAX_LIMIT: i64 = 200;
-}
-
+/// One page of a list request (SPEC §4).
 #[derive(Debug, Clone)]
 pub struct Page {
     pub rows: Vec<StoredNotification>,

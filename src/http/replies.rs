@@ -1,0 +1,128 @@
+//! Every REST reply body: the types the handlers serialize, and (through their `ToSchema`
+//! derives) what the OpenAPI document says they send. Notifications are `event::Notification`,
+//! the view WebSocket frames carry too.
+
+use crate::domain::Preferences as PreferenceMap;
+use crate::event::{Notification, Notifications};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A page of the caller's notifications, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationList<'a> {
+    #[schema(value_type = Vec<Notification>)]
+    pub notifications: Notifications<'a>,
+    /// Every notification matching `unread`/`type`, ignoring `before` and `limit`.
+    #[schema(minimum = 0)]
+    pub total: i64,
+    /// The caller's whole unread count, whatever the filter.
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+    /// The `before` of the next page; null on the last.
+    #[schema(minimum = 1, format = Int64, required = true)]
+    pub next_before: Option<i64>,
+}
+
+// `{"notification": {...}}`, the body of a create reply (no description in the document).
+#[derive(Serialize, ToSchema)]
+pub struct NotificationCreated<'a> {
+    pub notification: Notification<'a>,
+}
+
+/// The recipient disabled this type: nothing was stored.
+#[derive(Serialize, ToSchema)]
+pub struct Suppressed {
+    /// Always `true`.
+    pub suppressed: bool,
+    pub reason: SuppressedReason,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressedReason {
+    Preference,
+}
+
+// The reply to read and unread.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationWithCount<'a> {
+    pub notification: Notification<'a>,
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MarkedAllRead {
+    /// How many were unread.
+    #[schema(minimum = 0)]
+    pub marked: i64,
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    /// Always `true`.
+    pub deleted: bool,
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnreadCount {
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BroadcastCreated {
+    /// Notifications stored (one per distinct recipient that did not disable the type).
+    #[schema(value_type = i64, minimum = 0)]
+    pub created: usize,
+    /// Recipients whose preference suppressed it.
+    #[schema(value_type = i64, minimum = 0)]
+    pub suppressed: usize,
+    #[schema(value_type = Vec<i64>)]
+    pub notification_ids: Vec<i64>,
+}
+
+/// All eight types.
+#[derive(Serialize, ToSchema)]
+pub struct Preferences<'a> {
+    pub preferences: &'a PreferenceMap,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+}
+
+/// What answers: `database`, and with `REDIS_URL` the Redis publisher and subscriber, each `ok`
+/// or `unavailable…`.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: ReadinessStatus,
+    #[schema(value_type = HashMap<String, String>)]
+    pub checks: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessStatus {
+    Ok,
+    Unavailable,
+}
+
+/// `body` as a JSON value: its objects' keys sorted, as the replies built with `json!` always
+/// were (field order of a struct otherwise).
+pub fn sorted(body: &impl Serialize) -> serde_json::Value {
+    // These replies are plain data (strings, numbers, maps with string keys): they serialize.
+    serde_json::to_value(body).unwrap_or_default()
+}

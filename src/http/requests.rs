@@ -1,0 +1,195 @@
+//! What REST requests carry, as the OpenAPI document describes it: the JSON bodies of create,
+//! broadcast and the preferences update, the `Idempotency-Key` header and the `{id}` path
+//! parameter. The handlers take a body as a JSON object and the domain parses it
+//! (`NewNotification::parse`, `PreferencesPatch::parse`), so that every broken rule names its
+//! field; these types describe that input and are never deserialized.
+
+use crate::domain::NotificationType;
+use serde::Deserialize;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Required, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+/// The largest id the document lets a client send as a digit string: 18 digits, always below
+/// `i64::MAX` (the server accepts up to `i64::MAX`).
+const ID_DIGITS: &str = "^0*[1-9][0-9]{0,17}$";
+
+/// A user id as the original's clients send it: a positive 64-bit integer or a string of digits.
+pub struct UserIdInput;
+
+impl PartialSchema for UserIdInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(positive_id())
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(ID_DIGITS)))
+            .description(Some(
+                "A positive 64-bit integer (written without a fraction or exponent: `2.0` is \
+                 refused), or a string of its digits",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for UserIdInput {}
+
+/// A positive 64-bit integer id.
+fn positive_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .maximum(Some(i64::MAX))
+}
+
+/// An approval's `item_id`: an integer (64-bit, signed or not) or a string.
+pub struct ItemId;
+
+impl PartialSchema for ItemId {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(i64::MIN)).maximum(Some(u64::MAX)))
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
+impl ToSchema for ItemId {}
+
+/// Some of the eight types, each with the fields to change; an unknown type is refused.
+pub struct PreferenceChanges;
+
+impl PartialSchema for PreferenceChanges {
+    fn schema() -> RefOr<Schema> {
+        let mut map = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+        for kind in NotificationType::ALL {
+            map = map.property(kind.as_str(), PreferenceChange::schema());
+        }
+        map.into()
+    }
+}
+
+impl ToSchema for PreferenceChanges {}
+
+/// The `{id}` of a notification path.
+pub struct NotificationIdPath;
+
+impl IntoParams for NotificationIdPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let id = positive_id().maximum(None::<i64>);
+        let parameter = ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .description(Some(
+                "A notification id: another user's, a missing one or one that is not a positive 64-bit\n\
+                 integer is 404.",
+            ))
+            .required(Required::True)
+            .schema(Some(id));
+        vec![parameter.build()]
+    }
+}
+
+/// `Idempotency-Key` on create and broadcast.
+pub struct IdempotencyKey;
+
+impl IntoParams for IdempotencyKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let key = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("^[!-~]([\\t -~]*[!-~])?$"));
+        let parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .description(Some(
+                "1 to 255 printable ASCII characters or tabs (trimmed). A repeat with the same key from\n\
+                 the same caller within 24 hours returns the first reply and creates nothing, also when the\n\
+                 repeats arrive at the same time.",
+            ))
+            .required(Required::False)
+            .schema(Some(key));
+        vec![parameter.build()]
+    }
+}
+
+/// The fields of a notification (SPEC §3). `notification_type` is accepted as another name for
+/// `type` (they must agree when both are given). For `approval` notifications, top-level
+/// `form_type`, `item_id` and `approved` are folded into `data`. Unknown fields are ignored.
+#[derive(Deserialize, ToSchema)]
+pub struct NotificationContent {
+    /// 1 to 200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    pub title: String,
+    /// Up to 5000 characters; default empty.
+    #[schema(max_length = 5000, pattern = r"^[^\u0000]*$")]
+    pub message: Option<String>,
+    /// Default `general`.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<NotificationType>)]
+    pub kind: Option<String>,
+    /// A JSON object of at most 16 KiB serialized; default `{}`.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// An absolute http(s) URL of at most 2048 characters.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
+    pub link: Option<String>,
+    /// Approval notifications: folded into `data`.
+    pub form_type: Option<String>,
+    /// Approval notifications: folded into `data`.
+    #[schema(value_type = Option<ItemId>)]
+    pub item_id: Option<serde_json::Value>,
+    /// Approval notifications: folded into `data`.
+    pub approved: Option<bool>,
+}
+
+/// A notification for one user.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "title": "New Task Assigned", "message": "You have been assigned a new task", "type": "general",
+    "data": {"task_id": 123}, "link": "https://example.com/tasks/123"
+}))]
+pub struct CreateNotification {
+    /// The recipient; default the caller. Another user needs `is_staff` or `notifications:send`.
+    #[schema(value_type = Option<UserIdInput>)]
+    pub user_id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub content: NotificationContent,
+}
+
+/// The same notification for many users, in one transaction.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"user_ids": [1, 2, 3, 2], "title": "Maintenance tonight", "type": "general"}))]
+pub struct BroadcastNotification {
+    /// 1 to `HERALD_MAX_BROADCAST_RECIPIENTS` (default 10000) users; duplicates are ignored.
+    #[schema(value_type = Vec<UserIdInput>, min_items = 1, max_items = 10000)]
+    pub user_ids: Vec<serde_json::Value>,
+    #[serde(flatten)]
+    pub content: NotificationContent,
+}
+
+/// A partial update: only the types and fields given change. An unknown type or field, or a
+/// value that is not a boolean, is refused and changes nothing.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"preferences": {"meeting": {"realtime": false}}}))]
+pub struct PreferencesUpdate {
+    #[schema(value_type = PreferenceChanges)]
+    pub preferences: serde_json::Value,
+}
+
+/// The fields of one type to change; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+#[schema(no_recursion)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceChange {
+    #[schema(value_type = bool, required = false)]
+    pub enabled: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    pub realtime: Option<bool>,
+}

@@ -1,0 +1,123 @@
+//! Client frames → inbox calls: each parsed `ClientFrame` becomes one use-case call and its
+//! reply (echoing the `request_id`), or an error frame; the socket stays open either way. A
+//! frame refused by the rate limit is answered without being read.
+
+use super::protocol::{self, ClientFrame, Request};
+use super::socket::{Socket, Stop};
+use crate::domain::{CreateOutcome, Idempotent};
+use crate::error::ApiError;
+use crate::event::{Notifications, ServerFrame};
+use crate::inbox::InboxError;
+use actix_ws::AggregatedMessage;
+use serde_json::Value;
+
+/// The `request_id` of a frame refused by the rate limit is read only from frames this small:
+/// a refused frame costs no JSON parse of up to 64 KiB.
+const REFUSED_FRAME_ID_BYTES: usize = 512;
+
+/// Outcome of a frame that did not go as asked.
+enum Handled {
+    /// Tell the client with an error frame; the socket stays open.
+    Failed(ApiError),
+    /// The socket must close.
+    Stop(Stop),
+}
+
+impl From<ApiError> for Handled {
+    fn from(err: ApiError) -> Self {
+        Handled::Failed(err)
+    }
+}
+
+impl From<InboxError> for Handled {
+    fn from(err: InboxError) -> Self {
+        Handled::Failed(err.into())
+    }
+}
+
+impl Socket {
+    /// Answers a frame refused by the rate limit without reading it: a `rate_limited` error for
+    /// text and binary frames (with the `request_id` of a small text frame), nothing for
+    /// control frames.
+    pub(super) async fn refuse(&mut self, message: &AggregatedMessage) -> Result<(), Stop> {
+        let request_id = match message {
+            AggregatedMessage::Text(text) if text.len() <= REFUSED_FRAME_ID_BYTES => protocol::request_id_of(text),
+            AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) => None,
+            _ => return Ok(()),
+        };
+        self.send_error(&ApiError::RateLimited { retry_after_secs: 1 }, &request_id).await
+    }
+
+    /// Parses a text frame and does what it asks.
+    pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+        let Request { request_id, frame } = match protocol::parse(text) {
+            Ok(request) => request,
+            Err(bad) => return self.send_error(&bad.error, &bad.request_id).await,
+        };
+        match self.handle_frame(frame, &request_id).await {
+            Ok(()) => Ok(()),
+            Err(Handled::Stop(stop)) => Err(stop),
+            Err(Handled::Failed(err)) => self.send_error(&err, &request_id).await,
+        }
+    }
+
+    async fn handle_frame(&mut self, frame: ClientFrame, request_id: &Option<Value>) -> Result<(), Handled> {
+        let inbox = self.ctx.inbox.clone();
+        let me = self.principal;
+        let origin = Some(self.id);
+        let reply = match frame {
+            ClientFrame::GetNotifications { query } => {
+                let page = inbox.list(me, query).await?;
+                let frame = ServerFrame::Notifications {
+                    notifications: Notifications(&page.rows),
+                    total: page.total,
+                    unread_count: page.unread_count,
+                    next_before: page.next_before,
+                };
+                return self.reply(&frame, request_id).await.map_err(Handled::Stop);
+            }
+            ClientFrame::MarkRead { id } => {
+                let (_, unread_count) = inbox.mark_read(me, id, origin).await?;
+                ServerFrame::NotificationRead { notification_id: id.get(), unread_count }
+            }
+            ClientFrame::MarkAllRead => {
+                let (marked, unread_count) = inbox.mark_all_read(me, origin).await?;
+                ServerFrame::AllRead { marked, unread_count }
+            }
+            ClientFrame::DeleteNotification { id } => {
+                let unread_count = inbox.delete(me, id, origin).await?;
+                ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count }
+            }
+            ClientFrame::SendNotification { body } => match inbox.create(me, &body, None, origin).await? {
+                Idempotent::Fresh(CreateOutcome::Created { row, .. }) => {
+                    let frame = ServerFrame::NotificationSent { notification: (&row).into() };
+                    return self.reply(&frame, request_id).await.map_err(Handled::Stop);
+                }
+                Idempotent::Fresh(CreateOutcome::Suppressed) => {
+                    ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" }
+                }
+                Idempotent::Replay(_) => return Err(Handled::Failed(ApiError::internal("replay without a key"))),
+            },
+            ClientFrame::GetUnreadCount => ServerFrame::UnreadCount { unread_count: inbox.unread_count(me).await? },
+            ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
+            ClientFrame::Ping => ServerFrame::Pong,
+            ClientFrame::RefreshToken { token } => self.refresh_token(&token)?,
+        };
+        self.reply(&reply, request_id).await.map_err(Handled::Stop)
+    }
+
+    /// Takes a fresh token for the same user; the socket keeps the later expiry.
+    fn refresh_token(&mut self, token: &str) -> Result<ServerFrame<'static>, ApiError> {
+        let fresh = self.ctx.verifier.verify(token)?;
+        if fresh.user_id != self.principal.user_id {
+            return Err(ApiError::Forbidden("the new token is for another user"));
+        }
+        if fresh.expires_at > self.principal.expires_at {
+            self.principal = fresh;
+        }
+        let expires_at = chrono::DateTime::from_timestamp(self.principal.expires_at, 0)
+            .map(|t| crate::event::format_timestamp(&t.naive_utc()).to_string())
+            .unwrap_or_default();
+        Ok(ServerFrame::TokenRefreshed { expires_at })
+    }
+}

@@ -1,0 +1,124 @@
+//! `Socket`: the state of one open socket (its user, stream delivery, signals from the hub) and
+//! its writes, each bounded by the heartbeat timeout. The session task (`session`) owns it;
+//! `replay` and `frames` add what they do with it. Reading the socket is `session`'s alone.
+
+use super::context::WsContext;
+use super::delivery::{Delivery, Due};
+use super::protocol;
+use crate::domain::Principal;
+use crate::error::ApiError;
+use crate::event::{ServerFrame, SessionId};
+use crate::hub::SessionSignals;
+use actix_ws::{CloseCode, CloseReason};
+use bytestring::ByteString;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a close frame may wait for a slow client.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// The close reason of a client too slow to take what is sent (1013).
+pub(super) const TOO_SLOW: &str = "too slow to read: reconnect with since";
+
+/// Why the session ends: `None` when the client went away, else the close frame to send.
+pub(super) type Stop = Option<CloseReason>;
+
+pub(super) fn close(code: CloseCode, description: &str) -> Stop {
+    Some(CloseReason { code, description: Some(description.to_owned()) })
+}
+
+pub(super) struct Socket {
+    pub(super) ctx: Arc<WsContext>,
+    pub(super) id: SessionId,
+    pub(super) principal: Principal,
+    writer: actix_ws::Session,
+    pub(super) signals: Arc<SessionSignals>,
+    /// Stream positions, held events and repair deadlines (set from the database at connect).
+    pub(super) delivery: Delivery,
+    pub(super) last_heard: Instant,
+}
+
+impl Socket {
+    pub(super) fn new(
+        ctx: Arc<WsContext>,
+        id: SessionId,
+        principal: Principal,
+        writer: actix_ws::Session,
+        signals: Arc<SessionSignals>,
+    ) -> Socket {
+        Socket { ctx, id, principal, writer, signals, delivery: Delivery::new(id, 0, 0), last_heard: Instant::now() }
+    }
+
+    /// Whether the hub found the outbox full: the client is too slow (1013).
+    pub(super) fn overflowed(&self) -> bool {
+        self.signals.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Writes one text frame. Gives up with 1013 if the hub reports the outbox overflowed, or
+    /// when the client has not taken the frame within the heartbeat timeout.
+    pub(super) async fn send(&mut self, text: ByteString) -> Result<(), Stop> {
+        if self.overflowed() {
+            return Err(close(CloseCode::Again, TOO_SLOW));
+        }
+        let signals = self.signals.clone();
+        let overflow = signals.overflow.notified();
+        tokio::select! {
+            written = tokio::time::timeout(self.ctx.settings.ping_timeout, self.writer.text(text)) => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_closed)) => Err(None),
+                Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
+            },
+            _ = overflow => Err(close(CloseCode::Again, TOO_SLOW)),
+        }
+    }
+
+    /// Writes a reply: `frame` with the request's `request_id`.
+    pub(super) async fn reply(&mut self, frame: &ServerFrame<'_>, request_id: &Option<Value>) -> Result<(), Stop> {
+        self.send(frame.to_reply(request_id)).await
+    }
+
+    /// Writes an error frame; the socket stays open.
+    pub(super) async fn send_error(&mut self, err: &ApiError, request_id: &Option<Value>) -> Result<(), Stop> {
+        self.send(protocol::error_frame(err, request_id)).await
+    }
+
+    /// Writes a ping (`None`) or the pong answering a client's ping, bounded like `send`.
+    pub(super) async fn write_control(&mut self, pong: Option<&[u8]>) -> Result<(), Stop> {
+        let bound = self.ctx.settings.ping_timeout;
+        let writer = &mut self.writer;
+        let written = match pong {
+            Some(payload) => tokio::time::timeout(bound, writer.pong(payload)).await,
+            None => tokio::time::timeout(bound, writer.ping(b"")).await,
+        };
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_closed)) => Err(None),
+            Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
+        }
+    }
+
+    /// Writes every event whose turn has come, in stream order.
+    pub(super) async fn write_due(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        while let Some(Due { event, write }) = self.delivery.next_due(now) {
+            if !write {
+                continue;
+            }
+            self.send(event.frame.clone()).await?;
+            if event.notification_id.is_some() {
+                let metrics = &self.ctx.metrics;
+                metrics.notifications_delivered.inc();
+                let waited_us = crate::event::unix_micros().saturating_sub(event.published_at_us);
+                metrics.publish_to_delivery.observe(waited_us as f64 / 1e6);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the close frame, waiting at most `CLOSE_WAIT` for the client.
+    pub(super) async fn close(self, reason: CloseReason) {
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.writer.close(Some(reason))).await;
+    }
+}
