@@ -29,8 +29,8 @@
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
 //! - `metrics`: every metric name, rendered at `/metrics`.
-//! - `position_check`: each node compares its users' stream positions with the database and
-//!   repairs sockets whose change never arrived (a publish lost after its commit).
+//! - `repair`: the repair signals to sessions and the position check, which compares its users'
+//!   stream positions with the database and repairs sockets whose change never arrived.
 //! - `rate_limit`: per-user request limits (429 + Retry-After), the per-socket frame limiter
 //!   (1008 on a flood) and the node's handshake budget.
 //! - `retention`: pruning old notifications in bounded batches.
@@ -53,8 +53,8 @@ pub mod http;
 pub mod hub;
 pub mod inbox;
 pub mod metrics;
-pub mod position_check;
 pub mod rate_limit;
+pub mod repair;
 pub mod retention;
 pub mod selftest;
 pub mod startup;
