@@ -26,12 +26,14 @@ use tokio::sync::{broadcast, watch};
 /// (then every session repairs from the database).
 const MEMORY_BROKER_CAPACITY: usize = 65_536;
 
+/// Why a node did not start. The causes are boxed: each comes from the layer that refused
+/// (token keys, broker, migrations), whatever its error type.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(Box<dyn std::error::Error + Send + Sync>),
     #[error("database migration failed: {0}")]
-    Migration(String),
+    Migration(Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -76,7 +78,7 @@ impl Node {
     /// node serves once `run` is awaited (or spawned). In order: the token verifier and the
     /// migrations, the node's state, its listeners, then its background tasks.
     pub fn build(config: Config) -> Result<Node, StartupError> {
-        let verifier = TokenVerifier::from_config(&config.jwt).map_err(StartupError::Config)?;
+        let verifier = TokenVerifier::from_config(&config.jwt).map_err(|err| StartupError::Config(err.into()))?;
         migrate_on_start(&config)?;
         let state = State::start(&config)?;
         let listener =
@@ -148,7 +150,7 @@ impl Node {
 /// Runs the pending migrations when `HERALD_MIGRATE_ON_START` asks for it.
 fn migrate_on_start(config: &Config) -> Result<(), StartupError> {
     if config.migrate_on_start {
-        let ran = db::migrate(&config.database).map_err(StartupError::Migration)?;
+        let ran = db::migrate(&config.database).map_err(|err| StartupError::Migration(err.into()))?;
         if ran > 0 {
             log::info!("applied {ran} database migration(s) to {:?}", config.database);
         }
@@ -179,7 +181,7 @@ impl State {
             None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
             Some(redis) => Broker::Redis(
                 RedisBroker::start(redis, MEMORY_BROKER_CAPACITY, config.redis_republish_bytes, shutdown.clone())
-                    .map_err(StartupError::Config)?,
+                    .map_err(|err| StartupError::Config(err.into()))?,
             ),
         };
         let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown.clone());
