@@ -1,16 +1,11 @@
 //! The hub: this node's registry of open sockets, `UserId → sessions`, sharded (a
-//! `std::sync::Mutex` per shard, never held across `.await`). The delivery task hands it each
-//! event from the broker; `deliver` fans it out with `try_send` into each session's bounded
-//! outbox, so a slow socket never blocks anyone: when its outbox is full the session is told
-//! to close (1013) and its client resumes with `since`.
+//! `std::sync::Mutex` per shard, never held across `.await`). `deliver` fans each event from the
+//! broker out with `try_send` into each session's bounded outbox, so a slow socket never blocks
+//! anyone: when its outbox is full the session is told to close (1013) and its client resumes
+//! with `since`. Per user it keeps the highest stream position known here (`seen_seq`).
 //!
-//! It knows events, not brokers: whether a user's channel is subscribed is decided by
-//! `crate::subscriptions` from the hub's users (first/last session, `users`, `has_user`), and
-//! the repairs it asks for arrive here as `resync_all`/`resync_users`.
-//!
-//! Per user it also keeps the highest stream position known here (`seen_seq`: routed to the
-//! user's sessions, or read from the database by one of them), which `crate::position_check`
-//! compares with the database to find changes whose publish never arrived.
+//! It knows events, not brokers (`crate::subscriptions` decides which channels are watched) and
+//! does not decide repairs: `crate::repair` sends those through `SessionSignals`.
 
 use crate::domain::UserId;
 use crate::event::{Event, SessionId};
@@ -147,55 +142,26 @@ impl Hub {
         }
     }
 
-    /// Events may have been lost for every session here (a broker reconnect, a dropped queue):
-    /// asks `crate::position_check` to read every user's stream position in one statement and
-    /// repair the sessions behind it (`resync_all_at`). Never waits.
-    pub fn request_full_repair(&self) {
-        self.full_repair.notify_one();
+    /// The notice behind `Hub::request_full_repair` (`crate::repair`).
+    pub(crate) fn full_repair(&self) -> &Notify {
+        &self.full_repair
     }
 
-    /// Waits for `request_full_repair`; cancel-safe.
-    pub async fn full_repair_requested(&self) {
-        self.full_repair.notified().await;
-    }
-
-    /// Tells every session to repair its stream, given its user's stream position in the
-    /// database (`positions`; a user without one is at 0): a session not behind it is done.
-    pub fn resync_all_at(&self, positions: &HashMap<UserId, i64>) {
+    /// Calls `f` with every session's signals here and its user (shard locks held: no waiting).
+    pub(crate) fn each_session(&self, mut f: impl FnMut(UserId, &SessionSignals)) {
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             for (user, local) in shard.iter() {
-                let position = positions.get(user).copied().unwrap_or(0);
-                for session in &local.sessions {
-                    session.signals.position_hint.store(position, Ordering::Release);
-                    session.signals.resync.store(true, Ordering::Release);
-                    session.signals.wake.notify_one();
-                }
+                local.sessions.iter().for_each(|session| f(*user, &session.signals));
             }
         }
     }
 
-    /// Tells every session to repair its stream from the database (events may have been lost),
-    /// each with a query of its own.
-    pub fn resync_all(&self) {
-        for shard in &self.shards {
-            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            for session in shard.values().flat_map(|local| &local.sessions) {
-                session.signals.resync.store(true, Ordering::Release);
-                session.signals.wake.notify_one();
-            }
-        }
-    }
-
-    /// Tells the sessions of these users to repair their streams (their channel subscription
-    /// was just confirmed: changes committed before it may not have reached this node).
-    pub fn resync_users(&self, users: &[UserId]) {
+    /// Calls `f` with the signals of every session of these users here.
+    pub(crate) fn each_session_of(&self, users: &[UserId], mut f: impl FnMut(&SessionSignals)) {
         for user in users {
             let shard = self.shard(*user).lock().unwrap_or_else(|e| e.into_inner());
-            for session in shard.get(user).into_iter().flat_map(|local| &local.sessions) {
-                session.signals.resync.store(true, Ordering::Release);
-                session.signals.wake.notify_one();
-            }
+            shard.get(user).into_iter().flat_map(|local| &local.sessions).for_each(|session| f(&session.signals));
         }
     }
 
@@ -254,33 +220,5 @@ impl Hub {
             .iter()
             .flat_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect::<Vec<_>>())
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session(hub: &Hub, user: i64, id: u64) -> (Arc<SessionSignals>, mpsc::Receiver<Arc<Event>>) {
-        let (outbox, receiver) = mpsc::channel(4);
-        let signals = Arc::new(SessionSignals::default());
-        hub.register(UserId::new(user).expect("id"), SessionId(id), outbox, signals.clone());
-        (signals, receiver)
-    }
-
-    #[test]
-    fn a_full_repair_hands_every_session_its_users_database_position() {
-        let hub = Hub::new();
-        let (a1, _r1) = session(&hub, 1, 10);
-        let (a2, _r2) = session(&hub, 1, 11);
-        let (b, _r3) = session(&hub, 2, 20);
-        assert_eq!(a1.position_hint.load(Ordering::Acquire), NO_POSITION);
-        hub.resync_all_at(&HashMap::from([(UserId::new(1).expect("id"), 7)]));
-        for signals in [&a1, &a2] {
-            assert!(signals.resync.load(Ordering::Acquire));
-            assert_eq!(signals.position_hint.load(Ordering::Acquire), 7);
-        }
-        assert!(b.resync.load(Ordering::Acquire));
-        assert_eq!(b.position_hint.load(Ordering::Acquire), 0, "a user the database has no position for is at 0");
     }
 }

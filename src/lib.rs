@@ -36,8 +36,8 @@
 //!   (1008 on a flood) and the node's handshake budget (`local`), and the per-user REST rate
 //!   and socket cap across every node, in Redis (`cluster`).
 //! - `metrics`: every metric name, rendered at `/metrics`.
-//! - `position_check`: each node compares its users' stream positions with the database and
-//!   repairs sockets whose change never arrived (a publish lost after its commit).
+//! - `repair`: the repair signals to sessions and the position check, which compares its users'
+//!   stream positions with the database and repairs sockets whose change never arrived.
 //! - `retention`: pruning old notifications in bounded batches.
 //! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
 //! - `selftest`: `herald selftest`'s table of end-to-end checks.
@@ -60,7 +60,7 @@ pub mod hub;
 pub mod inbox;
 pub mod limits;
 pub mod metrics;
-pub mod position_check;
+pub mod repair;
 pub mod retention;
 pub mod selftest;
 pub mod startup;

@@ -3,6 +3,7 @@
 //! Counters are updated where things happen; gauges that mirror state (open sockets, pool use,
 //! Redis counters, readiness) are read at scrape time.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -34,93 +35,88 @@ impl Metrics {
         let registry =
             Registry::new_custom(Some("herald".into()), Some([("node".to_owned(), node_id.to_owned())].into()))
                 .unwrap_or_default();
+        let r = &registry;
+        let latency = |name: &str, help: &str| HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
         let m = Metrics {
-            open_sockets: IntGauge::new("open_sockets", "WebSocket sessions open on this node").expect("metric"),
-            notifications_delivered: IntCounter::new(
-                "notifications_delivered_total",
-                "Notification pushes written to sockets",
-            )
-            .expect("metric"),
-            publish_to_delivery: Histogram::with_opts(
-                HistogramOpts::new("publish_to_delivery_seconds", "From publish (after commit) to the socket write")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
-            )
-            .expect("metric"),
-            sockets_closed: IntCounterVec::new(
-                Opts::new("sockets_closed_total", "Sockets closed by the server, by close code"),
-                &["code"],
-            )
-            .expect("metric"),
-            http_requests: IntCounterVec::new(
-                Opts::new("http_requests_total", "HTTP requests by route and status"),
-                &["route", "status"],
-            )
-            .expect("metric"),
-            http_duration: HistogramVec::new(
-                HistogramOpts::new("http_request_duration_seconds", "HTTP request duration by route")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
-                &["route"],
-            )
-            .expect("metric"),
-            db_pool_connections: IntGaugeVec::new(
-                Opts::new("db_pool_connections", "Database connections by state"),
-                &["state"],
-            )
-            .expect("metric"),
-            db_pool_wait: Histogram::with_opts(
-                HistogramOpts::new("db_pool_wait_seconds", "Wait for a database connection")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
-            )
-            .expect("metric"),
-            group_commit_batch_size: Histogram::with_opts(
-                HistogramOpts::new("group_commit_batch_size", "Creates stored by one group-commit statement")
-                    .buckets(vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0]),
-            )
-            .expect("metric"),
-            redis_reconnects: IntGauge::new("redis_reconnects_total", "Redis subscriber reconnections")
-                .expect("metric"),
-            redis_publish_failures: IntGauge::new(
-                "redis_publish_failures_total",
-                "Events whose first PUBLISH failed (republished later)",
-            )
-            .expect("metric"),
-            lost_changes_repaired: IntCounter::new(
-                "lost_changes_repaired_total",
-                "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
-            )
-            .expect("metric"),
-            ready: IntGaugeVec::new(
-                Opts::new("ready", "1 when the dependency answers, as /readyz checks it at scrape time, else 0"),
-                &["dependency"],
-            )
-            .expect("metric"),
+            open_sockets: register(r, IntGauge::new("open_sockets", "WebSocket sessions open on this node")),
+            notifications_delivered: register(
+                r,
+                IntCounter::new("notifications_delivered_total", "Notification pushes written to sockets"),
+            ),
+            publish_to_delivery: register(
+                r,
+                Histogram::with_opts(latency(
+                    "publish_to_delivery_seconds",
+                    "From publish (after commit) to the socket write",
+                )),
+            ),
+            sockets_closed: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("sockets_closed_total", "Sockets closed by the server, by close code"),
+                    &["code"],
+                ),
+            ),
+            http_requests: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("http_requests_total", "HTTP requests by route and status"),
+                    &["route", "status"],
+                ),
+            ),
+            http_duration: register(
+                r,
+                HistogramVec::new(
+                    latency("http_request_duration_seconds", "HTTP request duration by route"),
+                    &["route"],
+                ),
+            ),
+            db_pool_connections: register(
+                r,
+                IntGaugeVec::new(Opts::new("db_pool_connections", "Database connections by state"), &["state"]),
+            ),
+            db_pool_wait: register(
+                r,
+                Histogram::with_opts(latency("db_pool_wait_seconds", "Wait for a database connection")),
+            ),
+            group_commit_batch_size: register(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new("group_commit_batch_size", "Creates stored by one group-commit statement")
+                        .buckets(vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0]),
+                ),
+            ),
+            redis_reconnects: register(r, IntGauge::new("redis_reconnects_total", "Redis subscriber reconnections")),
+            redis_publish_failures: register(
+                r,
+                IntGauge::new("redis_publish_failures_total", "Events whose first PUBLISH failed (republished later)"),
+            ),
+            lost_changes_repaired: register(
+                r,
+                IntCounter::new(
+                    "lost_changes_repaired_total",
+                    "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
+                ),
+            ),
+            ready: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("ready", "1 when the dependency answers, as /readyz checks it at scrape time, else 0"),
+                    &["dependency"],
+                ),
+            ),
             registry,
         };
-        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
-            Box::new(m.open_sockets.clone()),
-            Box::new(m.notifications_delivered.clone()),
-            Box::new(m.publish_to_delivery.clone()),
-            Box::new(m.sockets_closed.clone()),
-            Box::new(m.http_requests.clone()),
-            Box::new(m.http_duration.clone()),
-            Box::new(m.db_pool_connections.clone()),
-            Box::new(m.db_pool_wait.clone()),
-            Box::new(m.group_commit_batch_size.clone()),
-            Box::new(m.redis_reconnects.clone()),
-            Box::new(m.redis_publish_failures.clone()),
-            Box::new(m.lost_changes_repaired.clone()),
-            Box::new(m.ready.clone()),
-        ];
-        for collector in collectors {
-            // Names are distinct constants; registration cannot collide.
-            let _ = m.registry.register(collector);
-        }
-        // The close codes alerts watch are exported from the start, so their first close is an
-        // increase (a series that appears at 1 is not one for `increase()`).
-        for code in ["1011", "1013"] {
-            m.sockets_closed.with_label_values(&[code]);
-        }
+        m.export_alerted_close_codes();
         m
+    }
+
+    /// The close codes alerts watch are exported from the start, so their first close is an
+    /// increase (a series that appears at 1 is not one for `increase()`).
+    fn export_alerted_close_codes(&self) {
+        for code in ["1011", "1013"] {
+            self.sockets_closed.with_label_values(&[code]);
+        }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -129,4 +125,12 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// Registers a new metric with the node's registry and returns it. Names are distinct
+/// constants, so registration cannot collide.
+fn register<C: Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<C>) -> C {
+    let metric = metric.expect("metric");
+    let _ = registry.register(Box::new(metric.clone()));
+    metric
 }

@@ -1,7 +1,6 @@
-//! `Node`: one Herald node as a value, built from a `Config`. It opens the database pool, runs
-//! migrations when configured, builds the broker, the hub and the node's subscriptions owner and
-//! binds its listener (port 0 picks a free
-//! port), so tests run several nodes in one process and `main` is a thin shell.
+//! `Node`: one Herald node as a value, built from a `Config` in steps (state, listeners,
+//! background tasks) and stopped through its `NodeHandle`. Port 0 picks a free port, so tests run
+//! several nodes in one process and `main` is a thin shell.
 
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
@@ -27,14 +26,15 @@ use tokio::sync::{broadcast, watch};
 /// (then every session repairs from the database).
 const MEMORY_BROKER_CAPACITY: usize = 65_536;
 
+/// Why a node did not start, with the refusing layer's own error as the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
-    #[error("database migration failed: {0}")]
-    Migration(#[source] db::MigrateError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::jwt::VerifierError),
     #[error(transparent)]
     Broker(#[from] crate::broker::error::StartError),
+    #[error("database migration failed: {0}")]
+    Migration(#[source] db::MigrateError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -76,151 +76,31 @@ impl NodeHandle {
 
 impl Node {
     /// Builds and binds the node. Must be called inside a Tokio/actix runtime; the returned
-    /// node serves once `run` is awaited (or spawned).
+    /// node serves once `run` is awaited (or spawned). In order: the token verifier and the
+    /// migrations, the node's state, its listeners, then its background tasks.
     pub fn build(config: Config) -> Result<Node, StartupError> {
-        let verifier = TokenVerifier::from_config(&config.jwt).map_err(|e| StartupError::Config(e.to_string()))?;
-        if config.migrate_on_start {
-            let ran = db::migrate(&config.database).map_err(StartupError::Migration)?;
-            if ran > 0 {
-                log::info!("applied {ran} database migration(s) to {:?}", config.database);
-            }
-        }
-        let metrics = Arc::new(Metrics::new(&config.node_id));
-        let db = Db::new(&config.database, config.db_pool_size, DbTimeouts::from_config(&config))
-            .with_pool_wait_metric(metrics.db_pool_wait.clone());
-        let hub = Arc::new(Hub::new());
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let broker = match &config.redis {
-            None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
-            Some(redis) => Broker::Redis(RedisBroker::start(
-                redis,
-                MEMORY_BROKER_CAPACITY,
-                config.redis_republish_bytes,
-                shutdown_rx.clone(),
-            )?),
-        };
-        let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown_rx.clone());
-        let mut inbox = Inbox::new(
-            db,
-            broker.clone(),
-            config.max_broadcast_recipients,
-            (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
-        );
-        if config.hang_before_publish {
-            inbox = inbox.hanging_before_publish();
-        }
-
+        let verifier = TokenVerifier::from_config(&config.jwt)?;
+        migrate_on_start(&config)?;
+        let state = State::start(&config)?;
         let listener =
             TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind, source })?.port();
-        let limits =
-            BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
-        let verifier = web::Data::new(verifier);
-        // Per-user limits across every node, when Redis is configured.
-        let cluster_limits = match &broker {
-            Broker::Redis(redis) => {
-                let limits = Arc::new(ClusterLimits::new(
-                    redis.command_pool(),
-                    &config.node_id,
-                    config.rate_limit_per_second,
-                    config.rate_limit_burst,
-                    config.max_sockets_per_user,
-                ));
-                actix_web::rt::spawn(limits.clone().keep_alive(hub.clone(), shutdown_rx.clone()));
-                Some(limits)
-            }
-            Broker::Memory(_) => None,
-        };
-        let ws_endpoint = web::Data::new(WsEndpoint {
-            context: Arc::new(WsContext {
-                metrics: metrics.clone(),
-                inbox: inbox.clone(),
-                subscriptions,
-                hub: hub.clone(),
-                verifier: verifier.clone(),
-                settings: WsSettings {
-                    outbox_size: config.ws_outbox_size,
-                    ping_interval: config.ws_ping_interval,
-                    ping_timeout: config.ws_ping_timeout,
-                    frames_per_second: ws::session::frames_per_second(config.ws_frames_per_second),
-                    token_leeway: config.jwt.leeway,
-                },
-                shutdown: shutdown_rx.clone(),
-                cluster_limits: cluster_limits.clone(),
-            }),
-            allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
-            max_sockets: config.max_sockets,
-            max_sockets_per_user: config.max_sockets_per_user,
-            handshakes: crate::limits::local::HandshakeBudget::new(config.ws_handshakes_per_second),
-        });
-        let inbox_data = web::Data::new(inbox.clone());
-        let metrics_data = web::Data::from(metrics.clone());
-        let hub_data = web::Data::from(hub.clone());
-        let broker_data = web::Data::new(broker.clone());
-        let dev_tokens =
-            web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
-        let rest_limiter = web::Data::new(RestLimiter::new(
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-            cluster_limits.clone(),
-        ));
-        actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), shutdown_rx.clone()));
-        let access_log = log::log_enabled!(target: "herald::http", log::Level::Info);
+        let data = AppData::new(&config, &state, verifier);
         let ops = match config.ops_bind {
             None => None,
             Some(addr) => Some(ops_server(
                 addr,
-                (inbox_data.clone(), metrics_data.clone(), hub_data.clone(), broker_data.clone()),
+                (data.inbox.clone(), data.metrics.clone(), data.hub.clone(), data.broker.clone()),
             )?),
         };
-        let with_ops = ops.is_none();
-        let server = HttpServer::new(move || {
-            App::new()
-                // One line per request at info; no work at all when the filter drops them.
-                .wrap(middleware::Condition::new(
-                    access_log,
-                    middleware::Logger::new("%{method}xi %U %s %Dms")
-                        .custom_request_replace("method", |req| req.method().to_string())
-                        .exclude("/healthz")
-                        .log_target("herald::http"),
-                ))
-                .app_data(verifier.clone())
-                .app_data(inbox_data.clone())
-                .app_data(broker_data.clone())
-                .app_data(ws_endpoint.clone())
-                .app_data(metrics_data.clone())
-                .app_data(hub_data.clone())
-                .app_data(rest_limiter.clone())
-                .app_data(dev_tokens.clone())
-                .wrap(middleware::from_fn(http::record_request))
-                .configure(|cfg| http::configure(cfg, limits, with_ops))
-                .default_service(web::to(http::not_found))
-        })
-        .workers(config.workers)
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .disable_signals()
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { addr: config.bind, source })?
-        .run();
-        actix_web::rt::spawn(deliver_events(broker.subscribe(), hub.clone()));
-        actix_web::rt::spawn(crate::position_check::run(
-            inbox.db().clone(),
-            hub.clone(),
-            config.position_check_interval,
-            metrics.clone(),
-            shutdown_rx.clone(),
-        ));
-        actix_web::rt::spawn(crate::retention::run_periodically(
-            inbox.db().clone(),
-            config.retention,
-            shutdown_rx.clone(),
-        ));
+        let server = main_server(&config, listener, data, ops.is_none())?;
+        state.spawn_background_tasks(&config);
         let handle = NodeHandle {
             server: server.handle(),
             ops_server: ops.as_ref().map(|(ops, _)| ops.handle()),
-            shutdown: Arc::new(shutdown_tx),
+            shutdown: Arc::new(state.shutdown_tx),
         };
-        Ok(Node { server, port, ops, broker, inbox, hub, handle })
+        Ok(Node { server, port, ops, broker: state.broker, inbox: state.inbox, hub: state.hub, handle })
     }
 
     pub fn port(&self) -> u16 {
@@ -266,6 +146,186 @@ impl Node {
         });
         self.run().await
     }
+}
+
+/// Runs the pending migrations when `HERALD_MIGRATE_ON_START` asks for it.
+fn migrate_on_start(config: &Config) -> Result<(), StartupError> {
+    if config.migrate_on_start {
+        let ran = db::migrate(&config.database).map_err(StartupError::Migration)?;
+        if ran > 0 {
+            log::info!("applied {ran} database migration(s) to {:?}", config.database);
+        }
+    }
+    Ok(())
+}
+
+/// What the node runs on, built before any listener: the database behind the inbox, the
+/// broker, the hub with its subscriptions owner, the metrics and the shutdown signal.
+struct State {
+    metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
+    broker: Broker,
+    subscriptions: Subscriptions,
+    inbox: Inbox,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl State {
+    fn start(config: &Config) -> Result<State, StartupError> {
+        let metrics = Arc::new(Metrics::new(&config.node_id));
+        let db = Db::new(&config.database, config.db_pool_size, DbTimeouts::from_config(config))
+            .with_pool_wait_metric(metrics.db_pool_wait.clone());
+        let hub = Arc::new(Hub::new());
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let broker = match &config.redis {
+            None => Broker::Memory(MemoryBroker::new(MEMORY_BROKER_CAPACITY)),
+            Some(redis) => Broker::Redis(RedisBroker::start(
+                redis,
+                MEMORY_BROKER_CAPACITY,
+                config.redis_republish_bytes,
+                shutdown.clone(),
+            )?),
+        };
+        let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown.clone());
+        let mut inbox = Inbox::new(
+            db,
+            broker.clone(),
+            config.max_broadcast_recipients,
+            (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
+        );
+        if config.hang_before_publish {
+            inbox = inbox.hanging_before_publish();
+        }
+        Ok(State { metrics, hub, broker, subscriptions, inbox, shutdown_tx, shutdown })
+    }
+
+    /// Per-user limits across every node, when Redis is configured (kept alive until shutdown).
+    fn cluster_limits(&self, config: &Config) -> Option<Arc<ClusterLimits>> {
+        let Broker::Redis(redis) = &self.broker else { return None };
+        let limits = Arc::new(ClusterLimits::new(
+            redis.command_pool(),
+            &config.node_id,
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            config.max_sockets_per_user,
+        ));
+        actix_web::rt::spawn(limits.clone().keep_alive(self.hub.clone(), self.shutdown.clone()));
+        Some(limits)
+    }
+
+    /// The tasks that run beside the listeners until shutdown: the broker → hub delivery, the
+    /// position check and retention.
+    fn spawn_background_tasks(&self, config: &Config) {
+        actix_web::rt::spawn(deliver_events(self.broker.subscribe(), self.hub.clone()));
+        actix_web::rt::spawn(crate::repair::run(
+            self.inbox.db().clone(),
+            self.hub.clone(),
+            config.position_check_interval,
+            self.metrics.clone(),
+            self.shutdown.clone(),
+        ));
+        actix_web::rt::spawn(crate::retention::run_periodically(
+            self.inbox.db().clone(),
+            config.retention,
+            self.shutdown.clone(),
+        ));
+    }
+}
+
+/// What every HTTP worker of the main listener is handed.
+#[derive(Clone)]
+struct AppData {
+    verifier: web::Data<TokenVerifier>,
+    inbox: web::Data<Inbox>,
+    broker: web::Data<Broker>,
+    ws_endpoint: web::Data<WsEndpoint>,
+    metrics: web::Data<Metrics>,
+    hub: web::Data<Hub>,
+    rest_limiter: web::Data<RestLimiter>,
+    dev_tokens: web::Data<http::static_files::DevTokens>,
+}
+
+impl AppData {
+    /// Builds the handlers' state; starts the cluster limits' keep-alive and the task that
+    /// forgets idle rate limits.
+    fn new(config: &Config, state: &State, verifier: TokenVerifier) -> AppData {
+        let verifier = web::Data::new(verifier);
+        let cluster_limits = state.cluster_limits(config);
+        let ws_endpoint = web::Data::new(WsEndpoint {
+            context: Arc::new(WsContext {
+                metrics: state.metrics.clone(),
+                inbox: state.inbox.clone(),
+                subscriptions: state.subscriptions.clone(),
+                hub: state.hub.clone(),
+                verifier: verifier.clone(),
+                settings: WsSettings {
+                    outbox_size: config.ws_outbox_size,
+                    ping_interval: config.ws_ping_interval,
+                    ping_timeout: config.ws_ping_timeout,
+                    frames_per_second: ws::session::frames_per_second(config.ws_frames_per_second),
+                    token_leeway: config.jwt.leeway,
+                },
+                shutdown: state.shutdown.clone(),
+                cluster_limits: cluster_limits.clone(),
+            }),
+            allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            max_sockets: config.max_sockets,
+            max_sockets_per_user: config.max_sockets_per_user,
+            handshakes: crate::limits::local::HandshakeBudget::new(config.ws_handshakes_per_second),
+        });
+        let dev_tokens =
+            web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
+        let rest_limiter =
+            web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst, cluster_limits));
+        actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), state.shutdown.clone()));
+        AppData {
+            verifier,
+            inbox: web::Data::new(state.inbox.clone()),
+            broker: web::Data::new(state.broker.clone()),
+            ws_endpoint,
+            metrics: web::Data::from(state.metrics.clone()),
+            hub: web::Data::from(state.hub.clone()),
+            rest_limiter,
+            dev_tokens,
+        }
+    }
+}
+
+/// The main listener: the API, the WebSocket endpoint, the static files and (without
+/// `HERALD_OPS_BIND`, `with_ops`) the operations endpoints.
+fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: bool) -> Result<Server, StartupError> {
+    let limits = BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
+    let access_log = log::log_enabled!(target: "herald::http", log::Level::Info);
+    let server = HttpServer::new(move || {
+        App::new()
+            // One line per request at info; no work at all when the filter drops them.
+            .wrap(middleware::Condition::new(
+                access_log,
+                middleware::Logger::new("%{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string())
+                    .exclude("/healthz")
+                    .log_target("herald::http"),
+            ))
+            .app_data(data.verifier.clone())
+            .app_data(data.inbox.clone())
+            .app_data(data.broker.clone())
+            .app_data(data.ws_endpoint.clone())
+            .app_data(data.metrics.clone())
+            .app_data(data.hub.clone())
+            .app_data(data.rest_limiter.clone())
+            .app_data(data.dev_tokens.clone())
+            .wrap(middleware::from_fn(http::record_request))
+            .configure(|cfg| http::configure(cfg, limits, with_ops))
+            .default_service(web::to(http::not_found))
+    })
+    .workers(config.workers)
+    .shutdown_timeout(config.shutdown_timeout.as_secs())
+    .disable_signals()
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr: config.bind, source })?
+    .run();
+    Ok(server)
 }
 
 /// The state the operations endpoints read.

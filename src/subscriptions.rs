@@ -1,21 +1,11 @@
-//! The node's one owner of broker subscriptions, for any broker. It owns *which* users' channels
-//! this node listens to and *when*; the broker (`crate::broker`) only carries the commands.
-//!
-//! - Reference counts are the hub's: a user's first local session calls `watch`, their last one
-//!   `unwatch` (`Hub::register`/`unregister` say which).
-//! - `watch`/`unwatch` never wait: they queue a command on a bounded queue; when it is full (the
-//!   connection is reconnecting, or far behind) they ask for a reconciliation instead, and the
-//!   owner compares its subscribed set with `Hub::users()` next.
-//! - One actor task drives the broker's channel connection: it drains queued commands into
-//!   batched SUBSCRIBEs (chunks of `SUBSCRIBE_CHUNK`), unsubscribes late (`UNSUBSCRIBE_DELAY`,
-//!   re-checked against the hub, so a tab reload does not churn), pings every second, and on
-//!   any failure reconnects with capped backoff and subscribes every local user again.
-//! - Repairs: after a confirmed SUBSCRIBE the sessions of those users repair their streams
-//!   (changes committed between a socket's database read and the subscription are not missed);
-//!   after a (re)connect, and when the broker reports a resync request, every session does.
-//!
-//! A broker that delivers every event to every node (memory) needs no subscriptions: then
-//! there is no actor and `watch`/`unwatch` do nothing ("always subscribed").
+//! The node's one owner of broker subscriptions: *which* users' channels this node listens to
+//! and *when*; the broker (`crate::broker`) only carries the commands. A user's first local
+//! session `watch`es, the last one `unwatch`es (the hub counts); neither waits: a full command
+//! queue turns into a reconciliation with `Hub::users()`. One actor task subscribes in batches,
+//! unsubscribes late, pings, reconnects with capped backoff and then subscribes everyone again.
+//! After a confirmed SUBSCRIBE those users' sessions repair; after a (re)connect or a broker's
+//! resync request every session does (`crate::repair`). A broker that delivers every event to
+//! every node (memory) needs no subscriptions: no actor, and `watch`/`unwatch` do nothing.
 
 use crate::broker::{Broker, ChannelConnection, Notice};
 use crate::domain::UserId;
@@ -187,33 +177,11 @@ impl Owner {
                 },
                 first = self.control.recv() => {
                     let Some(first) = first else { return true };
-                    let mut next = Some(first);
-                    while let Some(command) = next {
-                        match command {
-                            Control::Watch(user) => {
-                                leaving.remove(&user);
-                                if !subscribed.contains(&user) && self.hub.has_user(user) {
-                                    joining.push(user);
-                                }
-                            }
-                            Control::Unwatch(user) => {
-                                leaving.insert(user, Instant::now() + UNSUBSCRIBE_DELAY);
-                            }
-                        }
-                        next = self.control.try_recv().ok();
-                    }
+                    self.take_commands(first, subscribed, &mut leaving, &mut joining);
                 }
                 _ = self.reconcile.wake.notified() => {
                     if self.reconcile.needed.swap(false, Ordering::AcqRel) {
-                        let users: HashSet<UserId> = self.hub.users().into_iter().collect();
-                        joining.extend(users.iter().filter(|u| !subscribed.contains(u)).copied());
-                        let later = Instant::now() + UNSUBSCRIBE_DELAY;
-                        for gone in subscribed.iter().filter(|u| !users.contains(u)) {
-                            leaving.entry(*gone).or_insert(later);
-                        }
-                        for user in &users {
-                            leaving.remove(user);
-                        }
+                        self.reconcile_with_hub(subscribed, &mut leaving, &mut joining);
                     }
                 }
                 _ = ping.tick() => {
@@ -222,19 +190,8 @@ impl Owner {
                     }
                 }
                 _ = sweep.tick() => {
-                    let now = Instant::now();
-                    let due: Vec<UserId> = leaving.iter().filter(|(_, at)| **at <= now).map(|(u, _)| *u).collect();
-                    let mut gone = Vec::new();
-                    for user in due {
-                        leaving.remove(&user);
-                        if !self.hub.has_user(user) && subscribed.remove(&user) {
-                            gone.push(user);
-                        }
-                    }
-                    for chunk in gone.chunks(SUBSCRIBE_CHUNK) {
-                        if !connection.unsubscribe(chunk).await {
-                            return false;
-                        }
+                    if !self.unsubscribe_due(connection, subscribed, &mut leaving).await {
+                        return false;
                     }
                 }
             }
@@ -248,6 +205,77 @@ impl Owner {
                 self.hub.resync_users(chunk);
             }
         }
+    }
+}
+
+impl Owner {
+    /// Takes `first` and every command queued behind it: a watched user not yet subscribed
+    /// joins, an unwatched one leaves after `UNSUBSCRIBE_DELAY` (unless watched again by then).
+    fn take_commands(
+        &mut self,
+        first: Control,
+        subscribed: &HashSet<UserId>,
+        leaving: &mut HashMap<UserId, Instant>,
+        joining: &mut Vec<UserId>,
+    ) {
+        let mut next = Some(first);
+        while let Some(command) = next {
+            match command {
+                Control::Watch(user) => {
+                    leaving.remove(&user);
+                    if !subscribed.contains(&user) && self.hub.has_user(user) {
+                        joining.push(user);
+                    }
+                }
+                Control::Unwatch(user) => {
+                    leaving.insert(user, Instant::now() + UNSUBSCRIBE_DELAY);
+                }
+            }
+            next = self.control.try_recv().ok();
+        }
+    }
+
+    /// Commands were dropped (a full queue): compares the subscribed set with the hub's users.
+    fn reconcile_with_hub(
+        &self,
+        subscribed: &HashSet<UserId>,
+        leaving: &mut HashMap<UserId, Instant>,
+        joining: &mut Vec<UserId>,
+    ) {
+        let users: HashSet<UserId> = self.hub.users().into_iter().collect();
+        joining.extend(users.iter().filter(|u| !subscribed.contains(u)).copied());
+        let later = Instant::now() + UNSUBSCRIBE_DELAY;
+        for gone in subscribed.iter().filter(|u| !users.contains(u)) {
+            leaving.entry(*gone).or_insert(later);
+        }
+        for user in &users {
+            leaving.remove(user);
+        }
+    }
+
+    /// Unsubscribes the users whose delay is over and who still have no socket here; false
+    /// when the connection failed.
+    async fn unsubscribe_due(
+        &self,
+        connection: &mut ChannelConnection,
+        subscribed: &mut HashSet<UserId>,
+        leaving: &mut HashMap<UserId, Instant>,
+    ) -> bool {
+        let now = Instant::now();
+        let due: Vec<UserId> = leaving.iter().filter(|(_, at)| **at <= now).map(|(u, _)| *u).collect();
+        let mut gone = Vec::new();
+        for user in due {
+            leaving.remove(&user);
+            if !self.hub.has_user(user) && subscribed.remove(&user) {
+                gone.push(user);
+            }
+        }
+        for chunk in gone.chunks(SUBSCRIBE_CHUNK) {
+            if !connection.unsubscribe(chunk).await {
+                return false;
+            }
+        }
+        true
     }
 }
 

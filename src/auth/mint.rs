@@ -34,13 +34,6 @@ pub enum MintError {
     Sign(#[source] jsonwebtoken::errors::Error),
 }
 
-/// This bridge lets callers whose own errors are still strings (the bench) use `?`.
-impl From<MintError> for String {
-    fn from(err: MintError) -> String {
-        err.to_string()
-    }
-}
-
 /// Mints an access token for `user`, valid for `ttl`; `staff` grants the send permission.
 pub fn mint_token(config: &JwtConfig, user: UserId, staff: bool, ttl: Duration) -> Result<String, MintError> {
     if config.algorithm != JwtAlgorithm::Hs256 {

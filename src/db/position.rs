@@ -38,7 +38,7 @@ impl Db {
     }
 
     /// The change-stream positions of these users (those never notified are left out), read
-    /// together for the node's position check (`crate::position_check`): one statement per
+    /// together for the node's position check (`crate::repair`): one statement per
     /// `batch_rows` users (on PostgreSQL one array bind, so one prepared statement whatever the
     /// count).
     pub async fn stream_positions(&self, users: Vec<UserId>) -> Result<Vec<(UserId, i64)>, DbError> {

@@ -13,7 +13,7 @@ impl Db {
     /// `read_only`), keeping unread counters exact; returns how many it deleted (0 when done).
     /// Safe to run on several nodes at once. Retention publishes nothing: it advances each
     /// affected user's stream position, which open sockets converge to through the position
-    /// check (`crate::position_check`).
+    /// check (`crate::repair`).
     pub async fn prune_batch(
         &self,
         cutoff: chrono::NaiveDateTime,

@@ -1,28 +1,17 @@
-//! The position check: closes the window between a commit and its publish. A change is
-//! published after its transaction commits, by the process that made it; if that process dies
-//! in between, or Redis loses the message, a quiet user's sockets on other nodes would not learn
-//! of it until their next event. So every node, every `HERALD_POSITION_CHECK_MS`, reads the
-//! stream position of every user it holds sockets for (one batched statement) and compares it
-//! with the highest position that reached them here (`Hub::seen_positions`).
-//!
-//! A user found behind is only a suspect: its publish may be in flight. Still behind that
-//! database position `CONFIRM_AFTER` later (compared in memory, no second query), the change is
-//! lost, and the user's sockets here repair from the database (`Hub::resync_users`; the repair
-//! sends what they missed, and a `resync` frame when reads or deletes were among it). A change
-//! committed at `t` thus reaches every open socket by `t + interval + CONFIRM_AFTER +` one
-//! repair, whatever died after the commit.
-//!
-//! Cost: one indexed lookup per user with a socket here per check (measured in the README).
-//!
-//! It also serves `Hub::request_full_repair` (a broker reconnect, a dropped publish queue, a
-//! lagging delivery task): one batched read of every held user's position, after which only the
-//! sessions behind it query and replay; not one query per socket at once.
+//! Repair: how sessions learn that their stream may have a gap, and re-read it from the database.
+//! This module owns the repair signals (`Hub::resync_users`, `resync_all`, `resync_all_at`, a full
+//! repair on request) and the position check that finds changes whose publish never arrived:
+//! every `HERALD_POSITION_CHECK_MS` it compares the stream position of every user with a socket
+//! here (one batched read) with the highest position that reached them (`Hub::seen_positions`);
+//! a user still behind `CONFIRM_AFTER` later lost a change, and its sessions repair. The replay
+//! itself is the session's (`crate::ws`); the registry of sessions is the hub's.
 
 use crate::db::Db;
 use crate::domain::UserId;
-use crate::hub::Hub;
+use crate::hub::{Hub, SessionSignals};
 use crate::metrics::Metrics;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -31,7 +20,8 @@ use tokio::sync::watch;
 /// counts as lost (a publish in flight takes milliseconds).
 pub const CONFIRM_AFTER: Duration = Duration::from_millis(250);
 
-/// Runs the check every `interval` until shutdown.
+/// Runs the position check every `interval`, and a full repair whenever one is requested,
+/// until shutdown.
 pub async fn run(
     db: Db,
     hub: Arc<Hub>,
@@ -80,6 +70,48 @@ pub async fn run(
     }
 }
 
+/// The repair signals, sent through the hub's registry of sessions; none of them waits.
+impl Hub {
+    /// Events may have been lost for every session here (a broker reconnect, a dropped queue):
+    /// asks the position check to read every user's stream position in one statement and repair
+    /// the sessions behind it (`resync_all_at`).
+    pub fn request_full_repair(&self) {
+        self.full_repair().notify_one();
+    }
+
+    /// Waits for `request_full_repair`; cancel-safe.
+    pub async fn full_repair_requested(&self) {
+        self.full_repair().notified().await;
+    }
+
+    /// Tells every session to repair its stream, given its user's stream position in the
+    /// database (`positions`; a user without one is at 0): a session not behind it is done.
+    pub fn resync_all_at(&self, positions: &HashMap<UserId, i64>) {
+        self.each_session(|user, signals| resync(signals, Some(positions.get(&user).copied().unwrap_or(0))));
+    }
+
+    /// Tells every session to repair its stream from the database (events may have been lost),
+    /// each with a query of its own.
+    pub fn resync_all(&self) {
+        self.each_session(|_, signals| resync(signals, None));
+    }
+
+    /// Tells the sessions of these users to repair their streams (their channel subscription
+    /// was just confirmed: changes committed before it may not have reached this node).
+    pub fn resync_users(&self, users: &[UserId]) {
+        self.each_session_of(users, |signals| resync(signals, None));
+    }
+}
+
+/// Flags one session for a repair (with the database position when known) and wakes it.
+fn resync(signals: &SessionSignals, position: Option<i64>) {
+    if let Some(position) = position {
+        signals.position_hint.store(position, Ordering::Release);
+    }
+    signals.resync.store(true, Ordering::Release);
+    signals.wake.notify_one();
+}
+
 /// Events may have been lost for every session here (`Hub::request_full_repair`): reads every
 /// held user's stream position in one statement, and each session repairs only when behind it.
 /// Without the database, every session repairs on its own (and retries while it is away).
@@ -117,6 +149,9 @@ fn still_behind(suspects: &[(UserId, i64)], seen_now: impl Fn(UserId) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Event, SessionId};
+    use crate::hub::NO_POSITION;
+    use tokio::sync::mpsc;
 
     fn user(id: i64) -> UserId {
         UserId::new(id).expect("id")
@@ -141,5 +176,28 @@ mod tests {
         let suspects = [(user(1), 5), (user(2), 7)];
         let seen_now = |u: UserId| if u == user(1) { Some(8) } else { None };
         assert!(still_behind(&suspects, seen_now).is_empty());
+    }
+
+    fn session(hub: &Hub, user: i64, id: u64) -> (Arc<SessionSignals>, mpsc::Receiver<Arc<Event>>) {
+        let (outbox, receiver) = mpsc::channel(4);
+        let signals = Arc::new(SessionSignals::default());
+        hub.register(UserId::new(user).expect("id"), SessionId(id), outbox, signals.clone());
+        (signals, receiver)
+    }
+
+    #[test]
+    fn a_full_repair_hands_every_session_its_users_database_position() {
+        let hub = Hub::new();
+        let (a1, _r1) = session(&hub, 1, 10);
+        let (a2, _r2) = session(&hub, 1, 11);
+        let (b, _r3) = session(&hub, 2, 20);
+        assert_eq!(a1.position_hint.load(Ordering::Acquire), NO_POSITION);
+        hub.resync_all_at(&HashMap::from([(UserId::new(1).expect("id"), 7)]));
+        for signals in [&a1, &a2] {
+            assert!(signals.resync.load(Ordering::Acquire));
+            assert_eq!(signals.position_hint.load(Ordering::Acquire), 7);
+        }
+        assert!(b.resync.load(Ordering::Acquire));
+        assert_eq!(b.position_hint.load(Ordering::Acquire), 0, "a user the database has no position for is at 0");
     }
 }
