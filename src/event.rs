@@ -4,7 +4,7 @@
 //! and `Notification`, what clients (REST and WebSocket) see of a stored notification.
 //! No IO: the broker carries events, the hub fans them out, `ws` writes frames.
 
-use crate::domain::{NotificationId, StoredNotification, UserId};
+use crate::domain::{NotificationId, StoredNotification, StreamPos, UserId};
 use bytestring::ByteString;
 use chrono::format::{Fixed, Item, Numeric, Pad};
 use chrono::NaiveDateTime;
@@ -21,7 +21,7 @@ pub struct Event {
     pub user_id: UserId,
     /// The change's position in the user's stream (`inbox_state.last_seq` after it): sessions
     /// deliver positions in order, drop repeats and repair gaps from the database.
-    pub seq: i64,
+    pub position: StreamPos,
     /// Set for new notifications: sessions drop one already sent by a replay.
     pub notification_id: Option<NotificationId>,
     pub origin: Option<SessionId>,
@@ -34,12 +34,12 @@ pub struct Event {
 impl Event {
     /// A change to push: `frame` is one of the push frames (`Notification`, `NotificationRead`,
     /// `NotificationUnread`, `AllRead`, `NotificationDeleted`), serialized here once.
-    pub fn new(user_id: UserId, seq: i64, origin: Option<SessionId>, frame: &ServerFrame<'_>) -> Event {
+    pub fn new(user_id: UserId, position: StreamPos, origin: Option<SessionId>, frame: &ServerFrame<'_>) -> Event {
         let notification_id = match frame {
             ServerFrame::Notification { notification } => NotificationId::new(notification.id),
             _ => None,
         };
-        Event { user_id, seq, notification_id, origin, frame: frame.to_text(), published_at_us: unix_micros() }
+        Event { user_id, position, notification_id, origin, frame: frame.to_text(), published_at_us: unix_micros() }
     }
 }
 

@@ -2,12 +2,12 @@
 //! `std::sync::Mutex` per shard, never held across `.await`). `deliver` fans each event from the
 //! broker out with `try_send` into each session's bounded outbox, so a slow socket never blocks
 //! anyone: when its outbox is full the session is told to close (1013) and its client resumes
-//! with `since`. Per user it keeps the highest stream position known here (`seen_seq`).
+//! with `since`. Per user it keeps the highest stream position known here (`seen_position`).
 //!
 //! It knows events, not brokers (`crate::subscriptions` decides which channels are watched) and
 //! does not decide repairs: `crate::repair` sends those through `SessionSignals`.
 
-use crate::domain::UserId;
+use crate::domain::{StreamPos, UserId};
 use crate::event::{Event, SessionId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -23,26 +23,40 @@ pub struct SessionSignals {
     /// Events may have been lost upstream (broker lag or reconnect): repair from the database.
     pub resync: AtomicBool,
     /// With `resync`: the user's stream position in the database, read for every user at once
-    /// after the loss (`NO_POSITION` when none was): a session not behind it needs no query.
-    pub position_hint: AtomicI64,
+    /// after the loss (`NO_DATABASE_POSITION` when none was): a session not behind it needs no
+    /// query. Set and taken through `set_database_position` and `take_database_position`.
+    database_position: AtomicI64,
     /// Wakes the session's main loop to look at the flags.
     pub wake: Notify,
     /// Wakes a session blocked writing to its socket when the outbox overflows.
     pub overflow: Notify,
 }
 
-/// `SessionSignals::position_hint` when there is none.
-pub const NO_POSITION: i64 = -1;
+/// `SessionSignals::database_position` when there is none (positions are never negative).
+const NO_DATABASE_POSITION: i64 = -1;
 
 impl Default for SessionSignals {
     fn default() -> Self {
         SessionSignals {
             overflowed: AtomicBool::new(false),
             resync: AtomicBool::new(false),
-            position_hint: AtomicI64::new(NO_POSITION),
+            database_position: AtomicI64::new(NO_DATABASE_POSITION),
             wake: Notify::new(),
             overflow: Notify::new(),
         }
+    }
+}
+
+impl SessionSignals {
+    /// Hands the session its user's stream position in the database (with `resync`).
+    pub fn set_database_position(&self, position: StreamPos) {
+        self.database_position.store(position.get(), Ordering::Release);
+    }
+
+    /// The stream position in the database handed to the session since it last looked, if any.
+    pub fn take_database_position(&self) -> Option<StreamPos> {
+        let raw = self.database_position.swap(NO_DATABASE_POSITION, Ordering::AcqRel);
+        (raw != NO_DATABASE_POSITION).then_some(StreamPos::new(raw))
     }
 }
 
@@ -57,7 +71,7 @@ struct Registration {
 struct Local {
     sessions: Vec<Registration>,
     /// The highest stream position routed to these sessions or read by one of them.
-    seen_seq: i64,
+    seen_position: StreamPos,
 }
 
 type Shard = Mutex<HashMap<UserId, Local>>;
@@ -128,7 +142,7 @@ impl Hub {
     pub fn deliver(&self, event: &Arc<Event>) {
         let mut shard = self.shard(event.user_id).lock().unwrap_or_else(|e| e.into_inner());
         let Some(local) = shard.get_mut(&event.user_id) else { return };
-        local.seen_seq = local.seen_seq.max(event.seq);
+        local.seen_position = local.seen_position.max(event.position);
         for session in &local.sessions {
             match session.outbox.try_send(event.clone()) {
                 Ok(()) => {}
@@ -175,26 +189,26 @@ impl Hub {
         self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).contains_key(&user)
     }
 
-    /// A session of the user read `seq` from the database (its greeting or a repair): the
+    /// A session of the user read `position` from the database (its greeting or a repair): the
     /// user's sessions here are not behind it.
-    pub fn note_position(&self, user: UserId, seq: i64) {
+    pub fn note_position(&self, user: UserId, position: StreamPos) {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
         if let Some(local) = shard.get_mut(&user) {
-            local.seen_seq = local.seen_seq.max(seq);
+            local.seen_position = local.seen_position.max(position);
         }
     }
 
     /// The highest stream position known here for the user (`None` when no session is here).
-    pub fn seen_position(&self, user: UserId) -> Option<i64> {
-        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map(|local| local.seen_seq)
+    pub fn seen_position(&self, user: UserId) -> Option<StreamPos> {
+        self.shard(user).lock().unwrap_or_else(|e| e.into_inner()).get(&user).map(|local| local.seen_position)
     }
 
     /// Every user with a session here and the highest stream position known here for them.
-    pub fn seen_positions(&self) -> Vec<(UserId, i64)> {
+    pub fn seen_positions(&self) -> Vec<(UserId, StreamPos)> {
         let mut seen = Vec::with_capacity(self.session_count());
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            seen.extend(shard.iter().map(|(user, local)| (*user, local.seen_seq)));
+            seen.extend(shard.iter().map(|(user, local)| (*user, local.seen_position)));
         }
         seen
     }

@@ -7,9 +7,9 @@ use crate::broker::Broker;
 use crate::db::batch::CreateBatcher;
 use crate::db::{Db, DbError};
 use crate::domain::{
-    BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxPosition, Invalid, ListQuery,
+    BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxSnapshot, Invalid, ListQuery,
     NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal, RenderReply,
-    StoredNotification, UserId,
+    StoredNotification, StreamPos, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
 use serde_json::{Map, Value};
@@ -88,8 +88,8 @@ impl Inbox {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
             Some((key, render)) => self.db.create(new, Some((scoped_key(caller, "create", key)?, render))).await?,
         };
-        if let Idempotent::Fresh(CreateOutcome::Created { row, seq: Some(seq) }) = &result {
-            self.publish_notifications(&[(row, *seq)], origin).await;
+        if let Idempotent::Fresh(CreateOutcome::Created { row, position: Some(position) }) = &result {
+            self.publish_notifications(&[(row, *position)], origin).await;
         }
         Ok(result)
     }
@@ -111,8 +111,8 @@ impl Inbox {
         let sender = caller.user_id;
         let result = self.db.broadcast(recipients, sender, content, idempotency).await?;
         if let Idempotent::Fresh(outcome) = &result {
-            let live: Vec<(&StoredNotification, i64)> =
-                outcome.created.iter().filter_map(|(row, seq)| seq.map(|seq| (row, seq))).collect();
+            let live: Vec<(&StoredNotification, StreamPos)> =
+                outcome.created.iter().filter_map(|(row, position)| position.map(|position| (row, position))).collect();
             self.publish_notifications(&live, None).await;
         }
         Ok(result)
@@ -200,8 +200,8 @@ impl Inbox {
     /// Publishes a committed change, when something changed.
     async fn publish_change(&self, user: UserId, change: Change, origin: Option<SessionId>, frame: &ServerFrame<'_>) {
         self.before_publish().await;
-        if let Some(seq) = change.seq {
-            self.broker.publish(vec![Event::new(user, seq, origin, frame)]);
+        if let Some(position) = change.position {
+            self.broker.publish(vec![Event::new(user, position, origin, frame)]);
         }
     }
 
@@ -215,14 +215,14 @@ impl Inbox {
         Ok(self.db.unread_count(user).await?)
     }
 
-    /// Unread count, change-stream position and newest id of the caller's inbox.
-    pub async fn position(&self, caller: Principal) -> Result<InboxPosition, InboxError> {
+    /// Unread count, change-stream position and newest id of the caller's inbox, as one snapshot.
+    pub async fn snapshot(&self, caller: Principal) -> Result<InboxSnapshot, InboxError> {
         let user = caller.user_id;
-        Ok(self.db.inbox_position(user).await?)
+        Ok(self.db.inbox_snapshot(user).await?)
     }
 
     /// The caller's change-stream position.
-    pub async fn stream_position(&self, caller: Principal) -> Result<i64, InboxError> {
+    pub async fn stream_position(&self, caller: Principal) -> Result<StreamPos, InboxError> {
         let user = caller.user_id;
         Ok(self.db.stream_position(user).await?)
     }
@@ -257,16 +257,16 @@ impl Inbox {
     }
 
     /// Publishes new notifications with their stream positions, serialized once each.
-    async fn publish_notifications(&self, rows: &[(&StoredNotification, i64)], origin: Option<SessionId>) {
+    async fn publish_notifications(&self, rows: &[(&StoredNotification, StreamPos)], origin: Option<SessionId>) {
         self.before_publish().await;
         if rows.is_empty() {
             return;
         }
         let events = rows
             .iter()
-            .filter_map(|&(row, seq)| {
+            .filter_map(|&(row, position)| {
                 let user = UserId::new(row.user_id)?;
-                Some(Event::new(user, seq, origin, &ServerFrame::Notification { notification: row.into() }))
+                Some(Event::new(user, position, origin, &ServerFrame::Notification { notification: row.into() }))
             })
             .collect();
         self.broker.publish(events);

@@ -11,7 +11,8 @@
 //! - `auth`: JWT verification (`jwt`) into a `Principal`, token minting and who gets which
 //!   token (`mint`), extractors.
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
-//!   preferences; `Invalid` when a rule is broken), `Principal` and its permissions (`Denied`),
+//!   preferences; `Invalid` when a rule is broken), `StreamPos` (a place in a user's change
+//!   stream), `Principal` and its permissions (`Denied`),
 //!   the list filter (`ListQuery`, parsed once for REST and WebSocket), and the records
 //!   (`domain::records`: `StoredNotification`, `Page`, `Change`, outcomes) that `db` produces and
 //!   `inbox` returns.

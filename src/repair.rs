@@ -7,7 +7,7 @@
 //! itself is the session's (`crate::ws`); the registry of sessions is the hub's.
 
 use crate::db::Db;
-use crate::domain::UserId;
+use crate::domain::{StreamPos, UserId};
 use crate::hub::{Hub, SessionSignals};
 use crate::metrics::Metrics;
 use std::collections::HashMap;
@@ -86,8 +86,10 @@ impl Hub {
 
     /// Tells every session to repair its stream, given its user's stream position in the
     /// database (`positions`; a user without one is at 0): a session not behind it is done.
-    pub fn resync_all_at(&self, positions: &HashMap<UserId, i64>) {
-        self.each_session(|user, signals| resync(signals, Some(positions.get(&user).copied().unwrap_or(0))));
+    pub fn resync_all_at(&self, positions: &HashMap<UserId, StreamPos>) {
+        self.each_session(|user, signals| {
+            resync(signals, Some(positions.get(&user).copied().unwrap_or(StreamPos::ZERO)))
+        });
     }
 
     /// Tells every session to repair its stream from the database (events may have been lost),
@@ -104,9 +106,9 @@ impl Hub {
 }
 
 /// Flags one session for a repair (with the database position when known) and wakes it.
-fn resync(signals: &SessionSignals, position: Option<i64>) {
-    if let Some(position) = position {
-        signals.position_hint.store(position, Ordering::Release);
+fn resync(signals: &SessionSignals, database_position: Option<StreamPos>) {
+    if let Some(position) = database_position {
+        signals.set_database_position(position);
     }
     signals.resync.store(true, Ordering::Release);
     signals.wake.notify_one();
@@ -131,14 +133,14 @@ async fn repair_everyone(db: &Db, hub: &Hub) {
 
 /// The users whose database position is ahead of what reached this node (`seen`, read just
 /// before `database`), with that position.
-fn behind(seen: &[(UserId, i64)], database: &[(UserId, i64)]) -> Vec<(UserId, i64)> {
-    let seen: HashMap<UserId, i64> = seen.iter().copied().collect();
+fn behind(seen: &[(UserId, StreamPos)], database: &[(UserId, StreamPos)]) -> Vec<(UserId, StreamPos)> {
+    let seen: HashMap<UserId, StreamPos> = seen.iter().copied().collect();
     database.iter().filter(|(user, position)| seen.get(user).is_some_and(|seen| seen < position)).copied().collect()
 }
 
 /// Of the suspects, those still behind the position they were suspected at (`seen_now`: what
 /// has reached this node since; `None` once the user has no socket here).
-fn still_behind(suspects: &[(UserId, i64)], seen_now: impl Fn(UserId) -> Option<i64>) -> Vec<UserId> {
+fn still_behind(suspects: &[(UserId, StreamPos)], seen_now: impl Fn(UserId) -> Option<StreamPos>) -> Vec<UserId> {
     suspects
         .iter()
         .filter(|(user, position)| seen_now(*user).is_some_and(|seen| seen < *position))
@@ -150,31 +152,34 @@ fn still_behind(suspects: &[(UserId, i64)], seen_now: impl Fn(UserId) -> Option<
 mod tests {
     use super::*;
     use crate::event::{Event, SessionId};
-    use crate::hub::NO_POSITION;
     use tokio::sync::mpsc;
 
     fn user(id: i64) -> UserId {
         UserId::new(id).expect("id")
     }
 
+    fn pos(raw: i64) -> StreamPos {
+        StreamPos::new(raw)
+    }
+
     #[test]
     fn users_behind_the_database_are_suspects_with_its_position() {
-        let seen = [(user(1), 4), (user(2), 9), (user(3), 2)];
-        let database = [(user(1), 5), (user(2), 9)];
-        assert_eq!(behind(&seen, &database), vec![(user(1), 5)], "user 3 was never notified: no row");
+        let seen = [(user(1), pos(4)), (user(2), pos(9)), (user(3), pos(2))];
+        let database = [(user(1), pos(5)), (user(2), pos(9))];
+        assert_eq!(behind(&seen, &database), vec![(user(1), pos(5))], "user 3 was never notified: no row");
     }
 
     #[test]
     fn a_change_that_arrives_in_time_is_not_lost_and_one_still_missing_is() {
-        let suspects = [(user(1), 5), (user(2), 7)];
-        let seen_now = |u: UserId| Some(if u == user(1) { 5 } else { 6 });
+        let suspects = [(user(1), pos(5)), (user(2), pos(7))];
+        let seen_now = |u: UserId| Some(pos(if u == user(1) { 5 } else { 6 }));
         assert_eq!(still_behind(&suspects, seen_now), vec![user(2)]);
     }
 
     #[test]
     fn a_user_who_moved_past_the_suspected_position_or_left_is_not_lost() {
-        let suspects = [(user(1), 5), (user(2), 7)];
-        let seen_now = |u: UserId| if u == user(1) { Some(8) } else { None };
+        let suspects = [(user(1), pos(5)), (user(2), pos(7))];
+        let seen_now = |u: UserId| if u == user(1) { Some(pos(8)) } else { None };
         assert!(still_behind(&suspects, seen_now).is_empty());
     }
 
@@ -191,13 +196,13 @@ mod tests {
         let (a1, _r1) = session(&hub, 1, 10);
         let (a2, _r2) = session(&hub, 1, 11);
         let (b, _r3) = session(&hub, 2, 20);
-        assert_eq!(a1.position_hint.load(Ordering::Acquire), NO_POSITION);
-        hub.resync_all_at(&HashMap::from([(UserId::new(1).expect("id"), 7)]));
+        assert_eq!(a1.take_database_position(), None);
+        hub.resync_all_at(&HashMap::from([(UserId::new(1).expect("id"), pos(7))]));
         for signals in [&a1, &a2] {
             assert!(signals.resync.load(Ordering::Acquire));
-            assert_eq!(signals.position_hint.load(Ordering::Acquire), 7);
+            assert_eq!(signals.take_database_position(), Some(pos(7)));
         }
         assert!(b.resync.load(Ordering::Acquire));
-        assert_eq!(b.position_hint.load(Ordering::Acquire), 0, "a user the database has no position for is at 0");
+        assert_eq!(b.take_database_position(), Some(pos(0)), "a user the database has no position for is at 0");
     }
 }

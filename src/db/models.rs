@@ -4,7 +4,7 @@
 //! loads a stored notification with.
 
 use super::schema::{idempotency_keys, inbox_state, notification_preferences, notifications};
-use crate::domain::{NotificationContent, StoredNotification, UserId};
+use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -23,8 +23,8 @@ pub fn now() -> NaiveDateTime {
     now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
 }
 
-/// A stored broadcast chunk: the locked `(user_id, last_seq)` and the inserted rows.
-pub type StoredChunk = (Vec<(i64, i64)>, Vec<StoredNotification>);
+/// A stored broadcast chunk: the locked `(user_id, stream position)` and the inserted rows.
+pub type StoredChunk = (Vec<(i64, StreamPos)>, Vec<StoredNotification>);
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]

@@ -13,7 +13,7 @@ use super::transactions::Transactions;
 use super::{idempotency, pg, preferences, sqlite};
 use crate::domain::{
     BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, NewNotification,
-    NotificationContent, NotificationId, Page, RenderReply, StoredNotification, UserId,
+    NotificationContent, NotificationId, Page, RenderReply, StoredNotification, StreamPos, UserId,
 };
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -91,7 +91,7 @@ impl Db {
                     Some(row) => Ok((row, record_change(conn, user, if read { -1 } else { 1 })?)),
                     None => {
                         let row = mine.select(n::all_columns).first::<StoredNotification>(conn)?;
-                        Ok((row, Change { unread_count: unread_count(conn, user)?, seq: None }))
+                        Ok((row, Change { unread_count: unread_count(conn, user)?, position: None }))
                     }
                 }
             })
@@ -109,7 +109,7 @@ impl Db {
                 let change = if marked > 0 {
                     record_change(conn, user, -marked)?
                 } else {
-                    Change { unread_count: unread_count(conn, user)?, seq: None }
+                    Change { unread_count: unread_count(conn, user)?, position: None }
                 };
                 Ok((marked, change))
             })
@@ -153,8 +153,8 @@ fn store(conn: &mut DbConnection, new: &NewNotification, realtime: bool) -> Quer
         .values(NotificationInsert::new(new.recipient, new.sender, &new.content, realtime, now()))
         .returning(n::all_columns)
         .get_result::<StoredNotification>(conn)?;
-    let seq = locked.first().map(|&(_, seq)| seq).filter(|_| realtime);
-    Ok(CreateOutcome::Created { row, seq })
+    let position = locked.first().map(|&(_, position)| position).filter(|_| realtime);
+    Ok(CreateOutcome::Created { row, position })
 }
 
 /// A broadcast's rows, `batch_rows` recipients per statement: each chunk's preferences are read,
@@ -196,9 +196,9 @@ fn broadcast(
         rows.sort_by_key(|row| row.user_id);
         locked.sort_unstable();
         // Both are sorted by user id and hold one entry per accepting user, so they line up.
-        created.extend(rows.into_iter().zip(locked).map(|(row, (_, seq))| {
-            let seq = row.realtime.then_some(seq);
-            (row, seq)
+        created.extend(rows.into_iter().zip(locked).map(|(row, (_, position))| {
+            let position = row.realtime.then_some(position);
+            (row, position)
         }));
     }
     Ok(BroadcastOutcome { created, suppressed })
@@ -207,11 +207,11 @@ fn broadcast(
 /// Records a change to the user's existing notifications: adjusts the unread count and takes
 /// the next position in the user's change stream. Returns both.
 fn record_change(conn: &mut DbConnection, user: UserId, unread_delta: i64) -> QueryResult<Change> {
-    let (unread_count, seq) = diesel::update(state::table.find(user.get()))
+    let (unread_count, last_seq) = diesel::update(state::table.find(user.get()))
         .set((state::unread_count.eq(state::unread_count + unread_delta), state::last_seq.eq(state::last_seq + 1)))
         .returning((state::unread_count, state::last_seq))
         .get_result::<(i64, i64)>(conn)?;
-    Ok(Change { unread_count, seq: Some(seq) })
+    Ok(Change { unread_count, position: Some(StreamPos::new(last_seq)) })
 }
 
 fn list(conn: &mut DbConnection, user: UserId, query: ListQuery) -> Result<Page, DbError> {

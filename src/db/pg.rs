@@ -3,7 +3,7 @@
 
 use super::models::{InboxStateInsert, StoredChunk, NOTIFICATION_COLUMNS};
 use super::schema::inbox_state as state;
-use crate::domain::{NotificationContent, StoredNotification, UserId};
+use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
 use diesel::PgConnection;
 use std::sync::LazyLock;
@@ -29,7 +29,7 @@ static BROADCAST_INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// A broadcast's inbox upsert and notification insert as two set-based statements over
 /// array binds (`unnest`), instead of ten binds per row. Rows go in ascending user id (the lock
-/// order). Returns the locked `(user_id, last_seq)` and the stored rows.
+/// order). Returns the locked `(user_id, stream position)` and the stored rows.
 pub fn store_broadcast_chunk(
     conn: &mut PgConnection,
     accepting: &[(UserId, bool)],
@@ -52,7 +52,7 @@ pub fn store_broadcast_chunk(
     .bind::<Array<BigInt>, _>(&advances)
     .load::<Locked>(conn)?
     .into_iter()
-    .map(|l| (l.user_id, l.last_seq))
+    .map(|l| (l.user_id, StreamPos::new(l.last_seq)))
     .collect();
     let rows = diesel::sql_query(BROADCAST_INSERT_SQL.as_str())
         .bind::<Array<BigInt>, _>(&users)
@@ -70,12 +70,12 @@ pub fn store_broadcast_chunk(
 
 /// Upserts the users' inbox rows — `(user, unread to add, stream positions to take)` — in
 /// one statement; this takes their row locks, in the order given (ascending user id), until
-/// the transaction ends. Returns `(user_id, last_seq)`.
-pub fn lock_inboxes(conn: &mut PgConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
+/// the transaction ends. Returns `(user_id, stream position)`.
+pub fn lock_inboxes(conn: &mut PgConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, StreamPos)>> {
     use diesel::upsert::excluded;
     let rows: Vec<InboxStateInsert> = users
         .iter()
-        .map(|&(user_id, unread_count, last_seq)| InboxStateInsert { user_id, unread_count, last_seq })
+        .map(|&(user_id, unread_count, advance)| InboxStateInsert { user_id, unread_count, last_seq: advance })
         .collect();
     diesel::insert_into(state::table)
         .values(&rows)
@@ -86,7 +86,8 @@ pub fn lock_inboxes(conn: &mut PgConnection, users: &[(i64, i64, i64)]) -> Query
             state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
         ))
         .returning((state::user_id, state::last_seq))
-        .load(conn)
+        .load::<(i64, i64)>(conn)
+        .map(|locked| locked.into_iter().map(|(user_id, last_seq)| (user_id, StreamPos::new(last_seq))).collect())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::error::DbError;
 use super::pool::Db;
 use super::schema::{inbox_state as state, notifications as n};
-use crate::domain::{InboxPosition, UserId};
+use crate::domain::{InboxSnapshot, StreamPos, UserId};
 use diesel::prelude::*;
 
 impl Db {
@@ -14,25 +14,26 @@ impl Db {
     /// (one snapshot): a socket treats everything up to that id as shown and every position up
     /// to that one as handled. Two separate reads could disagree by a notification committed in
     /// between.
-    pub async fn inbox_position(&self, user: UserId) -> Result<InboxPosition, DbError> {
+    pub async fn inbox_snapshot(&self, user: UserId) -> Result<InboxSnapshot, DbError> {
         self.run(move |conn| {
             let newest = n::table.filter(n::user_id.eq(user.get())).select(diesel::dsl::max(n::id)).single_value();
-            let (unread_count, last_seq, newest_id) = state::table
+            let (unread_count, position, newest_id) = state::table
                 .find(user.get())
                 .select((state::unread_count, state::last_seq, newest))
                 .first::<(i64, i64, Option<i64>)>(conn)
                 .optional()?
-                .map(|(unread, seq, newest)| (unread, seq, newest.unwrap_or(0)))
-                .unwrap_or((0, 0, 0));
-            Ok(InboxPosition { unread_count, last_seq, newest_id })
+                .map(|(unread, last_seq, newest)| (unread, StreamPos::new(last_seq), newest.unwrap_or(0)))
+                .unwrap_or((0, StreamPos::ZERO, 0));
+            Ok(InboxSnapshot { unread_count, position, newest_id })
         })
         .await
     }
 
     /// The user's change-stream position alone (0 for a user never notified).
-    pub async fn stream_position(&self, user: UserId) -> Result<i64, DbError> {
+    pub async fn stream_position(&self, user: UserId) -> Result<StreamPos, DbError> {
         self.run(move |conn| {
-            Ok(state::table.find(user.get()).select(state::last_seq).first(conn).optional()?.unwrap_or(0))
+            let last_seq = state::table.find(user.get()).select(state::last_seq).first::<i64>(conn).optional()?;
+            Ok(last_seq.map_or(StreamPos::ZERO, StreamPos::new))
         })
         .await
     }
@@ -41,19 +42,22 @@ impl Db {
     /// together for the node's position check (`crate::repair`): one statement per
     /// `batch_rows` users (on PostgreSQL one array bind, so one prepared statement whatever the
     /// count).
-    pub async fn stream_positions(&self, users: Vec<UserId>) -> Result<Vec<(UserId, i64)>, DbError> {
+    pub async fn stream_positions(&self, users: Vec<UserId>) -> Result<Vec<(UserId, StreamPos)>, DbError> {
         self.run(move |conn| {
             let ids: Vec<i64> = users.iter().map(|u| u.get()).collect();
-            let mut positions = Vec::with_capacity(ids.len());
+            let mut rows = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(conn.batch_rows()) {
-                positions.extend(
+                rows.extend(
                     state::table
                         .filter(state::user_id.eq_any(chunk))
                         .select((state::user_id, state::last_seq))
                         .load::<(i64, i64)>(conn)?,
                 );
             }
-            Ok(positions.into_iter().filter_map(|(user, seq)| Some((UserId::new(user)?, seq))).collect())
+            Ok(rows
+                .into_iter()
+                .filter_map(|(user, last_seq)| Some((UserId::new(user)?, StreamPos::new(last_seq))))
+                .collect())
         })
         .await
     }

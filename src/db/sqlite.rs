@@ -3,7 +3,7 @@
 
 use super::models::{InboxStateInsert, NotificationInsert, StoredChunk};
 use super::schema::{inbox_state as state, notifications as n};
-use crate::domain::{NotificationContent, StoredNotification, UserId};
+use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
 use diesel::SqliteConnection;
 
@@ -29,13 +29,13 @@ pub fn store_broadcast_chunk(
 
 /// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
 /// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
-pub fn lock_inboxes(conn: &mut SqliteConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, i64)>> {
+pub fn lock_inboxes(conn: &mut SqliteConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, StreamPos)>> {
     use diesel::upsert::excluded;
     users
         .iter()
-        .map(|&(user_id, unread_count, last_seq)| {
+        .map(|&(user_id, unread_count, advance)| {
             diesel::insert_into(state::table)
-                .values(InboxStateInsert { user_id, unread_count, last_seq })
+                .values(InboxStateInsert { user_id, unread_count, last_seq: advance })
                 .on_conflict(state::user_id)
                 .do_update()
                 .set((
@@ -43,7 +43,8 @@ pub fn lock_inboxes(conn: &mut SqliteConnection, users: &[(i64, i64, i64)]) -> Q
                     state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
                 ))
                 .returning((state::user_id, state::last_seq))
-                .get_result(conn)
+                .get_result::<(i64, i64)>(conn)
+                .map(|(user_id, last_seq)| (user_id, StreamPos::new(last_seq)))
         })
         .collect()
 }

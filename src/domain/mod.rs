@@ -10,6 +10,7 @@ pub mod notification_type;
 pub mod preferences;
 pub mod principal;
 pub mod records;
+pub mod stream_pos;
 
 pub use ids::{NotificationId, UserId};
 pub use invalid::Invalid;
@@ -19,6 +20,7 @@ pub use notification_type::NotificationType;
 pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
 pub use records::{
-    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxPosition, Page, RenderReply,
+    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page, RenderReply,
     StoredNotification, StoredReply,
 };
+pub use stream_pos::StreamPos;

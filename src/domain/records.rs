@@ -1,9 +1,10 @@
 //! The records the use-cases return and storage produces: a stored notification, a page of
-//! them, a change with its stream position, an inbox's position, the outcomes of create and
+//! them, a change with its stream position, a snapshot of an inbox, the outcomes of create and
 //! broadcast, and idempotent replies. They live here, below `inbox` and `db`, so storage never
 //! imports the use-cases.
 
 use super::ids::UserId;
+use super::stream_pos::StreamPos;
 use chrono::NaiveDateTime;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
@@ -43,9 +44,9 @@ pub struct StoredNotification {
 /// The outcome of storing one notification.
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
-    /// Stored. `seq` is its place in the user's change stream when it is pushed live, `None`
-    /// when the recipient's preference says not live.
-    Created { row: StoredNotification, seq: Option<i64> },
+    /// Stored. `position` is its place in the user's change stream when it is pushed live,
+    /// `None` when the recipient's preference says not live.
+    Created { row: StoredNotification, position: Option<StreamPos> },
     /// The recipient disabled this type: nothing was stored.
     Suppressed,
 }
@@ -54,7 +55,7 @@ pub enum CreateOutcome {
 pub struct BroadcastOutcome {
     /// One stored notification per recipient who accepts the type, ascending by user id,
     /// with its stream position when it is pushed live (see `CreateOutcome`).
-    pub created: Vec<(StoredNotification, Option<i64>)>,
+    pub created: Vec<(StoredNotification, Option<StreamPos>)>,
     pub suppressed: usize,
 }
 
@@ -98,15 +99,15 @@ pub struct Page {
 #[derive(Debug, Clone, Copy)]
 pub struct Change {
     pub unread_count: i64,
-    pub seq: Option<i64>,
+    pub position: Option<StreamPos>,
 }
 
 /// Where a user's inbox stands, read when a socket opens or repairs its stream.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct InboxPosition {
+pub struct InboxSnapshot {
     pub unread_count: i64,
     /// The user's change-stream position.
-    pub last_seq: i64,
+    pub position: StreamPos,
     /// The newest notification id (0 when none).
     pub newest_id: i64,
 }

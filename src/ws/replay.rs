@@ -5,6 +5,7 @@
 //! hint.
 
 use super::socket::{close, Socket, Stop};
+use crate::domain::StreamPos;
 use crate::error::with_causes;
 use crate::event::ServerFrame;
 use crate::inbox::InboxError;
@@ -44,7 +45,7 @@ impl Socket {
 
     /// Sends every notification with id above `after` and at most `until` (only live ones when
     /// `live_only`), oldest first, in pages bounded by bytes, within `REPLAY_DEADLINE`. A repair
-    /// stops at the newest id of the position it read: a notification committed later is not
+    /// stops at the newest id of the snapshot it read: a notification committed later is not
     /// sent ahead of its stream position, else the next repair would count it as missing and
     /// send a needless `resync`.
     async fn send_after(&mut self, after: i64, live_only: bool, until: i64) -> Replayed {
@@ -91,41 +92,41 @@ impl Socket {
 
     /// `database_position`: the user's stream position read after the loss for every user at
     /// once (`Hub::resync_all_at`), which saves this session its own query when not behind it.
-    pub(super) async fn repair_now(&mut self, database_position: Option<i64>) -> Result<(), Stop> {
+    pub(super) async fn repair_now(&mut self, database_position: Option<StreamPos>) -> Result<(), Stop> {
         self.delivery.repair_started();
         // The cheap check first: most repairs (after a subscription or a reconnect) find nothing.
         if !self.delivery.has_held() {
-            let database_seq = match database_position {
+            let database_position = match database_position {
                 Some(position) => Ok(position),
                 None => self.ctx.inbox.stream_position(self.principal).await,
             };
-            match database_seq {
-                Ok(database_seq) if !self.delivery.is_behind(database_seq) => {
-                    self.ctx.hub.note_position(self.principal.user_id, database_seq);
+            match database_position {
+                Ok(position) if !self.delivery.is_behind(position) => {
+                    self.ctx.hub.note_position(self.principal.user_id, position);
                     return Ok(());
                 }
                 Ok(_) => {}
                 Err(err) => return self.postpone_repair(&err),
             }
         }
-        let position = match self.ctx.inbox.position(self.principal).await {
-            Ok(position) => position,
+        let snapshot = match self.ctx.inbox.snapshot(self.principal).await {
+            Ok(snapshot) => snapshot,
             Err(err) => return self.postpone_repair(&err),
         };
-        if self.delivery.is_behind(position.last_seq) {
-            let sent = match self.send_after(self.delivery.last_sent_id(), true, position.newest_id).await {
+        if self.delivery.is_behind(snapshot.position) {
+            let sent = match self.send_after(self.delivery.last_sent_id(), true, snapshot.newest_id).await {
                 Replayed::Sent { counted, .. } => counted,
                 Replayed::Failed(err) => return self.postpone_repair(&err),
                 Replayed::Closed(stop) => return Err(stop),
             };
-            let unread_count = position.unread_count;
-            if self.delivery.repair_leaves_changes_untold(position.last_seq, sent) {
+            let unread_count = snapshot.unread_count;
+            if self.delivery.repair_leaves_changes_untold(snapshot.position, sent) {
                 self.send(ServerFrame::Resync { unread_count }.to_text()).await?;
             }
             self.send(ServerFrame::UnreadCount { unread_count }.to_text()).await?;
-            self.delivery.repaired_to(position.last_seq);
+            self.delivery.repaired_to(snapshot.position);
         }
-        self.ctx.hub.note_position(self.principal.user_id, position.last_seq);
+        self.ctx.hub.note_position(self.principal.user_id, snapshot.position);
         self.write_due().await
     }
 

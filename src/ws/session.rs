@@ -12,7 +12,7 @@ use super::socket::{close, Socket, Stop, TOO_SLOW};
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
-use crate::hub::{SessionSignals, NO_POSITION};
+use crate::hub::SessionSignals;
 use crate::limits::local::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode};
 use futures_util::StreamExt;
@@ -91,8 +91,8 @@ async fn serve(
             return close(CloseCode::Again, TOO_SLOW);
         }
         if socket.signals.resync.swap(false, Ordering::AcqRel) {
-            let hint = socket.signals.position_hint.swap(NO_POSITION, Ordering::AcqRel);
-            if let Err(stop) = Box::pin(socket.repair_now(Some(hint).filter(|p| *p != NO_POSITION))).await {
+            let database_position = socket.signals.take_database_position();
+            if let Err(stop) = Box::pin(socket.repair_now(database_position)).await {
                 return stop;
             }
         }
@@ -138,18 +138,18 @@ async fn serve(
 /// registered in the hub before the database is read: nothing committed in between can be
 /// missed (its event is already queued in the outbox).
 async fn greet(socket: &mut Socket) -> Result<(), Stop> {
-    let position = match socket.ctx.inbox.position(socket.principal).await {
-        Ok(position) => position,
+    let snapshot = match socket.ctx.inbox.snapshot(socket.principal).await {
+        Ok(snapshot) => snapshot,
         Err(err) => return Err(close(CloseCode::Error, &format!("{}: retry", ApiError::from(err).code()))),
     };
-    socket.delivery = Delivery::new(socket.id, position.last_seq, position.newest_id);
-    socket.ctx.hub.note_position(socket.principal.user_id, position.last_seq);
+    socket.delivery = Delivery::new(socket.id, snapshot.position, snapshot.newest_id);
+    socket.ctx.hub.note_position(socket.principal.user_id, snapshot.position);
     // Serialized in its own statement: a named frame here would stay in this task's state
     // (every idle socket's memory) for the socket's life.
     let greeting = ServerFrame::ConnectionEstablished {
         user_id: socket.principal.user_id,
-        unread_count: position.unread_count,
-        last_id: position.newest_id,
+        unread_count: snapshot.unread_count,
+        last_id: snapshot.newest_id,
     }
     .to_text();
     socket.send(greeting).await

@@ -5,7 +5,7 @@
 use super::context::WsContext;
 use super::delivery::{Delivery, Due};
 use super::protocol;
-use crate::domain::Principal;
+use crate::domain::{Principal, StreamPos};
 use crate::error::ApiError;
 use crate::event::{ServerFrame, SessionId};
 use crate::hub::SessionSignals;
@@ -48,7 +48,15 @@ impl Socket {
         writer: actix_ws::Session,
         signals: Arc<SessionSignals>,
     ) -> Socket {
-        Socket { ctx, id, principal, writer, signals, delivery: Delivery::new(id, 0, 0), last_heard: Instant::now() }
+        Socket {
+            ctx,
+            id,
+            principal,
+            writer,
+            signals,
+            delivery: Delivery::new(id, StreamPos::ZERO, 0),
+            last_heard: Instant::now(),
+        }
     }
 
     /// Whether the hub found the outbox full: the client is too slow (1013).

@@ -102,13 +102,13 @@ impl PublishQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UserId;
+    use crate::domain::{StreamPos, UserId};
     use bytestring::ByteString;
 
-    fn event(seq: i64) -> Event {
+    fn event(position: i64) -> Event {
         Event {
             user_id: UserId::new(1).expect("id"),
-            seq,
+            position: StreamPos::new(position),
             notification_id: None,
             origin: None,
             frame: ByteString::from_static("{}"),
@@ -122,8 +122,8 @@ mod tests {
         queue.push_back((1..=4).map(event).collect());
         let batch = queue.take(2);
         assert!(queue.unpublished(batch), "the first failure");
-        let seqs: Vec<i64> = queue.take(10).iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [1, 2, 3, 4]);
+        let positions: Vec<i64> = queue.take(10).iter().map(|e| e.position.get()).collect();
+        assert_eq!(positions, [1, 2, 3, 4]);
         assert_eq!(queue.bytes, 0);
     }
 

@@ -5,7 +5,7 @@ use super::positions::NewPositions;
 use crate::db::error::DbError;
 use crate::db::models::{now, NOTIFICATION_COLUMNS};
 use crate::db::transactions::Transactions;
-use crate::domain::{CreateOutcome, NewNotification, StoredNotification, UserId};
+use crate::domain::{CreateOutcome, NewNotification, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
 use diesel::PgConnection;
 use std::collections::{HashMap, HashSet};
@@ -122,9 +122,10 @@ pub fn create_many(conn: &mut PgConnection, news: &[NewNotification]) -> Result<
 fn outcomes_of_batch(news: &[NewNotification], stored: Vec<StoredInBatch>) -> Vec<CreateOutcome> {
     let accepted: HashSet<(i64, &str)> =
         stored.iter().map(|s| (s.notification.user_id, s.notification.notification_type.as_str())).collect();
-    let mut taken = HashMap::<i64, (i64, i64)>::new();
+    let mut taken = HashMap::<i64, (StreamPos, i64)>::new();
     for s in &stored {
-        taken.entry(s.notification.user_id).or_insert((s.last_seq, 0)).1 += i64::from(s.notification.realtime);
+        let last = StreamPos::new(s.last_seq);
+        taken.entry(s.notification.user_id).or_insert((last, 0)).1 += i64::from(s.notification.realtime);
     }
     let mut positions = NewPositions::after(taken.into_iter().map(|(user, (last, advanced))| (user, last, advanced)));
     let is_accepted: Vec<bool> =
@@ -133,7 +134,7 @@ fn outcomes_of_batch(news: &[NewNotification], stored: Vec<StoredInBatch>) -> Ve
     is_accepted
         .into_iter()
         .map(|accepted| match accepted.then(|| rows.next()).flatten() {
-            Some(row) => CreateOutcome::Created { seq: positions.take(&row), row },
+            Some(row) => CreateOutcome::Created { position: positions.take(&row), row },
             None => CreateOutcome::Suppressed,
         })
         .collect()

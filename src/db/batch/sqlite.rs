@@ -8,7 +8,7 @@ use crate::db::models::{now, NotificationInsert};
 use crate::db::schema::{notification_preferences as prefs, notifications as n};
 use crate::db::sqlite;
 use crate::db::transactions::Transactions;
-use crate::domain::{CreateOutcome, NewNotification, Preference, StoredNotification};
+use crate::domain::{CreateOutcome, NewNotification, Preference, StoredNotification, StreamPos};
 use diesel::prelude::*;
 use diesel::SqliteConnection;
 use std::collections::HashMap;
@@ -59,9 +59,11 @@ pub fn create_many(conn: &mut SqliteConnection, news: &[NewNotification]) -> Res
                 _ => per_user.push((user, 1, i64::from(realtime))),
             }
         }
-        let last_seq: HashMap<i64, i64> = sqlite::lock_inboxes(conn, &per_user)?.into_iter().collect();
+        let locked: HashMap<i64, StreamPos> = sqlite::lock_inboxes(conn, &per_user)?.into_iter().collect();
         let mut positions = NewPositions::after(
-            per_user.iter().map(|&(user, _, advanced)| (user, last_seq.get(&user).copied().unwrap_or(0), advanced)),
+            per_user
+                .iter()
+                .map(|&(user, _, advanced)| (user, locked.get(&user).copied().unwrap_or(StreamPos::ZERO), advanced)),
         );
         let now = now();
         let inserts: Vec<NotificationInsert> = accepted
@@ -77,7 +79,7 @@ pub fn create_many(conn: &mut SqliteConnection, news: &[NewNotification]) -> Res
         // Ids are assigned in VALUES order: sorting by id restores it.
         rows.sort_by_key(|row| row.id);
         for (&(i, _), row) in accepted.iter().zip(rows) {
-            outcomes[i] = CreateOutcome::Created { seq: positions.take(&row), row };
+            outcomes[i] = CreateOutcome::Created { position: positions.take(&row), row };
         }
         Ok(outcomes)
     })
