@@ -4,6 +4,7 @@
 use super::ids::NotificationId;
 use super::invalid::Invalid;
 use super::notification_type::NotificationType;
+use super::query_string::QueryString;
 use serde_json::Value;
 
 /// Filter and page of a list request.
@@ -52,9 +53,8 @@ impl ListQuery {
 
     /// Reads a query string (`GET /auth/notifications/?…`), as `parse` reads its pairs.
     pub fn from_query_string(raw: &str) -> Result<ListQuery, Invalid> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw).map_err(|_| Invalid::new("query", "query string is not valid"))?;
-        ListQuery::parse(pairs.iter().map(|(name, value)| (name.as_str(), ListParam::Text(value))))
+        let query = QueryString::parse(raw)?;
+        ListQuery::parse(query.pairs().map(|(name, value)| (name, ListParam::Text(value))))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod notification;
 pub mod notification_type;
 pub mod preferences;
 pub mod principal;
+pub mod query_string;
 pub mod records;
 pub mod stream_pos;
 
@@ -19,6 +20,7 @@ pub use notification::{NewNotification, NotificationContent};
 pub use notification_type::NotificationType;
 pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
+pub use query_string::QueryString;
 pub use records::{
     BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page, RenderReply,
     StoredNotification, StoredReply,

@@ -4,7 +4,7 @@
 
 use crate::auth::mint::mint_token;
 use crate::config::JwtConfig;
-use crate::domain::UserId;
+use crate::domain::{QueryString, UserId};
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
@@ -27,9 +27,8 @@ pub async fn herald_js() -> HttpResponse {
 /// `GET /dev/token?user=1&staff=true` → `{"token": "...", "user_id": 1, "staff": true}`.
 pub async fn dev_token(req: HttpRequest, dev: web::Data<DevTokens>) -> Result<HttpResponse, ApiError> {
     let Some(jwt) = &dev.0 else { return Err(ApiError::NotFound) };
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::validation("query", "query string is not valid"))?;
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let query = QueryString::parse(req.query_string())?;
+    let param = |name: &str| query.first(name);
     let user = match param("user") {
         None => UserId::new(1).ok_or_else(|| ApiError::internal("user id"))?,
         Some(raw) => UserId::parse_str(raw).ok_or_else(|| ApiError::validation("user", UserId::INVALID))?,

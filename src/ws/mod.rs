@@ -17,6 +17,7 @@ mod socket;
 pub use context::{WsContext, WsSettings};
 
 use crate::auth::bearer_token;
+use crate::domain::QueryString;
 use crate::error::ApiError;
 use crate::event::SessionId;
 use crate::limits::cluster::Verdict;
@@ -52,9 +53,8 @@ pub async fn connect(
     if !origin_allowed(&req, &endpoint.allowed_origins) {
         return Err(ApiError::Forbidden("origin not allowed"));
     }
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::validation("query", "query string is not valid"))?;
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let query = QueryString::parse(req.query_string())?;
+    let param = |name: &str| query.first(name);
     let token = param("token")
         .filter(|t| !t.is_empty())
         .or_else(|| bearer_token(&req))
