@@ -1,0 +1,126 @@
+//! A node SIGKILLed mid-stream: the client resumes on the other node with `since`.
+
+use super::{create_at, SETTLE};
+use crate::helpers::*;
+use awc::http::StatusCode;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+#[actix_web::test]
+async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() {
+    let db = TestDb::new();
+    let redis = RedisServer::start();
+    let mut first = process_node(&db.url, &redis.url(), &[]);
+    let second = process_node(&db.url, &redis.url(), &[]);
+    let client = awc::Client::builder().timeout(WAIT).finish();
+    wait_ready_at(&client, &first.base_url()).await;
+    wait_ready_at(&client, &second.base_url()).await;
+    let user = 3;
+    let (mut ws, _) = open_at(&first, user, None).await;
+    wait_subscribed(&redis, user, 1).await;
+
+    // The writer: creates for user 3 through the second node until told to stop.
+    let stop = Rc::new(Cell::new(false));
+    let newest = Rc::new(Cell::new(0));
+    let writer = {
+        let (stop, newest, client, base) = (stop.clone(), newest.clone(), client.clone(), second.base_url());
+        actix_web::rt::spawn(async move {
+            let mut ids = Vec::new();
+            let mut n = 0;
+            while !stop.get() {
+                let (status, body) =
+                    create_at(&client, &base, user, &format!("stream #{n}")).await.expect("create reaches node 2");
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                ids.push(id_of(&body["notification"]));
+                newest.set(id_of(&body["notification"]));
+                n += 1;
+                // Pacing: a steady stream, not a flood.
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
+            ids
+        })
+    };
+
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while seen.len() < 20 {
+        match read_until_end(&mut ws, deadline).await {
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => panic!("socket on node 1 ended before the kill: {why}"),
+            Read::Quiet => panic!("only {} notification(s) on node 1 within {WAIT:?}", seen.len()),
+        }
+    }
+    let on_first = seen.len();
+    first.kill();
+    let killed = Instant::now();
+    let deadline = killed + WAIT;
+    let ended = loop {
+        match read_until_end(&mut ws, deadline).await {
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => break why,
+            Read::Quiet => panic!("the socket on the killed node did not end within {WAIT:?}"),
+        }
+    };
+    let last = *seen.last().expect("saw some");
+    let on_first_in_all = seen.len();
+    drop(ws);
+    // The client is away (as a client backing off before it reconnects) until a create was made
+    // meanwhile: that one comes back by replay.
+    wait_until("a create acknowledged while the client is away", WAIT, async || newest.get() > last).await;
+
+    let (mut ws, hello) = open_at(&second, user, Some(last)).await;
+    let mut synced = None;
+    let resume_at = Instant::now();
+    let deadline = resume_at + WAIT;
+    while synced.is_none() {
+        match read_until_end(&mut ws, deadline).await {
+            Read::Frame(frame) if frame["type"] == "sync_complete" => synced = Some(frame),
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => panic!("socket on node 2 ended with close code {why}"),
+            Read::Quiet => panic!("no sync_complete within {WAIT:?} after resuming with since={last}"),
+        }
+    }
+    let replayed = seen.len() - on_first_in_all;
+    assert!(replayed > 0, "creates made while the client was away come back by replay");
+    let resumed_after = killed.elapsed();
+
+    // More live traffic on the new node, then stop the writer and drain.
+    let deadline = Instant::now() + Duration::from_millis(700);
+    loop {
+        match read_until_end(&mut ws, deadline).await {
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => panic!("socket on node 2 ended with close code {why}"),
+            Read::Quiet => break,
+        }
+    }
+    stop.set(true);
+    let created = writer.await.expect("the writer finishes");
+    let deadline = Instant::now() + WAIT;
+    let mut complete_at = None;
+    loop {
+        if complete_at.is_none() && created.last().is_none_or(|id| seen.contains(id)) {
+            complete_at = Some(Instant::now());
+        }
+        let until = complete_at.map(|at| at + SETTLE).unwrap_or(deadline);
+        match read_until_end(&mut ws, until).await {
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => panic!("socket on node 2 ended with close code {why}"),
+            Read::Quiet => break,
+        }
+    }
+    println!(
+        "node killed: {} created; {on_first} seen on node 1 before the kill, {on_first_in_all} in all there \
+         (ended with close code {ended}); resumed on node 2 with since={last} ({hello}), {replayed} replayed before {} at \
+         +{resumed_after:?} after the kill",
+        created.len(),
+        synced.unwrap_or_default(),
+    );
+    if let Some(problem) = stream_problems(&seen, &created) {
+        panic!("across both connections: {problem}");
+    }
+    drop(second);
+    drop(first);
+    drop(redis);
+    drop(db);
+}
