@@ -1,7 +1,21 @@
-//! The import graph of `src/` between top-level modules has no cycle: the data flows edge →
-//! inbox → db and inbox → broker → hub → session, never back. Read from the source text (every
-//! `crate::module` outside comments), so a new back-edge fails here with the cycle named.
+//! The import graph of `src/` has no cycle, at two scales.
+//!
+//! Between top-level modules: the data flows edge → inbox → db and inbox → broker → hub →
+//! session, never back (every `crate::module` outside comments).
+//!
+//! Between the files of one folder (e.g. `src/broker/`): a node is a file of the folder, a
+//! subfolder (all its files), or the folder's own file `mod.rs`. A file imports a sibling when it
+//! names it by `crate::folder::sibling`, `super::sibling`, `self::…` or a child's bare name, in a
+//! `use` or inline, outside comments and `#[cfg(test)]` modules. A name the folder's `mod.rs`
+//! re-exports (`pub use sibling::Name`, or `pub use sibling::*` where the sibling defines it)
+//! counts as an import of that sibling; any other name of the folder's module is an import of
+//! `mod.rs`. What `mod.rs` declares (`mod x;`) or re-exports (`pub use`, any visibility) is no
+//! import of its own: a re-export only passes a name on. Whatever `mod.rs` uses in its own code
+//! (a private `use`, an inline path) is. So a factory in `mod.rs` that builds a child's type while
+//! the child implements a trait `mod.rs` defines is a cycle, and the trait belongs in a file of
+//! its own.
 
+use crate::helpers::imports::folder_graphs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -91,4 +105,46 @@ fn modules_import_each_other_without_a_cycle() {
     }
     let domain = graph.get("domain").cloned().unwrap_or_default();
     assert!(domain.is_empty(), "domain is the bottom layer and imports no other module: {domain:?}");
+}
+
+/// The groups of two or more nodes of `graph` that reach each other (its cycles).
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<BTreeSet<String>> {
+    let reach = |from: &String| {
+        let (mut seen, mut stack) = (BTreeSet::new(), vec![from.clone()]);
+        while let Some(node) = stack.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<&String, BTreeSet<String>> = graph.keys().map(|n| (n, reach(n))).collect();
+    let reaches = |a: &String, b: &String| reached.get(a).is_some_and(|r| r.contains(b));
+    graph
+        .keys()
+        .map(|a| graph.keys().filter(|b| *b == a || (reaches(a, b) && reaches(b, a))).cloned().collect::<BTreeSet<_>>())
+        .filter(|group| group.len() > 1)
+        .collect()
+}
+
+#[test]
+fn files_inside_a_folder_import_each_other_without_a_cycle() {
+    let graphs = folder_graphs();
+    assert!(graphs.contains_key("broker") && graphs.contains_key("http"), "read the folders: {graphs:#?}");
+    let mut found = Vec::new();
+    for (folder, graph) in &graphs {
+        let names = graph.iter().map(|(from, to)| (from.clone(), to.keys().cloned().collect())).collect();
+        for group in cycles(&names) {
+            let members: Vec<&str> = group.iter().map(String::as_str).collect();
+            found.push(format!("src/{folder}/: {{{}}} import each other:", members.join(", ")));
+            for (from, edges) in graph.iter().filter(|(from, _)| group.contains(*from)) {
+                for (to, at) in edges.iter().filter(|(to, _)| group.contains(*to)) {
+                    found.push(format!("    {from} → {to} ({at})"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "import cycles between the files of a folder:\n{}", found.join("\n"));
 }

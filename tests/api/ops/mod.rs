@@ -9,3 +9,4 @@ mod logs;
 mod metrics;
 mod secrets;
 mod selftest;
+mod source_shape;
