@@ -5,8 +5,8 @@
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
 use crate::helpers::{
-    candidate_ports, cluster, connected_ports, id_of, listening_ports, poll, poll_blocking, run_herald, token,
-    wait_for, TestApp, WsClient, SECRET, WAIT,
+    cluster, connected_ports, id_of, poll, prove_listening, run_herald, start_on_candidates, token, wait_for, TestApp,
+    Unproven, WsClient, SECRET, WAIT,
 };
 use serde_json::{json, Value};
 use std::fs::File;
@@ -47,18 +47,20 @@ impl Nginx {
         assert!(status.success(), "deploy/gen-dev-cert.sh failed: {status}");
         std::fs::create_dir(dir.path().join("temp")).expect("temp paths' parent");
         let conf = std::fs::read_to_string(format!("{ROOT}/deploy/nginx.conf")).expect("deploy/nginx.conf");
-        // nginx binds the ports its config names: candidates, retried when another process took
-        // one before nginx bound it (nginx then exits on its failed bind).
-        let mut clashes = Vec::new();
-        for _ in 0..START_ATTEMPTS {
-            let [http_port, https_port] = candidate_ports(2)[..] else { unreachable!("two ports") };
+        // nginx binds the ports its config names: candidates, again on new ones when another
+        // process took one before nginx bound it (nginx then exits on its failed bind).
+        let (child, http_port, https_port) = start_on_candidates("nginx", 2, |ports| {
+            let [http_port, https_port] = ports[..] else { unreachable!("two ports") };
             let mut child = spawn(binary, dir.path(), &render(&conf, dir.path(), upstreams, http_port, https_port));
-            match wait_listening(&mut child, dir.path(), [https_port, http_port]) {
-                Ok(()) => return Nginx { child, dir, http_port, https_port },
-                Err(logs) => clashes.push(logs),
+            match prove_listening(&mut child, &[https_port, http_port], WAIT, || Ok(())) {
+                Ok(()) => Ok((child, http_port, https_port)),
+                Err(Unproven::Exited(_)) if logs_in(dir.path()).contains("Address already in use") => {
+                    Err(logs_in(dir.path()))
+                }
+                Err(why) => panic!("nginx did not listen on {ports:?}: {why}\n{}", logs_in(dir.path())),
             }
-        }
-        panic!("nginx could not bind its ports in {START_ATTEMPTS} attempts:\n{}", clashes.join("\n"));
+        });
+        Nginx { child, dir, http_port, https_port }
     }
 
     fn pid(&self) -> u32 {
@@ -83,9 +85,6 @@ impl Nginx {
     }
 }
 
-/// Candidate port pairs tried before giving up.
-const START_ATTEMPTS: usize = 5;
-
 /// Writes the rendered config to `dir` and starts nginx on it, its logs fresh.
 fn spawn(binary: &str, dir: &Path, rendered: &str) -> Child {
     let conf_path = dir.join("nginx.conf");
@@ -105,28 +104,6 @@ fn spawn(binary: &str, dir: &Path, rendered: &str) -> Child {
         .stderr(stderr)
         .spawn()
         .expect("start nginx")
-}
-
-/// Waits (bounded) until nginx itself listens on `ports`. `Err` with its logs when it exited
-/// because a port was taken; any other failure fails the test.
-fn wait_listening(child: &mut Child, dir: &Path, ports: [u16; 2]) -> Result<(), String> {
-    let pid = child.id();
-    let listening = poll_blocking(WAIT, || {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(Some(status));
-        }
-        if ports.iter().all(|port| listening_ports(pid).contains(port)) {
-            Ok(())
-        } else {
-            Err(None)
-        }
-    });
-    match listening {
-        Ok(()) => Ok(()),
-        Err(Some(_)) if logs_in(dir).contains("Address already in use") => Err(logs_in(dir)),
-        Err(Some(status)) => panic!("nginx exited ({status}) before listening:\n{}", logs_in(dir)),
-        Err(None) => panic!("nginx not listening on {ports:?} within {WAIT:?}:\n{}", logs_in(dir)),
-    }
 }
 
 /// Everything nginx logged in `dir`, for failure messages.

@@ -16,36 +16,24 @@
 //! its own.
 
 use crate::helpers::imports::folder_graphs;
+use crate::helpers::source::source_files;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 /// Top-level module → the top-level modules it names.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let is_module = |name: &str| src.join(format!("{name}.rs")).exists() || src.join(name).join("mod.rs").exists();
+    let files = source_files();
+    let is_module =
+        |name: &str| files.iter().any(|f| f.rel == format!("{name}.rs") || f.rel == format!("{name}/mod.rs"));
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read src").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let relative = path.strip_prefix(&src).expect("under src").to_string_lossy().into_owned();
-            if !relative.ends_with(".rs") || relative.starts_with("bin/") || relative == "main.rs" {
-                continue;
-            }
-            let module = relative.trim_end_matches(".rs").split('/').next().expect("a name").to_owned();
-            let text = std::fs::read_to_string(&path).expect("read file");
-            let names = graph.entry(module.clone()).or_default();
-            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                for (at, _) in line.match_indices("crate::") {
-                    let rest = &line[at + "crate::".len()..];
-                    let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                    if !name.is_empty() && name != module && is_module(&name) {
-                        names.insert(name);
-                    }
+    for file in files.iter().filter(|f| !f.rel.starts_with("bin/") && f.rel != "main.rs") {
+        let module = file.rel.trim_end_matches(".rs").split('/').next().expect("a name").to_owned();
+        let names = graph.entry(module.clone()).or_default();
+        for line in file.text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let rest = &line[at + "crate::".len()..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !name.is_empty() && name != module && is_module(&name) {
+                    names.insert(name);
                 }
             }
         }

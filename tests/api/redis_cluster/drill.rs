@@ -1,10 +1,15 @@
 //! The drill: sockets, load, phases, then the verdict.
 
-use super::layout::{assert_spread_over_masters, distinct_nodes, drill_layout, open_recorded, users, Created, Writer};
+use super::layout::{assert_spread_over_masters, distinct_nodes, drill_layout, open_recorded, users};
 use super::{NO_POSITION_CHECK, SUBSCRIPTIONS_SETTLE};
 use crate::helpers::*;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
+
+/// One create every this (at most `IN_FLIGHT` unanswered), round-robin over users and nodes.
+const LOAD_EVERY: Duration = Duration::from_millis(10);
+
+const IN_FLIGHT: usize = 32;
 
 /// The bound of the whole test: a notification reaches every socket of its user within this
 /// of the cluster being healthy again (or of its acknowledgement, when that came later).
@@ -51,7 +56,13 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
     let expected_subscribers: Vec<(i64, i64)> = users.iter().map(|u| (*u, distinct_nodes(&drill_layout(*u)))).collect();
     wait_shard_subscribers(&redis, &expected_subscribers, WAIT).await;
 
-    let writer = Writer::start(nodes.iter().map(|n| n.base_url.clone()).collect(), users.clone());
+    let writer = LoadWriter::start(Load {
+        bases: nodes.iter().map(|n| n.base_url.clone()).collect(),
+        users: users.clone(),
+        every: LOAD_EVERY,
+        in_flight: IN_FLIGHT,
+        stop_after: None,
+    });
     let load_started = Instant::now();
     wait_until("every socket got a notification before the drill", WAIT, async || {
         sockets.iter().all(|s| !s.seen.borrow().ids.is_empty())
@@ -76,7 +87,7 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
         // The scenario's timeline, not synchronisation: creates go on over the healthy cluster.
         actix_web::rt::time::sleep(LOAD_AFTER_PHASE).await;
     }
-    let outcomes = Writer::finish(writer).await;
+    let outcomes = writer.finish().await;
     let writer_done = Instant::now();
 
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
@@ -91,21 +102,13 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
 
     // Collect until every socket has all of its user's ids (bounded), then a quiet spell in
     // which a duplicate would show. (Incomplete sockets are reported below, with what they got.)
-    let _ = poll(COLLECT_FOR, async || {
-        let complete = sockets.iter().all(|s| {
+    let all_in = settle_after(COLLECT_FOR, SETTLE, || {
+        sockets.iter().all(|s| {
             let got: HashSet<i64> = s.ids().into_iter().collect();
             expected.get(&s.user).is_none_or(|ids| ids.iter().all(|id| got.contains(id)))
-        });
-        if complete {
-            Ok(())
-        } else {
-            Err(())
-        }
+        })
     })
     .await;
-    let all_in = Instant::now();
-    // The quiet spell is the check: a duplicate arriving late would show in it.
-    actix_web::rt::time::sleep(SETTLE).await;
     for socket in &sockets {
         socket.task.abort();
     }

@@ -1,10 +1,8 @@
 //! Redis killed and restarted under load loses nothing and doubles nothing.
 
-use super::{create_at, kill_redis, restart_redis, SETTLE};
+use super::{kill_redis, restart_redis, SETTLE};
 use crate::helpers::*;
-use awc::http::StatusCode;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const LOAD_USERS: i64 = 4;
@@ -18,56 +16,6 @@ const KILL_AFTER: Duration = Duration::from_secs(2);
 const OUTAGE: Duration = Duration::from_millis(1500);
 
 const RESUME_BOUND: Duration = Duration::from_secs(2);
-
-/// One acknowledged create of the load writer.
-struct Created {
-    user: i64,
-    id: i64,
-    /// When its POST was sent.
-    sent: Instant,
-}
-
-/// A writer on its own thread and runtime: one create every `LOAD_EVERY` for `LOAD_FOR`
-/// (at most 64 in flight), round-robin over users 1..=4, each user's creates alternating
-/// between the two nodes. Returns every outcome, in send order.
-fn spawn_load_writer(bases: [String; 2]) -> std::thread::JoinHandle<Vec<Result<Created, String>>> {
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let client = awc::Client::builder().timeout(WAIT).finish();
-            let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
-            let mut tick = tokio::time::interval(LOAD_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let start = Instant::now();
-            let mut tasks = Vec::new();
-            let mut n = 0usize;
-            while start.elapsed() < LOAD_FOR {
-                tick.tick().await;
-                let permit = in_flight.clone().acquire_owned().await.expect("semaphore stays open");
-                let user = (n as i64 % LOAD_USERS) + 1;
-                let base = bases[(n / LOAD_USERS as usize) % 2].clone();
-                let client = client.clone();
-                tasks.push(actix_web::rt::spawn(async move {
-                    let sent = Instant::now();
-                    let outcome = create_at(&client, &base, user, &format!("load #{n}")).await;
-                    drop(permit);
-                    match outcome {
-                        Ok((status, body)) if status == StatusCode::CREATED => {
-                            Ok(Created { user, id: id_of(&body["notification"]), sent })
-                        }
-                        Ok((status, body)) => Err(format!("create #{n} on {base}: {status} {body}")),
-                        Err(err) => Err(format!("create #{n}: {err}")),
-                    }
-                }));
-                n += 1;
-            }
-            let mut outcomes = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                outcomes.push(task.await.unwrap_or_else(|e| Err(format!("create task failed: {e}"))));
-            }
-            outcomes
-        })
-    })
-}
 
 #[actix_web::test]
 async fn redis_killed_and_restarted_under_load_loses_nothing() {
@@ -84,7 +32,13 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
         wait_subscribed(&redis, user, 2).await;
     }
 
-    let writer = spawn_load_writer([nodes[0].base_url.clone(), nodes[1].base_url.clone()]);
+    let writer = LoadWriter::start(Load {
+        bases: vec![nodes[0].base_url.clone(), nodes[1].base_url.clone()],
+        users: (1..=LOAD_USERS).collect(),
+        every: LOAD_EVERY,
+        in_flight: 64,
+        stop_after: Some(LOAD_FOR),
+    });
     let writer_started = Instant::now();
     // The scenario's timeline, not synchronisation: Redis dies 2 s into the load and stays down
     // for 1.5 s while the writer keeps creating.
@@ -94,10 +48,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
     actix_web::rt::time::sleep(OUTAGE).await;
     let (redis, restarted) = restart_redis(redis).await;
 
-    let outcomes = tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .expect("join the writer")
-        .unwrap_or_else(|_| panic!("the writer thread panicked"));
+    let outcomes = writer.join().await;
     let writer_done = Instant::now();
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert!(failures.is_empty(), "{} of {} creates failed, e.g. {:?}", failures.len(), outcomes.len(), &failures[..]);
@@ -113,22 +64,14 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
     // Collect until every socket has all of its user's ids (or the deadline), then a quiet
     // spell in which a duplicate would show.
     // (Incomplete sockets are reported below, with what they got.)
-    let _ = poll(Duration::from_secs(15).saturating_sub(writer_done.elapsed()), async || {
-        let complete = sockets.iter().all(|(user, _, seen, _)| {
+    let all_in = settle_after(Duration::from_secs(15).saturating_sub(writer_done.elapsed()), SETTLE, || {
+        sockets.iter().all(|(user, _, seen, _)| {
             let seen = seen.borrow();
             let got: std::collections::HashSet<i64> = seen.ids.iter().map(|(id, _)| *id).collect();
             expected.get(user).map(|ids| ids.iter().all(|id| got.contains(id))).unwrap_or(true)
-        });
-        if complete {
-            Ok(())
-        } else {
-            Err(())
-        }
+        })
     })
     .await;
-    let all_in = Instant::now();
-    // The quiet spell is the check: a duplicate arriving late would show in it.
-    actix_web::rt::time::sleep(SETTLE).await;
     for (_, _, _, task) in &sockets {
         task.abort();
     }
