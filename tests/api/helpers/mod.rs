@@ -29,7 +29,8 @@ pub use app::{
     create_concurrently, create_id, list, node_behind_db_proxy, parse_body, request, test_config, unread_count, TestApp,
 };
 pub use cluster::{
-    channel, cluster, open_at, process_node, subscribers, wait_numsub, wait_ready, wait_ready_at, wait_subscribed,
+    channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,
+    wait_subscribed,
 };
 pub use compose::{run_bounded, Stack};
 pub use db::{admin_url, url_for_database, Backend, DbGuard, TestDb};

@@ -35,15 +35,7 @@ pub async fn cluster_on_redis_cluster(
     let redis = std::sync::Arc::new(blocking(RedisCluster::start).await);
     let db = crate::helpers::TestDb::new();
     let seeds = redis.seeds_env();
-    let mut vars: Vec<(&str, &str)> = vec![("REDIS_CLUSTER_URLS", seeds.as_str())];
-    vars.extend_from_slice(extra);
-    let mut nodes = Vec::new();
-    for _ in 0..n {
-        nodes.push(crate::helpers::TestApp::spawn_on(crate::helpers::DbGuard::None, &db.url, &vars).await);
-    }
-    for node in &nodes {
-        crate::helpers::wait_ready(node).await;
-    }
+    let nodes = crate::helpers::ready_nodes(n, &db, &[&[("REDIS_CLUSTER_URLS", seeds.as_str())], extra].concat()).await;
     (db, redis, nodes)
 }
 
