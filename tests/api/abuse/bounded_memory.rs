@@ -1,9 +1,6 @@
-//! Memory bounded by bytes (issue "Safe by default", part 3), shown for correctness here; the
-//! memory figures themselves are measured by `herald-bench slow-replay`, not in a timed test.
-//! - A replay of large rows goes in pages bounded by bytes and still sends every row once, in
-//!   order, ending in `sync_complete`.
-//! - A republish queue that overflows is dropped whole, and once Redis takes publishes again
-//!   every node's sessions repair from the database: nothing is lost.
+//! Memory bounded by bytes, shown for correctness (the figures come from `herald-bench
+//! slow-replay`): a replay of large rows goes in byte-bounded pages and sends every row once, in
+//! order; an overflowing republish queue is dropped whole and every session repairs from the database.
 
 use crate::helpers::*;
 use awc::http::StatusCode;

@@ -1,6 +1,6 @@
-//! Per-user limits across nodes (issue 16): with Redis configured, two nodes allow a user the
-//! REST rate and the socket cap once, not twice; a closed socket gives its place back; while
-//! Redis is down each node applies its own limits and no request waits for Redis.
+//! Per-user limits across nodes: with Redis, two nodes allow a user the REST rate and the socket cap
+//! once, not twice; a closed socket gives its place back; while Redis is down each node applies its
+//! own limits and no request waits for Redis.
 
 use crate::helpers::*;
 use awc::http::StatusCode;

@@ -1,8 +1,6 @@
-//! Nothing committed is left undelivered (SPEC §7): a change whose publish never happened — the
-//! node that committed it died first, or Redis swallowed the message — still reaches every open
-//! socket of its user on the other nodes, through each node's position check; a lost read or
-//! delete ends in a `resync` frame, so the tab fetches its list again. Real processes (nodes
-//! killed with SIGKILL), real PostgreSQL, a real Redis (paused with SIGSTOP, then killed).
+//! Nothing committed is left undelivered (SPEC §7): a change whose publish never happened (its node
+//! died first, or Redis swallowed it) still reaches every open socket of its user through each
+//! node's position check; a lost read or delete ends in a `resync` frame.
 
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};

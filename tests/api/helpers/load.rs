@@ -5,6 +5,7 @@
 use super::{blocking, id_of, request, token, WAIT};
 use awc::http::{Method, StatusCode};
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,4 +90,16 @@ async fn write(load: Load, stopped: Arc<AtomicBool>) -> Vec<Result<Created, Stri
         outcomes.push(task.await.unwrap_or_else(|e| Err(format!("create task failed: {e}"))));
     }
     outcomes
+}
+
+/// Each user's acknowledged ids, in increasing order: what every socket of the user must get.
+pub fn expected_ids(created: &[&Created]) -> HashMap<i64, Vec<i64>> {
+    let mut expected: HashMap<i64, Vec<i64>> = HashMap::new();
+    for c in created {
+        expected.entry(c.user).or_default().push(c.id);
+    }
+    for ids in expected.values_mut() {
+        ids.sort_unstable();
+    }
+    expected
 }

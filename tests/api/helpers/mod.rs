@@ -34,7 +34,7 @@ pub use cluster::{
 };
 pub use compose::{run_bounded, Stack};
 pub use db::{admin_url, url_for_database, Backend, DbGuard, TestDb};
-pub use load::{Created, Load, LoadWriter};
+pub use load::{expected_ids, Created, Load, LoadWriter};
 pub use ports::{candidate_ports, connected_ports, prove_listening, start_on_candidates, Unproven};
 pub use process::{run_herald, HeraldProcess, PROCESS_WAIT};
 pub use proxy::Proxy;

@@ -1,9 +1,6 @@
-//! SPEC §7 "Secrets", against real `herald serve` processes: a placeholder or short
-//! `JWT_SECRET`, a public key that does not parse or is too short, and a development secret on
-//! a non-loopback address each stop the node before it touches anything (exit 2, one line on
-//! stderr naming the variable); a node with a configured secret mints no tokens at `/dev/token`.
-//! Every process runs from an empty environment on SQLite in a temp dir, is waited for within a
-//! bound and killed by its PID on drop.
+//! SPEC §7 "Secrets", against real `herald serve` processes: a placeholder or short `JWT_SECRET`,
+//! a bad public key, or a development secret on a non-loopback address stops the node before it
+//! touches anything (exit 2, one line naming the variable); a configured secret mints no tokens.
 
 use crate::helpers::{run_herald, HeraldProcess, PROCESS_WAIT, SECRET};
 use herald::config::{MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};

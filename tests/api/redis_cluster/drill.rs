@@ -1,9 +1,10 @@
 //! The drill: sockets, load, phases, then the verdict.
 
-use super::layout::{assert_spread_over_masters, distinct_nodes, drill_layout, open_recorded, users};
+use super::layout::{assert_spread_over_masters, distinct_nodes, drill_layout, open_recorded, users, Socket};
 use super::{NO_POSITION_CHECK, SUBSCRIPTIONS_SETTLE};
 use crate::helpers::*;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One create every this (at most `IN_FLIGHT` unanswered), round-robin over users and nodes.
@@ -68,37 +69,13 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
         sockets.iter().all(|s| !s.seen.borrow().ids.is_empty())
     })
     .await;
-
-    let mut happened = Vec::new();
-    for phase in phases {
-        let redis = redis.clone();
-        let (note, started, healthy) = blocking(move || {
-            let started = Instant::now();
-            let note = phase(&redis);
-            (note, started, Instant::now())
-        })
-        .await;
-        eprintln!(
-            "{name}: {note}: started +{:?} into the load, cluster healthy {:?} later",
-            started.duration_since(load_started),
-            healthy.duration_since(started)
-        );
-        happened.push(Happened { note, started, healthy });
-        // The scenario's timeline, not synchronisation: creates go on over the healthy cluster.
-        actix_web::rt::time::sleep(LOAD_AFTER_PHASE).await;
-    }
+    let happened = run_phases(name, &redis, phases, load_started).await;
     let outcomes = writer.finish().await;
     let writer_done = Instant::now();
 
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     let created: Vec<&Created> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
-    let mut expected: HashMap<i64, Vec<i64>> = HashMap::new();
-    for c in &created {
-        expected.entry(c.user).or_default().push(c.id);
-    }
-    for ids in expected.values_mut() {
-        ids.sort_unstable();
-    }
+    let expected = expected_ids(&created);
 
     // Collect until every socket has all of its user's ids (bounded), then a quiet spell in
     // which a duplicate would show. (Incomplete sockets are reported below, with what they got.)
@@ -113,81 +90,7 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
         socket.task.abort();
     }
 
-    // When each notification had to be on its sockets: RECOVERY_BOUND after the later of its
-    // acknowledgement and the end of a phase that began before it could have been delivered
-    // (a publish in flight when a phase began may be lost and repaired after it).
-    let due = |c: &Created| {
-        let mut from = c.acked;
-        for h in &happened {
-            if h.started <= c.acked + RECOVERY_BOUND && h.healthy > from {
-                from = h.healthy;
-            }
-        }
-        from + RECOVERY_BOUND
-    };
-    let by_id: HashMap<i64, &&Created> = created.iter().map(|c| (c.id, c)).collect();
-    let mut late = Vec::new();
-    // Per phase, over the creates acknowledged while it ran: the last arrival on a socket, and
-    // the longest wait of one from its acknowledgement to a socket.
-    let mut last_arrival: Vec<Option<Instant>> = vec![None; happened.len()];
-    let mut longest_wait: Vec<Duration> = vec![Duration::ZERO; happened.len()];
-    let mut first_after_healthy: Vec<Option<(i64, Duration)>> = vec![None; happened.len()];
-    for socket in &sockets {
-        for (id, at) in socket.seen.borrow().ids.iter() {
-            let Some(c) = by_id.get(id) else { continue };
-            if *at > due(c) {
-                late.push(format!(
-                    "id {id} (user {}) on node {}: acked +{:?}, arrived +{:?}",
-                    c.user,
-                    socket.node,
-                    c.acked.duration_since(load_started),
-                    at.duration_since(load_started)
-                ));
-            }
-            for (i, h) in happened.iter().enumerate() {
-                if c.acked >= h.started && c.acked <= h.healthy {
-                    last_arrival[i] = last_arrival[i].max(Some(*at));
-                    longest_wait[i] = longest_wait[i].max(at.saturating_duration_since(c.acked));
-                }
-            }
-        }
-    }
-    for (i, h) in happened.iter().enumerate() {
-        if let Some(first) = created.iter().filter(|c| c.sent >= h.healthy).min_by_key(|c| c.sent) {
-            let arrivals: Vec<Option<Instant>> =
-                sockets.iter().filter(|s| s.user == first.user).map(|s| s.arrival(first.id)).collect();
-            if let Some(Some(last)) = arrivals.iter().max() {
-                first_after_healthy[i] = Some((first.id, last.saturating_duration_since(first.sent)));
-            }
-        }
-    }
-    let during: Vec<usize> = happened
-        .iter()
-        .map(|h| created.iter().filter(|c| c.acked >= h.started && c.acked <= h.healthy).count())
-        .collect();
-    for (i, h) in happened.iter().enumerate() {
-        let relative_to_healthy = last_arrival[i].map(|at| {
-            if at >= h.healthy {
-                format!("{:?} after", at.duration_since(h.healthy))
-            } else {
-                format!("{:?} before", h.healthy.duration_since(at))
-            }
-        });
-        eprintln!(
-            "{name}: phase {} ({}): healthy {:?} after it began; {} creates acknowledged meanwhile: the last \
-             reached its sockets {:?} after the phase began ({} the cluster was healthy), the longest wait \
-             from acknowledgement to socket {:?}; first create sent after healthy (id, sent to last socket): \
-             {:?}",
-            i + 1,
-            h.note,
-            h.healthy.duration_since(h.started),
-            during[i],
-            last_arrival[i].map(|at| at.saturating_duration_since(h.started)),
-            relative_to_healthy.unwrap_or_else(|| "-".to_owned()),
-            longest_wait[i],
-            first_after_healthy[i],
-        );
-    }
+    let late = late_deliveries(name, &sockets, &created, &happened, load_started);
     eprintln!(
         "{name}: {} creates ({} failed) in {:?} on {} sockets; everything in {:?} after the writer stopped; \
          masters of the users' channels: {:?}; `resync` frames: {} on {} sockets",
@@ -202,21 +105,7 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
     );
 
     assert!(failures.is_empty(), "{} of {} creates failed, e.g. {:?}", failures.len(), outcomes.len(), &failures);
-    let mut problems = Vec::new();
-    for socket in &sockets {
-        let seen = socket.seen.borrow();
-        let who = format!("user {} on node {}", socket.user, socket.node);
-        if let Some(code) = seen.ended {
-            problems.push(format!("{who}: the socket ended ({code})"));
-        }
-        if !seen.others.is_empty() {
-            problems.push(format!("{who}: unexpected frames {:?}", seen.others));
-        }
-        let want = expected.get(&socket.user).cloned().unwrap_or_default();
-        if let Some(problem) = stream_problems(&socket.ids(), &want) {
-            problems.push(format!("{who}: {problem}"));
-        }
-    }
+    let problems = socket_problems(&sockets, &expected);
     assert!(
         problems.is_empty(),
         "{name}: {} of {} sockets wrong:\n{}",
@@ -241,6 +130,145 @@ pub(super) async fn drill(name: &str, phases: Vec<Phase>) {
     .await;
     assert_eq!(resync, nodes.len() as i64, "every node subscribes {RESYNC_CHANNEL}");
     assert_eq!(crossslot, 0, "no command answered CROSSSLOT");
+}
+
+/// Runs each phase off the runtime, then `LOAD_AFTER_PHASE` of load over the healthy cluster.
+async fn run_phases(name: &str, redis: &Arc<RedisCluster>, phases: Vec<Phase>, load_started: Instant) -> Vec<Happened> {
+    let mut happened = Vec::new();
+    for phase in phases {
+        let redis = redis.clone();
+        let (note, started, healthy) = blocking(move || {
+            let started = Instant::now();
+            let note = phase(&redis);
+            (note, started, Instant::now())
+        })
+        .await;
+        eprintln!(
+            "{name}: {note}: started +{:?} into the load, cluster healthy {:?} later",
+            started.duration_since(load_started),
+            healthy.duration_since(started)
+        );
+        happened.push(Happened { note, started, healthy });
+        // The scenario's timeline, not synchronisation: creates go on over the healthy cluster.
+        actix_web::rt::time::sleep(LOAD_AFTER_PHASE).await;
+    }
+    happened
+}
+
+/// What each socket got wrong: it ended, got frames it should not, or its ids are not exactly
+/// its user's acknowledged ones once each in increasing order.
+fn socket_problems(sockets: &[Socket], expected: &HashMap<i64, Vec<i64>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for socket in sockets {
+        let seen = socket.seen.borrow();
+        let who = format!("user {} on node {}", socket.user, socket.node);
+        if let Some(code) = seen.ended {
+            problems.push(format!("{who}: the socket ended ({code})"));
+        }
+        if !seen.others.is_empty() {
+            problems.push(format!("{who}: unexpected frames {:?}", seen.others));
+        }
+        let want = expected.get(&socket.user).cloned().unwrap_or_default();
+        if let Some(problem) = stream_problems(&socket.ids(), &want) {
+            problems.push(format!("{who}: {problem}"));
+        }
+    }
+    problems
+}
+
+/// The deliveries later than they were due, and each phase's timings (printed).
+fn late_deliveries(
+    name: &str,
+    sockets: &[Socket],
+    created: &[&Created],
+    happened: &[Happened],
+    load_started: Instant,
+) -> Vec<String> {
+    // When each notification had to be on its sockets: RECOVERY_BOUND after the later of its
+    // acknowledgement and the end of a phase that began before it could have been delivered
+    // (a publish in flight when a phase began may be lost and repaired after it).
+    let due = |c: &Created| {
+        let mut from = c.acked;
+        for h in happened {
+            if h.started <= c.acked + RECOVERY_BOUND && h.healthy > from {
+                from = h.healthy;
+            }
+        }
+        from + RECOVERY_BOUND
+    };
+    let by_id: HashMap<i64, &&Created> = created.iter().map(|c| (c.id, c)).collect();
+    let mut late = Vec::new();
+    // Per phase, over the creates acknowledged while it ran: the last arrival on a socket, and
+    // the longest wait of one from its acknowledgement to a socket.
+    let mut last_arrival: Vec<Option<Instant>> = vec![None; happened.len()];
+    let mut longest_wait: Vec<Duration> = vec![Duration::ZERO; happened.len()];
+    for socket in sockets {
+        for (id, at) in socket.seen.borrow().ids.iter() {
+            let Some(c) = by_id.get(id) else { continue };
+            if *at > due(c) {
+                late.push(format!(
+                    "id {id} (user {}) on node {}: acked +{:?}, arrived +{:?}",
+                    c.user,
+                    socket.node,
+                    c.acked.duration_since(load_started),
+                    at.duration_since(load_started)
+                ));
+            }
+            for (i, h) in happened.iter().enumerate() {
+                if c.acked >= h.started && c.acked <= h.healthy {
+                    last_arrival[i] = last_arrival[i].max(Some(*at));
+                    longest_wait[i] = longest_wait[i].max(at.saturating_duration_since(c.acked));
+                }
+            }
+        }
+    }
+    print_phase_timings(name, sockets, created, happened, &last_arrival, &longest_wait);
+    late
+}
+
+/// Per phase: how long until healthy, the creates acknowledged meanwhile and when they arrived,
+/// and how long the first create sent after healthy took to reach its sockets.
+fn print_phase_timings(
+    name: &str,
+    sockets: &[Socket],
+    created: &[&Created],
+    happened: &[Happened],
+    last_arrival: &[Option<Instant>],
+    longest_wait: &[Duration],
+) {
+    for (i, h) in happened.iter().enumerate() {
+        let first_after_healthy =
+            created.iter().filter(|c| c.sent >= h.healthy).min_by_key(|c| c.sent).and_then(|first| {
+                let arrivals: Vec<Option<Instant>> =
+                    sockets.iter().filter(|s| s.user == first.user).map(|s| s.arrival(first.id)).collect();
+                match arrivals.iter().max() {
+                    Some(Some(last)) => Some((first.id, last.saturating_duration_since(first.sent))),
+                    _ => None,
+                }
+            });
+        let during = created.iter().filter(|c| c.acked >= h.started && c.acked <= h.healthy).count();
+        let relative_to_healthy = last_arrival[i].map(|at| {
+            if at >= h.healthy {
+                format!("{:?} after", at.duration_since(h.healthy))
+            } else {
+                format!("{:?} before", h.healthy.duration_since(at))
+            }
+        });
+        eprintln!(
+            "{name}: phase {} ({}): healthy {:?} after it began; {} creates acknowledged meanwhile: the last \
+             reached its sockets {:?} after the phase began ({} the cluster was healthy), the longest wait \
+             from acknowledgement to socket {:?}; first create sent after healthy (id, sent to last socket): \
+             {:?}",
+            i + 1,
+            h.note,
+            h.healthy.duration_since(h.started),
+            during,
+            last_arrival[i].map(|at| at.saturating_duration_since(h.started)),
+            relative_to_healthy.unwrap_or_else(|| "-".to_owned()),
+            longest_wait[i],
+            first_after_healthy,
+        );
+    }
 }
 
 /// The master serving `user`'s shard channel.

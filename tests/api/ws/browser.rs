@@ -1,11 +1,7 @@
-//! The test page at `/` and the JS client at `/static/herald.js` in a real browser (SPEC §6):
-//! Debian's headless chromium driven over the WebDriver HTTP protocol (chromedriver, plain awc
-//! requests, no WebDriver crate). The page connects with a token, shows a notification created
-//! over REST live with the unread badge, marks it read with its button; then the node under the
-//! page is replaced by a new one on the same port and database, and the client reconnects with
-//! `since` and shows what was created meanwhile. The final page is saved as
-//! target/test-artifacts/test-page.png (and, with HERALD_UPDATE_SCREENSHOT=1, as the README's
-//! docs/test-page.png). Every wait polls the DOM with a deadline.
+//! The test page at `/` and the JS client `/static/herald.js` in headless chromium (SPEC §6),
+//! driven over WebDriver: live notifications and the unread badge, mark-read, and a resume with
+//! `since` after the node under the page is replaced. The final page is saved as
+//! target/test-artifacts/test-page.png (with HERALD_UPDATE_SCREENSHOT=1 also as docs/test-page.png).
 
 use crate::helpers::{poll_every, token, wait_for as wait_for_value, Backend, DbGuard, TestApp, WAIT};
 use awc::http::{Method, StatusCode};

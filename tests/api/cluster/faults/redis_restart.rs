@@ -2,7 +2,6 @@
 
 use super::{kill_redis, restart_redis, SETTLE};
 use crate::helpers::*;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const LOAD_USERS: i64 = 4;
@@ -53,13 +52,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert!(failures.is_empty(), "{} of {} creates failed, e.g. {:?}", failures.len(), outcomes.len(), &failures[..]);
     let created: Vec<&Created> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
-    let mut expected: HashMap<i64, Vec<i64>> = HashMap::new();
-    for c in &created {
-        expected.entry(c.user).or_default().push(c.id);
-    }
-    for ids in expected.values_mut() {
-        ids.sort_unstable();
-    }
+    let expected = expected_ids(&created);
 
     // Collect until every socket has all of its user's ids (or the deadline), then a quiet
     // spell in which a duplicate would show.
