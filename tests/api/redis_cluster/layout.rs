@@ -1,4 +1,4 @@
-//! Users, sockets and the load writer of the drills.
+//! The drills' users (their channels spread over all masters) and their recorded sockets.
 
 use crate::helpers::*;
 use std::cell::RefCell;

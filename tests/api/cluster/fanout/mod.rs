@@ -23,7 +23,9 @@ const QUIET: Duration = Duration::from_millis(300);
 /// Bound for collecting the pushes of a burst of concurrent creates.
 const BURST: Duration = Duration::from_secs(30);
 
-/// The next frame that is not a stream repair's `unread_count`, within `WAIT`.
+/// The next frame that is not a stream repair's `unread_count`, within `WAIT`. (A session whose
+/// channel subscription is confirmed after it connected repairs from the database and then sends
+/// `unread_count`: the readers here accept such frames where a repair may happen, and nothing else.)
 async fn next_push(ws: &mut WsClient, who: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
