@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 impl RedisCluster {
-    /// `Ok` when the cluster is healthy (see the module documentation); else what is not.
+    /// `Ok` when the cluster is healthy, else what is not: every running node reports
+    /// `cluster_state:ok` with all slots served, all agree on the slot map and on every running
+    /// node's role, none is flagged failing, no slot is half-migrated, every replica's link is up.
     pub fn health(&self) -> Result<(), String> {
         let running = self.running();
         if running.is_empty() {
@@ -31,39 +33,11 @@ impl RedisCluster {
             views.push((port, self.view_of(port)?));
         }
         let running_ids: Vec<String> = running.iter().map(|p| self.node_id(*p)).collect();
-        // The slot map and running nodes' roles, as each running node sees them.
-        let summary = |view: &[NodeView]| -> Result<Summary, String> {
-            let mut owners = vec![None; CLUSTER_SLOTS as usize];
-            let mut roles = BTreeMap::new();
-            for node in view {
-                if !node.open_slots.is_empty() {
-                    return Err(format!("node {} has open slots {:?}", node.port, node.open_slots));
-                }
-                if node.is_master() {
-                    for (from, to) in &node.slots {
-                        for slot in *from..=*to {
-                            owners[slot as usize] = Some(node.id.clone());
-                        }
-                    }
-                }
-                if running_ids.contains(&node.id) {
-                    if node.failing() || node.has_flag("handshake") || node.has_flag("noaddr") {
-                        return Err(format!("running node {} flagged {:?}", node.port, node.flags));
-                    }
-                    let role = if node.is_master() {
-                        "master".to_owned()
-                    } else {
-                        format!("replica of {}", node.master_id.clone().unwrap_or_default())
-                    };
-                    roles.insert(node.id.clone(), role);
-                }
-            }
-            Ok((owners, roles))
-        };
         let (first_port, first_view) = &views[0];
-        let (owners, roles) = summary(first_view).map_err(|e| format!("as {first_port} sees it: {e}"))?;
+        let (owners, roles) = summary(first_view, &running_ids).map_err(|e| format!("as {first_port} sees it: {e}"))?;
         for (port, view) in &views[1..] {
-            let (their_owners, their_roles) = summary(view).map_err(|e| format!("as {port} sees it: {e}"))?;
+            let (their_owners, their_roles) =
+                summary(view, &running_ids).map_err(|e| format!("as {port} sees it: {e}"))?;
             if their_roles != roles {
                 return Err(format!("roles: {first_port} sees {roles:?}, {port} sees {their_roles:?}"));
             }
@@ -113,4 +87,35 @@ impl RedisCluster {
         }
         started.elapsed()
     }
+}
+
+/// The slot map and the running nodes' roles, as one member's `view` shows them; `Err` when
+/// that view has a half-migrated slot or flags a running node.
+fn summary(view: &[NodeView], running_ids: &[String]) -> Result<Summary, String> {
+    let mut owners = vec![None; CLUSTER_SLOTS as usize];
+    let mut roles = BTreeMap::new();
+    for node in view {
+        if !node.open_slots.is_empty() {
+            return Err(format!("node {} has open slots {:?}", node.port, node.open_slots));
+        }
+        if node.is_master() {
+            for (from, to) in &node.slots {
+                for slot in *from..=*to {
+                    owners[slot as usize] = Some(node.id.clone());
+                }
+            }
+        }
+        if running_ids.contains(&node.id) {
+            if node.failing() || node.has_flag("handshake") || node.has_flag("noaddr") {
+                return Err(format!("running node {} flagged {:?}", node.port, node.flags));
+            }
+            let role = if node.is_master() {
+                "master".to_owned()
+            } else {
+                format!("replica of {}", node.master_id.clone().unwrap_or_default())
+            };
+            roles.insert(node.id.clone(), role);
+        }
+    }
+    Ok((owners, roles))
 }
