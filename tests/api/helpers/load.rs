@@ -6,7 +6,7 @@ use super::{blocking, id_of, request, token, WAIT};
 use awc::http::{Method, StatusCode};
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,15 +31,23 @@ pub struct Load {
 
 pub struct LoadWriter {
     stop: Arc<AtomicBool>,
+    newest: Arc<AtomicI64>,
     thread: std::thread::JoinHandle<Vec<Result<Created, String>>>,
 }
 
 impl LoadWriter {
     pub fn start(load: Load) -> LoadWriter {
         let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || actix_web::rt::System::new().block_on(write(load, stopped)));
-        LoadWriter { stop, thread }
+        let newest = Arc::new(AtomicI64::new(0));
+        let (stopped, acknowledged) = (stop.clone(), newest.clone());
+        let thread =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(write(load, stopped, acknowledged)));
+        LoadWriter { stop, newest, thread }
+    }
+
+    /// The id of the latest acknowledged create (0 before the first).
+    pub fn newest(&self) -> i64 {
+        self.newest.load(Ordering::SeqCst)
     }
 
     /// Stops it and returns every outcome once all creates in flight were answered.
@@ -55,7 +63,7 @@ impl LoadWriter {
     }
 }
 
-async fn write(load: Load, stopped: Arc<AtomicBool>) -> Vec<Result<Created, String>> {
+async fn write(load: Load, stopped: Arc<AtomicBool>, newest: Arc<AtomicI64>) -> Vec<Result<Created, String>> {
     let client = awc::Client::builder().timeout(WAIT).finish();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(load.in_flight));
     let mut tick = tokio::time::interval(load.every);
@@ -68,7 +76,7 @@ async fn write(load: Load, stopped: Arc<AtomicBool>) -> Vec<Result<Created, Stri
         let permit = in_flight.clone().acquire_owned().await.expect("semaphore stays open");
         let user = users[n % users.len()];
         let base = bases[(n % users.len() + n / users.len()) % bases.len()].clone();
-        let client = client.clone();
+        let (client, newest) = (client.clone(), newest.clone());
         tasks.push(actix_web::rt::spawn(async move {
             let sent = Instant::now();
             let url = format!("{base}/auth/notifications/create/");
@@ -77,7 +85,9 @@ async fn write(load: Load, stopped: Arc<AtomicBool>) -> Vec<Result<Created, Stri
             drop(permit);
             match outcome {
                 Ok((status, body)) if status == StatusCode::CREATED => {
-                    Ok(Created { user, id: id_of(&body["notification"]), sent, acked: Instant::now() })
+                    let id = id_of(&body["notification"]);
+                    newest.fetch_max(id, Ordering::SeqCst);
+                    Ok(Created { user, id, sent, acked: Instant::now() })
                 }
                 Ok((status, body)) => Err(format!("create #{n} on {base}: {status} {body}")),
                 Err(err) => Err(format!("create #{n}: {err}")),

@@ -9,8 +9,6 @@ mod redis_restart;
 mod sigterm;
 
 use crate::helpers::*;
-use awc::http::{Method, StatusCode};
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CREATE: &str = "/auth/notifications/create/";
@@ -19,11 +17,6 @@ const LIST: &str = "/auth/notifications/";
 
 /// How long a socket must stay quiet after the last expected id to count as "no duplicates".
 const SETTLE: Duration = Duration::from_millis(500);
-
-/// Creates a notification for `user` (as that user) on the node at `base`.
-async fn create_at(client: &awc::Client, base: &str, user: i64, title: &str) -> Result<(StatusCode, Value), String> {
-    request(client, Method::POST, &format!("{base}{CREATE}"), Some(&token(user)), Some(json!({ "title": title }))).await
-}
 
 /// SIGKILLs Redis off the runtime thread (the in-process nodes' broker tasks run on it).
 async fn kill_redis(mut redis: RedisServer) -> RedisServer {

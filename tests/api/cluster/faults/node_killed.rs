@@ -1,10 +1,7 @@
 //! A node SIGKILLed mid-stream: the client resumes on the other node with `since`.
 
-use super::{create_at, SETTLE};
+use super::SETTLE;
 use crate::helpers::*;
-use awc::http::StatusCode;
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 #[actix_web::test]
@@ -20,27 +17,14 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
     let (mut ws, _) = open_at(&first, user, None).await;
     wait_subscribed(&redis, user, 1).await;
 
-    // The writer: creates for user 3 through the second node until told to stop.
-    let stop = Rc::new(Cell::new(false));
-    let newest = Rc::new(Cell::new(0));
-    let writer = {
-        let (stop, newest, client, base) = (stop.clone(), newest.clone(), client.clone(), second.base_url());
-        actix_web::rt::spawn(async move {
-            let mut ids = Vec::new();
-            let mut n = 0;
-            while !stop.get() {
-                let (status, body) =
-                    create_at(&client, &base, user, &format!("stream #{n}")).await.expect("create reaches node 2");
-                assert_eq!(status, StatusCode::CREATED, "{body}");
-                ids.push(id_of(&body["notification"]));
-                newest.set(id_of(&body["notification"]));
-                n += 1;
-                // Pacing: a steady stream, not a flood.
-                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-            }
-            ids
-        })
-    };
+    // The writer: a steady stream of creates for user 3 through the second node until stopped.
+    let writer = LoadWriter::start(Load {
+        bases: vec![second.base_url()],
+        users: vec![user],
+        every: Duration::from_millis(10),
+        in_flight: 1,
+        stop_after: None,
+    });
 
     let mut seen = Vec::new();
     let deadline = Instant::now() + WAIT;
@@ -67,7 +51,7 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
     drop(ws);
     // The client is away (as a client backing off before it reconnects) until a create was made
     // meanwhile: that one comes back by replay.
-    wait_until("a create acknowledged while the client is away", WAIT, async || newest.get() > last).await;
+    wait_until("a create acknowledged while the client is away", WAIT, async || writer.newest() > last).await;
 
     let (mut ws, hello) = open_at(&second, user, Some(last)).await;
     let mut synced = None;
@@ -94,8 +78,10 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
             Read::Quiet => break,
         }
     }
-    stop.set(true);
-    let created = writer.await.expect("the writer finishes");
+    let outcomes = writer.finish().await;
+    let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(failures.is_empty(), "every create reaches node 2 and is stored: {failures:?}");
+    let created: Vec<i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|c| c.id).collect();
     let deadline = Instant::now() + WAIT;
     let mut complete_at = None;
     loop {
