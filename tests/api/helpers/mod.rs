@@ -26,7 +26,8 @@ mod ws_client;
 /// `#[macro_export]` puts it at the crate root; here it comes with `use crate::helpers::*`.
 pub use crate::on_both_backends;
 pub use app::{
-    create_concurrently, create_id, list, node_behind_db_proxy, parse_body, request, test_config, unread_count, TestApp,
+    create_concurrently, create_id, db_proxy, list, node_behind_db_proxy, parse_body, request, test_config,
+    unread_count, TestApp,
 };
 pub use cluster::{
     channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,

@@ -4,30 +4,17 @@ use super::{CREATE, LIST, SETTLE};
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};
 use serde_json::json;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-fn database_addr(url: &str) -> SocketAddr {
-    let parsed = url::Url::parse(url).expect("database URL");
-    let host = parsed.host_str().expect("database host").to_owned();
-    (host.as_str(), parsed.port().unwrap_or(5432))
-        .to_socket_addrs()
-        .expect("resolve the database host")
-        .next()
-        .expect("an address for the database host")
-}
 
 #[actix_web::test]
 async fn database_cut_on_a_cluster_node_answers_503_and_recovers() {
     let db = TestDb::new();
     let redis = RedisServer::start();
     let redis_url = redis.url();
-    let proxy = Proxy::start(database_addr(&db.url));
-    let mut via_proxy = url::Url::parse(&db.url).expect("url");
-    via_proxy.set_port(Some(proxy.port)).expect("port");
+    let (proxy, via_proxy) = db_proxy(&db.url);
     let a = TestApp::spawn_on(
         DbGuard::None,
-        via_proxy.as_str(),
+        &via_proxy,
         &[("REDIS_URL", redis_url.as_str()), ("HERALD_DB_TIMEOUT_MS", "500")],
     )
     .await;
@@ -98,21 +85,15 @@ async fn database_cut_on_a_cluster_node_answers_503_and_recovers() {
     stored.sort_unstable();
     assert_eq!(stored, acknowledged, "exactly the acknowledged creates are stored");
 
-    // (Incomplete sockets are reported below, with what they got.)
-    let _ = poll(WAIT, async || {
-        let complete = [&seen_a, &seen_b].iter().all(|seen| {
+    // (Incomplete sockets are reported below, with what they got.) The quiet spell is the
+    // check: a duplicate arriving late would show in it.
+    settle_after(WAIT, SETTLE, || {
+        [&seen_a, &seen_b].iter().all(|seen| {
             let got: Vec<i64> = seen.borrow().ids.iter().map(|(id, _)| *id).collect();
             stored.iter().all(|id| got.contains(id))
-        });
-        if complete {
-            Ok(())
-        } else {
-            Err(())
-        }
+        })
     })
     .await;
-    // The quiet spell is the check: a duplicate arriving late would show in it.
-    actix_web::rt::time::sleep(SETTLE).await;
     task_a.abort();
     task_b.abort();
     println!("database cut on A: A created again {recovered_after:?} after the restore");
