@@ -23,16 +23,9 @@ fn steady_layout(user: i64) -> Vec<usize> {
     }
 }
 
-#[actix_web::test]
-async fn sharded_pubsub_delivers_across_nodes_and_subscriptions_follow_the_sockets() {
-    const EACH: usize = 3;
-    let (_db, redis, nodes) = cluster_on_redis_cluster(3, &[NO_POSITION_CHECK]).await;
-    let nodes = &nodes;
-    let users = users();
-    let owners = assert_spread_over_masters(&redis, &users).await;
-
-    // Churn: every user opens a socket on every node and closes it (politely or by dropping
-    // the connection), three times; a tab reload in between.
+/// Every user opens a socket on every node and closes it (politely or by dropping the
+/// connection), three times; a tab reload in between.
+async fn churn(nodes: &[TestApp], users: &[i64]) {
     for round in 0..3i64 {
         join_all(users.iter().map(|&user| async move {
             let mut open = Vec::new();
@@ -53,10 +46,14 @@ async fn sharded_pubsub_delivers_across_nodes_and_subscriptions_follow_the_socke
         }))
         .await;
     }
-    // The final layout, plus sockets on the other nodes that close at once.
+}
+
+/// Opens `steady_layout`'s sockets (kept: user, node, socket), plus sockets on the other nodes
+/// that close at once.
+async fn open_steady_layout(nodes: &[TestApp], users: &[i64]) -> Vec<(i64, usize, WsClient)> {
     let mut kept: Vec<(i64, usize, WsClient)> = Vec::new();
     let mut closing = Vec::new();
-    for &user in &users {
+    for &user in users {
         let layout = steady_layout(user);
         for (index, node) in nodes.iter().enumerate() {
             if !layout.contains(&index) {
@@ -68,6 +65,19 @@ async fn sharded_pubsub_delivers_across_nodes_and_subscriptions_follow_the_socke
         }
     }
     join_all(closing.into_iter().map(WsClient::close)).await;
+    kept
+}
+
+#[actix_web::test]
+async fn sharded_pubsub_delivers_across_nodes_and_subscriptions_follow_the_sockets() {
+    const EACH: usize = 3;
+    let (_db, redis, nodes) = cluster_on_redis_cluster(3, &[NO_POSITION_CHECK]).await;
+    let nodes = &nodes;
+    let users = users();
+    let owners = assert_spread_over_masters(&redis, &users).await;
+
+    churn(nodes, &users).await;
+    let mut kept = open_steady_layout(nodes, &users).await;
 
     let expected: Vec<(i64, i64)> = users.iter().map(|u| (*u, distinct_nodes(&steady_layout(*u)))).collect();
     wait_shard_subscribers(&redis, &expected, SUBSCRIPTIONS_SETTLE).await;
