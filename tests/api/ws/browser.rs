@@ -345,8 +345,16 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
         browser.script("return document.querySelectorAll('#notifications li[data-id]').length;", json!([])).await;
     assert_eq!(items, json!(3), "each notification listed once\n{}", browser.page_summary().await);
 
-    // The page's own actions: ping, the send form (to yourself: the reply lists it, no push comes
-    // back to the sending socket) and an item's Delete button.
+    page_actions_work(&browser, &second, live_id, log_has).await;
+    save_screenshot(&browser).await;
+    drop(browser);
+    second.stop().await;
+    eprintln!("browser: scenario done in {:?}", started.elapsed());
+}
+
+/// The page's own actions: ping, the send form (to yourself: the reply lists it, no push comes
+/// back to the sending socket) and an item's Delete button.
+async fn page_actions_work(browser: &Browser, node: &TestApp, live_id: i64, log_has: &str) {
     browser.click("#ping").await;
     browser.wait_for("a pong", log_has, json!(["\"type\":\"pong\""])).await;
     browser.click("#send").await;
@@ -357,9 +365,12 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
     browser.wait_text("#unread-badge", "2").await;
     let gone = "return !document.querySelector(`#notifications li[data-id=\"${arguments[0]}\"]`);";
     browser.wait_for("the deleted item gone", gone, json!([sent_id])).await;
-    let (status, body) = second.get("/auth/notifications/unread-count/", &token(1)).await;
+    let (status, body) = node.get("/auth/notifications/unread-count/", &token(1)).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"unread_count": 2})));
+}
 
+/// Saves the final page as a test artifact (and as docs/test-page.png on request).
+async fn save_screenshot(browser: &Browser) {
     browser.script("window.scrollTo(0, 0); return true;", json!([])).await;
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
@@ -371,7 +382,4 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
     if std::env::var_os("HERALD_UPDATE_SCREENSHOT").is_some() {
         std::fs::write(Path::new(ROOT).join("docs/test-page.png"), &png).expect("write docs/test-page.png");
     }
-    drop(browser);
-    second.stop().await;
-    eprintln!("browser: scenario done in {:?}", started.elapsed());
 }
