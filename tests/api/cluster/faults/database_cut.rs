@@ -4,6 +4,8 @@ use super::{CREATE, LIST, SETTLE};
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};
 use serde_json::json;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 #[actix_web::test]
@@ -34,34 +36,7 @@ async fn database_cut_on_a_cluster_node_answers_503_and_recovers() {
         acknowledged.push(id_of(&node.create_for_self(user, "before the cut").await));
     }
 
-    proxy.cut();
-    for attempt in 0..3 {
-        let started = Instant::now();
-        let (status, body) = a.post(CREATE, &me, json!({"title": format!("on A during the cut {attempt}")})).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert_eq!(body["error"]["code"], "unavailable", "{body}");
-        assert!(started.elapsed() < Duration::from_secs(5), "503 comes fast, not after a hang");
-    }
-    let mut during_cut = Vec::new();
-    for attempt in 0..3 {
-        let (status, body) = b.post(CREATE, &me, json!({"title": format!("on B during the cut {attempt}")})).await;
-        assert_eq!(status, StatusCode::CREATED, "B has its own database connection: {body}");
-        during_cut.push(id_of(&body["notification"]));
-    }
-    acknowledged.extend(&during_cut);
-    // Live pushes need no database on A: the socket there gets B's creates during the cut.
-    wait_for("the socket on A getting B's creates during the cut", WAIT, async || {
-        let got: Vec<i64> = seen_a.borrow().ids.iter().map(|(id, _)| *id).collect();
-        if during_cut.iter().all(|id| got.contains(id)) {
-            Ok(())
-        } else {
-            Err(format!("{got:?}"))
-        }
-    })
-    .await;
-    let (status, ready) = a.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
-    assert!(ready["checks"]["database"].as_str().unwrap_or_default().starts_with("unavailable"), "{ready}");
+    acknowledged.extend(during_the_cut(&proxy, &a, &b, user, &seen_a).await);
 
     proxy.restore();
     let restored = Instant::now();
@@ -106,4 +81,38 @@ async fn database_cut_on_a_cluster_node_answers_503_and_recovers() {
         }
     }
     drop((a, b, proxy, redis, db));
+}
+
+/// With A's database cut: A answers 503 fast, B keeps creating, and A's socket still gets B's
+/// creates; A's readiness names the database. Returns B's creates.
+async fn during_the_cut(proxy: &Proxy, a: &TestApp, b: &TestApp, user: i64, seen_a: &Rc<RefCell<Seen>>) -> Vec<i64> {
+    let me = token(user);
+    proxy.cut();
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let (status, body) = a.post(CREATE, &me, json!({"title": format!("on A during the cut {attempt}")})).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+        assert!(started.elapsed() < Duration::from_secs(5), "503 comes fast, not after a hang");
+    }
+    let mut during_cut = Vec::new();
+    for attempt in 0..3 {
+        let (status, body) = b.post(CREATE, &me, json!({"title": format!("on B during the cut {attempt}")})).await;
+        assert_eq!(status, StatusCode::CREATED, "B has its own database connection: {body}");
+        during_cut.push(id_of(&body["notification"]));
+    }
+    // Live pushes need no database on A: the socket there gets B's creates during the cut.
+    wait_for("the socket on A getting B's creates during the cut", WAIT, async || {
+        let got: Vec<i64> = seen_a.borrow().ids.iter().map(|(id, _)| *id).collect();
+        if during_cut.iter().all(|id| got.contains(id)) {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await;
+    let (status, ready) = a.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert!(ready["checks"]["database"].as_str().unwrap_or_default().starts_with("unavailable"), "{ready}");
+    during_cut
 }

@@ -82,19 +82,7 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert!(failures.is_empty(), "every create reaches node 2 and is stored: {failures:?}");
     let created: Vec<i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|c| c.id).collect();
-    let deadline = Instant::now() + WAIT;
-    let mut complete_at = None;
-    loop {
-        if complete_at.is_none() && created.last().is_none_or(|id| seen.contains(id)) {
-            complete_at = Some(Instant::now());
-        }
-        let until = complete_at.map(|at| at + SETTLE).unwrap_or(deadline);
-        match read_until_end(&mut ws, until).await {
-            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
-            Read::Closed(why) => panic!("socket on node 2 ended with close code {why}"),
-            Read::Quiet => break,
-        }
-    }
+    drain(&mut ws, &mut seen, &created).await;
     println!(
         "node killed: {} created; {on_first} seen on node 1 before the kill, {on_first_in_all} in all there \
          (ended with close code {ended}); resumed on node 2 with since={last} ({hello}), {replayed} replayed before {} at \
@@ -109,4 +97,22 @@ async fn node_killed_mid_stream_clients_resume_on_the_other_node_without_loss() 
     drop(first);
     drop(redis);
     drop(db);
+}
+
+/// Reads pushed ids into `seen` until the last of `created` came and `SETTLE` passed quietly
+/// after it (a late duplicate would show), or `WAIT` passed.
+async fn drain(ws: &mut WsClient, seen: &mut Vec<i64>, created: &[i64]) {
+    let deadline = Instant::now() + WAIT;
+    let mut complete_at = None;
+    loop {
+        if complete_at.is_none() && created.last().is_none_or(|id| seen.contains(id)) {
+            complete_at = Some(Instant::now());
+        }
+        let until = complete_at.map(|at| at + SETTLE).unwrap_or(deadline);
+        match read_until_end(ws, until).await {
+            Read::Frame(frame) => seen.extend(pushed_id(&frame)),
+            Read::Closed(why) => panic!("socket on node 2 ended with close code {why}"),
+            Read::Quiet => break,
+        }
+    }
 }
