@@ -8,6 +8,7 @@ use herald::config::Config;
 use herald::startup::Node;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::net::ToSocketAddrs;
 
 /// The variables every test node gets; `extra` overrides or adds.
 pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
@@ -233,9 +234,21 @@ pub async fn unread_count(app: &TestApp, user: i64) -> i64 {
 /// test can cut or stall.
 pub async fn node_behind_db_proxy(extra: &[(&str, &str)]) -> (super::Proxy, TestApp) {
     let db = super::TestDb::new();
-    let proxy = super::Proxy::start("127.0.0.1:5432".parse().expect("addr"));
-    let mut via_proxy = url::Url::parse(&db.url).expect("url");
-    via_proxy.set_port(Some(proxy.port)).expect("port");
-    let app = TestApp::spawn_on(DbGuard::Postgres(db), via_proxy.as_str(), extra).await;
+    let (proxy, via_proxy) = db_proxy(&db.url);
+    let app = TestApp::spawn_on(DbGuard::Postgres(db), &via_proxy, extra).await;
     (proxy, app)
+}
+
+/// A `Proxy` to the PostgreSQL server of `database_url`, and the URL that reaches it through the proxy.
+pub fn db_proxy(database_url: &str) -> (super::Proxy, String) {
+    let mut url = url::Url::parse(database_url).expect("database URL");
+    let host = url.host_str().expect("database host").to_owned();
+    let address = (host.as_str(), url.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .expect("resolve the database host")
+        .next()
+        .expect("an address for the database host");
+    let proxy = super::Proxy::start(address);
+    url.set_port(Some(proxy.port)).expect("port");
+    (proxy, url.to_string())
 }

@@ -13,16 +13,20 @@ pub async fn cluster(n: usize, extra: &[(&str, &str)]) -> (TestDb, RedisServer, 
     let db = TestDb::new();
     let redis = RedisServer::start();
     let redis_url = redis.url();
-    let mut vars: Vec<(&str, &str)> = vec![("REDIS_URL", redis_url.as_str())];
-    vars.extend_from_slice(extra);
+    let nodes = ready_nodes(n, &db, &[&[("REDIS_URL", redis_url.as_str())], extra].concat()).await;
+    (db, redis, nodes)
+}
+
+/// `n` nodes in this process on `db` with `vars`, each ready.
+pub async fn ready_nodes(n: usize, db: &TestDb, vars: &[(&str, &str)]) -> Vec<TestApp> {
     let mut nodes = Vec::new();
     for _ in 0..n {
-        nodes.push(TestApp::spawn_on(DbGuard::None, &db.url, &vars).await);
+        nodes.push(TestApp::spawn_on(DbGuard::None, &db.url, vars).await);
     }
     for node in &nodes {
         wait_ready(node).await;
     }
-    (db, redis, nodes)
+    nodes
 }
 
 /// Waits (bounded) until the node reports ready, Redis included.

@@ -101,7 +101,8 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Keeps a test's database alive as long as its node.
+/// Keeps a test's database alive as long as its node (its fields are held only for their Drop).
+#[allow(dead_code)]
 pub enum DbGuard {
     Postgres(TestDb),
     Sqlite(tempfile::TempDir),

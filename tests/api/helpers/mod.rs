@@ -1,23 +1,23 @@
 //! The test world, one copy of each helper: a fresh database per test (`db`), nodes in this
-//! process on port 0 and a JSON client (`app`), tokens (`tokens`), `herald` processes
-//! (`process`), a WebSocket client and frame readers (`ws_client`), what a stream of pushed ids
-//! must look like (`streams`), a private Redis (`redis_server`), a private Redis Cluster and
-//! nodes on it (`redis_cluster`), this repository's docker-compose stack (`compose`), a cluster of nodes on both (`cluster`), ports proven held by
-//! the process that uses them (`ports`), a TCP proxy that cuts or stalls connections (`proxy`),
-//! and bounded waits on a condition (`wait`). Everything is cleaned up on Drop; every wait is
-//! bounded.
-
-#![allow(dead_code)]
+//! process and a JSON client (`app`), tokens, `herald` processes (`process`), servers started on
+//! proven ports (`ports`), a WebSocket client (`ws_client`), what a stream of pushed ids must look
+//! like (`streams`), a private Redis (`redis_server`) or Redis Cluster (`redis_cluster`), nodes on
+//! them (`cluster`), a load writer (`load`), a TCP proxy that cuts or stalls (`proxy`), the compose
+//! stack (`compose`), bounded waits (`wait`), and `src/` read as text (`source`, `imports`).
+//! Tests take what they need with `use crate::helpers::*`: the names re-exported here.
 
 mod app;
 mod cluster;
 mod compose;
 mod db;
+pub mod imports;
+mod load;
 mod ports;
 mod process;
 mod proxy;
-mod redis_cluster;
+pub mod redis_cluster;
 mod redis_server;
+pub mod source;
 mod streams;
 mod tokens;
 mod wait;
@@ -25,19 +25,32 @@ mod ws_client;
 
 /// `#[macro_export]` puts it at the crate root; here it comes with `use crate::helpers::*`.
 pub use crate::on_both_backends;
-pub use app::*;
-pub use cluster::*;
-pub use compose::*;
-pub use db::*;
-pub use ports::*;
-pub use process::*;
-pub use proxy::*;
-pub use redis_cluster::*;
-pub use redis_server::*;
-pub use streams::*;
-pub use tokens::*;
-pub use wait::*;
-pub use ws_client::*;
+pub use app::{
+    create_concurrently, create_id, db_proxy, list, node_behind_db_proxy, parse_body, request, test_config,
+    unread_count, TestApp,
+};
+pub use cluster::{
+    channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,
+    wait_subscribed,
+};
+pub use compose::{run_bounded, Stack};
+pub use db::{admin_url, url_for_database, Backend, DbGuard, TestDb};
+pub use load::{expected_ids, Created, Load, LoadWriter};
+pub use ports::{candidate_ports, connected_ports, prove_listening, start_on_candidates, Unproven};
+pub use process::{run_herald, HeraldProcess, PROCESS_WAIT};
+pub use proxy::Proxy;
+pub use redis_cluster::{
+    blocking, cluster_on_redis_cluster, shard_channel, shard_subscribers, wait_shard_subscribers, RedisCluster,
+    RESYNC_CHANNEL,
+};
+pub use redis_server::RedisServer;
+pub use streams::{
+    assert_exactly_once_in_order, collect_notifications, expect_no_more_notifications, id_of, ids_of, is_repair,
+    pushed_id, record, settle_after, stream_problems, Seen,
+};
+pub use tokens::{now_secs, sign, sign_with, staff_token, token};
+pub use wait::{poll, poll_blocking, poll_blocking_every, poll_every, wait_for, wait_until};
+pub use ws_client::{read_until, read_until_end, ws_url, Read, Refused, WsClient};
 
 use std::time::Duration;
 

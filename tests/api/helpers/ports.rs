@@ -1,12 +1,79 @@
-//! Ports for servers that cannot bind port 0 and report it (nginx, redis-server): the kernel
-//! names candidates, the server binds one later, and the test only goes on once it knows the
-//! process that uses the port holds it; when another process took it first, the server fails
-//! its bind and the caller tries new candidates (bounded). Servers that can bind port 0 do:
-//! Herald nodes (`HERALD_BIND=127.0.0.1:0`, in process or printing their port) and chromedriver
-//! (`--port=0`).
+//! Starting a server that cannot bind port 0 and report it (nginx, redis-server) and proving
+//! its ports: the kernel names candidates, the server binds them, and the test only goes on once
+//! the process it started holds them (`prove_listening`, from /proc); when another process took
+//! one first, the server fails its bind and `start_on_candidates` tries new ones (bounded).
+//! Servers that can bind port 0 do: Herald nodes (`HERALD_BIND=127.0.0.1:0`) and chromedriver.
 
+use super::poll_blocking;
 use std::collections::HashSet;
+use std::fmt;
 use std::net::TcpListener;
+use std::process::{Child, ExitStatus};
+use std::time::Duration;
+
+/// Candidate port sets tried by `start_on_candidates` before giving up.
+const START_ATTEMPTS: usize = 5;
+
+/// Starts `what` on `count` fresh candidate ports with `start` (which spawns it and proves it,
+/// e.g. with `prove_listening`), again on new candidates while `start` fails, at most
+/// `START_ATTEMPTS` times; then fails the test with every reason.
+pub fn start_on_candidates<T>(what: &str, count: usize, mut start: impl FnMut(&[u16]) -> Result<T, String>) -> T {
+    let mut failures = Vec::new();
+    for _ in 0..START_ATTEMPTS {
+        let ports = candidate_ports(count);
+        match start(&ports) {
+            Ok(started) => return started,
+            Err(why) => failures.push(format!("ports {ports:?}: {why}")),
+        }
+    }
+    panic!("{what} did not start on any of {START_ATTEMPTS} candidate port sets: {failures:#?}");
+}
+
+/// Why a started server was not proven to hold its ports.
+#[derive(Debug)]
+pub enum Unproven {
+    /// It exited first (typically: one of its ports was taken).
+    Exited(ExitStatus),
+    /// Not within the bound; the last reason.
+    NotYet(String),
+}
+
+impl fmt::Display for Unproven {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unproven::Exited(status) => write!(f, "exited ({status})"),
+            Unproven::NotYet(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// Waits (bounded by `within`) until `answers` holds (e.g. the server on the port reports the
+/// child's PID) and the child itself listens on every one of `ports`. On `Err` the child is
+/// killed (by its own PID) and reaped.
+pub fn prove_listening(
+    child: &mut Child,
+    ports: &[u16],
+    within: Duration,
+    mut answers: impl FnMut() -> Result<(), String>,
+) -> Result<(), Unproven> {
+    let pid = child.id();
+    let proven = poll_blocking(within, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Unproven::Exited(status));
+        }
+        answers().map_err(Unproven::NotYet)?;
+        let listening = listening_ports(pid);
+        match ports.iter().all(|port| listening.contains(port)) {
+            true => Ok(()),
+            false => Err(Unproven::NotYet(format!("PID {pid} listens on {listening:?}, not on all of {ports:?}"))),
+        }
+    });
+    if proven.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    proven
+}
 
 /// `n` distinct loopback ports the kernel reports free right now (all held until all are
 /// known). Only candidates: whoever binds them later must prove it did (`listening_ports`).

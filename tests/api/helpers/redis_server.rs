@@ -1,19 +1,12 @@
 //! A private `redis-server` per test on a loopback port, stopped by its own PID on Drop; `stop()`
 //! and `restart()` (same port) for outage tests. Never touches the shared Redis.
 //!
-//! redis-server cannot bind port 0 and report the port, so the port is chosen, then proven
-//! ours: a candidate from the kernel's free ports is passed to redis-server, and the start only
-//! counts once the server answering on it reports our child's PID (`INFO server`). When another
-//! process took the port first, our redis-server exits on its failed bind and `start()` tries
-//! another candidate (bounded). `restart()` re-binds the port this server owned before its stop
-//! (the outage is the scenario: nothing can hold a port for a process that is down) and proves
-//! it the same way, so a port taken meanwhile fails loudly instead of talking to a stranger.
+//! The port is a kernel-named candidate, proven ours (`ports.rs`) once the server answering on
+//! it reports our child's PID. `restart()` re-binds the port this server owned before its stop
+//! and proves it the same way, so a port taken meanwhile fails loudly.
 
-use super::{candidate_ports, poll_blocking, WAIT};
+use super::{prove_listening, start_on_candidates, WAIT};
 use std::process::{Child, Command, Stdio};
-
-/// Candidate ports tried by `start()` before giving up.
-const START_ATTEMPTS: usize = 5;
 
 pub struct RedisServer {
     pub port: u16,
@@ -22,15 +15,10 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let mut failures = Vec::new();
-        for _ in 0..START_ATTEMPTS {
-            let mut server = RedisServer { port: candidate_ports(1)[0], child: None };
-            match server.try_start() {
-                Ok(()) => return server,
-                Err(why) => failures.push(format!("port {}: {why}", server.port)),
-            }
-        }
-        panic!("redis-server did not start on any of {START_ATTEMPTS} ports: {failures:#?}");
+        start_on_candidates("redis-server", 1, |ports| {
+            let mut server = RedisServer { port: ports[0], child: None };
+            server.try_start().map(|()| server)
+        })
     }
 
     pub fn url(&self) -> String {
@@ -52,27 +40,17 @@ impl RedisServer {
             .spawn()
             .expect("redis-server is installed (.ci/run installs it)");
         let pid = child.id().to_string();
-        let started = poll_blocking(WAIT, || {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("exited ({status}): the port is taken"));
-            }
-            match self.info_field("process_id") {
-                Some(answering) if answering == pid => Ok(()),
-                Some(answering) => Err(format!("answered by another server (PID {answering})")),
-                None => Err("no answer".to_owned()),
-            }
-        });
-        match started {
-            Ok(()) => {
-                self.child = Some(child);
-                Ok(())
-            }
-            Err(why) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(why)
-            }
-        }
+        prove_listening(&mut child, &[self.port], WAIT, || match self.info_field("process_id") {
+            Some(answering) if answering == pid => Ok(()),
+            Some(answering) => Err(format!("answered by another server (PID {answering})")),
+            None => Err("no answer".to_owned()),
+        })
+        .map_err(|why| match why {
+            super::Unproven::Exited(status) => format!("exited ({status}): the port is taken"),
+            other => other.to_string(),
+        })?;
+        self.child = Some(child);
+        Ok(())
     }
 
     /// Kills the server (SIGKILL, as a crash) and waits for it to exit.
@@ -83,14 +61,9 @@ impl RedisServer {
         }
     }
 
-    /// SIGSTOP (`pause`) or SIGCONT (`resume`) to this server, by its own PID: a hung Redis that
-    /// keeps its connections open.
+    /// SIGSTOP to this server, by its own PID: a hung Redis that keeps its connections open.
     pub fn pause(&self) {
         self.signal("-STOP");
-    }
-
-    pub fn resume(&self) {
-        self.signal("-CONT");
     }
 
     fn signal(&self, signal: &str) {

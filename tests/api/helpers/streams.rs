@@ -144,3 +144,17 @@ pub fn record(mut ws: WsClient) -> (std::rc::Rc<std::cell::RefCell<Seen>>, tokio
     });
     (seen, task)
 }
+
+/// Waits (bounded by `within`) until `complete` holds, without failing (the caller's checks
+/// report what is missing), then a quiet spell of `settle` in which a late duplicate would
+/// show. Returns when everything was in (or the bound passed).
+pub async fn settle_after(
+    within: Duration,
+    settle: Duration,
+    mut complete: impl FnMut() -> bool,
+) -> std::time::Instant {
+    let _ = super::poll(within, async || if complete() { Ok(()) } else { Err(()) }).await;
+    let all_in = std::time::Instant::now();
+    actix_web::rt::time::sleep(settle).await;
+    all_in
+}

@@ -42,13 +42,22 @@ pub async fn wait_until(what: &str, within: Duration, mut condition: impl AsyncF
 }
 
 /// `poll_every` for code off the runtime (plain threads, `Drop`): blocks the calling thread.
-pub fn poll_blocking<T, E>(within: Duration, mut probe: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+pub fn poll_blocking<T, E>(within: Duration, probe: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    poll_blocking_every(POLL, within, probe)
+}
+
+/// `poll_blocking`, re-checking every `every`.
+pub fn poll_blocking_every<T, E>(
+    every: Duration,
+    within: Duration,
+    mut probe: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let deadline = Instant::now() + within;
     loop {
         let last = probe();
         if last.is_ok() || Instant::now() >= deadline {
             return last;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(every);
     }
 }

@@ -1,0 +1,9 @@
+//! Abuse costs the abuser: limits per user, per node and across nodes, floods closed, refusals
+//! before reading, hostile frames fuzzed, memory bounded by bytes.
+
+mod bounded_memory;
+mod cluster_limits;
+mod early_refusal;
+mod floods;
+mod limits;
+mod ws_fuzz;

@@ -1,0 +1,6 @@
+//! The WebSocket API of SPEC §5 on one node: the frame contract, live push and replay, and the
+//! test page's JS client in a real browser.
+
+mod browser;
+mod frames;
+mod push;
