@@ -202,16 +202,23 @@ pub fn fn_items(file: &SourceFile) -> Vec<FnItem> {
     items
 }
 
+/// Nothing, or a visibility (`pub`, `pub(crate)`, `pub(super)`, …).
+fn is_visibility(text: &str) -> bool {
+    text.is_empty() || text == "pub" || (text.starts_with("pub(") && text.ends_with(')'))
+}
+
 /// `code` with each `#[cfg(test)] mod NAME { … }` blanked (unit tests are not part of the
 /// module's dependencies).
 pub fn without_test_modules(code: &str) -> String {
     let mut out = code.to_owned();
     for (at, _) in code.match_indices("#[cfg(test)]") {
         let after = code[at + "#[cfg(test)]".len()..].trim_start();
-        let Some(decl) = after.strip_prefix("mod ") else { continue };
-        let decl_at = code.len() - after.len();
+        // `mod tests`, or with a visibility: `pub mod`, `pub(crate) mod`.
+        let Some(mod_at) = after.find("mod ").filter(|n| is_visibility(after[..*n].trim_end())) else { continue };
+        let decl = &after[mod_at + 4..];
+        let decl_at = code.len() - decl.len();
         let Some(open) = decl.find(['{', ';']).filter(|n| decl.as_bytes()[*n] == b'{') else { continue };
-        let open = decl_at + 4 + open;
+        let open = decl_at + open;
         if let Some(close) = matching_brace(code, open) {
             let spaces: String =
                 code.as_bytes()[at..=close].iter().map(|b| if *b == b'\n' { '\n' } else { ' ' }).collect();
