@@ -13,7 +13,8 @@
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
 //!   preferences; `Invalid` when a rule is broken), `StreamPos` (a place in a user's change
 //!   stream), `Principal` and its permissions (`Denied`),
-//!   the list filter (`ListQuery`, parsed once for REST and WebSocket), and the records
+//!   the list filter (`ListQuery`, parsed once for REST and WebSocket), a decoded query string
+//!   (`QueryString`), and the records
 //!   (`domain::records`: `StoredNotification`, `Page`, `Change`, outcomes) that `db` produces and
 //!   `inbox` returns.
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed

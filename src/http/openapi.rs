@@ -2,7 +2,7 @@
 //! each handler carries (`#[utoipa::path]`), the schemas of the types they really send
 //! (`replies`, `event::Notification`, `error::Envelope`) and accept (`requests`), the error
 //! responses (`errors`), the bearer scheme and the responses every operation shares.
-//! `tests/api/openapi.rs` checks that its operations are exactly `http::ROUTES`, and
+//! `tests/api/rest/openapi.rs` checks that its operations are exactly `http::ROUTES`, and
 //! `bench/api_fuzz.sh` checks a live node's replies against it.
 
 use super::errors::{
