@@ -6,7 +6,7 @@ use super::error::DbError;
 use super::models::{now, IdempotencyRow};
 use super::pool::Db;
 use super::schema::idempotency_keys as keys;
-use crate::domain::{IdempotencyKey, StoredReply};
+use crate::domain::{IdempotencyKey, Idempotent, RenderReply, StoredReply};
 use diesel::prelude::*;
 
 /// How long an idempotency key replays its first reply.
@@ -21,6 +21,24 @@ impl Db {
         })
         .await
     }
+}
+
+/// Runs `work` once per key: with a key already claimed, its recorded reply instead; else `work`'s
+/// outcome, its rendered reply recorded under the key in the same transaction. Without a key,
+/// just `work`.
+pub fn once<T>(
+    conn: &mut DbConnection,
+    idempotency: Option<&(IdempotencyKey, RenderReply<T>)>,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<Idempotent<T>> {
+    if let Some(replay) = claim(conn, idempotency.map(|(key, _)| key))? {
+        return Ok(Idempotent::Replay(replay));
+    }
+    let outcome = work(conn)?;
+    if let Some((key, render)) = idempotency {
+        finish(conn, key, &render(&outcome))?;
+    }
+    Ok(Idempotent::Fresh(outcome))
 }
 
 /// Claims the key for this request, or returns the reply recorded by the first one. On

@@ -28,19 +28,15 @@ impl Db {
     ) -> Result<Idempotent<CreateOutcome>, DbError> {
         self.run(move |conn| {
             conn.write_transaction(|conn| {
-                if let Some(replay) = idempotency::claim(conn, idempotency.as_ref().map(|(key, _)| key))? {
-                    return Ok(Idempotent::Replay(replay));
-                }
-                let preference = preferences::preference(conn, new.recipient, new.content.kind)?;
-                let outcome = if preference.enabled {
-                    store(conn, &new, preference.realtime)?
-                } else {
-                    CreateOutcome::Suppressed
-                };
-                if let Some((key, render)) = &idempotency {
-                    idempotency::finish(conn, key, &render(&outcome))?;
-                }
-                Ok(Idempotent::Fresh(outcome))
+                idempotency::once(conn, idempotency.as_ref(), |conn| {
+                    let preference = preferences::preference(conn, new.recipient, new.content.kind)?;
+                    if preference.enabled {
+                        store(conn, &new, preference.realtime)
+                    } else {
+                        Ok(CreateOutcome::Suppressed)
+                    }
+                })
+                .map_err(DbError::from)
             })
         })
         .await
@@ -57,14 +53,8 @@ impl Db {
     ) -> Result<Idempotent<BroadcastOutcome>, DbError> {
         self.run(move |conn| {
             conn.write_transaction(|conn| {
-                if let Some(replay) = idempotency::claim(conn, idempotency.as_ref().map(|(key, _)| key))? {
-                    return Ok(Idempotent::Replay(replay));
-                }
-                let outcome = broadcast(conn, &recipients, sender, &content)?;
-                if let Some((key, render)) = &idempotency {
-                    idempotency::finish(conn, key, &render(&outcome))?;
-                }
-                Ok(Idempotent::Fresh(outcome))
+                idempotency::once(conn, idempotency.as_ref(), |conn| broadcast(conn, &recipients, sender, &content))
+                    .map_err(DbError::from)
             })
         })
         .await
