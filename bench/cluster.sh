@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=herald_bench_cluster_$$
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
+# A secret drawn for this run: one written here would be public (and is refused beyond loopback).
+export JWT_SECRET="$(head -c 32 /dev/urandom | base64)"
 ulimit -n "$(ulimit -Hn)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port); port_a=$(free_port); port_b=$(free_port)

@@ -9,7 +9,8 @@ duration=${2:-10s}
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=herald_bench_$$
 port=${BENCH_PORT:-18080}
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
+# A secret drawn for this run: one written here would be public (and is refused beyond loopback).
+export JWT_SECRET="$(head -c 32 /dev/urandom | base64)"
 cargo build --release -q --bin herald --bin herald-bench
 psql "$admin" -qc "CREATE DATABASE $db"
 DATABASE_URL="${admin%/*}/$db" HERALD_BIND=127.0.0.1:$port RUST_LOG=warn HERALD_DB_POOL_SIZE=${BENCH_POOL:-32} \

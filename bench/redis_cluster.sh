@@ -42,7 +42,8 @@ else
 fi
 admin=${BENCH_ADMIN_URL:-postgres://postgres:herald-ci@127.0.0.1:5432/postgres}
 db=herald_bench_redis_cluster_$$
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
+# A secret drawn for this run: one written here would be public (and is refused beyond loopback).
+export JWT_SECRET="$(head -c 32 /dev/urandom | base64)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/bench-target}
 ulimit -n "$(ulimit -Hn)"
 

@@ -11,7 +11,8 @@ admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 port=${BENCH_PORT:-18083}
 rows=${BENCH_ROWS:-1000}
 sockets=${BENCH_SOCKETS:-20}
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
+# A secret drawn for this run: one written here would be public (and is refused beyond loopback).
+export JWT_SECRET="$(head -c 32 /dev/urandom | base64)"
 cargo build --release -q --bin herald --bin herald-bench
 release=${CARGO_TARGET_DIR:-target}/release
 binaries=("$@")

@@ -13,7 +13,8 @@ rate=${2:-1000}
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=herald_bench_ws_$$
 port=${BENCH_PORT:-18081}
-export JWT_SECRET=bench-secret-0123456789abcdef-0123456789
+# A secret drawn for this run: one written here would be public (and is refused beyond loopback).
+export JWT_SECRET="$(head -c 32 /dev/urandom | base64)"
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q --bin herald --bin herald-bench
 release=${CARGO_TARGET_DIR:-target}/release

@@ -52,6 +52,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// An `Idempotency-Key` (or a frame's `idempotency_key`) first used with another request.
+    #[error("this idempotency key was already used with a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     /// The database (or another dependency) cannot be reached; the cause is logged.
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -144,6 +148,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    IdempotencyKeyReused,
     RateLimited,
     Unavailable,
     InternalError,
@@ -159,6 +164,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -205,6 +211,7 @@ impl From<crate::db::DbError> for ApiError {
         use crate::db::DbError;
         match err {
             DbError::NotFound => ApiError::NotFound,
+            DbError::KeyReused => ApiError::IdempotencyKeyReused,
             DbError::Unavailable { .. } => ApiError::unavailable(err),
             DbError::Failed { .. } => ApiError::internal(err),
         }
@@ -256,6 +263,7 @@ mod tests {
             (ApiError::MethodNotAllowed { allow: "GET" }, 405, "method_not_allowed"),
             (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
             (ApiError::UnsupportedMediaType("x".into()), 415, "unsupported_media_type"),
+            (ApiError::IdempotencyKeyReused, 422, "idempotency_key_reused"),
             (ApiError::RateLimited { retry_after_secs: 1 }, 429, "rate_limited"),
             (ApiError::unavailable("db down"), 503, "unavailable"),
             (ApiError::internal("boom"), 500, "internal_error"),
@@ -279,6 +287,7 @@ mod tests {
         assert!(logged.ends_with("the query failed: division by zero"), "{logged}");
         assert_eq!(ApiError::from(DbError::unavailable("down")).code(), "unavailable");
         assert_eq!(ApiError::from(DbError::NotFound).code(), "not_found");
+        assert_eq!(ApiError::from(DbError::KeyReused).code(), "idempotency_key_reused");
     }
 
     #[test]

@@ -244,17 +244,22 @@ impl ServerFrame<'_> {
     /// The frame as the reply to a request: its `request_id` (a string or number, as sent)
     /// appended when it had one.
     pub fn to_reply(&self, request_id: &Option<Value>) -> ByteString {
-        let mut text = serde_json::to_string(self).unwrap_or_default();
-        if let Some(id) = request_id {
-            if text.ends_with('}') {
-                text.pop();
-                text.push_str(",\"request_id\":");
-                text.push_str(&id.to_string());
-                text.push('}');
-            }
-        }
-        ByteString::from(text)
+        with_request_id(serde_json::to_string(self).unwrap_or_default(), request_id)
     }
+}
+
+/// A serialized frame (a JSON object) with `request_id` appended when there is one: a reply, or a
+/// reply recorded earlier and sent again (an idempotency key's replay).
+pub fn with_request_id(mut text: String, request_id: &Option<Value>) -> ByteString {
+    if let Some(id) = request_id {
+        if text.ends_with('}') {
+            text.pop();
+            text.push_str(",\"request_id\":");
+            text.push_str(&id.to_string());
+            text.push('}');
+        }
+    }
+    ByteString::from(text)
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use crate::broker::Broker;
 use crate::db::batch::CreateBatcher;
 use crate::db::{Db, DbError};
 use crate::domain::{
-    BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxSnapshot, Invalid, ListQuery,
-    NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal, RenderReply,
-    StoredNotification, StreamPos, UserId,
+    request_hash, BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxSnapshot, Invalid,
+    ListQuery, NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal,
+    RenderReply, StoredNotification, StreamPos, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
 use serde_json::{Map, Value};
@@ -29,6 +29,20 @@ pub enum InboxError {
 
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The operation of the WebSocket `send_notification` frame, whose key is its `idempotency_key`
+/// field (REST's are `create` and `broadcast`, from the `Idempotency-Key` header).
+pub const SEND_NOTIFICATION: &str = "send_notification";
+
+/// An idempotency key as an edge received it: the key, the operation it is scoped to (REST
+/// `create` and `broadcast`, WebSocket `send_notification`: each records its own reply, so one
+/// key in two of them names two requests) and how the reply a repeat gets is rendered.
+pub struct Keyed<'a, T> {
+    /// As received; `scoped_key` trims and bounds it.
+    pub key: &'a str,
+    pub operation: &'static str,
+    pub render: RenderReply<T>,
+}
 
 #[derive(Clone)]
 pub struct Inbox {
@@ -74,19 +88,23 @@ impl Inbox {
     }
 
     /// Creates one notification from a request body (`user_id` defaults to the caller). With an
-    /// `Idempotency-Key`, `render` makes the reply a repeat of the key gets.
+    /// idempotency key, a repeat of the same request gets the reply `render` made of the first;
+    /// another request under the key is `DbError::KeyReused`.
     pub async fn create(
         &self,
         caller: Principal,
         body: &Map<String, Value>,
-        idempotency: Option<(&str, RenderReply<CreateOutcome>)>,
+        idempotency: Option<Keyed<'_, CreateOutcome>>,
         origin: Option<SessionId>,
     ) -> Result<Idempotent<CreateOutcome>, InboxError> {
         let new = NewNotification::parse(body, caller.user_id)?;
         caller.ensure_may_notify(new.recipient)?;
         let result = match idempotency {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
-            Some((key, render)) => self.db.create(new, Some((scoped_key(caller, "create", key)?, render))).await?,
+            Some(keyed) => {
+                let key = scoped_key(caller, &keyed, &new.canonical())?;
+                self.db.create(new, Some((key, keyed.render))).await?
+            }
         };
         if let Idempotent::Fresh(CreateOutcome::Created { row, position: Some(position) }) = &result {
             self.publish_notifications(&[(row, *position)], origin).await;
@@ -94,18 +112,23 @@ impl Inbox {
         Ok(result)
     }
 
-    /// Creates the same notification for many users (SPEC §4 broadcast).
+    /// Creates the same notification for many users (SPEC §4 broadcast); idempotency keys as
+    /// for `create`.
     pub async fn broadcast(
         &self,
         caller: Principal,
         body: &Map<String, Value>,
-        idempotency: Option<(&str, RenderReply<BroadcastOutcome>)>,
+        idempotency: Option<Keyed<'_, BroadcastOutcome>>,
     ) -> Result<Idempotent<BroadcastOutcome>, InboxError> {
         caller.ensure_may_broadcast()?;
         let recipients = self.parse_recipients(body)?;
         let content = NotificationContent::parse(body)?;
         let idempotency = match idempotency {
-            Some((key, render)) => Some((scoped_key(caller, "broadcast", key)?, render)),
+            Some(keyed) => {
+                let ids: Vec<i64> = recipients.iter().map(|id| id.get()).collect();
+                let request = serde_json::json!({"recipients": ids, "content": content.canonical()});
+                Some((scoped_key(caller, &keyed, &request)?, keyed.render))
+            }
             None => None,
         };
         let sender = caller.user_id;
@@ -273,11 +296,17 @@ impl Inbox {
     }
 }
 
-/// The caller's key for `operation`, once it is 1 to 255 characters (trimmed).
-fn scoped_key(caller: Principal, operation: &str, key: &str) -> Result<IdempotencyKey, Invalid> {
-    let key = key.trim();
+/// The caller's key for its operation, once it is 1 to 255 characters (trimmed), with the
+/// fingerprint of `request` (the parsed request in its canonical form).
+fn scoped_key<T>(caller: Principal, keyed: &Keyed<'_, T>, request: &Value) -> Result<IdempotencyKey, Invalid> {
+    let key = keyed.key.trim();
     if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(Invalid::new("Idempotency-Key", format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
+        let field = if keyed.operation == SEND_NOTIFICATION { "idempotency_key" } else { "Idempotency-Key" };
+        return Err(Invalid::new(field, format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
     }
-    Ok(IdempotencyKey { caller: caller.user_id, scoped_key: format!("{operation}:{key}") })
+    Ok(IdempotencyKey {
+        caller: caller.user_id,
+        scoped_key: format!("{}:{key}", keyed.operation),
+        request_hash: request_hash(request),
+    })
 }

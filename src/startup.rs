@@ -316,6 +316,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
             .app_data(data.rest_limiter.clone())
             .app_data(data.dev_tokens.clone())
             .wrap(middleware::from_fn(http::record_request))
+            .wrap(http::security_headers())
             .configure(|cfg| http::configure(cfg, limits, with_ops))
             .default_service(web::to(http::not_found))
     })

@@ -100,6 +100,8 @@ fn check_content(content: &NotificationContent, body: &Map<String, Value>) {
         let url = url::Url::parse(link).expect("link is a URL");
         assert!(matches!(url.scheme(), "http" | "https"), "{body:?}");
         assert!(url.host_str().is_some_and(|h| !h.is_empty()), "{body:?}");
+        assert!(url.username().is_empty() && url.password().is_none(), "no user-info: {body:?}");
+        assert_eq!(url.as_str(), link, "stored normalized: {body:?}");
     } else {
         assert!(body.get("link").is_none_or(Value::is_null), "{body:?}");
     }

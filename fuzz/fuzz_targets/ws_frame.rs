@@ -76,7 +76,7 @@ fn check(text: &str) {
                     );
                     let field = bad.error.field().expect("a validation error names its field");
                     assert!(
-                        ["request_id", "type", "limit", "before", "unread", "notification_id", "since", "token"]
+                        ["request_id", "type", "limit", "before", "unread", "notification_id", "since", "token", "idempotency_key"]
                             .contains(&field),
                         "unexpected field {field:?}: {text:?}"
                     );
@@ -111,9 +111,13 @@ fn check_frame(kind: &str, frame: &ClientFrame, text: &str) {
             "delete_notification"
         }
         ClientFrame::MarkAllRead => "mark_all_read",
-        ClientFrame::SendNotification { body } => {
+        ClientFrame::SendNotification { body, idempotency_key } => {
             assert!(!body.contains_key("type"), "the frame's type is not the notification's: {text:?}");
             assert!(!body.contains_key("request_id"), "{text:?}");
+            assert!(!body.contains_key("idempotency_key"), "the key is not content: {text:?}");
+            let value: Value = serde_json::from_str(text).expect("a parsed frame is JSON");
+            let sent = value.get("idempotency_key").and_then(Value::as_str);
+            assert_eq!(idempotency_key.as_deref(), sent, "{text:?}");
             "send_notification"
         }
         ClientFrame::GetUnreadCount => "get_unread_count",

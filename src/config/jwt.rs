@@ -70,7 +70,7 @@ pub fn read(reader: &mut Reader) -> JwtConfig {
     }
 }
 
-fn random_secret() -> String {
+pub(super) fn random_secret() -> String {
     use rand::Rng;
     let bytes: [u8; 32] = rand::thread_rng().gen();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

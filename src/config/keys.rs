@@ -1,5 +1,6 @@
 //! Which token keys and secrets a node accepts: the algorithm, an HS256 secret's strength
-//! (length, no published placeholder) and a PEM public key's type and size for RS256/ES256.
+//! (length, no published placeholder, no secret committed to this repository beyond loopback)
+//! and a PEM public key's type and size for RS256/ES256.
 //! `Config` checks them at start; `auth::jwt` builds its verifying key with `public_key`.
 //! Reading the variables is not here (see `jwt`).
 
@@ -14,6 +15,23 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// are public, so anyone could mint `is_staff` tokens for a node using one: such a node refuses
 /// to start. Add any new example here.
 pub const PLACEHOLDER_SECRETS: &[&str] = &["change-me-to-a-long-random-secret"];
+
+/// Every other `JWT_SECRET` value of 32 bytes or more committed to this repository: the test
+/// helpers', the unit tests' and the one the benchmarks used before they drew a random secret per
+/// run. Tests start nodes with them on loopback, as the generated development secret serves on
+/// loopback only; a node bound to any other address refuses them (`Config::check_serving`), for
+/// anyone who reads this repository could mint tokens with them. `tests/api/ops/secrets.rs`
+/// finds every `JWT_SECRET` value in the repository and fails until it is listed here.
+pub const COMMITTED_SECRETS: &[&str] = &[
+    "herald-test-secret-0123456789abcdef",
+    "bench-secret-0123456789abcdef-0123456789",
+    "0123456789abcdef-secret-0123456789abcdef",
+];
+
+/// True for a secret committed to this repository (`COMMITTED_SECRETS`).
+pub fn is_committed(secret: &str) -> bool {
+    COMMITTED_SECRETS.iter().any(|committed| secret.eq_ignore_ascii_case(committed))
+}
 
 /// The smallest RSA modulus accepted for RS256 (NIST SP 800-131A: shorter keys are disallowed).
 pub const MIN_RSA_KEY_BITS: usize = 2048;

@@ -13,7 +13,7 @@ pub mod vars;
 
 pub use database::{BadDatabaseUrl, DatabaseUrl};
 pub use jwt::{JwtConfig, Secret};
-pub use keys::{JwtAlgorithm, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
+pub use keys::{JwtAlgorithm, COMMITTED_SECRETS, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
 pub use reader::{ConfigError, Problem};
 pub use redis::RedisTarget;
 pub use vars::{EnvVar, ENV_VARS};
@@ -80,6 +80,11 @@ pub enum ServingRefusal {
          mint tokens; set JWT_SECRET (e.g. `openssl rand -hex 32`) or bind 127.0.0.1"
     )]
     DevelopmentSecret(SocketAddr),
+    #[error(
+        "this secret is committed to Herald's repository, for tests on loopback only: anyone could mint \
+         tokens for a node on HERALD_BIND ({0}); use a random secret, e.g. `openssl rand -hex 32`"
+    )]
+    CommittedSecret(SocketAddr),
     #[error("a fault switch for tests, refused on a non-loopback HERALD_BIND ({0})")]
     FaultSwitch(SocketAddr),
 }
@@ -139,10 +144,15 @@ impl Config {
     /// What `from_lookup` cannot refuse, because `migrate`, `prune` and `token` read the same
     /// variables (and the image sets `HERALD_BIND=0.0.0.0:8000`) without serving: a node without
     /// `JWT_SECRET` (HS256) would run on a random development secret and mint staff tokens for
-    /// anyone who reaches it, so it may serve on a loopback address only.
+    /// anyone who reaches it, so it may serve on a loopback address only; so may a node whose
+    /// `JWT_SECRET` is committed to this repository (`keys::COMMITTED_SECRETS`, the tests').
     pub fn check_serving(&self) -> Result<(), ConfigError> {
         if self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated && !is_loopback(self.bind) {
             return Err(Problem::new(&JWT_SECRET, ServingRefusal::DevelopmentSecret(self.bind)).into());
+        }
+        let committed = self.jwt.algorithm == JwtAlgorithm::Hs256 && keys::is_committed(&self.jwt.secret.0);
+        if committed && !is_loopback(self.bind) {
+            return Err(Problem::new(&JWT_SECRET, ServingRefusal::CommittedSecret(self.bind)).into());
         }
         if self.hang_before_publish && !is_loopback(self.bind) {
             let refusal = ServingRefusal::FaultSwitch(self.bind);

@@ -11,6 +11,11 @@ fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_lookup(|k| map.get(k).cloned())
 }
 
+/// A secret drawn for this run: one written here would be committed, and refused beyond loopback.
+fn random_secret() -> String {
+    super::jwt::random_secret()
+}
+
 #[test]
 fn redis_is_one_server_or_a_cluster_named_by_its_seeds_never_both() {
     let one = config(&[("REDIS_URL", "redis://r:6379/0")]).expect("valid");
@@ -67,8 +72,9 @@ fn database_urls_pick_the_backend_and_debug_hides_passwords() {
     assert!(!format!("{:?}", pg).contains("hunter2"));
     let lite = config(&[("DATABASE_URL", "sqlite:///tmp/x.db")]).expect("valid");
     assert_eq!(lite.database, DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db")));
-    let secret = config(&[("JWT_SECRET", "0123456789abcdef-secret-0123456789abcdef")]).expect("valid");
-    assert!(!format!("{:?}", secret).contains("0123456789abcdef"));
+    let drawn = random_secret();
+    let secret = config(&[("JWT_SECRET", &drawn)]).expect("valid");
+    assert!(!format!("{:?}", secret).contains(&drawn[..16]));
     assert!(!secret.uses_development_secret());
 }
 
@@ -139,9 +145,24 @@ fn a_development_secret_serves_on_loopback_only() {
         let err = cfg.check_serving().expect_err(bind);
         assert_eq!(err.to_string().lines().count(), 1, "{err}");
         assert!(err.to_string().contains("JWT_SECRET") && err.to_string().contains(bind), "{err}");
-        let secret = "0123456789abcdef-secret-0123456789abcdef";
-        let cfg = config(&[("HERALD_BIND", bind), ("JWT_SECRET", secret)]).expect("valid");
+        let secret = random_secret();
+        let cfg = config(&[("HERALD_BIND", bind), ("JWT_SECRET", &secret)]).expect("valid");
         cfg.check_serving().unwrap_or_else(|err| panic!("{bind} with a secret: {err}"));
+    }
+}
+
+#[test]
+fn a_secret_committed_to_the_repository_serves_on_loopback_only() {
+    for secret in COMMITTED_SECRETS {
+        let cfg = config(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_SECRET", secret)]).expect("valid");
+        cfg.check_serving().unwrap_or_else(|err| panic!("tests serve on loopback: {err}"));
+        for bind in ["0.0.0.0:8000", "[::]:8000", "10.0.0.5:8000"] {
+            let shouted = secret.to_ascii_uppercase();
+            let cfg = config(&[("HERALD_BIND", bind), ("JWT_SECRET", &shouted)]).expect("other commands may run");
+            let err = cfg.check_serving().expect_err(bind).to_string();
+            assert!(err.starts_with("invalid configuration: JWT_SECRET: ") && err.contains(bind), "{err}");
+            assert!(err.contains("committed") && !err.to_ascii_uppercase().contains(&shouted), "{err}");
+        }
     }
 }
 

@@ -94,8 +94,9 @@ pub const JWT_SECRET: EnvVar = EnvVar {
     name: "JWT_SECRET",
     default: "",
     doc: "HS256 secret shared with the token issuer: at least 32 bytes, e.g. `openssl rand -hex 32`; placeholders \
-         from this repository are refused. Unset: only on a loopback `HERALD_BIND`, a random development secret \
-         is generated and a development token printed.",
+         from this repository are refused, and secrets committed to it (the tests') beyond a loopback \
+         `HERALD_BIND`. Unset: only on a loopback `HERALD_BIND`, a random development secret is generated and a \
+         development token printed.",
 };
 
 pub const JWT_ALGORITHM: EnvVar = EnvVar {

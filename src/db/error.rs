@@ -13,6 +13,9 @@ pub enum DbError {
     /// The row asked for does not exist (or is not the caller's).
     #[error("not found")]
     NotFound,
+    /// The idempotency key was first used with a different request: nothing was done.
+    #[error("this idempotency key was used with a different request")]
+    KeyReused,
     /// The database cannot answer now: unreachable, gone mid-request, hung past the bound,
     /// a pool wait or a statement or lock timeout.
     #[error("the database is unavailable: {reason}")]

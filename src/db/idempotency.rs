@@ -23,14 +23,14 @@ impl Db {
     }
 }
 
-/// Runs `work` once per key: with a key already claimed, its recorded reply instead; else `work`'s
-/// outcome, its rendered reply recorded under the key in the same transaction. Without a key,
-/// just `work`.
+/// Runs `work` once per key: with a key already claimed, its recorded reply instead (or
+/// `DbError::KeyReused` when the key came with another request); else `work`'s outcome, its
+/// rendered reply recorded under the key in the same transaction. Without a key, just `work`.
 pub fn once<T>(
     conn: &mut DbConnection,
     idempotency: Option<&(IdempotencyKey, RenderReply<T>)>,
     work: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
-) -> QueryResult<Idempotent<T>> {
+) -> Result<Idempotent<T>, DbError> {
     if let Some(replay) = claim(conn, idempotency.map(|(key, _)| key))? {
         return Ok(Idempotent::Replay(replay));
     }
@@ -41,10 +41,11 @@ pub fn once<T>(
     Ok(Idempotent::Fresh(outcome))
 }
 
-/// Claims the key for this request, or returns the reply recorded by the first one. On
-/// PostgreSQL a concurrent repeat blocks on the first one's uncommitted insert and then sees its
-/// reply; SQLite serializes the two transactions outright.
-pub fn claim(conn: &mut DbConnection, key: Option<&IdempotencyKey>) -> QueryResult<Option<StoredReply>> {
+/// Claims the key for this request, or returns the reply recorded by the first one when it came
+/// with the same request (`request_hash`), else `DbError::KeyReused`. On PostgreSQL a concurrent
+/// repeat blocks on the first one's uncommitted insert and then sees its reply; SQLite serializes
+/// the two transactions outright.
+pub fn claim(conn: &mut DbConnection, key: Option<&IdempotencyKey>) -> Result<Option<StoredReply>, DbError> {
     let Some(key) = key else { return Ok(None) };
     let now = now();
     let row = IdempotencyRow {
@@ -53,6 +54,7 @@ pub fn claim(conn: &mut DbConnection, key: Option<&IdempotencyKey>) -> QueryResu
         response_status: 0,
         response_body: String::new(),
         created_at: now,
+        request_hash: key.request_hash.clone(),
     };
     if conn.execute_typed(diesel::insert_into(keys::table).values(row).on_conflict_do_nothing())? == 1 {
         return Ok(None);
@@ -60,12 +62,21 @@ pub fn claim(conn: &mut DbConnection, key: Option<&IdempotencyKey>) -> QueryResu
     let expired_before = now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
     let this_key = keys::table.filter(keys::caller_id.eq(key.caller.get())).filter(keys::key.eq(&key.scoped_key));
     let reclaimed = diesel::update(this_key.filter(keys::created_at.lt(expired_before)))
-        .set((keys::response_status.eq(0), keys::response_body.eq(""), keys::created_at.eq(now)))
+        .set((
+            keys::response_status.eq(0),
+            keys::response_body.eq(""),
+            keys::created_at.eq(now),
+            keys::request_hash.eq(&key.request_hash),
+        ))
         .execute(conn)?;
     if reclaimed == 1 {
         return Ok(None);
     }
     let row = this_key.select(IdempotencyRow::as_select()).first(conn)?;
+    // '' : claimed before requests were fingerprinted; replayed as then.
+    if !row.request_hash.is_empty() && row.request_hash != key.request_hash {
+        return Err(DbError::KeyReused);
+    }
     Ok(Some(StoredReply { status: u16::try_from(row.response_status).unwrap_or(500), body: row.response_body }))
 }
 

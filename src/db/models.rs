@@ -90,6 +90,8 @@ pub struct IdempotencyRow {
     pub response_status: i32,
     pub response_body: String,
     pub created_at: NaiveDateTime,
+    /// `IdempotencyKey::request_hash` of the request that claimed the key ('' before it existed).
+    pub request_hash: String,
 }
 
 #[cfg(test)]

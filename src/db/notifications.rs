@@ -36,7 +36,6 @@ impl Db {
                         Ok(CreateOutcome::Suppressed)
                     }
                 })
-                .map_err(DbError::from)
             })
         })
         .await
@@ -54,7 +53,6 @@ impl Db {
         self.run(move |conn| {
             conn.write_transaction(|conn| {
                 idempotency::once(conn, idempotency.as_ref(), |conn| broadcast(conn, &recipients, sender, &content))
-                    .map_err(DbError::from)
             })
         })
         .await

@@ -41,6 +41,7 @@ diesel::table! {
         response_status -> Integer,
         response_body -> Text,
         created_at -> Timestamp,
+        request_hash -> Text,
     }
 }
 

@@ -20,7 +20,7 @@ pub struct NotificationContent {
     pub message: String,
     /// A JSON object, serialized (at most 16 KiB).
     pub data: String,
-    /// An absolute http(s) URL.
+    /// An absolute http(s) URL without user-info, normalized by the `url` crate.
     pub link: Option<String>,
 }
 
@@ -43,7 +43,27 @@ impl NewNotification {
     }
 }
 
+impl NewNotification {
+    /// The request in a canonical form (what `records::request_hash` fingerprints): every field
+    /// as parsed, so bodies that differ only in spelling give the same form.
+    pub fn canonical(&self) -> Value {
+        serde_json::json!({"recipient": self.recipient.get(), "content": self.content.canonical()})
+    }
+}
+
 impl NotificationContent {
+    /// The content in a canonical form (see `NewNotification::canonical`); `data` is the
+    /// serialized object, its keys sorted.
+    pub fn canonical(&self) -> Value {
+        serde_json::json!({
+            "type": self.kind.as_str(),
+            "title": self.title,
+            "message": self.message,
+            "data": self.data,
+            "link": self.link,
+        })
+    }
+
     pub fn parse(body: &Map<String, Value>) -> Result<Self, Invalid> {
         let kind = parse_kind(body)?;
         let title = match body.get("title") {
@@ -138,17 +158,29 @@ fn refuse_nul(field: &'static str, text: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// An absolute http(s) URL without user-info, stored as `url` normalizes it (percent-encoded,
+/// lowercase scheme and host): what clients get back is always a well-formed URL, never the
+/// characters as typed (a `"` or `<` cannot break out of an attribute that shows it).
 fn parse_link(raw: &str) -> Result<String, Invalid> {
     let link = raw.trim();
     refuse_nul("link", link)?;
+    let too_long = || Invalid::new("link", format!("must be at most {MAX_LINK_CHARS} characters"));
     if link.chars().count() > MAX_LINK_CHARS {
-        return Err(Invalid::new("link", format!("must be at most {MAX_LINK_CHARS} characters")));
+        return Err(too_long());
     }
     let parsed = url::Url::parse(link).map_err(|_| Invalid::new("link", "must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(Invalid::new("link", "must be an absolute http(s) URL"));
     }
-    Ok(link.to_owned())
+    // `https://bank.test@evil.test/` reads as bank.test and leads to evil.test.
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Invalid::new("link", "must not contain a user name or password (`user@`)"));
+    }
+    let normalized: String = parsed.into();
+    if normalized.len() > MAX_LINK_CHARS {
+        return Err(too_long());
+    }
+    Ok(normalized)
 }
 
 #[cfg(test)]
@@ -203,6 +235,22 @@ mod tests {
         for bad in ["/relative", "https://e.com/\u{0}", "ftp://e.com/x", "javascript:alert(1)", "https://", "e.com"] {
             assert_eq!(field_of(json!({"title": "t", "link": bad})), "link", "{bad}");
         }
+    }
+
+    #[test]
+    fn links_are_stored_normalized_and_refused_with_user_info() {
+        let link = |raw: &str| parse(json!({"title": "t", "link": raw})).map(|n| n.content.link);
+        assert_eq!(
+            link("https://x.test/\"><img src=x onerror=alert(1)>").expect("valid"),
+            Some("https://x.test/%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E".to_owned())
+        );
+        assert_eq!(link(" HTTPS://Example.COM ").expect("valid"), Some("https://example.com/".to_owned()));
+        for bad in ["https://bank.test@evil.test/", "https://user:pw@e.com/", "http://:pw@e.com/"] {
+            assert_eq!(field_of(json!({"title": "t", "link": bad})), "link", "{bad}");
+        }
+        // Percent-encoding may lengthen a link past the limit: the stored form is what counts.
+        let quotes = format!("https://e.com/{}", "\"".repeat(MAX_LINK_CHARS - 14));
+        assert_eq!(field_of(json!({"title": "t", "link": quotes})), "link");
     }
 
     #[test]

@@ -71,11 +71,22 @@ pub struct StoredReply {
 /// takes keys (REST) chooses it, so a repeat of the key gets the first reply byte for byte.
 pub type RenderReply<T> = fn(&T) -> StoredReply;
 
-/// A caller's idempotency key, scoped to one operation.
+/// A caller's idempotency key, scoped to one operation, with the request it comes with.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
     pub caller: UserId,
+    /// `operation:key`: the same key names different requests in different operations.
     pub scoped_key: String,
+    /// SHA-256 (hex) of the request's canonical form (`request_hash`): a repeat of the key must
+    /// carry the same request.
+    pub request_hash: String,
+}
+
+/// The SHA-256 (hex) of `request`'s JSON: the fingerprint of a parsed request, so two bodies
+/// that parse to the same request (whitespace, key order, `type` or `notification_type`) match.
+pub fn request_hash(request: &serde_json::Value) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(request.to_string().as_bytes()))
 }
 
 /// A fresh result, or the reply of the first request with the same idempotency key.

@@ -94,6 +94,21 @@ impl<'s> ToResponse<'s> for UnsupportedMediaType {
     }
 }
 
+pub struct IdempotencyKeyReused;
+
+impl<'s> ToResponse<'s> for IdempotencyKeyReused {
+    fn response() -> (&'s str, RefOr<Response>) {
+        (
+            "IdempotencyKeyReused",
+            error_response(
+                "`idempotency_key_reused`: this `Idempotency-Key` was used in the last 24 hours with a\ndifferent \
+                 request (recipients or content); nothing was done. Use a new key for a new request.",
+                vec![],
+            ),
+        )
+    }
+}
+
 pub struct RateLimited;
 
 impl<'s> ToResponse<'s> for RateLimited {

@@ -1,10 +1,12 @@
-//! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), one file per
-//! resource (`notifications`, `preferences`, `ops`, `static_files`), the reply and request types
-//! (`replies`, `requests`, `errors`) and the OpenAPI document built from them (`openapi`).
+//! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), the security
+//! headers of every reply (`headers`), one file per resource (`notifications`, `preferences`,
+//! `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
+//! OpenAPI document built from them (`openapi`).
 //! Handlers parse, call `inbox`, and shape the reply; nothing else.
 
 mod body;
 mod errors;
+mod headers;
 mod notifications;
 pub mod openapi;
 mod ops;
@@ -15,6 +17,7 @@ mod routes;
 pub mod static_files;
 
 pub use body::BodyLimits;
+pub use headers::{security_headers, SECURITY_HEADERS};
 pub use notifications::parse_list_query;
 pub use routes::{configure, configure_ops, not_found, Listener, Route, ROUTES};
 

@@ -2,7 +2,7 @@
 //! unread-count and broadcast.
 
 use super::body::{stored_reply, JsonObject};
-use super::errors::{BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType};
+use super::errors::{BadRequest, Forbidden, IdempotencyKeyReused, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use super::replies::{
     BroadcastCreated, Deleted, MarkedAllRead, NotificationCreated, NotificationList, NotificationWithCount, Suppressed,
     SuppressedReason, UnreadCount,
@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::event::Notifications;
-use crate::inbox::Inbox;
+use crate::inbox::{Inbox, Keyed};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -74,8 +74,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 
 /// Create a notification.
 ///
-/// A repeat with the same `Idempotency-Key` from the same caller within 24 hours returns the
-/// first reply and creates nothing.
+/// A repeat with the same `Idempotency-Key` and the same request from the same caller within 24
+/// hours returns the first reply and creates nothing; the same key with a different request is
+/// 422 `idempotency_key_reused`.
 #[utoipa::path(
     post,
     path = "/auth/notifications/create/",
@@ -95,6 +96,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
         (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = IdempotencyKeyReused),
     )
 )]
 pub async fn create_notification(
@@ -104,7 +106,8 @@ pub async fn create_notification(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let reply = match inbox.create(caller, &body, key.map(|key| (key, create_reply as _)), None).await? {
+    let keyed = key.map(|key| Keyed { key, operation: "create", render: create_reply as _ });
+    let reply = match inbox.create(caller, &body, keyed, None).await? {
         Idempotent::Fresh(outcome) => create_reply(&outcome),
         Idempotent::Replay(reply) => reply,
     };
@@ -112,7 +115,7 @@ pub async fn create_notification(
 }
 
 /// Create the same notification for many users (staff or `notifications:send`), in one
-/// transaction.
+/// transaction. `Idempotency-Key` as for create.
 #[utoipa::path(
     post,
     path = "/auth/notifications/broadcast/",
@@ -126,6 +129,7 @@ pub async fn create_notification(
         (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = IdempotencyKeyReused),
     )
 )]
 pub async fn broadcast_notification(
@@ -136,7 +140,8 @@ pub async fn broadcast_notification(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let reply = match inbox.broadcast(caller, &body, key.map(|key| (key, broadcast_reply as _))).await? {
+    let keyed = key.map(|key| Keyed { key, operation: "broadcast", render: broadcast_reply as _ });
+    let reply = match inbox.broadcast(caller, &body, keyed).await? {
         Idempotent::Fresh(outcome) => broadcast_reply(&outcome),
         Idempotent::Replay(reply) => reply,
     };

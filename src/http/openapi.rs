@@ -6,8 +6,8 @@
 //! `bench/api_fuzz.sh` checks a live node's replies against it.
 
 use super::errors::{
-    BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited, Unauthorized, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, Forbidden, IdempotencyKeyReused, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+    Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use super::{notifications, ops, preferences};
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
@@ -56,6 +56,7 @@ pub const BEARER: &str = "bearer";
             MethodNotAllowed,
             PayloadTooLarge,
             UnsupportedMediaType,
+            IdempotencyKeyReused,
             RateLimited,
             Unavailable
         )
@@ -160,6 +161,7 @@ mod tests {
                 | ApiError::MethodNotAllowed { .. }
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::UnsupportedMediaType(_)
+                | ApiError::IdempotencyKeyReused
                 | ApiError::RateLimited { .. }
                 | ApiError::Unavailable(_)
                 | ApiError::Internal(_) => err.clone(),
@@ -175,6 +177,7 @@ mod tests {
             ApiError::MethodNotAllowed { allow: "GET" },
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType(String::new()),
+            ApiError::IdempotencyKeyReused,
             ApiError::RateLimited { retry_after_secs: 1 },
             ApiError::unavailable(""),
             ApiError::internal(""),

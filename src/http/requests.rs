@@ -106,9 +106,10 @@ impl IntoParams for IdempotencyKey {
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
             .description(Some(
-                "1 to 255 printable ASCII characters or tabs (trimmed). A repeat with the same key from\n\
-                 the same caller within 24 hours returns the first reply and creates nothing, also when the\n\
-                 repeats arrive at the same time.",
+                "1 to 255 printable ASCII characters or tabs (trimmed). A repeat with the same key and the\n\
+                 same request from the same caller within 24 hours returns the first reply and creates\n\
+                 nothing, also when the repeats arrive at the same time; the same key with a different\n\
+                 request (recipients or content as parsed) is 422 `idempotency_key_reused`.",
             ))
             .required(Required::False)
             .schema(Some(key));

@@ -55,6 +55,8 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/ws/notifications/", Listener::Main, |r| r.to(crate::ws::connect)),
         route(Method::GET, "/", Listener::Main, |r| r.to(static_files::index)),
         route(Method::GET, "/static/herald.js", Listener::Main, |r| r.to(static_files::herald_js)),
+        route(Method::GET, "/static/test-page.js", Listener::Main, |r| r.to(static_files::test_page_js)),
+        route(Method::GET, "/static/test-page.css", Listener::Main, |r| r.to(static_files::test_page_css)),
         route(Method::GET, "/dev/token", Listener::Main, |r| r.to(static_files::dev_token)),
         route(Method::GET, "/openapi.json", Listener::Main, |r| r.to(openapi::openapi_json)),
         route(Method::GET, "/healthz", Listener::Both, |r| r.to(ops::healthz)),

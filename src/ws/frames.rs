@@ -4,10 +4,10 @@
 
 use super::protocol::{self, ClientFrame, Request};
 use super::socket::{Socket, Stop};
-use crate::domain::{CreateOutcome, Idempotent};
+use crate::domain::{CreateOutcome, Idempotent, StoredReply};
 use crate::error::ApiError;
-use crate::event::{Notifications, ServerFrame};
-use crate::inbox::InboxError;
+use crate::event::{with_request_id, Notifications, ServerFrame};
+use crate::inbox::{InboxError, Keyed, SEND_NOTIFICATION};
 use actix_ws::AggregatedMessage;
 use serde_json::Value;
 
@@ -88,16 +88,18 @@ impl Socket {
                 let unread_count = inbox.delete(me, id, origin).await?;
                 ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count }
             }
-            ClientFrame::SendNotification { body } => match inbox.create(me, &body, None, origin).await? {
-                Idempotent::Fresh(CreateOutcome::Created { row, .. }) => {
-                    let frame = ServerFrame::NotificationSent { notification: (&row).into() };
-                    return self.reply(&frame, request_id).await.map_err(Handled::Stop);
-                }
-                Idempotent::Fresh(CreateOutcome::Suppressed) => {
-                    ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" }
-                }
-                Idempotent::Replay(_) => return Err(Handled::Failed(ApiError::internal("replay without a key"))),
-            },
+            ClientFrame::SendNotification { body, idempotency_key } => {
+                let keyed = idempotency_key.as_deref().map(|key| Keyed {
+                    key,
+                    operation: SEND_NOTIFICATION,
+                    render: sent_reply as _,
+                });
+                let text = match inbox.create(me, &body, keyed, origin).await? {
+                    Idempotent::Fresh(outcome) => sent_reply(&outcome).body,
+                    Idempotent::Replay(first) => first.body,
+                };
+                return self.send(with_request_id(text, request_id)).await.map_err(Handled::Stop);
+            }
             ClientFrame::GetUnreadCount => ServerFrame::UnreadCount { unread_count: inbox.unread_count(me).await? },
             ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
             ClientFrame::Ping => ServerFrame::Pong,
@@ -120,4 +122,14 @@ impl Socket {
             .unwrap_or_default();
         Ok(ServerFrame::TokenRefreshed { expires_at })
     }
+}
+
+/// The reply to `send_notification` without its `request_id`: recorded under the frame's
+/// `idempotency_key`, so a repeat (on this socket or a later one) gets the first reply again.
+fn sent_reply(outcome: &CreateOutcome) -> StoredReply {
+    let frame = match outcome {
+        CreateOutcome::Created { row, .. } => ServerFrame::NotificationSent { notification: row.into() },
+        CreateOutcome::Suppressed => ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" },
+    };
+    StoredReply { status: 200, body: frame.to_text().to_string() }
 }

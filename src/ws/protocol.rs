@@ -10,15 +10,30 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {
-    GetNotifications { query: ListQuery },
-    MarkRead { id: NotificationId },
+    GetNotifications {
+        query: ListQuery,
+    },
+    MarkRead {
+        id: NotificationId,
+    },
     MarkAllRead,
-    DeleteNotification { id: NotificationId },
-    SendNotification { body: Map<String, Value> },
+    DeleteNotification {
+        id: NotificationId,
+    },
+    /// `idempotency_key`: a repeat with the same key and request gets the first reply again and
+    /// creates nothing (a client retrying after a dropped socket).
+    SendNotification {
+        body: Map<String, Value>,
+        idempotency_key: Option<String>,
+    },
     GetUnreadCount,
-    Sync { since: i64 },
+    Sync {
+        since: i64,
+    },
     Ping,
-    RefreshToken { token: String },
+    RefreshToken {
+        token: String,
+    },
 }
 
 /// A parsed frame and the `request_id` to echo (a string or a number, as sent).
@@ -73,7 +88,12 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
         "send_notification" => {
             // `type` names the frame here; the notification's type is `notification_type`.
             body.remove("type");
-            ClientFrame::SendNotification { body }
+            let idempotency_key = match body.remove("idempotency_key") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(key)) => Some(key),
+                Some(_) => return Err(bad(ApiError::validation("idempotency_key", "must be a string"))),
+            };
+            ClientFrame::SendNotification { body, idempotency_key }
         }
         "get_unread_count" => ClientFrame::GetUnreadCount,
         "sync" => {

@@ -229,6 +229,52 @@ async fn node_under_socket(nginx: &Nginx, nodes: &[TestApp]) -> usize {
     ports.iter().position(|p| *p == port).expect("a node port")
 }
 
+/// `GET url` with curl (trusting the test's certificate): the status and the response headers,
+/// names lowercased, in order.
+async fn curl_headers(nginx: &Nginx, url: String) -> (u16, Vec<(String, String)>) {
+    let cert = nginx.cert().display().to_string();
+    let args = ["-sS", "--max-time", "10", "--cacert", &cert, "-o", "/dev/null", "-D", "-", &url].map(str::to_owned);
+    let output = tokio::task::spawn_blocking(move || Command::new("curl").args(&args).output())
+        .await
+        .expect("curl task")
+        .expect("curl is installed");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "curl {url}: {}", String::from_utf8_lossy(&output.stderr));
+    let mut lines = text.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
+/// Every reply through nginx, proxied or nginx's own, carries each security header exactly once
+/// (Herald's are replaced, not doubled), with the values Herald sends without nginx.
+#[actix_web::test]
+async fn every_reply_through_nginx_carries_the_security_headers_once() {
+    let node = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let nginx = Nginx::start(&[node.port]);
+    let urls = [
+        (nginx.https("/"), 200),
+        (nginx.https("/static/test-page.js"), 200),
+        (nginx.https("/auth/notifications/"), 401),
+        (nginx.https("/metrics"), 404),
+        (format!("http://127.0.0.1:{}/auth/notifications/", nginx.http_port), 301),
+    ];
+    for (url, expected) in urls {
+        let (status, headers) = curl_headers(&nginx, url.clone()).await;
+        assert_eq!(status, expected, "{url}: {headers:?}");
+        for (name, value) in herald::http::SECURITY_HEADERS {
+            let values: Vec<&str> =
+                headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
+            assert_eq!(values, [value], "{url}: {name} once\n{headers:?}");
+        }
+    }
+    let csp = herald::http::SECURITY_HEADERS.iter().find(|(n, _)| *n == "Content-Security-Policy").expect("a CSP");
+    assert!(csp.1.contains("default-src 'self'") && csp.1.contains("frame-ancestors 'none'"), "{csp:?}");
+}
+
 #[actix_web::test]
 async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_once() {
     let (_db, _redis, nodes) = cluster(2, &[]).await;

@@ -54,6 +54,8 @@ pub use ws_client::{read_until, read_until_end, ws_url, Read, Refused, WsClient}
 
 use std::time::Duration;
 
+/// The test nodes' `JWT_SECRET`. Committed, so listed in `herald::config::COMMITTED_SECRETS`: it
+/// serves on loopback binds only (a node on 0.0.0.0 refuses it; the compose stack draws its own).
 pub const SECRET: &str = "herald-test-secret-0123456789abcdef";
 /// The eight notification types of SPEC §3, spelled as clients send them.
 pub const NOTIFICATION_TYPES: [&str; 8] = [

@@ -3,10 +3,11 @@
 //! touches anything (exit 2, one line naming the variable); a configured secret mints no tokens.
 
 use crate::helpers::{run_herald, HeraldProcess, PROCESS_WAIT, SECRET};
-use herald::config::{MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
+use herald::config::{Config, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `herald serve` with only `PATH`, a SQLite `DATABASE_URL` in its temp dir and `vars`.
@@ -41,9 +42,14 @@ fn assert_refused(vars: &[(&str, &str)], variable: &str, secret: &str) -> String
 
 /// `GET path` over plain HTTP/1.1 on loopback: the status code and the body.
 fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_get_with(port, path, "Host: 127.0.0.1\r\n")
+}
+
+/// `GET path` with `headers` (each line ending in CRLF) as the only headers but `Connection`.
+fn http_get_with(port: u16, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the node");
     stream.set_read_timeout(Some(PROCESS_WAIT)).expect("read timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("send request");
+    write!(stream, "GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n").expect("send request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read the response");
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -107,6 +113,107 @@ fn a_node_bound_beyond_loopback_without_a_secret_refuses_to_start() {
     assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Every `JWT_SECRET` value written in this repository (scripts, compose and env files, docs, Rust
+/// sources and test helpers), with where it was found: `JWT_SECRET=value` and `JWT_SECRET: value`
+/// outside Rust, `("JWT_SECRET", value)` in Rust, a constant resolved to its `&str` literal.
+/// Values taken from the environment (`$…`, `${…}`) or computed at run time are not values.
+fn committed_jwt_secrets() -> BTreeMap<String, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let files = text_files(&root);
+    let constants: BTreeMap<String, String> = files
+        .iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "rs"))
+        .flat_map(|(_, text)| text.lines().filter_map(rust_str_constant).collect::<Vec<_>>())
+        .collect();
+    let mut found = BTreeMap::new();
+    for (path, text) in &files {
+        let rust = path.extension().is_some_and(|e| e == "rs");
+        for (n, line) in text.lines().enumerate() {
+            for (at, _) in line.match_indices("JWT_SECRET") {
+                let rest = &line[at + "JWT_SECRET".len()..];
+                let value = if rust { rust_value(rest, &constants) } else { assigned_value(rest) };
+                if let Some(value) = value.filter(|v| !v.is_empty() && !v.starts_with('$')) {
+                    let place = format!("{}:{}", path.strip_prefix(&root).unwrap_or(path).display(), n + 1);
+                    found.entry(value).or_insert(place);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The repository's text files, without build output and VCS data.
+fn text_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read a directory").flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && (name == ".ci" || !name.starts_with('.')) {
+                    dirs.push(path);
+                }
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                files.push((path, text));
+            }
+        }
+    }
+    files
+}
+
+/// `NAME` and its value for a line `const NAME: &str = "value";`.
+fn rust_str_constant(line: &str) -> Option<(String, String)> {
+    let rest = line.trim_start().trim_start_matches("pub ").strip_prefix("const ")?;
+    let (name, rest) = rest.split_once(": &str = \"")?;
+    Some((name.trim().to_owned(), rest.split_once('"')?.0.to_owned()))
+}
+
+/// After `"JWT_SECRET"` in Rust: the second element of the tuple, a string literal or a constant.
+fn rust_value(rest: &str, constants: &BTreeMap<String, String>) -> Option<String> {
+    let rest = rest.strip_prefix('"')?;
+    let (_, value) = rest.split_once(',')?;
+    let value = value.trim_start().trim_start_matches('&');
+    if let Some(literal) = value.strip_prefix('"') {
+        return Some(literal.split_once('"')?.0.to_owned());
+    }
+    let name: String = value.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    constants.get(&name).cloned()
+}
+
+/// After `JWT_SECRET` elsewhere: the value of `=value` or `: value`, unquoted.
+fn assigned_value(rest: &str) -> Option<String> {
+    let value = rest.strip_prefix('=').or_else(|| rest.strip_prefix(": "))?.trim_start();
+    let value = value.split(|c: char| c.is_whitespace() || c == ';' || c == '`').next()?;
+    Some(value.trim_matches(|c| c == '"' || c == '\'').to_owned())
+}
+
+#[test]
+fn every_jwt_secret_written_in_the_repository_is_refused_beyond_loopback() {
+    let found = committed_jwt_secrets();
+    assert!(found.contains_key(SECRET), "the scan finds the test helpers' secret: {found:#?}");
+    for (secret, place) in &found {
+        let vars = BTreeMap::from([("HERALD_BIND", "0.0.0.0:8000"), ("JWT_SECRET", secret.as_str())]);
+        let refusal = match Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())) {
+            Err(refused) => refused.to_string(),
+            Ok(config) => match config.check_serving() {
+                Err(refused) => refused.to_string(),
+                Ok(()) => panic!("{place}: a node on 0.0.0.0 serves with the committed JWT_SECRET {secret:?}"),
+            },
+        };
+        assert!(refusal.contains("JWT_SECRET"), "{place}: {refusal}");
+        assert!(secret.len() < MIN_SECRET_BYTES || !refusal.contains(secret.as_str()), "{place} repeated: {refusal}");
+    }
+    // The test helpers' nodes bind loopback, where their secret serves.
+    let vars = BTreeMap::from([("HERALD_BIND", "127.0.0.1:0"), ("JWT_SECRET", SECRET)]);
+    let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("valid");
+    config.check_serving().expect("the tests' secret serves on loopback");
+
+    // And a real node says so, in one line.
+    let line = assert_refused(&[("HERALD_BIND", "0.0.0.0:0"), ("JWT_SECRET", SECRET)], "JWT_SECRET", SECRET);
+    assert!(line.contains("committed") && line.contains("0.0.0.0"), "{line}");
+}
+
 #[test]
 fn a_node_with_a_configured_secret_prints_no_token_and_mints_none_at_dev_token() {
     let mut serve = serve(&[("HERALD_BIND", "127.0.0.1:0"), ("JWT_SECRET", SECRET)]);
@@ -129,6 +236,36 @@ fn a_loopback_node_without_a_secret_mints_development_tokens() {
     let (status, body) = http_get(port, "/dev/token?user=1");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"token\""), "{body}");
+}
+
+#[test]
+fn dev_token_answers_only_a_caller_on_this_machine_that_names_the_node_by_a_loopback_name() {
+    let mut serve = serve(&[("HERALD_BIND", "127.0.0.1:0")]);
+    serve.wait_listening();
+    let port = serve.port;
+    for host in ["localhost".to_owned(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), "[::1]:1".into()] {
+        let (status, body) = http_get_with(port, "/dev/token?user=1", &format!("Host: {host}\r\n"));
+        assert_eq!(status, 200, "Host: {host}: {body}");
+        assert!(body.contains("\"token\""), "{body}");
+    }
+    // A page on another site reaching the node by DNS rebinding names its own host; a proxy on
+    // this machine makes every caller loopback but says who it forwards for.
+    let refused = [
+        "Host: attacker.test\r\n".to_owned(),
+        format!("Host: attacker.test:{port}\r\n"),
+        format!("Host: localhost.attacker.test:{port}\r\n"),
+        "Host: 127.0.0.1.nip.io\r\n".to_owned(),
+        format!("Host: localhost:{port}\r\nX-Forwarded-For: 203.0.113.7\r\n"),
+        format!("Host: localhost:{port}\r\nForwarded: for=203.0.113.7\r\n"),
+        format!("Host: localhost:{port}\r\nHost: attacker.test\r\n"),
+        String::new(),
+    ];
+    for headers in refused {
+        let (status, body) = http_get_with(port, "/dev/token?user=1", &headers);
+        // No Host or two of them do not even parse (400).
+        assert!(status == 404 || (status == 400 && headers.matches("Host:").count() != 1), "{headers:?}: {body}");
+        assert!(!body.contains("\"token\""), "{headers:?}: {body}");
+    }
 }
 
 #[test]

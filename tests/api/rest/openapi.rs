@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 /// Registered routes that are not JSON REST and so are not in the document: the WebSocket
 /// upgrade, the test page, its JS client and the development token minting.
-const NOT_IN_THE_DOCUMENT: [&str; 4] = ["/ws/notifications/", "/", "/static/herald.js", "/dev/token"];
+const NOT_IN_THE_DOCUMENT: [&str; 6] =
+    ["/ws/notifications/", "/", "/static/herald.js", "/static/test-page.js", "/static/test-page.css", "/dev/token"];
 
 const OPERATION_KEYS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -142,7 +143,14 @@ async fn every_operation_documents_its_errors_as_the_envelope_and_auth_as_bearer
             .is_some_and(|params| params.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
         assert_eq!(has_key, idempotent, "{name}: Idempotency-Key");
     }
-    assert_eq!(statuses_seen, BTreeSet::from([400, 401, 403, 404, 405, 413, 415, 429, 503]));
+    assert_eq!(statuses_seen, BTreeSet::from([400, 401, 403, 404, 405, 413, 415, 422, 429, 503]));
+    // An idempotency key reused with another request: documented where keys are taken.
+    for path in ["/auth/notifications/create/", "/auth/notifications/broadcast/"] {
+        let reused = &doc["paths"][path]["post"]["responses"]["422"]["$ref"];
+        assert_eq!(reused, "#/components/responses/IdempotencyKeyReused", "{path}");
+    }
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().expect("ErrorCode enum");
+    assert!(codes.contains(&serde_json::json!("idempotency_key_reused")), "{codes:?}");
 }
 
 /// What the document says about one reply holds for the real one (schemathesis checks them all).

@@ -1,7 +1,8 @@
-//! The test page at `/` and the JS client `/static/herald.js` in headless chromium (SPEC §6),
-//! driven over WebDriver: live notifications and the unread badge, mark-read, and a resume with
-//! `since` after the node under the page is replaced. The final page is saved as
-//! target/test-artifacts/test-page.png (with HERALD_UPDATE_SCREENSHOT=1 also as docs/test-page.png).
+//! The test page at `/` and the JS client `/static/herald.js` in headless chromium (SPEC §6), under
+//! the node's Content-Security-Policy, driven over WebDriver: live notifications and the unread
+//! badge, mark-read, and a resume with `since` after the node under the page is replaced. The final
+//! page is saved as target/test-artifacts/test-page.png (with HERALD_UPDATE_SCREENSHOT=1 also as
+//! docs/test-page.png).
 
 use crate::helpers::{poll_every, token, wait_for as wait_for_value, Backend, DbGuard, TestApp, WAIT};
 use awc::http::{Method, StatusCode};
@@ -285,6 +286,11 @@ async fn the_test_page_shows_live_notifications_and_resumes_with_since_on_a_new_
     browser
         .wait_for("the page script ran", "return document.querySelector('#mint-hint').textContent !== '';", json!([]))
         .await;
+    // The node's Content-Security-Policy is in force: the page's own script ran, an inline one
+    // does not.
+    let inline = "const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; \
+                  document.head.appendChild(s); return window.inlineRan === true;";
+    assert_eq!(browser.script(inline, json!([])).await, json!(false), "an inline script ran despite the CSP");
     let mint_hidden = browser.script("return document.querySelector('#mint-row').hidden;", json!([])).await;
     assert_eq!(mint_hidden, json!(true), "/dev/token answers 404 here, so no mint button");
 

@@ -65,7 +65,7 @@ impl Creators {
                 actix_web::rt::spawn(async move {
                     let client = https_client();
                     let url = format!("https://127.0.0.1:{https_port}/auth/notifications/create/");
-                    let staff = staff_token(CREATOR_ID);
+                    let staff = super::stack_token(CREATOR_ID, true);
                     let pace = Duration::from_millis(1000 * CREATORS / CREATES_PER_SECOND);
                     while !stop.get() {
                         if paused.get() {

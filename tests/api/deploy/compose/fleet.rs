@@ -46,8 +46,14 @@ impl Fleet {
                 let log = Rc::new(RefCell::new(SocketLog::default()));
                 let seed = self.sockets.len() as u64;
                 self.sockets.push((user, log.clone()));
-                let task =
-                    resuming_socket(self.url.clone(), token(user), self.tls.clone(), log, self.stop.clone(), seed);
+                let task = resuming_socket(
+                    self.url.clone(),
+                    super::stack_token(user, false),
+                    self.tls.clone(),
+                    log,
+                    self.stop.clone(),
+                    seed,
+                );
                 self.tasks.push(actix_web::rt::spawn(task));
             }
         }

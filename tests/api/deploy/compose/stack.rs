@@ -6,7 +6,7 @@ use super::fleet::{
     blocking, busiest_replica, docker, scale, sockets_per_replica, wait_prometheus_targets, wait_replicas_ready, Fleet,
 };
 use super::sockets::{cert_path, https_client};
-use super::STEP;
+use super::{STACK_SECRET, STEP};
 use crate::helpers::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +33,8 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let ports = candidate_ports(3);
-    let stack = Arc::new(Stack::new(&format!("heralde2e{}", std::process::id()), ports[0], ports[1], ports[2], SECRET));
+    let stack =
+        Arc::new(Stack::new(&format!("heralde2e{}", std::process::id()), ports[0], ports[1], ports[2], &STACK_SECRET));
 
     let started = Instant::now();
     blocking(&stack, |s| s.compose(&["build"], BUILD)).await.unwrap_or_else(|e| panic!("{e}"));
@@ -63,7 +64,7 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
             run_herald(
                 &std::env::temp_dir(),
                 &["selftest", "--url", &url, "--user", "999999"],
-                &[("RUST_LOG", "warn"), ("JWT_SECRET", SECRET), ("SSL_CERT_FILE", &cert)],
+                &[("RUST_LOG", "warn"), ("JWT_SECRET", &STACK_SECRET), ("SSL_CERT_FILE", &cert)],
             )
         })
         .await

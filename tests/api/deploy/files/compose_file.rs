@@ -216,8 +216,13 @@ fn node_environment(herald: &Value, operator: &BTreeMap<String, String>) -> Resu
     Ok(effective)
 }
 
-/// What an operator exports before `docker compose up` (`openssl rand -hex 32`).
-const OPERATOR_SECRET: &str = "4f1c0d9e8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190817263";
+/// What an operator exports before `docker compose up` (`openssl rand -hex 32`), drawn for this
+/// run: a secret written here would be committed, and refused on the replicas' 0.0.0.0.
+static OPERATOR_SECRET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+});
 
 #[test]
 fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
@@ -235,7 +240,7 @@ fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     assert_eq!(config.redis, Some(RedisTarget::Standalone("redis://redis:6379/0".to_owned())));
     assert!(!config.migrate_on_start, "the migrate service migrates; nodes must not");
     assert!(!config.uses_development_secret(), "replicas need one shared JWT_SECRET, not one random each");
-    assert_eq!(config.jwt.secret.0, OPERATOR_SECRET, "every replica gets the operator's secret");
+    assert_eq!(config.jwt.secret.0, *OPERATOR_SECRET, "every replica gets the operator's secret");
     assert!(config.bind.ip().is_unspecified(), "nginx reaches nodes from another container: {}", config.bind);
     assert_eq!(config.bind.port(), dockerfile_exposed_port());
 

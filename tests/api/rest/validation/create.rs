@@ -1,6 +1,6 @@
 //! Create: field limits.
 
-use super::{assert_validation, CREATE};
+use super::{assert_validation, BROADCAST, CREATE};
 use crate::helpers::*;
 use crate::on_both_backends;
 use awc::http::StatusCode;
@@ -97,6 +97,26 @@ on_both_backends!(create_link_is_an_absolute_http_url_of_at_most_2048_characters
     }
     create_rejected(&app, json!({"title": "t", "link": 5}), "link", "link not a string").await;
     assert_eq!(list(&app, 1, "").await["total"], 4);
+});
+
+on_both_backends!(create_link_is_stored_normalized_and_refused_with_user_info, |app| {
+    // What a client gets back is a well-formed URL, never the characters as typed.
+    let typed = r#"https://x.test/"><img src=x onerror=alert(1)>"#;
+    let n = create_ok(&app, json!({"title": "t", "link": typed}), "markup in the path").await;
+    assert_eq!(n["link"], "https://x.test/%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E");
+    let n = create_ok(&app, json!({"title": "t", "link": "HTTPS://X.Test?q=\"'<>"}), "markup in the query").await;
+    assert_eq!(n["link"], "https://x.test/?q=%22%27%3C%3E");
+    assert_eq!(list(&app, 1, "").await["notifications"][0]["link"], n["link"], "stored so, listed so");
+
+    // User-info makes a link read as one host and lead to another.
+    for bad in ["https://bank.test@evil.test/", "https://user:secret@x.test/", "http://:pw@x.test/"] {
+        create_rejected(&app, json!({"title": "t", "link": bad}), "link", &format!("link {bad:?}")).await;
+    }
+    let (status, reply) =
+        app.post(BROADCAST, &staff_token(9), json!({"user_ids": [2], "title": "t", "link": "https://a@b.test/"})).await;
+    assert_validation(status, &reply, "link", "broadcast with user-info");
+    assert_eq!(list(&app, 1, "").await["total"], 2);
+    assert_eq!(list(&app, 2, "").await["total"], 0);
 });
 
 on_both_backends!(create_type_and_user_id_rules, |app| {
