@@ -73,6 +73,13 @@ impl Inbox {
         &self.db
     }
 
+    /// Readiness of storage: `Ok` when both ways a create takes answer, a pooled connection and
+    /// the group-commit writer's own (which replaces a connection the server closed).
+    pub async fn ping_database(&self) -> Result<(), DbError> {
+        let (pool, writer) = tokio::join!(self.db.ping(), self.batcher.probe());
+        pool.and(writer)
+    }
+
     /// Creates one notification from a request body (`user_id` defaults to the caller). With an
     /// `Idempotency-Key`, `render` makes the reply a repeat of the key gets.
     pub async fn create(
