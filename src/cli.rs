@@ -6,7 +6,7 @@
 use crate::auth::mint::{self, MintError};
 use crate::client::{ClientError, NodeClient};
 use crate::config::{Config, ConfigError, ENV_VARS};
-use crate::db::{Db, DbError, DbTimeouts};
+use crate::db::{ConnectionSettings, Db, DbError};
 use crate::selftest::SelftestError;
 use crate::startup::{Node, StartupError};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -188,12 +188,20 @@ fn migrate(config: &Config) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// Prunes notifications, then expired idempotency keys whatever became of the first (each
+/// printed); fails with the first error.
 fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), CommandError> {
-    let db = Db::new(&config.database, 2, DbTimeouts::from_config(config));
+    let db = Db::new(&config.database, 2, ConnectionSettings::from_config(config));
     actix_web::rt::System::new().block_on(async move {
-        let deleted = crate::retention::prune(&db, older_than, read_only).await.map_err(CommandError::Prune)?;
-        println!("deleted {deleted} notification(s)");
-        Ok(())
+        let notifications = crate::retention::prune(&db, older_than, read_only).await;
+        if let Ok(deleted) = &notifications {
+            say(&format!("deleted {deleted} notification(s)"));
+        }
+        let keys = crate::retention::prune_idempotency_keys(&db).await;
+        if let Ok(deleted) = &keys {
+            say(&format!("deleted {deleted} expired idempotency key(s)"));
+        }
+        notifications.and(keys).map(|_| ()).map_err(CommandError::Prune)
     })
 }
 

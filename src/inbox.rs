@@ -87,6 +87,13 @@ impl Inbox {
         &self.db
     }
 
+    /// Readiness of storage: `Ok` when both ways a create takes answer, a pooled connection and
+    /// the group-commit writer's own (which replaces a connection the server closed).
+    pub async fn ping_database(&self) -> Result<(), DbError> {
+        let (pool, writer) = tokio::join!(self.db.ping(), self.batcher.probe());
+        pool.and(writer)
+    }
+
     /// Creates one notification from a request body (`user_id` defaults to the caller). With an
     /// idempotency key, a repeat of the same request gets the reply `render` made of the first;
     /// another request under the key is `DbError::KeyReused`.

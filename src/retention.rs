@@ -1,7 +1,8 @@
-//! Retention: deleting old notifications in bounded batches (short transactions, so writers
-//! are never locked out for long), by `herald prune` or hourly on every node when
-//! `HERALD_RETENTION_DAYS` is set. Expired idempotency keys (older than 24 h) are pruned hourly
-//! on every node whether or not retention is set.
+//! Retention: deleting old notifications and expired idempotency keys (older than 24 h) in
+//! bounded batches (short statements, each well under the statement timeout, so writers are
+//! never locked out for long and a large backlog still drains), by `herald prune` or hourly on
+//! every node: keys always, notifications when `HERALD_RETENTION_DAYS` is set. The two prunes
+//! are independent: one failing is logged and does not skip the other; both run again next round.
 
 use crate::db::{Db, DbError};
 use std::time::Duration;
@@ -9,6 +10,8 @@ use tokio::sync::watch;
 
 /// Notifications deleted per transaction.
 pub const PRUNE_BATCH: i64 = 1000;
+/// Expired idempotency keys deleted per statement (small rows, no counters to keep).
+pub const KEY_PRUNE_BATCH: i64 = 5000;
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Deletes notifications older than `older_than` (only read ones when `read_only`), batch by
@@ -29,8 +32,22 @@ pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usi
         // Let writers in between batches.
         tokio::task::yield_now().await;
     }
-    db.prune_idempotency_keys().await?;
     Ok(total)
+}
+
+/// Deletes the idempotency keys expired when it starts, `KEY_PRUNE_BATCH` per statement, until
+/// a batch comes back short; returns how many were deleted.
+pub async fn prune_idempotency_keys(db: &Db) -> Result<usize, DbError> {
+    let expired_before = crate::db::keys_expired_before(crate::db::now());
+    let mut total = 0;
+    loop {
+        let deleted = db.prune_idempotency_keys(expired_before, KEY_PRUNE_BATCH).await?;
+        total += deleted;
+        if deleted < KEY_PRUNE_BATCH as usize {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Every hour until shutdown (the first run at start): prunes expired idempotency keys, and
@@ -45,17 +62,25 @@ pub async fn run_periodically(db: Db, keep: Option<Duration>, mut shutdown: watc
     }
 }
 
-/// One scheduled run, its outcome logged.
+/// One scheduled run: notifications (when `keep` is set), then keys whatever became of them,
+/// each outcome logged.
 async fn run_once(db: &Db, keep: Option<Duration>) {
-    let pruned = match keep {
-        Some(keep) => prune(db, keep, false).await.map(|n| (n, keep)),
-        None => db.prune_idempotency_keys().await.map(|_| (0, Duration::ZERO)),
-    };
-    match pruned {
-        Ok((0, _)) => {}
-        Ok((n, keep)) => {
-            log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400)
+    if let Some(keep) = keep {
+        match prune(db, keep, false).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
+            Err(err) => log::warn!(
+                "retention: pruning notifications failed (retried in an hour): {}",
+                crate::error::with_causes(&err)
+            ),
         }
-        Err(err) => log::warn!("retention run failed: {}", crate::error::with_causes(&err)),
+    }
+    match prune_idempotency_keys(db).await {
+        Ok(0) => {}
+        Ok(n) => log::info!("retention: deleted {n} expired idempotency key(s)"),
+        Err(err) => log::warn!(
+            "retention: pruning expired idempotency keys failed (retried in an hour): {}",
+            crate::error::with_causes(&err)
+        ),
     }
 }

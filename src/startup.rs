@@ -5,7 +5,7 @@
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
 use crate::config::Config;
-use crate::db::{self, Db, DbTimeouts};
+use crate::db::{self, ConnectionSettings, Db};
 use crate::event::Event;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
@@ -174,7 +174,7 @@ struct State {
 impl State {
     fn start(config: &Config) -> Result<State, StartupError> {
         let metrics = Arc::new(Metrics::new(&config.node_id));
-        let db = Db::new(&config.database, config.db_pool_size, DbTimeouts::from_config(config))
+        let db = Db::new(&config.database, config.db_pool_size, ConnectionSettings::from_config(config))
             .with_pool_wait_metric(metrics.db_pool_wait.clone());
         let hub = Arc::new(Hub::new());
         let (shutdown_tx, shutdown) = watch::channel(false);

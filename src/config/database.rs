@@ -1,5 +1,6 @@
 //! `DatabaseUrl`: where notifications are stored (PostgreSQL or a SQLite file), parsed from
-//! `DATABASE_URL`, with a `Debug` that never shows a password.
+//! `DATABASE_URL`, with a `Debug` that never shows a password; and `SqliteSynchronous`, when a
+//! SQLite commit is durable (`HERALD_SQLITE_SYNCHRONOUS`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,6 +37,41 @@ impl DatabaseUrl {
     /// The store of a node with `DATABASE_URL` unset: the SQLite file `herald.db`.
     pub fn embedded() -> Self {
         DatabaseUrl::Sqlite(PathBuf::from("herald.db"))
+    }
+}
+
+/// SQLite's `PRAGMA synchronous` on every connection of a node (WAL mode): when a commit is
+/// acknowledged, is it on disk?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it is acknowledged (the default).
+    Full,
+    /// Commits are synced at WAL checkpoints only: faster, but a power loss or OS crash may lose
+    /// the last acknowledged commits (a crash of Herald alone loses nothing).
+    Normal,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "expected `full` (every acknowledged commit is on disk) or `normal` (faster; a power loss may lose the last ones)"
+)]
+pub struct BadSqliteSynchronous;
+
+impl SqliteSynchronous {
+    pub fn parse(raw: &str) -> Result<Self, BadSqliteSynchronous> {
+        match raw.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteSynchronous::Full),
+            "normal" => Ok(SqliteSynchronous::Normal),
+            _ => Err(BadSqliteSynchronous),
+        }
+    }
+
+    /// The `PRAGMA synchronous` value.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
     }
 }
 

@@ -11,7 +11,7 @@ mod redis;
 mod values;
 pub mod vars;
 
-pub use database::{BadDatabaseUrl, DatabaseUrl};
+pub use database::{BadDatabaseUrl, BadSqliteSynchronous, DatabaseUrl, SqliteSynchronous};
 pub use jwt::{JwtConfig, Secret};
 pub use keys::{JwtAlgorithm, COMMITTED_SECRETS, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
 pub use reader::{ConfigError, Problem};
@@ -45,6 +45,8 @@ pub struct Config {
     pub db_lock_timeout: Duration,
     pub db_idle_in_transaction_timeout: Duration,
     pub db_keepalive: Duration,
+    /// SQLite's `PRAGMA synchronous` on every connection (unused with PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
     pub migrate_on_start: bool,
     pub max_body_bytes: usize,
     pub max_broadcast_body_bytes: usize,
@@ -111,6 +113,7 @@ impl Config {
             db_lock_timeout: r.value(&HERALD_DB_LOCK_TIMEOUT_MS, positive_millis),
             db_idle_in_transaction_timeout: r.value(&HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, positive_millis),
             db_keepalive: r.value(&HERALD_DB_KEEPALIVE_SECS, positive_seconds),
+            sqlite_synchronous: r.value(&HERALD_SQLITE_SYNCHRONOUS, SqliteSynchronous::parse),
             migrate_on_start: r.value(&HERALD_MIGRATE_ON_START, switch),
             max_body_bytes: r.value(&HERALD_MAX_BODY_BYTES, positive),
             max_broadcast_body_bytes: r.value(&HERALD_MAX_BROADCAST_BODY_BYTES, positive),

@@ -33,6 +33,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     HERALD_DB_LOCK_TIMEOUT_MS,
     HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     HERALD_DB_KEEPALIVE_SECS,
+    HERALD_SQLITE_SYNCHRONOUS,
     HERALD_MIGRATE_ON_START,
     HERALD_MAX_BODY_BYTES,
     HERALD_MAX_BROADCAST_BODY_BYTES,
@@ -175,6 +176,14 @@ pub const HERALD_DB_KEEPALIVE_SECS: EnvVar = EnvVar {
     default: "10",
     doc: "TCP keepalive idle time of PostgreSQL connections (probes every 5 s after it, 3 lost probes close the \
          connection), so a vanished server is noticed.",
+};
+
+pub const HERALD_SQLITE_SYNCHRONOUS: EnvVar = EnvVar {
+    name: "HERALD_SQLITE_SYNCHRONOUS",
+    default: "full",
+    doc: "SQLite only: `full` syncs every commit to disk before it is acknowledged; `normal` syncs at WAL \
+         checkpoints only (fewer fsyncs, but a power loss or OS crash may lose the last acknowledged creates). Any \
+         other value is refused at start.",
 };
 
 pub const HERALD_MIGRATE_ON_START: EnvVar = EnvVar {

@@ -1,10 +1,10 @@
 //! A connection to PostgreSQL or SQLite (`DbConnection`), opened by the URL's scheme with each
-//! backend's session settings. Diesel's multi-connection derive makes `DbConnection` a
+//! backend's session settings (`ConnectionSettings`). Diesel's multi-connection derive makes `DbConnection` a
 //! `Connection` itself, so a portable query is written once against it; the statements it cannot
 //! express (upserts, batch inserts, array binds) are in `pg` and `sqlite`.
 
 use super::timeouts::{self, DbTimeouts};
-use crate::config::DatabaseUrl;
+use crate::config::{Config, DatabaseUrl, SqliteSynchronous};
 use diesel::connection::SimpleConnection;
 use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
@@ -58,14 +58,28 @@ pub enum ConnectError {
     Check(#[source] diesel::result::Error),
 }
 
-/// Opens one connection, with SQLite's pragmas set. A PostgreSQL connection for the pool
-/// (`timeouts` given) gets the session bounds and keepalives; one without (migrations) only the
-/// connect timeout.
-pub fn establish(url: &DatabaseUrl, timeouts: Option<&DbTimeouts>) -> Result<DbConnection, ConnectError> {
+/// How a node's connections (pooled, and each group-commit writer's) are set up: PostgreSQL's
+/// session bounds, SQLite's durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub timeouts: DbTimeouts,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+impl ConnectionSettings {
+    pub fn from_config(config: &Config) -> ConnectionSettings {
+        ConnectionSettings { timeouts: DbTimeouts::from_config(config), sqlite_synchronous: config.sqlite_synchronous }
+    }
+}
+
+/// Opens one connection, with SQLite's pragmas set. A PostgreSQL connection of a node
+/// (`settings` given) gets the session bounds and keepalives; one without (migrations) only the
+/// connect timeout. SQLite syncs every commit (`FULL`) unless `settings` say `NORMAL`.
+pub fn establish(url: &DatabaseUrl, settings: Option<&ConnectionSettings>) -> Result<DbConnection, ConnectError> {
     match url {
         DatabaseUrl::Postgres(raw) => {
-            let url = match timeouts {
-                Some(timeouts) => timeouts::pooled_pg_url(raw, timeouts),
+            let url = match settings {
+                Some(settings) => timeouts::pooled_pg_url(raw, &settings.timeouts),
                 None => timeouts::migration_pg_url(raw),
             };
             PgConnection::establish(&url).map(DbConnection::Pg).map_err(ConnectError::Postgres)
@@ -73,12 +87,13 @@ pub fn establish(url: &DatabaseUrl, timeouts: Option<&DbTimeouts>) -> Result<DbC
         DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|source| ConnectError::Sqlite { path: path.clone(), source })?;
+            let synchronous = settings.map_or(SqliteSynchronous::Full, |s| s.sqlite_synchronous).pragma();
             // The busy timeout first: `journal_mode` needs a lock, and without it a connection
             // opened while another writes failed at once ("database is locked").
-            conn.batch_execute(
+            conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+                 PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
+            ))
             .map_err(ConnectError::SqlitePragmas)?;
             Ok(DbConnection::Sqlite(conn))
         }

@@ -13,14 +13,41 @@ use diesel::prelude::*;
 const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
 impl Db {
-    /// Deletes idempotency keys past their replay window; returns how many.
-    pub async fn prune_idempotency_keys(&self) -> Result<usize, DbError> {
-        self.run(|conn| {
-            let cutoff = now() - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
-            Ok(diesel::delete(keys::table.filter(keys::created_at.lt(cutoff))).execute(conn)?)
+    /// Deletes up to `batch` idempotency keys created before `expired_before` (the oldest
+    /// first), in one short statement; returns how many (fewer than `batch`: none are left).
+    /// Several nodes may prune at once: on PostgreSQL each skips the keys another one is
+    /// deleting.
+    pub async fn prune_idempotency_keys(
+        &self,
+        expired_before: chrono::NaiveDateTime,
+        batch: i64,
+    ) -> Result<usize, DbError> {
+        use diesel::sql_types::{BigInt, Timestamp};
+        self.run(move |conn| {
+            Ok(match conn {
+                DbConnection::Pg(c) => diesel::sql_query(
+                    "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys \
+                     WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))",
+                )
+                .bind::<Timestamp, _>(expired_before)
+                .bind::<BigInt, _>(batch)
+                .execute(c)?,
+                DbConnection::Sqlite(c) => diesel::sql_query(
+                    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
+                     WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+                )
+                .bind::<Timestamp, _>(expired_before)
+                .bind::<BigInt, _>(batch)
+                .execute(c)?,
+            })
         })
         .await
     }
+}
+
+/// Keys claimed before this no longer replay their reply: retention deletes them.
+pub fn keys_expired_before(now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    now - chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
 }
 
 /// Runs `work` once per key: with a key already claimed, its recorded reply instead (or

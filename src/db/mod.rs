@@ -22,8 +22,9 @@ mod sqlite;
 mod timeouts;
 mod transactions;
 
-pub use connection::{establish, ConnectError, DbConnection};
+pub use connection::{establish, ConnectError, ConnectionSettings, DbConnection};
 pub use error::DbError;
+pub use idempotency::keys_expired_before;
 pub use migrate::{migrate, MigrateError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use models::now;
 pub use pool::{Db, PooledConnection};

@@ -56,8 +56,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: HealthStatus::Ok })
 }
 
-/// Readiness: 200 when the database (and with `REDIS_URL`, the Redis publisher and subscriber)
-/// answer within 2 s, else 503 naming what failed.
+/// Readiness: 200 when the database (a pooled connection and the group-commit writer's own; and
+/// with `REDIS_URL`, the Redis publisher and subscriber) answer within 2 s, else 503 naming what
+/// failed.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -99,7 +100,7 @@ enum Unready {
 /// Each dependency `/readyz` checks, by name, with why it is unavailable: the database (within
 /// 2 s), then the broker's own checks.
 async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), Unready>)> {
-    let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.db().ping()).await {
+    let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.ping_database()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(Unready::Database { code: crate::error::ApiError::from(err).code() }),
         Err(_) => Err(Unready::TimedOut),

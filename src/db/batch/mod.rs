@@ -4,7 +4,9 @@
 //! under load, and at moderate rates by waiting up to `wait` (`HERALD_GROUP_COMMIT_WAIT_US`) for
 //! company when creates arrive faster than one per `wait`. Each caller gets its own outcome or
 //! the batch's error; per user, ids and stream positions keep the order the creates were taken.
-//! A full queue makes callers wait, it never drops them.
+//! A full queue makes callers wait, it never drops them. A readiness probe (`probe`) travels the
+//! same queue to a writer, which checks its connection (reconnecting if it died), so "ready"
+//! means a create would reach the database.
 //!
 //! Every caller waits at most `Db::bound` from its arrival: then 503 `unavailable`. A batch's
 //! transaction ends at its earliest caller's deadline and rolls back rather than commit after
@@ -32,6 +34,18 @@ pub const MAX_BATCH: usize = 64;
 pub const WRITERS: usize = 1;
 const QUEUE: usize = 4096;
 
+/// What a writer takes from the queue.
+enum Job {
+    Create(Pending),
+    /// A readiness probe, answered once the writer's connection answers (see `probe`).
+    Probe(Probe),
+}
+
+struct Probe {
+    reply: oneshot::Sender<Result<(), DbError>>,
+    deadline: Instant,
+}
+
 struct Pending {
     new: NewNotification,
     arrived: Instant,
@@ -42,7 +56,7 @@ struct Pending {
 
 #[derive(Clone)]
 pub struct CreateBatcher {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Job>,
     /// The longest a caller waits for its outcome, queueing included.
     answer_within: Duration,
 }
@@ -73,7 +87,7 @@ impl CreateBatcher {
         let arrived = Instant::now();
         let deadline = arrived + self.answer_within;
         let (reply, answer) = oneshot::channel();
-        timeout_at(deadline.into(), self.queue.send(Pending { new, arrived, reply, deadline }))
+        timeout_at(deadline.into(), self.queue.send(Job::Create(Pending { new, arrived, reply, deadline })))
             .await
             .map_err(|_| DbError::unavailable("the create queue stayed full: nothing was stored"))?
             .map_err(|_| DbError::unavailable("the writer has stopped"))?;
@@ -81,6 +95,22 @@ impl CreateBatcher {
             .await
             .map_err(|_| DbError::unavailable("no answer from the writer in time: outcome unknown"))?
             .map_err(|_| DbError::Failed { reason: "the writer dropped a create", source: None })?
+    }
+
+    /// Readiness of the write path: `Ok` once a writer took this probe from the queue and its
+    /// connection answered (a dead one is replaced first); 503 `unavailable` otherwise, within
+    /// the same bound as a create.
+    pub async fn probe(&self) -> Result<(), DbError> {
+        let deadline = Instant::now() + self.answer_within;
+        let (reply, answer) = oneshot::channel();
+        timeout_at(deadline.into(), self.queue.send(Job::Probe(Probe { reply, deadline })))
+            .await
+            .map_err(|_| DbError::unavailable("the create queue stayed full"))?
+            .map_err(|_| DbError::unavailable("the writer has stopped"))?;
+        timeout_at(deadline.into(), answer)
+            .await
+            .map_err(|_| DbError::unavailable("no answer from the writer in time"))?
+            .map_err(|_| DbError::Failed { reason: "the writer dropped a probe", source: None })?
     }
 }
 
@@ -110,44 +140,76 @@ impl ArrivalRate {
     }
 }
 
-/// Takes what is queued, up to `MAX_BATCH`, into `batch`.
-fn drain(receiver: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
+/// Takes what is queued, up to `MAX_BATCH` creates, into `batch`, and the probes among it
+/// into `probes`.
+fn drain(receiver: &mut mpsc::Receiver<Job>, batch: &mut Vec<Pending>, probes: &mut Vec<Probe>) {
     while batch.len() < MAX_BATCH {
         match receiver.try_recv() {
-            Ok(next) => batch.push(next),
+            Ok(Job::Create(next)) => batch.push(next),
+            Ok(Job::Probe(probe)) => probes.push(probe),
             Err(_) => break,
         }
     }
 }
 
-/// A writer thread: takes what is queued (up to `MAX_BATCH`; waiting up to `wait` for more
-/// when creates come fast, see the module comment), writes it, answers, repeats; returns when
-/// every sender is gone.
+/// Waits for the next job, then takes what is queued behind it (waiting up to `wait` for more
+/// when creates come fast, see the module comment); false when every sender is gone.
+fn take(
+    receiver: &Mutex<mpsc::Receiver<Job>>,
+    (batch, probes): (&mut Vec<Pending>, &mut Vec<Probe>),
+    rate: &mut ArrivalRate,
+    wait: Duration,
+) -> bool {
+    let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+    let fill_until = match receiver.blocking_recv() {
+        None => return false,
+        Some(Job::Create(first)) => {
+            let fill_until = first.arrived + wait;
+            batch.push(first);
+            fill_until
+        }
+        Some(Job::Probe(probe)) => {
+            probes.push(probe);
+            Instant::now()
+        }
+    };
+    drain(&mut receiver, batch, probes);
+    // Only a lone create waits: a queue that already holds more means the writer is the
+    // bottleneck, and its batches form by themselves.
+    if batch.len() == 1 && rate.expects_more_within(wait) {
+        std::thread::sleep(fill_until.saturating_duration_since(Instant::now()));
+        drain(&mut receiver, batch, probes);
+    }
+    if !batch.is_empty() {
+        rate.count(batch.len(), Instant::now());
+    }
+    true
+}
+
+/// Answers the probes still waiting, after one check of the connection (which replaces a dead one).
+fn answer_probes(connection: &mut WriterConnection, probes: &mut Vec<Probe>) {
+    probes.retain(|probe| !probe.reply.is_closed());
+    let Some(deadline) = probes.iter().map(|probe| probe.deadline).min() else { return };
+    let checked = connection.check(deadline);
+    for probe in probes.drain(..) {
+        let _ = probe.reply.send(checked.clone());
+    }
+}
+
+/// A writer thread: takes what is queued (up to `MAX_BATCH`; see `take`), writes it, answers,
+/// answers the readiness probes taken with it, repeats; returns when every sender is gone.
 fn write_batches(
     mut connection: WriterConnection,
-    receiver: &Mutex<mpsc::Receiver<Pending>>,
+    receiver: &Mutex<mpsc::Receiver<Job>>,
     wait: Duration,
     batch_sizes: &prometheus::Histogram,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut probes = Vec::new();
     let mut news = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     let mut rate = ArrivalRate { last_batch: Instant::now(), per_second: 0.0 };
-    loop {
-        {
-            let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(first) = receiver.blocking_recv() else { return };
-            let fill_until = first.arrived + wait;
-            batch.push(first);
-            drain(&mut receiver, &mut batch);
-            // Only a lone create waits: a queue that already holds more means the writer is
-            // the bottleneck, and its batches form by themselves.
-            if batch.len() == 1 && rate.expects_more_within(wait) {
-                std::thread::sleep(fill_until.saturating_duration_since(Instant::now()));
-                drain(&mut receiver, &mut batch);
-            }
-            rate.count(batch.len(), Instant::now());
-        }
+    while take(receiver, (&mut batch, &mut probes), &mut rate, wait) {
         // Callers who gave up (503) while queued are not stored behind their backs.
         let mut deadline = None::<Instant>;
         for pending in batch.drain(..) {
@@ -158,21 +220,23 @@ fn write_batches(
             news.push(pending.new);
             replies.push(pending.reply);
         }
-        let Some(deadline) = deadline else { continue };
-        batch_sizes.observe(news.len() as f64);
-        match connection.create_many(deadline, &news) {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.drain(..).zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
+        if let Some(deadline) = deadline {
+            batch_sizes.observe(news.len() as f64);
+            match connection.create_many(deadline, &news) {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.drain(..).zip(outcomes) {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+                Err(err) => {
+                    for reply in replies.drain(..) {
+                        let _ = reply.send(Err(err.clone()));
+                    }
                 }
             }
-            Err(err) => {
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(err.clone()));
-                }
-            }
+            news.clear();
         }
-        news.clear();
+        answer_probes(&mut connection, &mut probes);
     }
 }
 

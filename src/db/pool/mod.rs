@@ -3,29 +3,36 @@
 //! thread pool and bounds the whole wait (a connection, the statement, its answer:
 //! `DbTimeouts::bound`), mapping pool exhaustion, a dead server or a hung one to
 //! `DbError::Unavailable`. A connection that may hold state it should not (an open or failed
-//! transaction, a panic, an answer nobody waited for) is retired, never reused. The queries
-//! themselves live in the modules named for their concern.
+//! transaction, a panic, an answer nobody waited for) is retired, never reused, and one that sat
+//! idle `CHECK_IDLE_AFTER` is checked before it is handed out (the server may have closed it
+//! meanwhile). The queries themselves live in the modules named for their concern.
 
-use super::connection::{establish, ConnectError, DbConnection};
+use super::connection::{establish, ConnectError, ConnectionSettings, DbConnection};
 use super::error::DbError;
-use super::timeouts::DbTimeouts;
 use super::transactions::CallerDeadline;
 use crate::config::DatabaseUrl;
 use diesel::connection::SimpleConnection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A connection idle this long is checked (`SELECT 1`) before it is used: the server may have
+/// closed it meanwhile (a restart, `pg_terminate_backend`), and the first request after an
+/// outage must not fail on it. Connections in steady use are never checked.
+pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// A pooled connection; `broken` retires it after an error that may have left it unusable,
 /// or while a closure runs on it (so a panic retires it).
 pub struct PooledConnection {
     conn: DbConnection,
     broken: bool,
+    /// When work last finished on it (or it was opened).
+    last_used: Instant,
 }
 
 /// Opens connections by URL scheme, and says why when it cannot (r2d2's default hides it).
 struct ConnectionManager {
     url: DatabaseUrl,
-    timeouts: DbTimeouts,
+    settings: ConnectionSettings,
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -33,8 +40,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<PooledConnection, ConnectError> {
-        let conn = establish(&self.url, Some(&self.timeouts))?;
-        Ok(PooledConnection { conn, broken: false })
+        let conn = establish(&self.url, Some(&self.settings))?;
+        Ok(PooledConnection { conn, broken: false, last_used: Instant::now() })
     }
 
     fn is_valid(&self, conn: &mut PooledConnection) -> Result<(), ConnectError> {
@@ -68,7 +75,7 @@ pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     /// What the pool connects to; writer threads open their own connections to it too.
     url: DatabaseUrl,
-    timeouts: DbTimeouts,
+    settings: ConnectionSettings,
     /// Observes each wait for a pooled connection, when metrics are on.
     pool_wait: Option<prometheus::Histogram>,
 }
@@ -76,15 +83,16 @@ pub struct Db {
 impl Db {
     /// Builds the pool without connecting: a node starts even when the database is down and
     /// answers 503 until it is back.
-    pub fn new(url: &DatabaseUrl, max_size: u32, timeouts: DbTimeouts) -> Db {
+    pub fn new(url: &DatabaseUrl, max_size: u32, settings: ConnectionSettings) -> Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
-            .connection_timeout(timeouts.pool_wait)
+            .connection_timeout(settings.timeouts.pool_wait)
+            // Only connections idle `CHECK_IDLE_AFTER` are checked (`run_blocking`).
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
-            .build_unchecked(ConnectionManager { url: url.clone(), timeouts });
-        Db { pool, url: url.clone(), timeouts, pool_wait: None }
+            .build_unchecked(ConnectionManager { url: url.clone(), settings });
+        Db { pool, url: url.clone(), settings, pool_wait: None }
     }
 
     /// Records pool waits in `histogram`.
@@ -95,12 +103,12 @@ impl Db {
 
     /// The longest `run` waits before answering 503 (`DbTimeouts::bound`).
     pub fn bound(&self) -> Duration {
-        self.timeouts.bound()
+        self.settings.timeouts.bound()
     }
 
-    /// What the pool connects to, and with which bounds (a writer opens its own connection).
-    pub(in crate::db) fn target(&self) -> (&DatabaseUrl, DbTimeouts) {
-        (&self.url, self.timeouts)
+    /// What the pool connects to, and how (a writer opens its own connection).
+    pub(in crate::db) fn target(&self) -> (&DatabaseUrl, ConnectionSettings) {
+        (&self.url, self.settings)
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool, and waits for it at
@@ -162,7 +170,7 @@ where
         return Err(gave_up());
     }
     let timer = pool_wait.map(|h| h.start_timer());
-    let mut pooled = pool.get()?;
+    let mut pooled = checkout(pool, deadline)?;
     drop(timer);
     if Instant::now() >= deadline {
         return Err(gave_up());
@@ -178,7 +186,29 @@ where
     pooled.broken = Instant::now() >= deadline;
     let (result, retire) = settle(&mut pooled.conn, result);
     pooled.broken |= retire;
+    pooled.last_used = Instant::now();
     result
+}
+
+/// A connection from the pool that answers: one idle `CHECK_IDLE_AFTER` or longer is checked
+/// first, and retired if the server closed it meanwhile (then the next one is tried, each at
+/// most once, until `deadline`).
+fn checkout(
+    pool: &r2d2::Pool<ConnectionManager>,
+    deadline: Instant,
+) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+    loop {
+        let mut pooled = pool.get()?;
+        if pooled.last_used.elapsed() < CHECK_IDLE_AFTER || pooled.conn.batch_execute("SELECT 1").is_ok() {
+            return Ok(pooled);
+        }
+        log::info!("an idle pooled database connection was closed by the server; retiring it");
+        pooled.broken = true;
+        drop(pooled);
+        if Instant::now() >= deadline {
+            return Err(DbError::unavailable("the caller gave up before a connection was free"));
+        }
+    }
 }
 
 /// The result, told apart: a server gone mid-request (503, nothing was committed) from a bug

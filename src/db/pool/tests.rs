@@ -2,6 +2,7 @@
 //! caller that stops waiting leaves behind (nothing: its write rolls back).
 
 use super::*;
+use crate::db::timeouts::DbTimeouts;
 use crate::db::transactions::Transactions;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{RunQueryDsl, SqliteConnection};
@@ -15,7 +16,8 @@ fn single_connection(dir: &tempfile::TempDir, pool_wait: Duration) -> Db {
         idle_in_transaction: Duration::from_secs(1),
         keepalive: Duration::from_secs(1),
     };
-    Db::new(&DatabaseUrl::Sqlite(dir.path().join("herald.db")), 1, timeouts)
+    let settings = ConnectionSettings { timeouts, sqlite_synchronous: crate::config::SqliteSynchronous::Full };
+    Db::new(&DatabaseUrl::Sqlite(dir.path().join("herald.db")), 1, settings)
 }
 
 fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {

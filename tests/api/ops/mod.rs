@@ -1,5 +1,5 @@
 //! What an operator sees and runs: the CLI, metrics and monitoring files, logs, secrets policy,
-//! selftest, the README's reference, and the shape of the source itself.
+//! selftest, the README's reference, the shape of the source itself, and a clean exit under load.
 
 mod cli;
 mod docs;
@@ -10,3 +10,4 @@ mod metrics;
 mod secrets;
 mod selftest;
 mod source_shape;
+mod tls_exit;

@@ -5,10 +5,12 @@ mod faults;
 mod group_commit;
 mod id_order;
 mod idempotency;
+mod key_retention;
 mod migrations;
 mod preferences;
 mod publish_after_commit;
 mod retention;
+mod sqlite_durability;
 mod unread_count;
 
 use crate::helpers::*;

@@ -19,12 +19,13 @@ fn backdate(database_url: &str, ids: &[i64]) {
     }
 }
 
+/// `herald prune <args>`: its first line (notifications; the second is about idempotency keys).
 fn prune(database_url: &str, args: &[&str]) -> String {
     let mut all = vec!["prune"];
     all.extend_from_slice(args);
     let output = run_herald(&std::env::temp_dir(), &all, &[("DATABASE_URL", database_url), ("RUST_LOG", "warn")]);
     assert!(output.status.success(), "prune failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_owned()
 }
 
 async fn ids_and_unread(app: &TestApp, user: i64) -> (Vec<i64>, i64) {

@@ -2,5 +2,6 @@
 //! hang), nothing acknowledged is lost, and the node recovers by itself.
 
 mod cut;
+mod outage;
 mod poisoned_connection;
 mod stall;

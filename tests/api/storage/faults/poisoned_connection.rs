@@ -1,7 +1,7 @@
 //! A pooled connection left inside a transaction by a panic is never handed out again.
 
 use crate::helpers::*;
-use herald::db::{Db, DbTimeouts};
+use herald::db::{ConnectionSettings, Db};
 
 #[actix_web::test]
 async fn a_connection_left_in_a_transaction_by_a_panic_is_never_reused() {
@@ -9,7 +9,7 @@ async fn a_connection_left_in_a_transaction_by_a_panic_is_never_reused() {
     use diesel::prelude::*;
     let test_db = TestDb::new();
     let url = herald::config::DatabaseUrl::Postgres(test_db.url.clone());
-    let db = Db::new(&url, 1, DbTimeouts::from_config(&test_config(&test_db.url, &[])));
+    let db = Db::new(&url, 1, ConnectionSettings::from_config(&test_config(&test_db.url, &[])));
     let backend_pid = |db: Db| async move {
         db.run(|conn| match conn {
             herald::db::DbConnection::Pg(c) => {
