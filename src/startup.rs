@@ -322,6 +322,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
     .workers(config.workers)
     .shutdown_timeout(config.shutdown_timeout.as_secs())
     .disable_signals()
+    .on_connect(ws::on_connect)
     .listen(listener)
     .map_err(|source| StartupError::Bind { addr: config.bind, source })?
     .run();

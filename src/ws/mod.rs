@@ -3,8 +3,10 @@
 //! session task per socket takes over (`session`: the IO loop; `socket`: its state and writes;
 //! `frames`: client frames → inbox; `replay`: replay and repair; `delivery`: the pure state
 //! machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
-//! header, before its payload is buffered.
+//! header, before its payload is buffered; `closing` ends the connection as soon as a close the
+//! client started is answered.
 
+mod closing;
 mod context;
 pub mod delivery;
 mod frame_limit;
@@ -14,7 +16,10 @@ mod replay;
 pub mod session;
 mod socket;
 
+pub use closing::on_connect;
 pub use context::{WsContext, WsSettings};
+
+use closing::{ClientClosed, ClosingBody, ConnectionFd};
 
 use crate::auth::bearer_token;
 use crate::domain::QueryString;
@@ -92,7 +97,12 @@ pub async fn connect(
         }
         return upgraded.map(|(response, ..)| response);
     };
-    actix_web::rt::spawn(session::run(endpoint.context.clone(), principal, id, since, socket, stream));
+    let client_closed = ClientClosed::default();
+    let connection = req.conn_data::<ConnectionFd>().copied();
+    let body_closed = client_closed.clone();
+    let response = response.map_body(|_, body| ClosingBody::new(body, connection, body_closed)).map_into_boxed_body();
+    let session = session::run(endpoint.context.clone(), principal, (id, client_closed), since, socket, stream);
+    actix_web::rt::spawn(session);
     Ok(response)
 }
 

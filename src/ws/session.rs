@@ -6,6 +6,7 @@
 //! hands it each event and writes what is due. Frames are handled in `frames`, replays and
 //! repairs in `replay`, writes in `socket`.
 
+use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
 use super::socket::{close, Socket, Stop, TOO_SLOW};
@@ -32,7 +33,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 pub fn run(
     ctx: Arc<WsContext>,
     principal: Principal,
-    id: SessionId,
+    (id, client_closed): (SessionId, ClientClosed),
     since: Option<i64>,
     writer: actix_ws::Session,
     mut stream: AggregatedMessageStream,
@@ -41,7 +42,7 @@ pub fn run(
     let signals = Arc::new(SessionSignals::default());
     let user = principal.user_id;
     let first_on_node = ctx.hub.register(user, id, outbox_tx, signals.clone());
-    let mut socket = Socket::new(ctx, id, principal, writer, signals);
+    let mut socket = Socket::new(ctx, id, principal, writer, signals, client_closed);
     async move {
         if first_on_node {
             socket.ctx.subscriptions.watch(user);
@@ -107,7 +108,11 @@ async fn serve(
                 let message = match message {
                     None => return None,
                     Some(Err(err)) => return protocol_error(err),
-                    Some(Ok(AggregatedMessage::Close(_))) => return close(CloseCode::Normal, "bye"),
+                    Some(Ok(AggregatedMessage::Close(_))) => {
+                        // The reply ends the connection at once (`super::closing`).
+                        socket.client_closed.set();
+                        return close(CloseCode::Normal, "bye");
+                    }
                     Some(Ok(message)) => message,
                 };
                 match limiter.check() {
