@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::event::Notifications;
 use crate::inbox::Inbox;
+use crate::limits::budget::Budgets;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -99,11 +100,14 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 )]
 pub async fn create_notification(
     inbox: web::Data<Inbox>,
+    budgets: web::Data<Budgets>,
     caller: Principal,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
+    // A service's budget counts notifications (an end user's create was charged on admission).
+    budgets.notifications(&caller, 1).await?;
     let reply = match inbox.create(caller, &body, key.map(|key| (key, create_reply as _)), None).await? {
         Idempotent::Fresh(outcome) => create_reply(&outcome),
         Idempotent::Replay(reply) => reply,
@@ -113,6 +117,10 @@ pub async fn create_notification(
 
 /// Create the same notification for many users (staff or `notifications:send`), in one
 /// transaction.
+///
+/// Each named recipient costs one notification of the caller's budget
+/// (`HERALD_SERVICE_RATE_LIMIT_PER_SECOND`), taken before anything is written: beyond it, 429
+/// `rate_limited` with `Retry-After`.
 #[utoipa::path(
     post,
     path = "/auth/notifications/broadcast/",
@@ -130,12 +138,16 @@ pub async fn create_notification(
 )]
 pub async fn broadcast_notification(
     inbox: web::Data<Inbox>,
+    budgets: web::Data<Budgets>,
     // Before the body: a caller without the permission is refused unread.
     Broadcaster(caller): Broadcaster,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
+    // One notification per named recipient, from the service's budget, before anything is written.
+    let recipients = body.get("user_ids").and_then(|ids| ids.as_array()).map_or(0, Vec::len);
+    budgets.notifications(&caller, recipients).await?;
     let reply = match inbox.broadcast(caller, &body, key.map(|key| (key, broadcast_reply as _))).await? {
         Idempotent::Fresh(outcome) => broadcast_reply(&outcome),
         Idempotent::Replay(reply) => reply,

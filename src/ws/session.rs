@@ -9,7 +9,7 @@
 use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
-use super::socket::{close, Socket, Stop, TOO_SLOW};
+use super::socket::{close, Socket, Stop, FLOODING, TOO_SLOW};
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
@@ -116,10 +116,10 @@ async fn serve(
                     Some(Ok(message)) => message,
                 };
                 match limiter.check() {
-                    FrameVerdict::Flood => return close(CloseCode::Policy, "rate limit exceeded"),
+                    FrameVerdict::Flood => return close(CloseCode::Policy, FLOODING),
                     // Boxed, like every rare path: inline, its state would size every socket's task.
                     FrameVerdict::Reject => Box::pin(socket.refuse(&message)).await,
-                    FrameVerdict::Admit => on_message(socket, message, expiry.as_mut()).await,
+                    FrameVerdict::Admit => on_message(socket, message, expiry.as_mut(), &mut limiter).await,
                 }
             }
             Some(event) = outbox.recv() => on_event(socket, event).await,
@@ -160,12 +160,18 @@ async fn greet(socket: &mut Socket) -> Result<(), Stop> {
     socket.send(greeting).await
 }
 
-/// A client frame the rate limit admitted. A refreshed token moves the expiry timer.
-async fn on_message(socket: &mut Socket, message: AggregatedMessage, expiry: Pin<&mut Sleep>) -> Result<(), Stop> {
+/// A client frame the per-socket rate limit admitted (the user's budget is drawn from by
+/// `handle_text`, its refusals counted in `limiter`). A refreshed token moves the expiry timer.
+async fn on_message(
+    socket: &mut Socket,
+    message: AggregatedMessage,
+    expiry: Pin<&mut Sleep>,
+    limiter: &mut FrameLimiter,
+) -> Result<(), Stop> {
     match message {
         AggregatedMessage::Text(text) => {
             let expires_at = socket.principal.expires_at;
-            let step = Box::pin(socket.handle_text(&text)).await;
+            let step = Box::pin(socket.handle_text(&text, limiter)).await;
             if socket.principal.expires_at != expires_at {
                 expiry.reset(expiry_deadline(socket));
             }

@@ -23,6 +23,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// The close reason of a client too slow to take what is sent (1013).
 pub(super) const TOO_SLOW: &str = "too slow to read: reconnect with since";
 
+/// The close reason of a socket flooding past its limits (1008).
+pub(super) const FLOODING: &str = "rate limit exceeded";
+
 /// Why the session ends: `None` when the client went away, else the close frame to send.
 pub(super) type Stop = Option<CloseReason>;
 
