@@ -108,6 +108,15 @@ impl ApiError {
         }
     }
 
+    /// When a `rate_limited` refusal can be retried: REST's `Retry-After`, WebSocket's
+    /// `retry_after`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     pub fn field(&self) -> Option<&'static str> {
         match self {
             ApiError::Validation { field, .. } => Some(field),

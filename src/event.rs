@@ -231,6 +231,9 @@ pub enum ServerFrame<'a> {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         field: Option<&'static str>,
+        /// `rate_limited`: seconds until a retry can be admitted (REST's `Retry-After`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
 }
 
@@ -296,7 +299,8 @@ mod tests {
             parsed(&suppressed.to_text()),
             json!({"type": "notification_sent", "suppressed": true, "reason": "preference"})
         );
-        let error = ServerFrame::Error { code: "validation_error", message: "bad".into(), field: None };
+        let error =
+            ServerFrame::Error { code: "validation_error", message: "bad".into(), field: None, retry_after: None };
         assert_eq!(parsed(&error.to_text()), json!({"type": "error", "code": "validation_error", "message": "bad"}));
         let hello =
             ServerFrame::ConnectionEstablished { user_id: UserId::new(3).expect("id"), unread_count: 1, last_id: 40 };

@@ -10,8 +10,8 @@ use crate::event::Event;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::limits::budget::{self, Budgets, Rate};
 use crate::limits::cluster::ClusterLimits;
-use crate::limits::local::RestLimiter;
 use crate::metrics::Metrics;
 use crate::subscriptions::Subscriptions;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
@@ -206,8 +206,7 @@ impl State {
         let limits = Arc::new(ClusterLimits::new(
             redis.command_pool(),
             &config.node_id,
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
+            rates(config),
             config.max_sockets_per_user,
         ));
         actix_web::rt::spawn(limits.clone().keep_alive(self.hub.clone(), self.shutdown.clone()));
@@ -242,7 +241,7 @@ struct AppData {
     ws_endpoint: web::Data<WsEndpoint>,
     metrics: web::Data<Metrics>,
     hub: web::Data<Hub>,
-    rest_limiter: web::Data<RestLimiter>,
+    budgets: web::Data<Budgets>,
     dev_tokens: web::Data<http::static_files::DevTokens>,
 }
 
@@ -252,6 +251,9 @@ impl AppData {
     fn new(config: &Config, state: &State, verifier: TokenVerifier) -> AppData {
         let verifier = web::Data::new(verifier);
         let cluster_limits = state.cluster_limits(config);
+        let (users, services) = rates(config);
+        let budgets = web::Data::new(Budgets::new(users, services, cluster_limits.clone()));
+        actix_web::rt::spawn(budget::forget_idle_periodically(budgets.clone().into_inner(), state.shutdown.clone()));
         let ws_endpoint = web::Data::new(WsEndpoint {
             context: Arc::new(WsContext {
                 metrics: state.metrics.clone(),
@@ -267,7 +269,8 @@ impl AppData {
                     token_leeway: config.jwt.leeway,
                 },
                 shutdown: state.shutdown.clone(),
-                cluster_limits: cluster_limits.clone(),
+                cluster_limits,
+                budgets: budgets.clone().into_inner(),
             }),
             allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
             max_sockets: config.max_sockets,
@@ -276,9 +279,6 @@ impl AppData {
         });
         let dev_tokens =
             web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
-        let rest_limiter =
-            web::Data::new(RestLimiter::new(config.rate_limit_per_second, config.rate_limit_burst, cluster_limits));
-        actix_web::rt::spawn(forget_idle_limits(rest_limiter.clone(), state.shutdown.clone()));
         AppData {
             verifier,
             inbox: web::Data::new(state.inbox.clone()),
@@ -286,7 +286,7 @@ impl AppData {
             ws_endpoint,
             metrics: web::Data::from(state.metrics.clone()),
             hub: web::Data::from(state.hub.clone()),
-            rest_limiter,
+            budgets,
             dev_tokens,
         }
     }
@@ -313,7 +313,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
             .app_data(data.ws_endpoint.clone())
             .app_data(data.metrics.clone())
             .app_data(data.hub.clone())
-            .app_data(data.rest_limiter.clone())
+            .app_data(data.budgets.clone())
             .app_data(data.dev_tokens.clone())
             .wrap(middleware::from_fn(http::record_request))
             .wrap(http::security_headers())
@@ -323,6 +323,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
     .workers(config.workers)
     .shutdown_timeout(config.shutdown_timeout.as_secs())
     .disable_signals()
+    .on_connect(ws::on_connect)
     .listen(listener)
     .map_err(|source| StartupError::Bind { addr: config.bind, source })?
     .run();
@@ -372,15 +373,12 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Drops the rate-limit state of users who have been quiet, every minute, until shutdown.
-async fn forget_idle_limits(limiter: web::Data<RestLimiter>, mut shutdown: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = every.tick() => limiter.forget_idle(),
-        }
-    }
+/// The end users' and the services' budgets, as configured.
+fn rates(config: &Config) -> (Rate, Rate) {
+    (
+        Rate { per_second: config.rate_limit_per_second, burst: config.rate_limit_burst },
+        Rate { per_second: config.service_rate_limit_per_second, burst: config.service_rate_limit_burst },
+    )
 }
 
 /// The node's delivery task: every event arriving from the broker goes to the hub. If it fell

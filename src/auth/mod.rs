@@ -7,8 +7,8 @@ pub mod mint;
 
 use crate::domain::Principal;
 use crate::error::ApiError;
-use crate::limits::local::RestLimiter;
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use crate::limits::budget::{Action, Budgets};
+use actix_web::{dev::Payload, http::header, http::Method, web, FromRequest, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{ready, Ready};
 
@@ -43,7 +43,7 @@ impl FromRequest for Broadcaster {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Broadcasters are services: the rate limit never applies to them.
+        // Broadcasters are services: what they write is charged by the handler, per recipient.
         ready(verify(req).and_then(|caller| {
             caller.ensure_may_broadcast().map_err(ApiError::from)?;
             Ok(Broadcaster(caller))
@@ -51,20 +51,20 @@ impl FromRequest for Broadcaster {
     }
 }
 
-/// The caller's token, then their rate limit (cluster-wide when Redis is configured).
+/// The caller's token, then the request's cost from their budget (cluster-wide when Redis is
+/// configured): a `GET` is a read, any other method a write (`crate::limits::budget`).
 fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
     let principal = match verify(req) {
         Ok(principal) => principal,
         Err(err) => return Either::Left(ready(Err(err))),
     };
-    let Some(limiter) = req.app_data::<web::Data<RestLimiter>>() else { return Either::Left(ready(Ok(principal))) };
-    if !limiter.is_cluster_wide_for(principal.can_send) {
-        return Either::Left(ready(limiter.admit_here(principal.user_id, principal.can_send).map(|()| principal)));
+    let Some(budgets) = req.app_data::<web::Data<Budgets>>() else { return Either::Left(ready(Ok(principal))) };
+    let action = if req.method() == Method::GET || req.method() == Method::HEAD { Action::Read } else { Action::Write };
+    if !budgets.is_cluster_wide_for(&principal) {
+        return Either::Left(ready(budgets.admit_here(&principal, action).map(|()| principal)));
     }
-    let limiter = limiter.clone();
-    Either::Right(Box::pin(
-        async move { limiter.admit(principal.user_id, principal.can_send).await.map(|()| principal) },
-    ))
+    let budgets = budgets.clone();
+    Either::Right(Box::pin(async move { budgets.admit(&principal, action).await.map(|()| principal) }))
 }
 
 fn verify(req: &HttpRequest) -> Result<Principal, ApiError> {

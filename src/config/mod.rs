@@ -24,6 +24,10 @@ use std::time::Duration;
 use values::{address, positive, positive_days, positive_millis, positive_seconds, seconds, switch};
 use vars::*;
 
+/// The smallest `HERALD_RATE_LIMIT_BURST`: what the dearest action of an end user costs (a
+/// change or a replay, `crate::limits::budget`), else it could never be admitted.
+pub const MIN_RATE_LIMIT_BURST: u32 = 2;
+
 /// Tests only: when true, a node commits every change and never publishes it, as a node that
 /// dies between the two (refused unless `HERALD_BIND` is loopback).
 pub const HANG_BEFORE_PUBLISH: &str = HERALD_TEST_HANG_BEFORE_PUBLISH.name;
@@ -60,8 +64,12 @@ pub struct Config {
     /// Separate listener for `/metrics` and `/readyz`; `None`: they are on `bind`.
     pub ops_bind: Option<SocketAddr>,
     pub shutdown_timeout: Duration,
+    /// Each end user's budget (`crate::limits::budget`): units per second, and the burst.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// Each service identity's budget: notifications written per second, and the burst.
+    pub service_rate_limit_per_second: u32,
+    pub service_rate_limit_burst: u32,
     pub max_sockets: usize,
     pub max_sockets_per_user: usize,
     /// Keep notifications this long; `None`: forever.
@@ -128,6 +136,8 @@ impl Config {
             shutdown_timeout: r.value(&HERALD_SHUTDOWN_TIMEOUT_SECS, seconds),
             rate_limit_per_second: r.value(&HERALD_RATE_LIMIT_PER_SECOND, positive),
             rate_limit_burst: r.value(&HERALD_RATE_LIMIT_BURST, positive),
+            service_rate_limit_per_second: r.value(&HERALD_SERVICE_RATE_LIMIT_PER_SECOND, positive),
+            service_rate_limit_burst: r.value(&HERALD_SERVICE_RATE_LIMIT_BURST, positive),
             max_sockets: r.value(&HERALD_MAX_SOCKETS, positive),
             max_sockets_per_user: r.value(&HERALD_MAX_SOCKETS_PER_USER, positive),
             retention: r.optional(&HERALD_RETENTION_DAYS, positive_days),
@@ -135,6 +145,7 @@ impl Config {
             group_commit_wait: r.value(&HERALD_GROUP_COMMIT_WAIT_US, values::micros_to_a_second),
             hang_before_publish: r.optional(&HERALD_TEST_HANG_BEFORE_PUBLISH, switch).unwrap_or(false),
         };
+        check_budgets(&mut r, &config);
         r.finish(config)
     }
 
@@ -163,6 +174,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A budget's burst must hold its dearest action, else that action could never be admitted.
+fn check_budgets(r: &mut Reader, config: &Config) {
+    if config.rate_limit_burst < MIN_RATE_LIMIT_BURST {
+        r.refuse(&HERALD_RATE_LIMIT_BURST, BudgetTooSmall::User(MIN_RATE_LIMIT_BURST));
+    }
+    if (config.service_rate_limit_burst as usize) < config.max_broadcast_recipients {
+        let recipients = config.max_broadcast_recipients;
+        r.refuse(&HERALD_SERVICE_RATE_LIMIT_BURST, BudgetTooSmall::Service(recipients));
+    }
+}
+
+/// A burst smaller than the dearest action it must admit.
+#[derive(Debug, thiserror::Error)]
+enum BudgetTooSmall {
+    #[error("must be at least {0}, what a change or a replay costs")]
+    User(u32),
+    #[error("must be at least HERALD_MAX_BROADCAST_RECIPIENTS ({0}): the largest broadcast must fit")]
+    Service(usize),
 }
 
 /// 127.0.0.0/8 or ::1, also written as an IPv4-mapped IPv6 address.

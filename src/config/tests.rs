@@ -181,3 +181,14 @@ fn every_variable_of_the_table_is_read() {
     }
     assert!(asked.iter().all(|name| name == HANG_BEFORE_PUBLISH || ENV_VARS.iter().any(|var| var.name == name)));
 }
+
+#[test]
+fn a_budget_whose_burst_cannot_admit_its_dearest_action_is_refused() {
+    let err = config(&[("HERALD_RATE_LIMIT_BURST", "1")]).expect_err("a change costs 2");
+    assert!(err.to_string().contains("HERALD_RATE_LIMIT_BURST: must be at least 2"), "{err}");
+    let err = config(&[("HERALD_SERVICE_RATE_LIMIT_BURST", "500"), ("HERALD_MAX_BROADCAST_RECIPIENTS", "501")])
+        .expect_err("the largest broadcast must fit");
+    assert!(err.to_string().contains("HERALD_SERVICE_RATE_LIMIT_BURST: must be at least"), "{err}");
+    let fits = config(&[("HERALD_SERVICE_RATE_LIMIT_BURST", "500"), ("HERALD_MAX_BROADCAST_RECIPIENTS", "500")]);
+    assert_eq!(fits.expect("valid").service_rate_limit_burst, 500);
+}

@@ -45,6 +45,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     HERALD_WS_FRAMES_PER_SECOND,
     HERALD_RATE_LIMIT_PER_SECOND,
     HERALD_RATE_LIMIT_BURST,
+    HERALD_SERVICE_RATE_LIMIT_PER_SECOND,
+    HERALD_SERVICE_RATE_LIMIT_BURST,
     HERALD_MAX_SOCKETS,
     HERALD_MAX_SOCKETS_PER_USER,
     HERALD_RETENTION_DAYS,
@@ -228,28 +230,51 @@ pub const HERALD_WS_HANDSHAKES_PER_SECOND: EnvVar = EnvVar {
     name: "HERALD_WS_HANDSHAKES_PER_SECOND",
     default: "2000",
     doc: "WebSocket handshakes this node accepts per second (bursts of the same size); more get 503 `unavailable` \
-         with `Retry-After`. Each user's handshakes also count against their REST rate limit.",
+         with `Retry-After`. Each user's handshakes also cost from their budget (`HERALD_RATE_LIMIT_PER_SECOND`).",
 };
 
 pub const HERALD_WS_FRAMES_PER_SECOND: EnvVar = EnvVar {
     name: "HERALD_WS_FRAMES_PER_SECOND",
     default: "20",
     doc: "Client frames per second per socket; excess frames get a `rate_limited` error, a flood is closed with \
-         1008.",
+         1008. Frames also cost from the user's budget (`HERALD_RATE_LIMIT_PER_SECOND`), shared by all their \
+         sockets and REST.",
 };
 
 pub const HERALD_RATE_LIMIT_PER_SECOND: EnvVar = EnvVar {
     name: "HERALD_RATE_LIMIT_PER_SECOND",
-    default: "20",
-    doc: "REST requests per second per end user (service tokens with `is_staff` or `notifications:send` are not \
-         limited); 429 `rate_limited` with `Retry-After` above. With Redis configured it holds across all nodes; \
-         without Redis, or while Redis does not answer, per node.",
+    default: "40",
+    doc: "Each end user's budget, in units per second, shared by REST requests, WebSocket handshakes and \
+         WebSocket frames on every socket: a read (a list, the unread count, preferences, a handshake) costs 1; a \
+         change (create, mark read/unread/all read, delete, preferences update) or a replay (`sync`, a handshake \
+         with `since`) costs 2; `ping` and `refresh_token` frames cost nothing. Above it: 429 `rate_limited` with \
+         `Retry-After`, or an `error` frame `rate_limited` with `retry_after` (the socket stays open; more than 20 \
+         refusals within 10 s close it with 1008). With Redis configured it holds across all nodes; without Redis, \
+         or while Redis does not answer, per node. Service tokens have their own budget \
+         (`HERALD_SERVICE_RATE_LIMIT_PER_SECOND`).",
 };
 
 pub const HERALD_RATE_LIMIT_BURST: EnvVar = EnvVar {
     name: "HERALD_RATE_LIMIT_BURST",
-    default: "50",
-    doc: "Requests an end user may send at once before the per-second rate applies.",
+    default: "100",
+    doc: "Units an end user may spend at once before the per-second rate applies; at least 2 (the dearest action).",
+};
+
+pub const HERALD_SERVICE_RATE_LIMIT_PER_SECOND: EnvVar = EnvVar {
+    name: "HERALD_SERVICE_RATE_LIMIT_PER_SECOND",
+    default: "50000",
+    doc: "Notifications each service identity (a token with `is_staff` or `notifications:send`, by its user id) may \
+         write per second, by REST or WebSocket: a create costs 1, a broadcast 1 per recipient (a repeat with the \
+         same `Idempotency-Key` too). Above it: 429 `rate_limited` with `Retry-After` (an `error` frame over a \
+         socket); nothing is written. Across all nodes with Redis, as the end users' budget. Their other requests \
+         are not limited. Set it to your senders' real peak: it bounds what a leaked service token can write.",
+};
+
+pub const HERALD_SERVICE_RATE_LIMIT_BURST: EnvVar = EnvVar {
+    name: "HERALD_SERVICE_RATE_LIMIT_BURST",
+    default: "100000",
+    doc: "Notifications a service identity may write at once before the per-second rate applies; at least \
+         `HERALD_MAX_BROADCAST_RECIPIENTS` (the largest broadcast must fit).",
 };
 
 pub const HERALD_MAX_SOCKETS: EnvVar = EnvVar {

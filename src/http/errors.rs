@@ -113,7 +113,13 @@ pub struct RateLimited;
 
 impl<'s> ToResponse<'s> for RateLimited {
     fn response() -> (&'s str, RefOr<Response>) {
-        ("RateLimited", error_response("`rate_limited`: the end user sent more than `HERALD_RATE_LIMIT_PER_SECOND` (service tokens\nare not limited).", vec![("Retry-After", header(u64::schema(), "Seconds to wait"))]))
+        (
+            "RateLimited",
+            error_response(
+                "`rate_limited`: the caller's budget is spent. End users: `HERALD_RATE_LIMIT_PER_SECOND`\nunits, shared with their WebSocket frames (a read costs 1, a change or replay 2). Service\ntokens: `HERALD_SERVICE_RATE_LIMIT_PER_SECOND` notifications written (a broadcast costs one\nper recipient).",
+                vec![("Retry-After", header(u64::schema(), "Seconds to wait"))],
+            ),
+        )
     }
 }
 

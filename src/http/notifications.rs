@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::event::Notifications;
 use crate::inbox::{Inbox, Keyed};
+use crate::limits::budget::Budgets;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -101,11 +102,14 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 )]
 pub async fn create_notification(
     inbox: web::Data<Inbox>,
+    budgets: web::Data<Budgets>,
     caller: Principal,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
+    // A service's budget counts notifications (an end user's create was charged on admission).
+    budgets.notifications(&caller, 1).await?;
     let keyed = key.map(|key| Keyed { key, operation: "create", render: create_reply as _ });
     let reply = match inbox.create(caller, &body, keyed, None).await? {
         Idempotent::Fresh(outcome) => create_reply(&outcome),
@@ -116,6 +120,10 @@ pub async fn create_notification(
 
 /// Create the same notification for many users (staff or `notifications:send`), in one
 /// transaction. `Idempotency-Key` as for create.
+///
+/// Each named recipient costs one notification of the caller's budget
+/// (`HERALD_SERVICE_RATE_LIMIT_PER_SECOND`), taken before anything is written: beyond it, 429
+/// `rate_limited` with `Retry-After`.
 #[utoipa::path(
     post,
     path = "/auth/notifications/broadcast/",
@@ -134,12 +142,16 @@ pub async fn create_notification(
 )]
 pub async fn broadcast_notification(
     inbox: web::Data<Inbox>,
+    budgets: web::Data<Budgets>,
     // Before the body: a caller without the permission is refused unread.
     Broadcaster(caller): Broadcaster,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
+    // One notification per named recipient, from the service's budget, before anything is written.
+    let recipients = body.get("user_ids").and_then(|ids| ids.as_array()).map_or(0, Vec::len);
+    budgets.notifications(&caller, recipients).await?;
     let keyed = key.map(|key| Keyed { key, operation: "broadcast", render: broadcast_reply as _ });
     let reply = match inbox.broadcast(caller, &body, keyed).await? {
         Idempotent::Fresh(outcome) => broadcast_reply(&outcome),

@@ -1,8 +1,9 @@
 //! Per-user limits that hold across every node, kept in Redis when Redis is configured (one
 //! Redis or a cluster), through the command pool:
 //!
-//! - the REST rate: one GCRA cell per user, checked and advanced atomically by a script on
-//!   Redis' clock, so N nodes allow the rate once, not N times;
+//! - the budgets (`super::budget`): one GCRA cell per end user and one per service identity,
+//!   checked and advanced by an action's cost atomically by a script on Redis' clock, so N
+//!   nodes allow the rate once, not N times;
 //! - open sockets: a set per user of `instance/session` members. A handshake claims a member
 //!   when the user holds fewer than the cap; a closed socket removes it. A member counts only
 //!   while its node is alive: every `HEARTBEAT` each node refreshes one key per partition
@@ -16,8 +17,9 @@
 //! caller falls back to its node's own limits, and Redis is not asked again for `RETRY_AFTER`.
 //! Nothing here is on the publish path.
 
+use super::Rate;
 use crate::broker::error::CommandError;
-use crate::broker::redis::channels::{node_key, node_key_prefix, rate_key, sockets_key, PARTITIONS};
+use crate::broker::redis::channels::{node_key, node_key_prefix, rate_key, service_rate_key, sockets_key, PARTITIONS};
 use crate::broker::redis::pool::CommandPool;
 use crate::domain::UserId;
 use crate::event::SessionId;
@@ -48,6 +50,31 @@ const RATE_SCRIPT: &str = include_str!("scripts/rate.lua");
 const CLAIM_SCRIPT: &str = include_str!("scripts/claim.lua");
 const RECONCILE_SCRIPT: &str = include_str!("scripts/reconcile.lua");
 
+/// Whose budget an action is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// An end user's actions, by cost.
+    User,
+    /// The notifications a service identity writes.
+    Service,
+}
+
+/// A budget's GCRA parameters: the emission interval of one unit, and the burst.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    interval_us: i64,
+    burst: i64,
+}
+
+impl From<Rate> for Cell {
+    fn from(rate: Rate) -> Cell {
+        Cell {
+            interval_us: (1_000_000 / i64::from(rate.per_second.max(1))).max(1),
+            burst: i64::from(rate.burst.max(1)),
+        }
+    }
+}
+
 /// What Redis decided; `Unknown` when it did not answer (use the node's own limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -64,8 +91,8 @@ pub struct ClusterLimits {
     instance: String,
     /// `instance/`: this node's socket members start with it.
     member_prefix: String,
-    rate_interval_us: i64,
-    rate_burst: i64,
+    user_cell: Cell,
+    service_cell: Cell,
     max_sockets_per_user: i64,
     rate_script: redis::Script,
     claim_script: redis::Script,
@@ -78,8 +105,7 @@ impl ClusterLimits {
     pub fn new(
         pool: Arc<CommandPool>,
         node_id: &str,
-        per_second: u32,
-        burst: u32,
+        (users, services): (Rate, Rate),
         max_sockets_per_user: usize,
     ) -> ClusterLimits {
         let instance = format!("{node_id}-{:08x}", rand::random::<u32>());
@@ -87,8 +113,8 @@ impl ClusterLimits {
             pool,
             member_prefix: format!("{instance}/"),
             instance,
-            rate_interval_us: (1_000_000 / i64::from(per_second.max(1))).max(1),
-            rate_burst: i64::from(burst.max(1)),
+            user_cell: users.into(),
+            service_cell: services.into(),
             max_sockets_per_user: max_sockets_per_user as i64,
             rate_script: redis::Script::new(RATE_SCRIPT),
             claim_script: redis::Script::new(CLAIM_SCRIPT),
@@ -97,10 +123,14 @@ impl ClusterLimits {
         }
     }
 
-    /// Admits one REST request of `user` against the cluster-wide rate.
-    pub async fn admit_request(&self, user: UserId) -> Verdict {
-        let key = rate_key(user);
-        match self.ask::<i64>(&self.rate_script, &key, &[self.rate_interval_us, self.rate_burst], &[]).await {
+    /// Takes `cost` units from the cluster-wide budget of `user` in `bucket`.
+    pub async fn take(&self, bucket: Bucket, user: UserId, cost: u32) -> Verdict {
+        let (key, cell) = match bucket {
+            Bucket::User => (rate_key(user), self.user_cell),
+            Bucket::Service => (service_rate_key(user), self.service_cell),
+        };
+        let args = [cell.interval_us, cell.burst, i64::from(cost.max(1))];
+        match self.ask::<i64>(&self.rate_script, &key, &args, &[]).await {
             Some(0) => Verdict::Admit,
             Some(wait_us) => Verdict::Refuse(Duration::from_micros(wait_us.max(1) as u64)),
             None => Verdict::Unknown,

@@ -1,80 +1,17 @@
-//! What one node enforces on its own: the per-user REST rate (`RestLimiter`: end-user tokens
-//! get `HERALD_RATE_LIMIT_PER_SECOND` with bursts of `HERALD_RATE_LIMIT_BURST`, above it 429
-//! `rate_limited` with `Retry-After`; service tokens are not limited, they legitimately send for
-//! many users), the per-socket limit of client frames (`FrameLimiter`) and the WebSocket
-//! handshakes a node accepts per second (`HandshakeBudget`). With Redis configured the REST rate
-//! is asked of `super::cluster` first, and this node's own limit decides while Redis does not
-//! answer.
+//! What one node enforces on its own: the per-socket limit of client frames (`FrameLimiter`)
+//! and the WebSocket handshakes a node accepts per second (`HandshakeBudget`). The per-user
+//! budgets shared by every transport and node are `super::budget`.
 
-use super::cluster::{ClusterLimits, Verdict};
-use crate::domain::UserId;
 use crate::error::ApiError;
-use governor::clock::{Clock, DefaultClock};
 use governor::DefaultDirectRateLimiter;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rejected frames counted per window...
 pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 /// ...beyond which the socket is a flood and is closed with 1008.
 pub const FLOOD_TOLERANCE: u32 = 20;
-
-pub struct RestLimiter {
-    limiter: DefaultKeyedRateLimiter<UserId>,
-    /// The cluster-wide rate, when Redis is configured.
-    cluster: Option<Arc<ClusterLimits>>,
-}
-
-impl RestLimiter {
-    pub fn new(per_second: u32, burst: u32, cluster: Option<Arc<ClusterLimits>>) -> RestLimiter {
-        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(per_second);
-        RestLimiter { limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)), cluster }
-    }
-
-    /// Admits one request of `user`, or says when to retry. Service callers (`is_service`:
-    /// staff or `notifications:send`) are not limited.
-    pub async fn admit(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
-        if is_service {
-            return Ok(());
-        }
-        if let Some(cluster) = &self.cluster {
-            match cluster.admit_request(user).await {
-                Verdict::Admit => return Ok(()),
-                Verdict::Refuse(wait) => return Err(rate_limited(wait)),
-                Verdict::Unknown => {}
-            }
-        }
-        self.admit_here(user, false)
-    }
-
-    /// Whether `admit` asks Redis for this caller (else `admit_here` decides alone).
-    pub fn is_cluster_wide_for(&self, is_service: bool) -> bool {
-        self.cluster.is_some() && !is_service
-    }
-
-    /// `admit` with this node's own limit only.
-    pub fn admit_here(&self, user: UserId, is_service: bool) -> Result<(), ApiError> {
-        if is_service {
-            return Ok(());
-        }
-        self.limiter
-            .check_key(&user)
-            .map_err(|not_until| rate_limited(not_until.wait_time_from(DefaultClock::default().now())))
-    }
-
-    /// Forgets users whose buckets are full again (bounded memory).
-    pub fn forget_idle(&self) {
-        self.limiter.retain_recent();
-    }
-}
-
-/// 429 with `Retry-After` in whole seconds, rounded up.
-fn rate_limited(wait: Duration) -> ApiError {
-    ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
-}
 
 /// What to do with one client frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +46,12 @@ impl FrameLimiter {
         if self.bucket.check().is_ok() {
             return FrameVerdict::Admit;
         }
+        self.count_rejection(Instant::now())
+    }
+
+    /// Counts a frame this limit admitted but the user's budget (`super::budget`) refused: it
+    /// weighs towards the flood close like a frame refused here (`Reject` or `Flood`).
+    pub fn refused_elsewhere(&mut self) -> FrameVerdict {
         self.count_rejection(Instant::now())
     }
 

@@ -1,9 +1,10 @@
 //! What every session of a node shares (`WsContext`: the inbox, hub, subscriptions, verifier,
-//! shutdown signal and cluster limits) and the per-socket settings taken from `Config`.
+//! shutdown signal, budgets and cluster limits) and the per-socket settings taken from `Config`.
 
 use crate::auth::TokenVerifier;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::limits::budget::Budgets;
 use crate::limits::cluster::ClusterLimits;
 use actix_web::web;
 use std::num::NonZeroU32;
@@ -39,4 +40,6 @@ pub struct WsContext {
     pub shutdown: watch::Receiver<bool>,
     /// The cluster-wide socket cap per user, when Redis is configured.
     pub cluster_limits: Option<Arc<ClusterLimits>>,
+    /// Every principal's budget, shared with REST: frames and handshakes draw from it.
+    pub budgets: Arc<Budgets>,
 }

@@ -1,14 +1,18 @@
-//! Client frames → inbox calls: each parsed `ClientFrame` becomes one use-case call and its
-//! reply (echoing the `request_id`), or an error frame; the socket stays open either way. A
-//! frame refused by the rate limit is answered without being read.
+//! Client frames → inbox calls: each parsed `ClientFrame` takes its cost from the user's budget
+//! (shared with REST and the user's other sockets, `crate::limits::budget`), then becomes one
+//! use-case call and its reply (echoing the `request_id`), or an error frame; the socket stays
+//! open either way. A refused frame counts towards the socket's flood close (1008). A frame
+//! refused by the per-socket rate limit is answered without being read.
 
 use super::protocol::{self, ClientFrame, Request};
-use super::socket::{Socket, Stop};
+use super::socket::{close, Socket, Stop, FLOODING};
 use crate::domain::{CreateOutcome, Idempotent, StoredReply};
 use crate::error::ApiError;
 use crate::event::{with_request_id, Notifications, ServerFrame};
 use crate::inbox::{InboxError, Keyed, SEND_NOTIFICATION};
-use actix_ws::AggregatedMessage;
+use crate::limits::budget::Action;
+use crate::limits::local::{FrameLimiter, FrameVerdict};
+use actix_ws::{AggregatedMessage, CloseCode};
 use serde_json::Value;
 
 /// The `request_id` of a frame refused by the rate limit is read only from frames this small:
@@ -48,12 +52,19 @@ impl Socket {
         self.send_error(&ApiError::RateLimited { retry_after_secs: 1 }, &request_id).await
     }
 
-    /// Parses a text frame and does what it asks.
-    pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Stop> {
+    /// Parses a text frame, takes its cost from the user's budget and does what it asks. A
+    /// refusal (`rate_limited` with `retry_after`) counts in `limiter`'s flood window.
+    pub(super) async fn handle_text(&mut self, text: &str, limiter: &mut FrameLimiter) -> Result<(), Stop> {
         let Request { request_id, frame } = match protocol::parse(text) {
             Ok(request) => request,
             Err(bad) => return self.send_error(&bad.error, &bad.request_id).await,
         };
+        if let Err(refused) = self.draw_budget(&frame).await {
+            if limiter.refused_elsewhere() == FrameVerdict::Flood {
+                return Err(close(CloseCode::Policy, FLOODING));
+            }
+            return self.send_error(&refused, &request_id).await;
+        }
         match self.handle_frame(frame, &request_id).await {
             Ok(()) => Ok(()),
             Err(Handled::Stop(stop)) => Err(stop),
@@ -108,6 +119,19 @@ impl Socket {
         self.reply(&reply, request_id).await.map_err(Handled::Stop)
     }
 
+    /// Takes the frame's cost from the budget: an end user's by `action_of`, a service's by the
+    /// notification it would write.
+    async fn draw_budget(&self, frame: &ClientFrame) -> Result<(), ApiError> {
+        let budgets = &self.ctx.budgets;
+        if let ClientFrame::SendNotification { .. } = frame {
+            budgets.notifications(&self.principal, 1).await?;
+        }
+        match action_of(frame) {
+            Some(action) => budgets.admit(&self.principal, action).await,
+            None => Ok(()),
+        }
+    }
+
     /// Takes a fresh token for the same user; the socket keeps the later expiry.
     fn refresh_token(&mut self, token: &str) -> Result<ServerFrame<'static>, ApiError> {
         let fresh = self.ctx.verifier.verify(token)?;
@@ -132,4 +156,18 @@ fn sent_reply(outcome: &CreateOutcome) -> StoredReply {
         CreateOutcome::Suppressed => ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" },
     };
     StoredReply { status: 200, body: frame.to_text().to_string() }
+}
+
+/// What a frame costs an end user; `None` for frames without database work (`ping`,
+/// `refresh_token`: the per-socket frame limit bounds them).
+fn action_of(frame: &ClientFrame) -> Option<Action> {
+    match frame {
+        ClientFrame::GetNotifications { .. } | ClientFrame::GetUnreadCount => Some(Action::Read),
+        ClientFrame::Sync { .. } => Some(Action::Replay),
+        ClientFrame::MarkRead { .. }
+        | ClientFrame::MarkAllRead
+        | ClientFrame::DeleteNotification { .. }
+        | ClientFrame::SendNotification { .. } => Some(Action::Write),
+        ClientFrame::Ping | ClientFrame::RefreshToken { .. } => None,
+    }
 }

@@ -3,8 +3,10 @@
 //! session task per socket takes over (`session`: the IO loop; `socket`: its state and writes;
 //! `frames`: client frames → inbox; `replay`: replay and repair; `delivery`: the pure state
 //! machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
-//! header, before its payload is buffered.
+//! header, before its payload is buffered; `closing` ends the connection as soon as a close the
+//! client started is answered.
 
+mod closing;
 mod context;
 pub mod delivery;
 mod frame_limit;
@@ -14,14 +16,17 @@ mod replay;
 pub mod session;
 mod socket;
 
+pub use closing::on_connect;
 pub use context::{WsContext, WsSettings};
+
+use closing::{ClientClosed, ClosingBody, ConnectionFd};
 
 use crate::auth::bearer_token;
 use crate::domain::QueryString;
 use crate::error::ApiError;
 use crate::event::SessionId;
+use crate::limits::budget::Action;
 use crate::limits::cluster::Verdict;
-use crate::limits::local::RestLimiter;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use std::sync::Arc;
 
@@ -41,14 +46,13 @@ pub struct WsEndpoint {
     pub handshakes: crate::limits::local::HandshakeBudget,
 }
 
-/// The handshake: origin (403), token (401), the user's request rate (429: a handshake counts
-/// as a REST request), the node's handshake budget and socket limits (503), the user's socket
-/// cap (429; on this node, then cluster-wide when Redis is configured), then the upgrade.
+/// The handshake: origin (403), token (401), the user's budget (429: a handshake costs a read,
+/// a replay with `since`), the node's handshake budget and socket limits (503), the user's
+/// socket cap (429; on this node, then cluster-wide when Redis is configured), then the upgrade.
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     endpoint: web::Data<WsEndpoint>,
-    user_limiter: web::Data<RestLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     if !origin_allowed(&req, &endpoint.allowed_origins) {
         return Err(ApiError::Forbidden("origin not allowed"));
@@ -60,15 +64,6 @@ pub async fn connect(
         .or_else(|| bearer_token(&req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
     let principal = endpoint.context.verifier.verify(token)?;
-    user_limiter.admit(principal.user_id, principal.can_send).await?;
-    endpoint.handshakes.admit()?;
-    let hub = &endpoint.context.hub;
-    if hub.session_count() >= endpoint.max_sockets {
-        return Err(ApiError::unavailable("node at its socket limit (HERALD_MAX_SOCKETS)"));
-    }
-    if hub.user_session_count(principal.user_id) >= endpoint.max_sockets_per_user {
-        return Err(ApiError::RateLimited { retry_after_secs: 5 });
-    }
     let since = match param("since") {
         None | Some("") => None,
         Some(raw) => Some(
@@ -78,6 +73,16 @@ pub async fn connect(
                 .ok_or_else(|| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
+    let cost = if since.is_some() { Action::Replay } else { Action::Read };
+    endpoint.context.budgets.admit(&principal, cost).await?;
+    endpoint.handshakes.admit()?;
+    let hub = &endpoint.context.hub;
+    if hub.session_count() >= endpoint.max_sockets {
+        return Err(ApiError::unavailable("node at its socket limit (HERALD_MAX_SOCKETS)"));
+    }
+    if hub.user_session_count(principal.user_id) >= endpoint.max_sockets_per_user {
+        return Err(ApiError::RateLimited { retry_after_secs: 5 });
+    }
     let id = SessionId(rand::random());
     let cluster_limits = &endpoint.context.cluster_limits;
     if let Some(limits) = cluster_limits {
@@ -92,7 +97,12 @@ pub async fn connect(
         }
         return upgraded.map(|(response, ..)| response);
     };
-    actix_web::rt::spawn(session::run(endpoint.context.clone(), principal, id, since, socket, stream));
+    let client_closed = ClientClosed::default();
+    let connection = req.conn_data::<ConnectionFd>().copied();
+    let body_closed = client_closed.clone();
+    let response = response.map_body(|_, body| ClosingBody::new(body, connection, body_closed)).map_into_boxed_body();
+    let session = session::run(endpoint.context.clone(), principal, (id, client_closed), since, socket, stream);
+    actix_web::rt::spawn(session);
     Ok(response)
 }
 

@@ -130,9 +130,15 @@ fn notification_id(body: &Map<String, Value>) -> Result<NotificationId, ApiError
         .ok_or_else(|| ApiError::validation("notification_id", NotificationId::INVALID))
 }
 
-/// `{"type":"error","code","message","field"?,"request_id"?}`; the socket stays open.
+/// `{"type":"error","code","message","field"?,"retry_after"?,"request_id"?}`; the socket stays
+/// open.
 pub fn error_frame(error: &ApiError, request_id: &Option<Value>) -> ByteString {
-    let frame = ServerFrame::Error { code: error.code(), message: error.public_message(), field: error.field() };
+    let frame = ServerFrame::Error {
+        code: error.code(),
+        message: error.public_message(),
+        field: error.field(),
+        retry_after: error.retry_after_secs(),
+    };
     frame.to_reply(request_id)
 }
 

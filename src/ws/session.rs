@@ -6,9 +6,10 @@
 //! hands it each event and writes what is due. Frames are handled in `frames`, replays and
 //! repairs in `replay`, writes in `socket`.
 
+use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
-use super::socket::{close, Socket, Stop, TOO_SLOW};
+use super::socket::{close, Socket, Stop, FLOODING, TOO_SLOW};
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
@@ -32,7 +33,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 pub fn run(
     ctx: Arc<WsContext>,
     principal: Principal,
-    id: SessionId,
+    (id, client_closed): (SessionId, ClientClosed),
     since: Option<i64>,
     writer: actix_ws::Session,
     mut stream: AggregatedMessageStream,
@@ -41,7 +42,7 @@ pub fn run(
     let signals = Arc::new(SessionSignals::default());
     let user = principal.user_id;
     let first_on_node = ctx.hub.register(user, id, outbox_tx, signals.clone());
-    let mut socket = Socket::new(ctx, id, principal, writer, signals);
+    let mut socket = Socket::new(ctx, id, principal, writer, signals, client_closed);
     async move {
         if first_on_node {
             socket.ctx.subscriptions.watch(user);
@@ -107,14 +108,18 @@ async fn serve(
                 let message = match message {
                     None => return None,
                     Some(Err(err)) => return protocol_error(err),
-                    Some(Ok(AggregatedMessage::Close(_))) => return close(CloseCode::Normal, "bye"),
+                    Some(Ok(AggregatedMessage::Close(_))) => {
+                        // The reply ends the connection at once (`super::closing`).
+                        socket.client_closed.set();
+                        return close(CloseCode::Normal, "bye");
+                    }
                     Some(Ok(message)) => message,
                 };
                 match limiter.check() {
-                    FrameVerdict::Flood => return close(CloseCode::Policy, "rate limit exceeded"),
+                    FrameVerdict::Flood => return close(CloseCode::Policy, FLOODING),
                     // Boxed, like every rare path: inline, its state would size every socket's task.
                     FrameVerdict::Reject => Box::pin(socket.refuse(&message)).await,
-                    FrameVerdict::Admit => on_message(socket, message, expiry.as_mut()).await,
+                    FrameVerdict::Admit => on_message(socket, message, expiry.as_mut(), &mut limiter).await,
                 }
             }
             Some(event) = outbox.recv() => on_event(socket, event).await,
@@ -155,12 +160,18 @@ async fn greet(socket: &mut Socket) -> Result<(), Stop> {
     socket.send(greeting).await
 }
 
-/// A client frame the rate limit admitted. A refreshed token moves the expiry timer.
-async fn on_message(socket: &mut Socket, message: AggregatedMessage, expiry: Pin<&mut Sleep>) -> Result<(), Stop> {
+/// A client frame the per-socket rate limit admitted (the user's budget is drawn from by
+/// `handle_text`, its refusals counted in `limiter`). A refreshed token moves the expiry timer.
+async fn on_message(
+    socket: &mut Socket,
+    message: AggregatedMessage,
+    expiry: Pin<&mut Sleep>,
+    limiter: &mut FrameLimiter,
+) -> Result<(), Stop> {
     match message {
         AggregatedMessage::Text(text) => {
             let expires_at = socket.principal.expires_at;
-            let step = Box::pin(socket.handle_text(&text)).await;
+            let step = Box::pin(socket.handle_text(&text, limiter)).await;
             if socket.principal.expires_at != expires_at {
                 expiry.reset(expiry_deadline(socket));
             }

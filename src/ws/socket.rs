@@ -2,6 +2,7 @@
 //! its writes, each bounded by the heartbeat timeout. The session task (`session`) owns it;
 //! `replay` and `frames` add what they do with it. Reading the socket is `session`'s alone.
 
+use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Due};
 use super::protocol;
@@ -22,6 +23,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// The close reason of a client too slow to take what is sent (1013).
 pub(super) const TOO_SLOW: &str = "too slow to read: reconnect with since";
 
+/// The close reason of a socket flooding past its limits (1008).
+pub(super) const FLOODING: &str = "rate limit exceeded";
+
 /// Why the session ends: `None` when the client went away, else the close frame to send.
 pub(super) type Stop = Option<CloseReason>;
 
@@ -38,6 +42,8 @@ pub(super) struct Socket {
     /// Stream positions, held events and repair deadlines (set from the database at connect).
     pub(super) delivery: Delivery,
     pub(super) last_heard: Instant,
+    /// Set when the client starts the close handshake (`super::closing`).
+    pub(super) client_closed: ClientClosed,
 }
 
 impl Socket {
@@ -47,6 +53,7 @@ impl Socket {
         principal: Principal,
         writer: actix_ws::Session,
         signals: Arc<SessionSignals>,
+        client_closed: ClientClosed,
     ) -> Socket {
         Socket {
             ctx,
@@ -56,6 +63,7 @@ impl Socket {
             signals,
             delivery: Delivery::new(id, StreamPos::ZERO, 0),
             last_heard: Instant::now(),
+            client_closed,
         }
     }
 

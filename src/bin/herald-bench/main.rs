@@ -1,6 +1,7 @@
 //! `herald-bench`: load against a running Herald node (loopback only), printing its figures,
 //! one module per mode. Benchmarks print numbers; they are never timed tests.
 
+mod abuse;
 mod broadcast;
 mod client;
 mod connections;
@@ -114,6 +115,22 @@ enum Mode {
         #[arg(long, default_value_t = 100)]
         users: i64,
     },
+    /// One abusive end user (sockets sending the largest creates as fast as admitted, plus REST)
+    /// against user 1's create → delivery latency at `--rate`: the victim alone, then with it.
+    Abuse {
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// The abuser's sockets (at most HERALD_MAX_SOCKETS_PER_USER open at once).
+        #[arg(long, default_value_t = 20)]
+        sockets: usize,
+        /// The abuser's REST clients creating in a loop.
+        #[arg(long, default_value_t = 4)]
+        rest: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        abuser: i64,
+    },
     /// Steps the `latency` rate up until loss, a missed rate or p99 above the bound.
     MaxRate {
         #[arg(long, default_value_t = 1000)]
@@ -192,6 +209,9 @@ async fn run(mode: Mode, url: &str, ws_urls: &[String], config: &Config) -> Resu
         Mode::NodeLoss { sockets, concurrency, kill, resume_url } => {
             let run = node_loss::NodeLoss { sockets, concurrency, kill, resume_url };
             node_loss::run(url, &ws_urls[0], config, run).await
+        }
+        Mode::Abuse { rate, duration, sockets, rest, abuser } => {
+            abuse::run(url, ws_urls, config, abuse::Abuse { rate, duration, sockets, rest, abuser }).await
         }
         Mode::Broadcast { users, concurrency } => broadcast::run(url, ws_urls, config, users, concurrency).await,
         Mode::SlowReplay { rows, sockets, pid, hold } => {

@@ -51,9 +51,14 @@ pub fn user_of_shard_channel(channel: &[u8]) -> Option<UserId> {
     (tag.parse::<u16>().ok()? == partition(user)).then_some(user)
 }
 
-/// The GCRA cell of a user's cluster-wide request rate.
+/// The GCRA cell of an end user's cluster-wide budget (REST and WebSocket alike).
 pub fn rate_key(user: UserId) -> String {
     format!("herald:{{{}}}:rate:{user}", partition(user))
+}
+
+/// The GCRA cell of a service identity's cluster-wide budget of notifications written.
+pub fn service_rate_key(user: UserId) -> String {
+    format!("herald:{{{}}}:service-rate:{user}", partition(user))
 }
 
 /// The set of a user's open sockets across the cluster (`instance/session` members).

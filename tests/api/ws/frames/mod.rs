@@ -36,8 +36,13 @@ fn assert_error(frame: &Value, code: &str, field: Option<&str>, request_id: Opti
     assert!(frame["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {frame}");
     assert_eq!(object.get("field").and_then(Value::as_str), field, "field: {frame}");
     assert_eq!(object.get("request_id"), request_id, "request_id: {frame}");
+    // `retry_after` (seconds, as REST's Retry-After) on a refusal, and only there.
+    let retry_after = object.get("retry_after").map(|v| v.as_u64().filter(|s| *s >= 1));
+    assert_eq!(retry_after.is_some(), code == "rate_limited", "retry_after: {frame}");
+    assert!(retry_after.is_none_or(|s| s.is_some()), "retry_after in whole seconds: {frame}");
     for key in object.keys() {
-        assert!(["type", "code", "message", "field", "request_id"].contains(&key.as_str()), "extra key {key}: {frame}");
+        let known = ["type", "code", "message", "field", "request_id", "retry_after"];
+        assert!(known.contains(&key.as_str()), "extra key {key}: {frame}");
     }
 }
 
