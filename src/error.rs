@@ -54,6 +54,11 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// The recipient's inbox holds the storage cap in unread notifications: nothing was stored.
+    #[error(
+        "the recipient's inbox is full of unread notifications ({cap}, HERALD_MAX_STORED_PER_USER): nothing was stored"
+    )]
+    InboxFull { cap: i64 },
     /// The database (or another dependency) cannot be reached; the cause is logged.
     #[error("service unavailable")]
     Unavailable(#[source] Cause),
@@ -90,6 +95,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InboxFull { .. } => "inbox_full",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -145,6 +151,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+    InboxFull,
     Unavailable,
     InternalError,
 }
@@ -159,7 +166,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::InboxFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -223,6 +230,7 @@ impl From<crate::inbox::InboxError> for ApiError {
         match err {
             InboxError::Invalid(invalid) => invalid.into(),
             InboxError::Denied(denied) => denied.into(),
+            InboxError::InboxFull(cap) => ApiError::InboxFull { cap: cap.get() },
             InboxError::Storage(storage) => storage.into(),
         }
     }
@@ -257,6 +265,7 @@ mod tests {
             (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
             (ApiError::UnsupportedMediaType("x".into()), 415, "unsupported_media_type"),
             (ApiError::RateLimited { retry_after_secs: 1 }, 429, "rate_limited"),
+            (ApiError::InboxFull { cap: 3 }, 429, "inbox_full"),
             (ApiError::unavailable("db down"), 503, "unavailable"),
             (ApiError::internal("boom"), 500, "internal_error"),
         ];

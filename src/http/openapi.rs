@@ -6,8 +6,8 @@
 //! `bench/api_fuzz.sh` checks a live node's replies against it.
 
 use super::errors::{
-    BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited, Unauthorized, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, Forbidden, InboxFull, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
+    Unavailable, UnsupportedMediaType,
 };
 use super::{notifications, ops, preferences};
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
@@ -57,6 +57,7 @@ pub const BEARER: &str = "bearer";
             PayloadTooLarge,
             UnsupportedMediaType,
             RateLimited,
+            InboxFull,
             Unavailable
         )
     ),
@@ -161,6 +162,7 @@ mod tests {
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::UnsupportedMediaType(_)
                 | ApiError::RateLimited { .. }
+                | ApiError::InboxFull { .. }
                 | ApiError::Unavailable(_)
                 | ApiError::Internal(_) => err.clone(),
             }
@@ -176,6 +178,7 @@ mod tests {
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::InboxFull { cap: 1 },
             ApiError::unavailable(""),
             ApiError::internal(""),
         ];

@@ -96,6 +96,10 @@ impl Socket {
                 Idempotent::Fresh(CreateOutcome::Suppressed) => {
                     ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" }
                 }
+                // `Inbox::create` answers a full inbox as its error (`inbox_full`).
+                Idempotent::Fresh(CreateOutcome::InboxFull) => {
+                    return Err(Handled::Failed(ApiError::internal("a full inbox as an outcome")))
+                }
                 Idempotent::Replay(_) => return Err(Handled::Failed(ApiError::internal("replay without a key"))),
             },
             ClientFrame::GetUnreadCount => ServerFrame::UnreadCount { unread_count: inbox.unread_count(me).await? },
