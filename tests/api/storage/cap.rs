@@ -77,6 +77,18 @@ async fn oldest_read_ones_make_room(backend: Backend) {
     // A pruned id is gone, as a deleted one.
     let (status, _) = app.post_empty(&format!("/auth/notifications/{b}/read/"), &token(1)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A broadcast makes room the same way, for each recipient at the cap.
+    read(&app, 1, a).await;
+    let (status, body) =
+        app.post("/auth/notifications/broadcast/", &staff_token(9), json!({"user_ids": [6, 1], "title": "all"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!((body["created"].as_i64(), body["inbox_full"].clone()), (Some(2), json!([])), "{body}");
+    let cast = body["notification_ids"][0].as_i64().expect("user 1's id comes first");
+    assert_eq!(inbox(&app, 1).await, (vec![cast, e, d], 3, 3));
+    let deleted = ws.next_of_type("notification_deleted").await;
+    assert_eq!(deleted, json!({"type": "notification_deleted", "notification_id": a, "unread_count": 2}));
+    assert_eq!(id_of(&ws.next_json().await["notification"]), cast);
 }
 
 #[actix_web::test]
