@@ -57,6 +57,11 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// The recipient's inbox holds the storage cap in unread notifications: nothing was stored.
+    #[error(
+        "the recipient's inbox is full of unread notifications ({cap}, HERALD_MAX_STORED_PER_USER): nothing was stored"
+    )]
+    InboxFull { cap: i64 },
     /// The database (or another dependency) cannot be reached; the cause is logged.
     #[error("service unavailable")]
     Unavailable(#[source] Cause),
@@ -94,6 +99,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InboxFull { .. } => "inbox_full",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -159,6 +165,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     IdempotencyKeyReused,
     RateLimited,
+    InboxFull,
     Unavailable,
     InternalError,
 }
@@ -174,7 +181,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::InboxFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -239,6 +246,7 @@ impl From<crate::inbox::InboxError> for ApiError {
         match err {
             InboxError::Invalid(invalid) => invalid.into(),
             InboxError::Denied(denied) => denied.into(),
+            InboxError::InboxFull(cap) => ApiError::InboxFull { cap: cap.get() },
             InboxError::Storage(storage) => storage.into(),
         }
     }
@@ -274,6 +282,7 @@ mod tests {
             (ApiError::UnsupportedMediaType("x".into()), 415, "unsupported_media_type"),
             (ApiError::IdempotencyKeyReused, 422, "idempotency_key_reused"),
             (ApiError::RateLimited { retry_after_secs: 1 }, 429, "rate_limited"),
+            (ApiError::InboxFull { cap: 3 }, 429, "inbox_full"),
             (ApiError::unavailable("db down"), 503, "unavailable"),
             (ApiError::internal("boom"), 500, "internal_error"),
         ];

@@ -9,20 +9,23 @@ use crate::db::{Db, DbError};
 use crate::domain::{
     request_hash, BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxSnapshot, Invalid,
     ListQuery, NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal,
-    RenderReply, StoredNotification, StreamPos, UserId,
+    Pruned, RenderReply, StorageCap, StoredNotification, StreamPos, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-/// Why a use-case did not happen: the input broke a rule, the caller may not do it, or storage
-/// failed (with its cause). The edges map these to statuses and error frames (`crate::error`).
+/// Why a use-case did not happen: the input broke a rule, the caller may not do it, the
+/// recipient's inbox is full of unread notifications, or storage failed (with its cause). The
+/// edges map these to statuses and error frames (`crate::error`).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum InboxError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]
     Denied(#[from] Denied),
+    #[error("the recipient's inbox holds {} unread notifications, its storage cap: nothing was stored", .0.get())]
+    InboxFull(StorageCap),
     #[error(transparent)]
     Storage(#[from] DbError),
 }
@@ -51,21 +54,24 @@ pub struct Inbox {
     batcher: CreateBatcher,
     broker: Broker,
     max_broadcast_recipients: usize,
+    /// The most notifications one user's inbox holds (`HERALD_MAX_STORED_PER_USER`).
+    cap: StorageCap,
     /// Tests only (`HERALD_TEST_HANG_BEFORE_PUBLISH`): commit, then never publish.
     hang_before_publish: bool,
 }
 
 impl Inbox {
     /// `group_commit`: how long group commit may wait for a batch to fill, and the histogram
-    /// of its batch sizes (see `crate::db::batch`).
+    /// of its batch sizes (see `crate::db::batch`); `cap`: the most notifications one user's
+    /// inbox holds.
     pub fn new(
         db: Db,
         broker: Broker,
-        max_broadcast_recipients: usize,
+        (max_broadcast_recipients, cap): (usize, StorageCap),
         (group_commit_wait, batch_sizes): (Duration, prometheus::Histogram),
     ) -> Self {
-        let batcher = CreateBatcher::start(db.clone(), group_commit_wait, batch_sizes);
-        Inbox { db, batcher, broker, max_broadcast_recipients, hang_before_publish: false }
+        let batcher = CreateBatcher::start(db.clone(), group_commit_wait, cap, batch_sizes);
+        Inbox { db, batcher, broker, max_broadcast_recipients, cap, hang_before_publish: false }
     }
 
     /// The fault switch of `HERALD_TEST_HANG_BEFORE_PUBLISH`: every use-case commits and then
@@ -96,7 +102,9 @@ impl Inbox {
 
     /// Creates one notification from a request body (`user_id` defaults to the caller). With an
     /// idempotency key, a repeat of the same request gets the reply `render` made of the first;
-    /// another request under the key is `DbError::KeyReused`.
+    /// another request under the key is `DbError::KeyReused`. At the storage cap the recipient's
+    /// oldest read notifications are deleted first (pushed as `notification_deleted`); an inbox
+    /// full of unread ones refuses it (`InboxFull`).
     pub async fn create(
         &self,
         caller: Principal,
@@ -110,17 +118,25 @@ impl Inbox {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
             Some(keyed) => {
                 let key = scoped_key(caller, &keyed, &new.canonical())?;
-                self.db.create(new, Some((key, keyed.render))).await?
+                self.db.create(new, self.cap, Some((key, keyed.render))).await?
             }
         };
-        if let Idempotent::Fresh(CreateOutcome::Created { row, position: Some(position) }) = &result {
-            self.publish_notifications(&[(row, *position)], origin).await;
+        match &result {
+            Idempotent::Fresh(CreateOutcome::InboxFull) => return Err(InboxError::InboxFull(self.cap)),
+            Idempotent::Fresh(CreateOutcome::Created { row, position, pruned }) => {
+                let live: Vec<(&StoredNotification, StreamPos)> = position.map(|p| (row, p)).into_iter().collect();
+                let user = UserId::new(row.user_id);
+                let pruned: Vec<(UserId, &Pruned)> = user.map(|u| (u, pruned)).into_iter().collect();
+                self.publish_notifications(&live, &pruned, origin).await;
+            }
+            _ => {}
         }
         Ok(result)
     }
 
     /// Creates the same notification for many users (SPEC §4 broadcast); idempotency keys as
-    /// for `create`.
+    /// for `create`. A recipient whose inbox is full of unread notifications gets nothing and is
+    /// named in the outcome (`inbox_full`); the others get it.
     pub async fn broadcast(
         &self,
         caller: Principal,
@@ -139,11 +155,12 @@ impl Inbox {
             None => None,
         };
         let sender = caller.user_id;
-        let result = self.db.broadcast(recipients, sender, content, idempotency).await?;
+        let result = self.db.broadcast(recipients, sender, (content, self.cap), idempotency).await?;
         if let Idempotent::Fresh(outcome) = &result {
             let live: Vec<(&StoredNotification, StreamPos)> =
                 outcome.created.iter().filter_map(|(row, position)| position.map(|position| (row, position))).collect();
-            self.publish_notifications(&live, None).await;
+            let pruned: Vec<(UserId, &Pruned)> = outcome.pruned.iter().map(|(user, pruned)| (*user, pruned)).collect();
+            self.publish_notifications(&live, &pruned, None).await;
         }
         Ok(result)
     }
@@ -237,7 +254,7 @@ impl Inbox {
 
     pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, InboxError> {
         let user = caller.user_id;
-        Ok(self.db.list(user, query).await?)
+        Ok(self.db.list(user, query, self.cap).await?)
     }
 
     pub async fn unread_count(&self, caller: Principal) -> Result<i64, InboxError> {
@@ -286,20 +303,30 @@ impl Inbox {
         Ok(self.db.update_preferences(user, patch).await?)
     }
 
-    /// Publishes new notifications with their stream positions, serialized once each.
-    async fn publish_notifications(&self, rows: &[(&StoredNotification, StreamPos)], origin: Option<SessionId>) {
+    /// Publishes new notifications with their stream positions, and the read notifications
+    /// pruned to make room for them (`notification_deleted`, from no session: every socket of
+    /// the user drops them), serialized once each.
+    async fn publish_notifications(
+        &self,
+        rows: &[(&StoredNotification, StreamPos)],
+        pruned: &[(UserId, &Pruned)],
+        origin: Option<SessionId>,
+    ) {
         self.before_publish().await;
-        if rows.is_empty() {
-            return;
+        let mut events: Vec<Event> = Vec::with_capacity(rows.len());
+        for &(user, pruned) in pruned {
+            let unread_count = pruned.unread_count;
+            events.extend(pruned.deleted.iter().map(|&(notification_id, position)| {
+                Event::new(user, position, None, &ServerFrame::NotificationDeleted { notification_id, unread_count })
+            }));
         }
-        let events = rows
-            .iter()
-            .filter_map(|&(row, position)| {
-                let user = UserId::new(row.user_id)?;
-                Some(Event::new(user, position, origin, &ServerFrame::Notification { notification: row.into() }))
-            })
-            .collect();
-        self.broker.publish(events);
+        events.extend(rows.iter().filter_map(|&(row, position)| {
+            let user = UserId::new(row.user_id)?;
+            Some(Event::new(user, position, origin, &ServerFrame::Notification { notification: row.into() }))
+        }));
+        if !events.is_empty() {
+            self.broker.publish(events);
+        }
     }
 }
 

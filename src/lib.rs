@@ -12,7 +12,8 @@
 //!   token (`mint`), extractors.
 //! - `domain`: the bottom layer, no IO: validated values (ids, types, notification content,
 //!   preferences; `Invalid` when a rule is broken), `StreamPos` (a place in a user's change
-//!   stream), `Principal` and its permissions (`Denied`),
+//!   stream), `Principal` and its permissions (`Denied`), the per-user storage cap
+//!   (`StorageCap`: what an inbox takes and which read notifications make room),
 //!   the list filter (`ListQuery`, parsed once for REST and WebSocket), a decoded query string
 //!   (`QueryString`), and the records
 //!   (`domain::records`: `StoredNotification`, `Page`, `Change`, outcomes) that `db` produces and
@@ -20,7 +21,8 @@
 //! - `db`: the connection pool (every wait bounded) and every SQL statement, behind typed
 //!   methods on `Db` split by concern, written once for both backends (`db::pg`, `db::sqlite`
 //!   hold what one backend writes its own way); group commit (`db::batch`), concurrent creates
-//!   stored many per transaction. Fails with `DbError`.
+//!   stored many per transaction; making room under the storage cap (`db::room`). Fails with
+//!   `DbError`.
 //! - `inbox`: the use-cases; validate → commit → publish. Fails with `InboxError`.
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.

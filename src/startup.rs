@@ -191,7 +191,7 @@ impl State {
         let mut inbox = Inbox::new(
             db,
             broker.clone(),
-            config.max_broadcast_recipients,
+            (config.max_broadcast_recipients, config.max_stored_per_user),
             (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
         );
         if config.hang_before_publish {

@@ -2,6 +2,7 @@
 //! lists), each refusing with a `BadValue` that says what was expected. Which variable holds
 //! which kind is `Config::from_lookup`'s business.
 
+use crate::domain::StorageCap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,6 +33,11 @@ pub fn positive<T: TryFrom<u64>>(raw: &str) -> Result<T, BadValue> {
         0 => Err(BadValue::Zero),
         n => T::try_from(n).map_err(|_| BadValue::TooLarge),
     }
+}
+
+/// A per-user storage cap: notifications, above zero.
+pub fn storage_cap(raw: &str) -> Result<StorageCap, BadValue> {
+    positive::<i64>(raw).and_then(|max| StorageCap::new(max).ok_or(BadValue::Zero))
 }
 
 pub fn seconds(raw: &str) -> Result<Duration, BadValue> {

@@ -38,6 +38,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     HERALD_MAX_BODY_BYTES,
     HERALD_MAX_BROADCAST_BODY_BYTES,
     HERALD_MAX_BROADCAST_RECIPIENTS,
+    HERALD_MAX_STORED_PER_USER,
     HERALD_WS_OUTBOX,
     HERALD_WS_PING_INTERVAL_SECS,
     HERALD_WS_PING_TIMEOUT_SECS,
@@ -207,6 +208,15 @@ pub const HERALD_MAX_BROADCAST_RECIPIENTS: EnvVar = EnvVar {
     name: "HERALD_MAX_BROADCAST_RECIPIENTS",
     default: "10000",
     doc: "Most `user_ids` one broadcast may name.",
+};
+
+pub const HERALD_MAX_STORED_PER_USER: EnvVar = EnvVar {
+    name: "HERALD_MAX_STORED_PER_USER",
+    default: "10000",
+    doc: "Most notifications one user's inbox holds. At the cap, each create (REST, WebSocket `send_notification`, \
+         broadcast) first deletes the user's oldest read notifications (pushed as `notification_deleted`); when all \
+         are unread, a create answers 429 `inbox_full` and stores nothing, and a broadcast skips that recipient and \
+         names it in `inbox_full`. Unread notifications are never deleted to make room.",
 };
 
 pub const HERALD_WS_OUTBOX: EnvVar = EnvVar {

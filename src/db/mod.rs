@@ -1,7 +1,7 @@
 //! The database: PostgreSQL or SQLite, chosen by URL, and the only place SQL runs. Callers see
 //! `Db` (the pool, `pool`) and its typed `async` methods, one module per concern:
 //! `notifications`, `position`, `replay`, `preferences`, `idempotency`, `retention`; group commit
-//! is `batch`. Portable queries are written once against `DbConnection`; `pg` and `sqlite` hold
+//! is `batch`, and making room under the storage cap for any create is `room`. Portable queries are written once against `DbConnection`; `pg` and `sqlite` hold
 //! the statements one backend writes its own way. Every failure is a `DbError`.
 
 pub mod batch;
@@ -17,6 +17,7 @@ mod position;
 mod preferences;
 mod replay;
 mod retention;
+mod room;
 pub mod schema;
 mod sqlite;
 mod timeouts;

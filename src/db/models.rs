@@ -4,7 +4,7 @@
 //! loads a stored notification with.
 
 use super::schema::{idempotency_keys, inbox_state, notification_preferences, notifications};
-use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
+use crate::domain::{InboxCounts, NotificationContent, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -22,9 +22,6 @@ pub fn now() -> NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
 }
-
-/// A stored broadcast chunk: the locked `(user_id, stream position)` and the inserted rows.
-pub type StoredChunk = (Vec<(i64, StreamPos)>, Vec<StoredNotification>);
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]
@@ -65,12 +62,19 @@ impl<'a> NotificationInsert<'a> {
     }
 }
 
+/// An inbox row as read under its lock: its counts and change-stream position.
+pub type LockedInbox = (InboxCounts, i64);
+
+/// A notification pruned to make room: `(user_id, id, was read)`.
+pub type PrunedRow = (i64, i64, bool);
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = inbox_state)]
 pub struct InboxStateInsert {
     pub user_id: i64,
     pub unread_count: i64,
     pub last_seq: i64,
+    pub total_count: i64,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]

@@ -1,11 +1,13 @@
-//! Statements only PostgreSQL runs this way: a multi-row inbox upsert, and a broadcast over array
-//! binds. (The group-commit statement is `batch::pg`.)
+//! Statements only PostgreSQL runs this way: inbox upserts and prunes over array binds, a
+//! broadcast insert over array binds, and inbox rows locked without waiting. (The group-commit
+//! statement is `batch::pg`.)
 
-use super::models::{InboxStateInsert, StoredChunk, NOTIFICATION_COLUMNS};
+use super::models::{InboxStateInsert, LockedInbox, PrunedRow, NOTIFICATION_COLUMNS};
 use super::schema::inbox_state as state;
-use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
+use crate::domain::{InboxCounts, NotificationContent, StorageCap, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
 use diesel::PgConnection;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 #[derive(diesel::QueryableByName)]
@@ -14,6 +16,16 @@ struct Locked {
     user_id: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     last_seq: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PrunedByName {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_read: bool,
 }
 
 /// A broadcast's notification insert over array binds, in ascending user id (the lock order).
@@ -27,35 +39,48 @@ static BROADCAST_INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A broadcast's inbox upsert and notification insert as two set-based statements over
-/// array binds (`unnest`), instead of ten binds per row. Rows go in ascending user id (the lock
-/// order). Returns the locked `(user_id, stream position)` and the stored rows.
-pub fn store_broadcast_chunk(
+/// Takes the inbox row locks of `users` — `(user, pushed live)`, ascending — and adds one new
+/// notification to each inbox it fits in without pruning (its unread and total counts, and a
+/// stream position when live), in one statement. Returns those users with their stream position
+/// after it; the others' rows are locked all the same (`ON CONFLICT … DO UPDATE … WHERE` locks
+/// the rows it leaves) and need room made (`crate::db::room`).
+pub fn add_if_fits(
     conn: &mut PgConnection,
-    accepting: &[(UserId, bool)],
+    cap: StorageCap,
+    users: &[(i64, bool)],
+) -> QueryResult<Vec<(i64, StreamPos)>> {
+    use diesel::sql_types::{Array, BigInt};
+    let ids: Vec<i64> = users.iter().map(|&(user, _)| user).collect();
+    let advances: Vec<i64> = users.iter().map(|&(_, live)| i64::from(live)).collect();
+    let added = diesel::sql_query(
+        "INSERT INTO inbox_state AS s (user_id, unread_count, last_seq, total_count) \
+         SELECT u, 1, a, 1 FROM unnest($1::bigint[], $2::bigint[]) AS t(u, a) ORDER BY u \
+         ON CONFLICT (user_id) DO UPDATE SET unread_count = s.unread_count + 1, \
+         last_seq = s.last_seq + excluded.last_seq, total_count = s.total_count + 1 \
+         WHERE s.total_count < $3 \
+         RETURNING user_id, last_seq",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&advances)
+    .bind::<BigInt, _>(cap.get())
+    .load::<Locked>(conn)?;
+    Ok(added.into_iter().map(|l| (l.user_id, StreamPos::new(l.last_seq))).collect())
+}
+
+/// Inserts a broadcast's notification for each of `users` — `(user, pushed live)` — whose
+/// inbox row this transaction holds, as one set-based statement over array binds.
+pub fn insert_broadcast(
+    conn: &mut PgConnection,
+    users: &[(UserId, bool)],
     sender: UserId,
     content: &NotificationContent,
     now: chrono::NaiveDateTime,
-) -> QueryResult<StoredChunk> {
+) -> QueryResult<Vec<StoredNotification>> {
     use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
-    let users: Vec<i64> = accepting.iter().map(|(u, _)| u.get()).collect();
-    let live: Vec<bool> = accepting.iter().map(|(_, realtime)| *realtime).collect();
-    let advances: Vec<i64> = live.iter().map(|r| i64::from(*r)).collect();
-    let locked = diesel::sql_query(
-        "INSERT INTO inbox_state (user_id, unread_count, last_seq) \
-         SELECT u, 1, a FROM unnest($1::bigint[], $2::bigint[]) AS t(u, a) ORDER BY u \
-         ON CONFLICT (user_id) DO UPDATE SET unread_count = inbox_state.unread_count + 1, \
-         last_seq = inbox_state.last_seq + excluded.last_seq \
-         RETURNING user_id, last_seq",
-    )
-    .bind::<Array<BigInt>, _>(&users)
-    .bind::<Array<BigInt>, _>(&advances)
-    .load::<Locked>(conn)?
-    .into_iter()
-    .map(|l| (l.user_id, StreamPos::new(l.last_seq)))
-    .collect();
-    let rows = diesel::sql_query(BROADCAST_INSERT_SQL.as_str())
-        .bind::<Array<BigInt>, _>(&users)
+    let ids: Vec<i64> = users.iter().map(|(u, _)| u.get()).collect();
+    let live: Vec<bool> = users.iter().map(|(_, realtime)| *realtime).collect();
+    diesel::sql_query(BROADCAST_INSERT_SQL.as_str())
+        .bind::<Array<BigInt>, _>(&ids)
         .bind::<Array<Bool>, _>(&live)
         .bind::<Nullable<BigInt>, _>(Some(sender.get()))
         .bind::<Text, _>(content.kind.as_str())
@@ -64,30 +89,58 @@ pub fn store_broadcast_chunk(
         .bind::<Text, _>(&content.data)
         .bind::<Nullable<Text>, _>(content.link.as_deref())
         .bind::<Timestamp, _>(now)
-        .load::<StoredNotification>(conn)?;
-    Ok((locked, rows))
+        .load::<StoredNotification>(conn)
 }
 
-/// Upserts the users' inbox rows — `(user, unread to add, stream positions to take)` — in
-/// one statement; this takes their row locks, in the order given (ascending user id), until
-/// the transaction ends. Returns `(user_id, stream position)`.
-pub fn lock_inboxes(conn: &mut PgConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, StreamPos)>> {
+/// The counts and positions of the users' inbox rows, locked without waiting: a row another
+/// transaction holds, or none, is left out (see `crate::db::room`).
+pub fn lock_counts(conn: &mut PgConnection, users: &[i64]) -> QueryResult<HashMap<i64, LockedInbox>> {
+    let rows = state::table
+        .filter(state::user_id.eq_any(users))
+        .order(state::user_id)
+        .select((state::user_id, state::total_count, state::unread_count, state::last_seq))
+        .for_update()
+        .skip_locked()
+        .load::<(i64, i64, i64, i64)>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, total, unread, last_seq)| (user, (InboxCounts { total, unread }, last_seq)))
+        .collect())
+}
+
+/// Deletes up to `count` of each user's oldest read notifications — `(user, count)` — in one
+/// statement, skipping rows another transaction holds (see `crate::db::room`). Returns what it
+/// deleted.
+pub fn prune_read(conn: &mut PgConnection, users: &[(i64, i64)]) -> QueryResult<Vec<PrunedRow>> {
+    use diesel::sql_types::{Array, BigInt};
+    let ids: Vec<i64> = users.iter().map(|&(user, _)| user).collect();
+    let counts: Vec<i64> = users.iter().map(|&(_, count)| count).collect();
+    let pruned = diesel::sql_query(
+        "DELETE FROM notifications WHERE id IN (SELECT oldest.id FROM unnest($1::bigint[], $2::bigint[]) AS t(u, k) \
+         CROSS JOIN LATERAL (SELECT id FROM notifications WHERE user_id = t.u AND is_read ORDER BY id LIMIT t.k \
+         FOR UPDATE SKIP LOCKED) AS oldest) \
+         RETURNING user_id, id, is_read",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&counts)
+    .load::<PrunedByName>(conn)?;
+    Ok(pruned.into_iter().map(|p| (p.user_id, p.id, p.is_read)).collect())
+}
+
+/// Sets the inbox rows' counts and positions (rows this transaction holds), in one statement.
+pub fn set_counts(conn: &mut PgConnection, rows: &[InboxStateInsert]) -> QueryResult<()> {
     use diesel::upsert::excluded;
-    let rows: Vec<InboxStateInsert> = users
-        .iter()
-        .map(|&(user_id, unread_count, advance)| InboxStateInsert { user_id, unread_count, last_seq: advance })
-        .collect();
     diesel::insert_into(state::table)
-        .values(&rows)
+        .values(rows)
         .on_conflict(state::user_id)
         .do_update()
         .set((
-            state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
-            state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
+            state::unread_count.eq(excluded(state::unread_count)),
+            state::last_seq.eq(excluded(state::last_seq)),
+            state::total_count.eq(excluded(state::total_count)),
         ))
-        .returning((state::user_id, state::last_seq))
-        .load::<(i64, i64)>(conn)
-        .map(|locked| locked.into_iter().map(|(user_id, last_seq)| (user_id, StreamPos::new(last_seq))).collect())
+        .execute(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 impl Db {
     /// Deletes up to `batch` notifications created before `cutoff` (only read ones when
-    /// `read_only`), keeping unread counters exact; returns how many it deleted (0 when done).
+    /// `read_only`), keeping the unread and total counters exact; returns how many it deleted (0 when done).
     /// Safe to run on several nodes at once. Retention publishes nothing: it advances each
     /// affected user's stream position, which open sockets converge to through the position
     /// check (`crate::repair`).
@@ -34,17 +34,21 @@ impl Db {
                 let deleted: Vec<(i64, bool)> = diesel::delete(n::table.filter(n::id.eq_any(&ids)))
                     .returning((n::user_id, n::is_read))
                     .load(conn)?;
-                // Per user (ascending: the lock order), the unread rows deleted. Each user's stream
-                // takes one position for the batch, with no publish: the position check of every
-                // node holding the user's sockets finds it and repairs them, ending in a `resync`.
-                let mut unread_by_user: BTreeMap<i64, i64> = BTreeMap::new();
+                // Per user (ascending: the lock order), the rows and unread rows deleted. Each user's
+                // stream takes one position for the batch, with no publish: the position check of
+                // every node holding the user's sockets finds it and repairs them, ending in a
+                // `resync`.
+                let mut by_user: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
                 for (user, is_read) in &deleted {
-                    *unread_by_user.entry(*user).or_default() += i64::from(!is_read);
+                    let (rows, unread) = by_user.entry(*user).or_default();
+                    *rows += 1;
+                    *unread += i64::from(!is_read);
                 }
-                for (user, unread) in unread_by_user {
+                for (user, (rows, unread)) in by_user {
                     diesel::update(state::table.find(user))
                         .set((
                             state::unread_count.eq(state::unread_count - unread),
+                            state::total_count.eq(state::total_count - rows),
                             state::last_seq.eq(state::last_seq + 1),
                         ))
                         .execute(conn)?;

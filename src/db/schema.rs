@@ -22,6 +22,8 @@ diesel::table! {
         user_id -> BigInt,
         unread_count -> BigInt,
         last_seq -> BigInt,
+        /// How many notifications the user has (kept exact as `unread_count` is).
+        total_count -> BigInt,
     }
 }
 

@@ -1,50 +1,89 @@
-//! SQLite's own forms of the statements PostgreSQL writes over arrays: the inbox upsert one user
-//! at a time, and a broadcast as a multi-row insert. (The group-commit create is `batch::sqlite`.)
+//! SQLite's own forms of the statements PostgreSQL writes over arrays: inbox rows read, set and
+//! pruned one user at a time (in process, under the database write lock that `BEGIN IMMEDIATE`
+//! took), and a broadcast as a multi-row insert.
 
-use super::models::{InboxStateInsert, NotificationInsert, StoredChunk};
+use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow};
 use super::schema::{inbox_state as state, notifications as n};
-use crate::domain::{NotificationContent, StoredNotification, StreamPos, UserId};
+use crate::domain::{InboxCounts, NotificationContent, StoredNotification, UserId};
 use diesel::prelude::*;
 use diesel::SqliteConnection;
+use std::collections::HashMap;
 
-/// A broadcast's inbox upserts and its multi-row notification insert (see `pg`).
-pub fn store_broadcast_chunk(
+#[derive(diesel::QueryableByName)]
+struct PrunedByName {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_read: bool,
+}
+
+/// A broadcast's multi-row notification insert for `users` — `(user, pushed live)` (see `pg`).
+pub fn insert_broadcast(
     conn: &mut SqliteConnection,
-    accepting: &[(UserId, bool)],
+    users: &[(UserId, bool)],
     sender: UserId,
     content: &NotificationContent,
     now: chrono::NaiveDateTime,
-) -> QueryResult<StoredChunk> {
-    let advances: Vec<(i64, i64, i64)> =
-        accepting.iter().map(|(u, realtime)| (u.get(), 1, i64::from(*realtime))).collect();
-    let locked = lock_inboxes(conn, &advances)?;
-    let inserts: Vec<NotificationInsert> = accepting
+) -> QueryResult<Vec<StoredNotification>> {
+    let inserts: Vec<NotificationInsert> = users
         .iter()
         .map(|(user, realtime)| NotificationInsert::new(*user, Some(sender), content, *realtime, now))
         .collect();
-    let rows =
-        diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<StoredNotification>(conn)?;
-    Ok((locked, rows))
+    diesel::insert_into(n::table).values(&inserts).returning(n::all_columns).load::<StoredNotification>(conn)
 }
 
-/// As on PostgreSQL; Diesel has no multi-row upsert for SQLite, and the database write lock
-/// is already held (`BEGIN IMMEDIATE`), so one in-process statement per user.
-pub fn lock_inboxes(conn: &mut SqliteConnection, users: &[(i64, i64, i64)]) -> QueryResult<Vec<(i64, StreamPos)>> {
+/// The counts and positions of the users' inbox rows (zero for a user never notified); the
+/// transaction holds the database write lock already.
+pub fn lock_counts(conn: &mut SqliteConnection, users: &[i64]) -> QueryResult<HashMap<i64, LockedInbox>> {
+    let mut locked: HashMap<i64, LockedInbox> = users.iter().map(|&user| (user, Default::default())).collect();
+    for chunk in users.chunks(1000) {
+        let rows = state::table
+            .filter(state::user_id.eq_any(chunk))
+            .select((state::user_id, state::total_count, state::unread_count, state::last_seq))
+            .load::<(i64, i64, i64, i64)>(conn)?;
+        for (user, total, unread, last_seq) in rows {
+            locked.insert(user, (InboxCounts { total, unread }, last_seq));
+        }
+    }
+    Ok(locked)
+}
+
+/// Deletes up to `count` of each user's oldest read notifications — `(user, count)`; returns
+/// what it deleted.
+pub fn prune_read(conn: &mut SqliteConnection, users: &[(i64, i64)]) -> QueryResult<Vec<PrunedRow>> {
+    use diesel::sql_types::BigInt;
+    let mut pruned = Vec::new();
+    for &(user, count) in users {
+        let rows = diesel::sql_query(
+            "DELETE FROM notifications WHERE id IN \
+             (SELECT id FROM notifications WHERE user_id = $1 AND is_read ORDER BY id LIMIT $2) \
+             RETURNING user_id, id, is_read",
+        )
+        .bind::<BigInt, _>(user)
+        .bind::<BigInt, _>(count)
+        .load::<PrunedByName>(conn)?;
+        pruned.extend(rows.into_iter().map(|p| (p.user_id, p.id, p.is_read)));
+    }
+    Ok(pruned)
+}
+
+/// Sets the inbox rows' counts and positions, inserting the rows of users never notified; Diesel
+/// has no multi-row upsert for SQLite, so one in-process statement per user.
+pub fn set_counts(conn: &mut SqliteConnection, rows: &[InboxStateInsert]) -> QueryResult<()> {
     use diesel::upsert::excluded;
-    users
-        .iter()
-        .map(|&(user_id, unread_count, advance)| {
-            diesel::insert_into(state::table)
-                .values(InboxStateInsert { user_id, unread_count, last_seq: advance })
-                .on_conflict(state::user_id)
-                .do_update()
-                .set((
-                    state::unread_count.eq(state::unread_count + excluded(state::unread_count)),
-                    state::last_seq.eq(state::last_seq + excluded(state::last_seq)),
-                ))
-                .returning((state::user_id, state::last_seq))
-                .get_result::<(i64, i64)>(conn)
-                .map(|(user_id, last_seq)| (user_id, StreamPos::new(last_seq)))
-        })
-        .collect()
+    for row in rows {
+        diesel::insert_into(state::table)
+            .values(row)
+            .on_conflict(state::user_id)
+            .do_update()
+            .set((
+                state::unread_count.eq(excluded(state::unread_count)),
+                state::last_seq.eq(excluded(state::last_seq)),
+                state::total_count.eq(excluded(state::total_count)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

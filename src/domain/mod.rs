@@ -1,7 +1,8 @@
 //! Domain types: validated values with `parse` constructors (failing with `Invalid`), the rules
-//! of SPEC §2 (`Principal`: who may do what) and §3, and the records the use-cases return
-//! (`records`). No IO here: the database and the wire layers convert to and from these types.
+//! of SPEC §2 (`Principal`: who may do what) and §3, the per-user storage cap (`capacity`), and
+//! the records the use-cases return (`records`). No IO here: the database and the wire layers convert to and from these types.
 
+pub mod capacity;
 pub mod ids;
 pub mod invalid;
 pub mod list_query;
@@ -13,6 +14,7 @@ pub mod query_string;
 pub mod records;
 pub mod stream_pos;
 
+pub use capacity::{Admission, InboxCounts, StorageCap};
 pub use ids::{NotificationId, UserId};
 pub use invalid::Invalid;
 pub use list_query::{ListParam, ListQuery};
@@ -23,6 +25,6 @@ pub use principal::{Denied, Principal};
 pub use query_string::QueryString;
 pub use records::{
     request_hash, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page,
-    RenderReply, StoredNotification, StoredReply,
+    Pruned, RenderReply, StoredNotification, StoredReply,
 };
 pub use stream_pos::StreamPos;

@@ -43,20 +43,49 @@ pub struct StoredNotification {
 
 /// The outcome of storing one notification.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Created` is the outcome of nearly every create, moved once to its caller: boxing it would allocate \
+              per create for nothing"
+)]
 pub enum CreateOutcome {
     /// Stored. `position` is its place in the user's change stream when it is pushed live,
-    /// `None` when the recipient's preference says not live.
-    Created { row: StoredNotification, position: Option<StreamPos> },
+    /// `None` when the recipient's preference says not live; `pruned`, the read notifications
+    /// deleted first to keep the inbox within the storage cap.
+    Created { row: StoredNotification, position: Option<StreamPos>, pruned: Pruned },
     /// The recipient disabled this type: nothing was stored.
     Suppressed,
+    /// The recipient's inbox holds the storage cap in unread notifications: nothing was stored
+    /// (and nothing recorded under an idempotency key, so a retry may succeed later).
+    InboxFull,
+}
+
+/// Read notifications of one user deleted to make room under the storage cap, each with its
+/// place in the user's change stream (pushed as `notification_deleted`), ascending; and the
+/// user's unread count after them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deleted: Vec<(i64, StreamPos)>,
+    pub unread_count: i64,
+}
+
+impl Pruned {
+    pub fn is_empty(&self) -> bool {
+        self.deleted.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct BroadcastOutcome {
-    /// One stored notification per recipient who accepts the type, ascending by user id,
-    /// with its stream position when it is pushed live (see `CreateOutcome`).
+    /// One stored notification per recipient who accepts the type and has room, ascending by
+    /// user id, with its stream position when it is pushed live (see `CreateOutcome`).
     pub created: Vec<(StoredNotification, Option<StreamPos>)>,
     pub suppressed: usize,
+    /// Recipients whose inbox holds the storage cap in unread notifications: nothing was stored
+    /// for them (ascending).
+    pub inbox_full: Vec<UserId>,
+    /// Read notifications deleted to make room, per recipient (ascending user id).
+    pub pruned: Vec<(UserId, Pruned)>,
 }
 
 /// A reply recorded under an idempotency key, returned as is to a repeat. The edge that takes

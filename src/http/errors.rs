@@ -123,6 +123,14 @@ impl<'s> ToResponse<'s> for RateLimited {
     }
 }
 
+pub struct InboxFull;
+
+impl<'s> ToResponse<'s> for InboxFull {
+    fn response() -> (&'s str, RefOr<Response>) {
+        ("InboxFull", error_response("`inbox_full`: the recipient's inbox holds `HERALD_MAX_STORED_PER_USER` notifications, all\nunread, so nothing was stored (read ones are deleted oldest first to make room; unread ones\nnever are); retry once some are read or deleted (an `Idempotency-Key` is not used up by\nit). Or `rate_limited`, with `Retry-After`: the end user sent more than\n`HERALD_RATE_LIMIT_PER_SECOND`.", vec![("Retry-After", header(u64::schema(), "Seconds to wait (`rate_limited` only)"))]))
+    }
+}
+
 pub struct Unavailable;
 
 impl<'s> ToResponse<'s> for Unavailable {

@@ -2,7 +2,9 @@
 //! unread-count and broadcast.
 
 use super::body::{stored_reply, JsonObject};
-use super::errors::{BadRequest, Forbidden, IdempotencyKeyReused, NotFound, PayloadTooLarge, UnsupportedMediaType};
+use super::errors::{
+    BadRequest, Forbidden, IdempotencyKeyReused, InboxFull, NotFound, PayloadTooLarge, UnsupportedMediaType,
+};
 use super::replies::{
     BroadcastCreated, Deleted, MarkedAllRead, NotificationCreated, NotificationList, NotificationWithCount, Suppressed,
     SuppressedReason, UnreadCount,
@@ -12,7 +14,7 @@ use crate::auth::Broadcaster;
 use crate::domain::{
     BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, Envelope, ErrorDetail};
 use crate::event::Notifications;
 use crate::inbox::{Inbox, Keyed};
 use crate::limits::budget::Budgets;
@@ -77,7 +79,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 ///
 /// A repeat with the same `Idempotency-Key` and the same request from the same caller within 24
 /// hours returns the first reply and creates nothing; the same key with a different request is
-/// 422 `idempotency_key_reused`.
+/// 422 `idempotency_key_reused`. At the storage cap (`HERALD_MAX_STORED_PER_USER`) the
+/// recipient's oldest read notifications are deleted first; when all are unread, 429
+/// `inbox_full` and nothing is stored.
 #[utoipa::path(
     post,
     path = "/auth/notifications/create/",
@@ -98,6 +102,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = IdempotencyKeyReused),
+        (status = 429, response = InboxFull),
     )
 )]
 pub async fn create_notification(
@@ -124,6 +129,10 @@ pub async fn create_notification(
 /// Each named recipient costs one notification of the caller's budget
 /// (`HERALD_SERVICE_RATE_LIMIT_PER_SECOND`), taken before anything is written: beyond it, 429
 /// `rate_limited` with `Retry-After`.
+///
+/// A recipient whose inbox holds `HERALD_MAX_STORED_PER_USER` notifications, all unread, gets
+/// nothing and is listed in `inbox_full`; the others get it (their oldest read notifications
+/// are deleted first when at the cap).
 #[utoipa::path(
     post,
     path = "/auth/notifications/broadcast/",
@@ -171,13 +180,28 @@ fn create_reply(outcome: &CreateOutcome) -> StoredReply {
             status: 200,
             body: to_json(&Suppressed { suppressed: true, reason: SuppressedReason::Preference }),
         },
+        // Never recorded (a full inbox rolls the key back) nor sent from here (the use-case
+        // answers it as an error); written out for completeness.
+        CreateOutcome::InboxFull => StoredReply { status: 429, body: inbox_full_body() },
     }
+}
+
+/// The `inbox_full` error envelope, as `ApiError` writes it.
+fn inbox_full_body() -> String {
+    let detail = ErrorDetail { code: "inbox_full", message: "the recipient's inbox is full".to_owned(), field: None };
+    to_json(&Envelope { error: detail })
 }
 
 /// The reply to a broadcast (recorded like `create_reply`).
 fn broadcast_reply(outcome: &BroadcastOutcome) -> StoredReply {
     let notification_ids: Vec<i64> = outcome.created.iter().map(|(row, _)| row.id).collect();
-    let body = BroadcastCreated { created: notification_ids.len(), suppressed: outcome.suppressed, notification_ids };
+    let inbox_full = outcome.inbox_full.iter().map(|user| user.get()).collect();
+    let body = BroadcastCreated {
+        created: notification_ids.len(),
+        suppressed: outcome.suppressed,
+        notification_ids,
+        inbox_full,
+    };
     StoredReply { status: 201, body: to_json(&body) }
 }
 

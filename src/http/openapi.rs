@@ -6,7 +6,7 @@
 //! `bench/api_fuzz.sh` checks a live node's replies against it.
 
 use super::errors::{
-    BadRequest, Forbidden, IdempotencyKeyReused, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+    BadRequest, Forbidden, IdempotencyKeyReused, InboxFull, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use super::{notifications, ops, preferences};
@@ -58,6 +58,7 @@ pub const BEARER: &str = "bearer";
             UnsupportedMediaType,
             IdempotencyKeyReused,
             RateLimited,
+            InboxFull,
             Unavailable
         )
     ),
@@ -163,6 +164,7 @@ mod tests {
                 | ApiError::UnsupportedMediaType(_)
                 | ApiError::IdempotencyKeyReused
                 | ApiError::RateLimited { .. }
+                | ApiError::InboxFull { .. }
                 | ApiError::Unavailable(_)
                 | ApiError::Internal(_) => err.clone(),
             }
@@ -179,6 +181,7 @@ mod tests {
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::IdempotencyKeyReused,
             ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::InboxFull { cap: 1 },
             ApiError::unavailable(""),
             ApiError::internal(""),
         ];

@@ -77,7 +77,8 @@ pub struct UnreadCount {
 
 #[derive(Serialize, ToSchema)]
 pub struct BroadcastCreated {
-    /// Notifications stored (one per distinct recipient that did not disable the type).
+    /// Notifications stored (one per distinct recipient that did not disable the type and had
+    /// room, see `inbox_full`).
     #[schema(value_type = i64, minimum = 0)]
     pub created: usize,
     /// Recipients whose preference suppressed it.
@@ -85,6 +86,10 @@ pub struct BroadcastCreated {
     pub suppressed: usize,
     #[schema(value_type = Vec<i64>)]
     pub notification_ids: Vec<i64>,
+    /// Recipients whose inbox holds `HERALD_MAX_STORED_PER_USER` notifications, all unread:
+    /// nothing was stored for them (ascending; empty when none).
+    #[schema(value_type = Vec<i64>)]
+    pub inbox_full: Vec<i64>,
 }
 
 /// All eight types.

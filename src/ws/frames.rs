@@ -154,6 +154,14 @@ fn sent_reply(outcome: &CreateOutcome) -> StoredReply {
     let frame = match outcome {
         CreateOutcome::Created { row, .. } => ServerFrame::NotificationSent { notification: row.into() },
         CreateOutcome::Suppressed => ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" },
+        // Never recorded (a full inbox rolls the key back) nor sent from here (`Inbox::create`
+        // answers it as its error `inbox_full`).
+        CreateOutcome::InboxFull => ServerFrame::Error {
+            code: "inbox_full",
+            message: "the recipient's inbox is full".to_owned(),
+            field: None,
+            retry_after: None,
+        },
     };
     StoredReply { status: 200, body: frame.to_text().to_string() }
 }

@@ -1,6 +1,8 @@
 //! Group commit: concurrent creates without an idempotency key are stored many per statement
 //! and transaction by writer threads draining one bounded queue, each writer on a connection of
-//! its own (`writer`); the statement is per backend (`pg`, `sqlite`). Batches form by themselves
+//! its own (`writer`). On PostgreSQL one statement stores those that fit under the storage cap
+//! (`pg`); the rest, and every create on SQLite, go the careful way (`careful`), where one full
+//! inbox refuses its own creates only. Batches form by themselves
 //! under load, and at moderate rates by waiting up to `wait` (`HERALD_GROUP_COMMIT_WAIT_US`) for
 //! company when creates arrive faster than one per `wait`. Each caller gets its own outcome or
 //! the batch's error; per user, ids and stream positions keep the order the creates were taken.
@@ -14,14 +16,14 @@
 //! except when the database hung while the COMMIT was on its way (an `Idempotency-Key` makes a
 //! retry exact).
 
+mod careful;
 mod pg;
 mod positions;
-mod sqlite;
 mod writer;
 
 use crate::db::error::DbError;
 use crate::db::pool::Db;
-use crate::domain::{CreateOutcome, NewNotification};
+use crate::domain::{CreateOutcome, NewNotification, StorageCap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -63,9 +65,9 @@ pub struct CreateBatcher {
 
 impl CreateBatcher {
     /// Starts the writer threads, each with its own connection (opened on first use), waiting
-    /// up to `wait` for batches to fill (see the module comment); each batch's size is observed
-    /// in `batch_sizes`.
-    pub fn start(db: Db, wait: Duration, batch_sizes: prometheus::Histogram) -> CreateBatcher {
+    /// up to `wait` for batches to fill (see the module comment) and keeping each inbox within
+    /// `cap`; each batch's size is observed in `batch_sizes`.
+    pub fn start(db: Db, wait: Duration, cap: StorageCap, batch_sizes: prometheus::Histogram) -> CreateBatcher {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..WRITERS {
@@ -73,7 +75,7 @@ impl CreateBatcher {
                 (WriterConnection::new(&db), receiver.clone(), batch_sizes.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("herald-writer-{i}"))
-                .spawn(move || write_batches(connection, &receiver, wait, &batch_sizes));
+                .spawn(move || write_batches(connection, &receiver, (wait, cap), &batch_sizes));
             if let Err(err) = spawned {
                 log::error!("could not start group-commit writer {i}: {err}");
             }
@@ -201,7 +203,7 @@ fn answer_probes(connection: &mut WriterConnection, probes: &mut Vec<Probe>) {
 fn write_batches(
     mut connection: WriterConnection,
     receiver: &Mutex<mpsc::Receiver<Job>>,
-    wait: Duration,
+    (wait, cap): (Duration, StorageCap),
     batch_sizes: &prometheus::Histogram,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -222,7 +224,7 @@ fn write_batches(
         }
         if let Some(deadline) = deadline {
             batch_sizes.observe(news.len() as f64);
-            match connection.create_many(deadline, &news) {
+            match connection.create_many(deadline, cap, &news) {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.drain(..).zip(outcomes) {
                         let _ = reply.send(Ok(outcome));

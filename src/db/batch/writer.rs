@@ -11,7 +11,7 @@ use crate::db::connection::{establish, ConnectionSettings, DbConnection};
 use crate::db::error::{Cause, DbError};
 use crate::db::pool::{settle, transaction_left_open, Db, CHECK_IDLE_AFTER};
 use crate::db::transactions::CallerDeadline;
-use crate::domain::{CreateOutcome, NewNotification};
+use crate::domain::{CreateOutcome, NewNotification, StorageCap};
 use diesel::connection::SimpleConnection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -39,13 +39,16 @@ impl WriterConnection {
     }
 
     /// Stores many independent creates in one transaction (group commit), each with its own
-    /// outcome, in the order given; a caller stops waiting at `deadline`, and a transaction
-    /// still open then rolls back instead of committing (as `Db::run_until`).
-    pub fn create_many(&mut self, deadline: Instant, news: &[NewNotification]) -> Result<Vec<CreateOutcome>, DbError> {
-        self.run(deadline, |conn| match conn {
-            DbConnection::Pg(c) => super::pg::create_many(c, news),
-            DbConnection::Sqlite(c) => super::sqlite::create_many(c, news),
-        })
+    /// outcome, in the order given, keeping each inbox within `cap`; a caller stops waiting at
+    /// `deadline`, and a transaction still open then rolls back instead of committing (as
+    /// `Db::run_until`).
+    pub fn create_many(
+        &mut self,
+        deadline: Instant,
+        cap: StorageCap,
+        news: &[NewNotification],
+    ) -> Result<Vec<CreateOutcome>, DbError> {
+        self.run(deadline, |conn| super::careful::create_many(conn, cap, news))
     }
 
     fn run<T>(

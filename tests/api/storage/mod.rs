@@ -1,6 +1,8 @@
-//! Storage: what both backends guarantee (SPEC §3–4, DESIGN §1), group commit, retention, and the
-//! database failing under a node.
+//! Storage: what both backends guarantee (SPEC §3–4, DESIGN §1), group commit, retention, the
+//! per-user storage cap and kept counts, and the database failing under a node.
 
+mod cap;
+mod counts;
 mod faults;
 mod group_commit;
 mod id_order;
