@@ -24,7 +24,7 @@ pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
 pub use query_string::QueryString;
 pub use records::{
-    request_hash, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page,
-    Pruned, RenderReply, StoredNotification, StoredReply,
+    request_hash, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page, Pruned,
+    RenderReply, StoredNotification, StoredReply,
 };
 pub use stream_pos::StreamPos;
