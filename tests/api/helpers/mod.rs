@@ -31,7 +31,7 @@ pub use app::{
 };
 pub use cluster::{
     channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,
-    wait_subscribed,
+    wait_readyz, wait_subscribed,
 };
 pub use compose::{run_bounded, Stack};
 pub use db::{admin_url, url_for_database, Backend, DbGuard, TestDb};

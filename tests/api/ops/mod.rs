@@ -7,6 +7,7 @@ mod layers;
 mod listener;
 mod logs;
 mod metrics;
+mod readiness;
 mod secrets;
 mod selftest;
 mod source_shape;
