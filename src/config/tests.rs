@@ -160,3 +160,20 @@ fn every_variable_of_the_table_is_read() {
     }
     assert!(asked.iter().all(|name| name == HANG_BEFORE_PUBLISH || ENV_VARS.iter().any(|var| var.name == name)));
 }
+
+#[test]
+fn a_redis_password_is_accepted_and_never_shown() {
+    let url = "redis://:s3cret-pass@r:6379/0";
+    let one = config(&[("REDIS_URL", url)]).expect("a URL with a password is valid");
+    assert_eq!(one.redis, Some(RedisTarget::Standalone(url.into())), "kept as given, for the client");
+    let seeds = "redis://:s3cret-pass@a:7000,redis://:s3cret-pass@b:7000";
+    let cluster = config(&[("REDIS_CLUSTER_URLS", seeds)]).expect("seeds with a password are valid");
+    for shown in [format!("{one:?}"), format!("{cluster:?}")] {
+        assert!(!shown.contains("s3cret-pass"), "{shown}");
+        assert!(shown.contains("redis://:***@"), "{shown}");
+    }
+    for (var, bad) in [("REDIS_URL", "http://:s3cret-pass@r:6379"), ("REDIS_CLUSTER_URLS", "user:s3cret-pass@a:7000")] {
+        let refused = config(&[(var, bad)]).expect_err(bad).to_string();
+        assert!(refused.contains(var) && !refused.contains("s3cret-pass"), "{refused}");
+    }
+}
