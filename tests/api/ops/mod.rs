@@ -11,3 +11,4 @@ mod readiness;
 mod secrets;
 mod selftest;
 mod source_shape;
+mod supply_chain;
