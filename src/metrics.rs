@@ -26,6 +26,9 @@ pub struct Metrics {
     /// 1 when a dependency answers as `/readyz` checks it (`database`, `redis_publisher`,
     /// `redis_subscriber`, or `broker` in-process), else 0; probed at scrape time.
     pub ready: IntGaugeVec,
+    /// Readiness probes run (each one database ping and the broker's checks); `/readyz` and
+    /// `/metrics` share one probe per second (`http::ReadinessProbe`).
+    pub readiness_probes: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -37,12 +40,10 @@ impl Metrics {
                 .unwrap_or_default();
         let r = &registry;
         let latency = |name: &str, help: &str| HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+        let counter = |name: &str, help: &str| register(r, IntCounter::new(name, help));
         let m = Metrics {
             open_sockets: register(r, IntGauge::new("open_sockets", "WebSocket sessions open on this node")),
-            notifications_delivered: register(
-                r,
-                IntCounter::new("notifications_delivered_total", "Notification pushes written to sockets"),
-            ),
+            notifications_delivered: counter("notifications_delivered_total", "Notification pushes written to sockets"),
             publish_to_delivery: register(
                 r,
                 Histogram::with_opts(latency(
@@ -91,12 +92,9 @@ impl Metrics {
                 r,
                 IntGauge::new("redis_publish_failures_total", "Events whose first PUBLISH failed (republished later)"),
             ),
-            lost_changes_repaired: register(
-                r,
-                IntCounter::new(
-                    "lost_changes_repaired_total",
-                    "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
-                ),
+            lost_changes_repaired: counter(
+                "lost_changes_repaired_total",
+                "Users whose committed change never arrived here (publish lost) and whose sockets were repaired",
             ),
             ready: register(
                 r,
@@ -104,6 +102,10 @@ impl Metrics {
                     Opts::new("ready", "1 when the dependency answers, as /readyz checks it at scrape time, else 0"),
                     &["dependency"],
                 ),
+            ),
+            readiness_probes: counter(
+                "readiness_probes_total",
+                "Readiness probes run (a database ping and the Redis checks each); /readyz and /metrics reuse one for 1 s",
             ),
             registry,
         };

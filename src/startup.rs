@@ -86,13 +86,7 @@ impl Node {
             TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind, source })?.port();
         let data = AppData::new(&config, &state, verifier);
-        let ops = match config.ops_bind {
-            None => None,
-            Some(addr) => Some(ops_server(
-                addr,
-                (data.inbox.clone(), data.metrics.clone(), data.hub.clone(), data.broker.clone()),
-            )?),
-        };
+        let ops = config.ops_bind.map(|addr| ops_server(addr, data.clone())).transpose()?;
         let server = main_server(&config, listener, data, ops.is_none())?;
         state.spawn_background_tasks(&config);
         let handle = NodeHandle {
@@ -243,6 +237,7 @@ struct AppData {
     hub: web::Data<Hub>,
     budgets: web::Data<Budgets>,
     dev_tokens: web::Data<http::static_files::DevTokens>,
+    readiness: web::Data<http::ReadinessProbe>,
 }
 
 impl AppData {
@@ -279,7 +274,9 @@ impl AppData {
         });
         let dev_tokens =
             web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
+        let probes = state.metrics.readiness_probes.clone();
         AppData {
+            readiness: web::Data::new(http::ReadinessProbe::new(state.inbox.clone(), state.broker.clone(), probes)),
             verifier,
             inbox: web::Data::new(state.inbox.clone()),
             broker: web::Data::new(state.broker.clone()),
@@ -315,6 +312,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
             .app_data(data.hub.clone())
             .app_data(data.budgets.clone())
             .app_data(data.dev_tokens.clone())
+            .app_data(data.readiness.clone())
             .wrap(middleware::from_fn(http::record_request))
             .wrap(http::security_headers())
             .configure(|cfg| http::configure(cfg, limits, with_ops))
@@ -330,23 +328,19 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
     Ok(server)
 }
 
-/// The state the operations endpoints read.
-type OpsData = (web::Data<Inbox>, web::Data<Metrics>, web::Data<Hub>, web::Data<Broker>);
-
-/// The `HERALD_OPS_BIND` listener: `/metrics`, `/readyz` and `/healthz` only, one worker.
-fn ops_server(
-    addr: std::net::SocketAddr,
-    (inbox, metrics, hub, broker): OpsData,
-) -> Result<(Server, u16), StartupError> {
+/// The `HERALD_OPS_BIND` listener: `/metrics`, `/readyz` and `/healthz` only, one worker; it
+/// shares the main listener's readiness probe (one per node).
+fn ops_server(addr: std::net::SocketAddr, data: AppData) -> Result<(Server, u16), StartupError> {
     let bind_error = |source| StartupError::Bind { addr, source };
     let listener = TcpListener::bind(addr).map_err(bind_error)?;
     let port = listener.local_addr().map_err(bind_error)?.port();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(inbox.clone())
-            .app_data(metrics.clone())
-            .app_data(hub.clone())
-            .app_data(broker.clone())
+            .app_data(data.inbox.clone())
+            .app_data(data.metrics.clone())
+            .app_data(data.hub.clone())
+            .app_data(data.broker.clone())
+            .app_data(data.readiness.clone())
             .configure(http::configure_ops)
             .default_service(web::to(http::not_found))
     })

@@ -15,7 +15,7 @@ pub use database::{BadDatabaseUrl, BadSqliteSynchronous, DatabaseUrl, SqliteSync
 pub use jwt::{JwtConfig, Secret};
 pub use keys::{JwtAlgorithm, COMMITTED_SECRETS, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
 pub use reader::{ConfigError, Problem};
-pub use redis::RedisTarget;
+pub use redis::{redacted_url, RedisTarget};
 pub use vars::{EnvVar, ENV_VARS};
 
 use crate::domain::StorageCap;

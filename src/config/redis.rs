@@ -1,11 +1,14 @@
 //! `RedisTarget`: where the fan-out between nodes runs, read from `REDIS_URL` (one Redis) or
-//! `REDIS_CLUSTER_URLS` (a Redis Cluster's seed nodes), never both.
+//! `REDIS_CLUSTER_URLS` (a Redis Cluster's seed nodes), never both. A URL may carry the
+//! password Redis requires (`redis://:PASSWORD@host:6379/0`, percent-encoded; a cluster's seeds
+//! carry it for every node); `Debug` and every error show it as `***` (`redacted_url`).
 
 use super::reader::Reader;
 use super::vars::{REDIS_CLUSTER_URLS, REDIS_URL};
+use std::fmt;
 
 /// Where the Redis fan-out runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum RedisTarget {
     /// One Redis (`REDIS_URL`): classic pub/sub.
     Standalone(String),
@@ -23,12 +26,42 @@ pub enum BadRedisUrl {
     Both,
 }
 
+impl fmt::Debug for RedisTarget {
+    /// Never prints a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisTarget::Standalone(url) => f.debug_tuple("Standalone").field(&redacted_url(url)).finish(),
+            RedisTarget::Cluster(seeds) => {
+                f.debug_tuple("Cluster").field(&seeds.iter().map(|s| redacted_url(s)).collect::<Vec<_>>()).finish()
+            }
+        }
+    }
+}
+
+/// `url` with its password (if it has one) shown as `***`, for errors and logs.
+pub fn redacted_url(url: &str) -> String {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("***"));
+            return parsed.to_string();
+        }
+        if !parsed.cannot_be_a_base() || !url.contains('@') {
+            return url.to_owned();
+        }
+    }
+    // Not a URL with a host: whatever precedes an `@` may be a password.
+    match url.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 /// A `redis://` or `rediss://` URL, as given.
 fn redis_url(raw: &str) -> Result<String, BadRedisUrl> {
     if raw.starts_with("redis://") || raw.starts_with("rediss://") {
         Ok(raw.to_owned())
     } else {
-        Err(BadRedisUrl::NotRedis(raw.to_owned()))
+        Err(BadRedisUrl::NotRedis(redacted_url(raw)))
     }
 }
 

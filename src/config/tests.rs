@@ -192,3 +192,20 @@ fn a_budget_whose_burst_cannot_admit_its_dearest_action_is_refused() {
     let fits = config(&[("HERALD_SERVICE_RATE_LIMIT_BURST", "500"), ("HERALD_MAX_BROADCAST_RECIPIENTS", "500")]);
     assert_eq!(fits.expect("valid").service_rate_limit_burst, 500);
 }
+
+#[test]
+fn a_redis_password_is_accepted_and_never_shown() {
+    let url = "redis://:s3cret-pass@r:6379/0";
+    let one = config(&[("REDIS_URL", url)]).expect("a URL with a password is valid");
+    assert_eq!(one.redis, Some(RedisTarget::Standalone(url.into())), "kept as given, for the client");
+    let seeds = "redis://:s3cret-pass@a:7000,redis://:s3cret-pass@b:7000";
+    let cluster = config(&[("REDIS_CLUSTER_URLS", seeds)]).expect("seeds with a password are valid");
+    for shown in [format!("{one:?}"), format!("{cluster:?}")] {
+        assert!(!shown.contains("s3cret-pass"), "{shown}");
+        assert!(shown.contains("redis://:***@"), "{shown}");
+    }
+    for (var, bad) in [("REDIS_URL", "http://:s3cret-pass@r:6379"), ("REDIS_CLUSTER_URLS", "user:s3cret-pass@a:7000")] {
+        let refused = config(&[(var, bad)]).expect_err(bad).to_string();
+        assert!(refused.contains(var) && !refused.contains("s3cret-pass"), "{refused}");
+    }
+}

@@ -82,8 +82,9 @@ pub const DATABASE_URL: EnvVar = EnvVar {
 pub const REDIS_URL: EnvVar = EnvVar {
     name: "REDIS_URL",
     default: "",
-    doc: "`redis://host:6379/0`: Redis pub/sub fan-out, required for more than one node. Unset (and no \
-         `REDIS_CLUSTER_URLS`): the in-process broker (single node).",
+    doc: "`redis://host:6379/0`, with the password when Redis requires one (`redis://:PASSWORD@host:6379/0`, \
+         percent-encoded; never shown in logs or errors): Redis pub/sub fan-out, required for more than one node. \
+         Unset (and no `REDIS_CLUSTER_URLS`): the in-process broker (single node).",
 };
 
 pub const REDIS_CLUSTER_URLS: EnvVar = EnvVar {
@@ -91,7 +92,8 @@ pub const REDIS_CLUSTER_URLS: EnvVar = EnvVar {
     default: "",
     doc: "Seed nodes of a Redis Cluster (7.0 or later), comma-separated, e.g. `redis://h1:7000,redis://h2:7000`: \
          sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) instead of `REDIS_URL`'s classic pub/sub; the rest of the \
-         cluster is discovered from them. Set one of the two, not both.",
+         cluster is discovered from them. When the cluster requires a password, every seed carries it \
+         (`redis://:PASSWORD@h1:7000`, the same in each). Set one of the two, not both.",
 };
 
 pub const JWT_SECRET: EnvVar = EnvVar {

@@ -19,6 +19,7 @@ pub mod static_files;
 pub use body::BodyLimits;
 pub use headers::{security_headers, SECURITY_HEADERS};
 pub use notifications::parse_list_query;
+pub use ops::{ReadinessProbe, READY_REUSED_FOR};
 pub use routes::{configure, configure_ops, not_found, Listener, Route, ROUTES};
 
 use actix_web::web;

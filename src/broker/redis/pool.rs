@@ -10,6 +10,7 @@
 
 use super::topology::Topology;
 use crate::broker::error::{CommandError, PoolError};
+use crate::config::redacted_url;
 use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use redis::aio::ConnectionLike;
 use redis::FromRedisValue;
@@ -45,15 +46,17 @@ impl CommandPool {
             .set_connection_timeout(Some(CREATE))
             .set_response_timeout(Some(COMMAND));
         let manager = deadpool_redis::Manager::new_with_config(url, connection)
-            .map_err(|source| PoolError::Settings { target: url.to_owned(), source })?;
+            .map_err(|source| PoolError::Settings { target: redacted_url(url), source })?;
         let pool = deadpool_redis::Pool::builder(manager).config(bounds()).runtime(Runtime::Tokio1).build()?;
         Ok(CommandPool(Topology::Standalone(pool)))
     }
 
     /// A Redis Cluster named by its seed nodes. Connects lazily, on the first command.
     pub fn cluster(seeds: &[String]) -> Result<CommandPool, PoolError> {
-        let manager = cluster::Manager::new(seeds.iter().map(String::as_str).collect(), false)
-            .map_err(|source| PoolError::Settings { target: format!("{seeds:?}"), source })?;
+        let manager = cluster::Manager::new(seeds.iter().map(String::as_str).collect(), false).map_err(|source| {
+            let target = seeds.iter().map(|seed| redacted_url(seed)).collect::<Vec<_>>().join(",");
+            PoolError::Settings { target, source }
+        })?;
         let pool = cluster::Pool::builder(manager).config(bounds()).runtime(Runtime::Tokio1).build()?;
         Ok(CommandPool(Topology::Cluster(pool)))
     }

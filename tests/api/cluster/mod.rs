@@ -3,3 +3,4 @@
 mod fanout;
 mod faults;
 mod lost_publish;
+mod redis_password;

@@ -5,8 +5,8 @@
 //! The certificate comes from deploy/gen-dev-cert.sh and clients verify it (no "insecure").
 
 use crate::helpers::{
-    cluster, connected_ports, id_of, poll, prove_listening, run_herald, start_on_candidates, token, wait_for, TestApp,
-    Unproven, WsClient, SECRET, WAIT,
+    cluster, connected_ports, id_of, poll, prove_listening, run_herald, start_on_candidates, token, wait_for, Backend,
+    TestApp, Unproven, WsClient, SECRET, WAIT,
 };
 use serde_json::{json, Value};
 use std::fs::File;
@@ -342,7 +342,7 @@ async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_
     // With no node left, nginx answers in Herald's error envelope, not HTML.
     resumed.close().await;
     tokio::time::timeout(WAIT, nodes[1 - landed].stop()).await.expect("node stops within WAIT");
-    let (status, body) = curl(&nginx, "GET", "/readyz", None, None).await;
+    let (status, body) = curl(&nginx, "GET", "/healthz", None, None).await;
     assert_eq!((status, body["error"]["code"].clone()), (503, json!("unavailable")), "{body}");
 
     // Both handshakes are logged (when their sockets end), never with the token.
@@ -354,6 +354,23 @@ async fn rest_and_wss_through_nginx_survive_a_node_stop_with_every_notification_
         let text = nginx.file(log);
         assert!(!text.contains(&user_token) && !text.contains("token="), "{log} shows a token:\n{text}");
     }
+}
+
+/// The ops endpoints are never proxied: through nginx, `/readyz` and `/metrics`, in any spelling
+/// nginx normalizes to them, answer 404 in Herald's envelope, even from a node that serves them
+/// on the proxied port (no `HERALD_OPS_BIND` here). Prometheus and the healthcheck reach each
+/// replica's ops listener directly (docker-compose.yml).
+#[actix_web::test]
+async fn nginx_never_proxies_readyz_or_metrics() {
+    let node = TestApp::spawn(Backend::Sqlite).await;
+    let nginx = Nginx::start(&[node.port]);
+    let (status, body) = node.call(awc::http::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200, "the node itself serves /readyz on the port nginx proxies to: {body}");
+    for path in ["/readyz", "/readyz/", "/metrics", "/metrics/", "//readyz", "/%72eadyz", "/readyz?probe=1"] {
+        let (status, body) = curl(&nginx, "GET", path, None, None).await;
+        assert_eq!((status, body["error"]["code"].clone()), (404, json!("not_found")), "{path}: {body}");
+    }
+    assert_eq!(curl(&nginx, "GET", "/healthz", None, None).await, (200, json!({"status": "ok"})));
 }
 
 /// `herald selftest --url https://…` through nginx: TLS (the dev certificate, trusted through

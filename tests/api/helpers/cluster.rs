@@ -46,6 +46,18 @@ pub async fn wait_ready_at(client: &awc::Client, base: &str) {
     .await;
 }
 
+/// Polls `/readyz` of `node` until it answers `status` and returns that body: a node reuses a
+/// readiness probe for up to 1 s (`herald::http::ReadinessProbe`), so a change shows within it.
+pub async fn wait_readyz(node: &TestApp, status: StatusCode) -> Value {
+    wait_for(&format!("/readyz answering {status}"), WAIT, async || {
+        match node.call(Method::GET, "/readyz", None, None).await {
+            (answered, body) if answered == status => Ok(body),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
 /// The Redis channel of a user's pushes.
 pub fn channel(user: i64) -> String {
     format!("herald:user:{user}")

@@ -61,12 +61,20 @@ pub fn run_bounded(
     }
 }
 
+/// The replicas' ops listener (`HERALD_OPS_BIND` in docker-compose.yml): `/readyz`, `/metrics`.
+pub const OPS_PORT: u16 = 9000;
+
+/// The replicas' main listener (`HERALD_BIND`), the one nginx proxies.
+pub const MAIN_PORT: u16 = 8000;
+
 pub struct Stack {
     /// The compose project name: prefixes its containers, networks and volumes.
     pub project: String,
     pub root: PathBuf,
     pub https_port: u16,
     pub prometheus_port: u16,
+    /// The password Redis requires (`REDIS_PASSWORD`, made for this stack).
+    pub redis_password: String,
     command: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -74,14 +82,18 @@ pub struct Stack {
 impl Stack {
     /// The project `project` of this repository's compose file, nginx published on
     /// 127.0.0.1:`https_port` (and `http_port`), Prometheus on 127.0.0.1:`prometheus_port`, the
-    /// replicas sharing `jwt_secret`. Nothing starts until `compose(["up", ...])`.
+    /// replicas sharing `jwt_secret`, PostgreSQL's and Redis' passwords random (the operator's
+    /// `openssl rand -hex 32`). Nothing starts until `compose(["up", ...])`.
     pub fn new(project: &str, https_port: u16, http_port: u16, prometheus_port: u16, jwt_secret: &str) -> Stack {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         // Debian's docker client (20.10, /usr/bin) has BuildKit built in; a newer client without
         // the buildx plugin refuses DOCKER_BUILDKIT=1, so Debian's comes first in PATH.
         let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+        let redis_password = format!("{:032x}", rand::random::<u128>());
         let env = [
             ("JWT_SECRET", jwt_secret.to_owned()),
+            ("POSTGRES_PASSWORD", format!("{:032x}", rand::random::<u128>())),
+            ("REDIS_PASSWORD", redis_password.clone()),
             ("HERALD_HTTPS_PORT", format!("127.0.0.1:{https_port}")),
             ("HERALD_HTTP_PORT", format!("127.0.0.1:{http_port}")),
             ("HERALD_PROMETHEUS_PORT", format!("127.0.0.1:{prometheus_port}")),
@@ -93,7 +105,15 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        Stack { project: project.to_owned(), root, https_port, prometheus_port, command: compose_command(), env }
+        Stack {
+            project: project.to_owned(),
+            root,
+            https_port,
+            prometheus_port,
+            redis_password,
+            command: compose_command(),
+            env,
+        }
     }
 
     /// `<compose> -p <project> <args>`, bounded by `within`.
@@ -132,9 +152,15 @@ impl Stack {
             .unwrap_or_else(|e| format!("unknown ({e})"))
     }
 
-    /// GET `path` on a replica's own port, from inside its container (curl is in the image).
+    /// GET `path` on a replica's ops listener, from inside its container (curl is in the image):
+    /// the body, a newline and the status.
     pub fn inside(&self, container: &str, path: &str) -> Result<String, String> {
-        let url = format!("http://127.0.0.1:8000{path}");
+        self.inside_at(container, OPS_PORT, path)
+    }
+
+    /// GET `path` on `port` of a replica, from inside its container.
+    pub fn inside_at(&self, container: &str, port: u16, path: &str) -> Result<String, String> {
+        let url = format!("http://127.0.0.1:{port}{path}");
         self.docker(
             &["exec", container, "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", &url],
             Duration::from_secs(15),

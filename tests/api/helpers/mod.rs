@@ -31,9 +31,9 @@ pub use app::{
 };
 pub use cluster::{
     channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,
-    wait_subscribed,
+    wait_readyz, wait_subscribed,
 };
-pub use compose::{run_bounded, Stack};
+pub use compose::{run_bounded, Stack, MAIN_PORT, OPS_PORT};
 pub use db::{admin_url, url_for_database, Backend, DbGuard, TestDb};
 pub use load::{expected_ids, Created, Load, LoadWriter};
 pub use ports::{candidate_ports, connected_ports, prove_listening, start_on_candidates, Unproven};

@@ -11,17 +11,37 @@ use std::process::{Child, Command, Stdio};
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// `--requirepass`, when the test gave one (`start_with_password`).
+    password: Option<String>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        Self::start_requiring(None)
+    }
+
+    /// A server that refuses every command until a client authenticates with `password`;
+    /// `url()` carries it, `command()` sends it.
+    pub fn start_with_password(password: &str) -> RedisServer {
+        Self::start_requiring(Some(password.to_owned()))
+    }
+
+    fn start_requiring(password: Option<String>) -> RedisServer {
         start_on_candidates("redis-server", 1, |ports| {
-            let mut server = RedisServer { port: ports[0], child: None };
+            let mut server = RedisServer { port: ports[0], child: None, password: password.clone() };
             server.try_start().map(|()| server)
         })
     }
 
+    /// Its URL, with the password when it requires one.
     pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port),
+            None => self.url_without_password(),
+        }
+    }
+
+    pub fn url_without_password(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
@@ -35,6 +55,7 @@ impl RedisServer {
         assert!(self.child.is_none(), "already running");
         let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(self.password.iter().flat_map(|password| ["--requirepass", password.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -72,9 +93,14 @@ impl RedisServer {
         assert!(sent.success(), "kill {signal} {pid}");
     }
 
-    /// Runs a command with redis-cli; `None` when the server does not answer.
+    /// Runs a command with redis-cli (authenticated when the server requires a password); `None`
+    /// when the server does not answer.
     pub fn command(&self, args: &[&str]) -> Option<String> {
-        let output = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().ok()?;
+        let mut cli = Command::new("redis-cli");
+        if let Some(password) = &self.password {
+            cli.env("REDISCLI_AUTH", password);
+        }
+        let output = cli.args(["-p", &self.port.to_string()]).args(args).output().ok()?;
         output
             .status
             .success()

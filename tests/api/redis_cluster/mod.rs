@@ -6,6 +6,7 @@
 mod drill;
 mod drills;
 mod layout;
+mod password;
 mod steady_state;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use super::{CREATE, LIST, SETTLE};
 use crate::helpers::*;
-use awc::http::{Method, StatusCode};
+use awc::http::StatusCode;
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -111,8 +111,7 @@ async fn during_the_cut(proxy: &Proxy, a: &TestApp, b: &TestApp, user: i64, seen
         }
     })
     .await;
-    let (status, ready) = a.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    let ready = wait_readyz(a, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(ready["checks"]["database"].as_str().unwrap_or_default().starts_with("unavailable"), "{ready}");
     during_cut
 }

@@ -5,6 +5,7 @@ use super::drill::drill;
 use super::fleet::{
     blocking, busiest_replica, docker, scale, sockets_per_replica, wait_prometheus_targets, wait_replicas_ready, Fleet,
 };
+use super::hardening;
 use super::sockets::{cert_path, https_client};
 use super::{STACK_SECRET, STEP};
 use crate::helpers::*;
@@ -44,8 +45,9 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
     wait_replicas_ready(&stack, 3, "up").await;
     let base = format!("https://127.0.0.1:{}", stack.https_port);
     let client = https_client();
-    wait_for("nginx answers /readyz over https", STEP, async || {
-        match request(&client, awc::http::Method::GET, &format!("{base}/readyz"), None, None).await {
+    // The replicas are ready (their ops listener said so); nginx serves the public side.
+    wait_for("nginx answers /healthz over https", STEP, async || {
+        match request(&client, awc::http::Method::GET, &format!("{base}/healthz"), None, None).await {
             Ok((status, _)) if status == 200 => Ok(()),
             other => Err(format!("{other:?}")),
         }
@@ -97,6 +99,8 @@ async fn compose_stack_serves_through_nginx_and_loses_nothing_through_every_dril
         "compose: Prometheus scrapes all 3 replicas ({:.1}s after ready), {loaded} alert rules loaded",
         scraped.as_secs_f64()
     );
+
+    hardening::check(&stack).await;
 
     let mut fleet = Fleet::new(stack.https_port);
     fleet.open(1..=USERS, TABS);

@@ -82,7 +82,8 @@ fn compose_runs_every_service_and_herald_scales_without_fixed_ports_or_names() {
 
     let redis = service(&compose, "redis");
     assert!(text(&redis["image"]).starts_with("redis:7"));
-    assert_eq!(strings(&redis["command"]), ["redis-server", "--save", "", "--appendonly", "no"]);
+    let command = strings(&redis["command"]);
+    assert_eq!(command[..5], ["redis-server", "--save", "", "--appendonly", "no"]);
     assert!(redis["healthcheck"]["test"].is_sequence(), "redis has a healthcheck");
 
     let nginx = service(&compose, "nginx");
@@ -131,7 +132,7 @@ fn compose_monitoring_profile_runs_prometheus_on_the_replicas_network() {
     let dns = &herald["dns_sd_configs"][0];
     assert_eq!(strings(&dns["names"]), ["herald"], "the compose service name");
     assert_eq!(text(&dns["type"]), "A");
-    assert_eq!(dns["port"].as_u64(), Some(u64::from(dockerfile_exposed_port())));
+    assert_eq!(dns["port"].as_u64(), Some(u64::from(ops_port())), "the replicas' ops listener (HERALD_OPS_BIND)");
     for rules in strings(&config["rule_files"]) {
         assert!(!rules.starts_with('/'), "{rules}: relative, so found beside prometheus.yml on host and container");
         read(&format!("deploy/prometheus/{rules}"));
@@ -224,6 +225,22 @@ static OPERATOR_SECRET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 });
 
+const OPERATOR_POSTGRES_PASSWORD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const OPERATOR_REDIS_PASSWORD: &str = "f9e8d7c6b5a40392817f6e5d4c3b2a10";
+
+/// The variables compose refuses to start without, each as the operator exports it.
+fn operator() -> BTreeMap<String, String> {
+    let operator =
+        [("JWT_SECRET", OPERATOR_SECRET.as_str()), ("POSTGRES_PASSWORD", OPERATOR_POSTGRES_PASSWORD), ("REDIS_PASSWORD", OPERATOR_REDIS_PASSWORD)];
+    operator.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The port of the replicas' ops listener (`HERALD_OPS_BIND` in their compose environment).
+pub(super) fn ops_port() -> u16 {
+    let bind = environment(service(&compose(), "herald")).remove("HERALD_OPS_BIND").expect("HERALD_OPS_BIND");
+    bind.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("a port in {bind}"))
+}
+
 #[test]
 fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     let compose = compose();
@@ -231,22 +248,35 @@ fn nodes_share_postgres_redis_and_a_secret_and_do_not_migrate_themselves() {
     let migrate = service(&compose, "migrate");
     assert_eq!(env_files(herald), ["deploy/herald.env.example"]);
 
-    let operator = BTreeMap::from([("JWT_SECRET".to_owned(), OPERATOR_SECRET.to_owned())]);
-    let effective = node_environment(herald, &operator).expect("compose interpolates with JWT_SECRET exported");
+    let effective = node_environment(herald, &operator()).expect("compose interpolates with the three exported");
     let config = Config::from_lookup(|k| effective.get(k).cloned()).expect("a node's environment is a valid config");
     config.check_serving().expect("a node's environment may serve");
     let DatabaseUrl::Postgres(database_url) = &config.database else { panic!("nodes use PostgreSQL") };
-    assert!(database_url.contains("@postgres:5432/"), "{database_url}");
-    assert_eq!(config.redis, Some(RedisTarget::Standalone("redis://redis:6379/0".to_owned())));
+    assert_eq!(database_url, &format!("postgres://herald:{OPERATOR_POSTGRES_PASSWORD}@postgres:5432/herald"));
+    let redis_url = format!("redis://:{OPERATOR_REDIS_PASSWORD}@redis:6379/0");
+    assert_eq!(config.redis, Some(RedisTarget::Standalone(redis_url)), "the password Redis requires");
+    let postgres = resolved_environment(service(&compose, "postgres"), &operator()).expect("interpolates");
+    assert_eq!(postgres["POSTGRES_PASSWORD"], OPERATOR_POSTGRES_PASSWORD, "the password PostgreSQL is made with");
+    let redis = service(&compose, "redis");
+    let command: Vec<String> =
+        strings(&redis["command"]).iter().map(|c| interpolate(c, &operator()).expect("interpolates")).collect();
+    let requirepass = command.iter().position(|c| c == "--requirepass").expect("redis-server --requirepass");
+    assert_eq!(command.get(requirepass + 1).map(String::as_str), Some(OPERATOR_REDIS_PASSWORD), "{command:?}");
+    let redis_env = resolved_environment(redis, &operator()).expect("interpolates");
+    assert_eq!(redis_env["REDISCLI_AUTH"], OPERATOR_REDIS_PASSWORD, "the healthcheck's redis-cli authenticates");
+    let ops = config.ops_bind.expect("the ops endpoints on a listener of their own (HERALD_OPS_BIND)");
+    assert!(ops.ip().is_unspecified(), "Prometheus scrapes it from another container: {ops}");
+    assert_ne!(ops.port(), config.bind.port(), "not the port nginx proxies");
     assert!(!config.migrate_on_start, "the migrate service migrates; nodes must not");
     assert!(!config.uses_development_secret(), "replicas need one shared JWT_SECRET, not one random each");
     assert_eq!(config.jwt.secret.0, *OPERATOR_SECRET, "every replica gets the operator's secret");
     assert!(config.bind.ip().is_unspecified(), "nginx reaches nodes from another container: {}", config.bind);
     assert_eq!(config.bind.port(), dockerfile_exposed_port());
 
-    // The migrator needs no secret: it resolves and parses without one.
+    // The migrator needs the database password only: no JWT_SECRET, no Redis.
+    let database_only = BTreeMap::from([("POSTGRES_PASSWORD".to_owned(), OPERATOR_POSTGRES_PASSWORD.to_owned())]);
     let mut migrate_env = dockerfile_env();
-    migrate_env.extend(resolved_environment(migrate, &BTreeMap::new()).expect("migrate needs no JWT_SECRET"));
+    migrate_env.extend(resolved_environment(migrate, &database_only).expect("migrate needs no JWT_SECRET"));
     assert_eq!(migrate_env.get("DATABASE_URL"), Some(database_url), "migrate migrates the nodes' database");
     let config = Config::from_lookup(|k| migrate_env.get(k).cloned()).expect("the migrator's environment is valid");
     assert!(matches!(config.database, DatabaseUrl::Postgres(_)));
@@ -260,14 +290,18 @@ fn compose_takes_jwt_secret_from_the_operator_and_refuses_to_start_without_it() 
     assert!(raw.starts_with("${JWT_SECRET:?") && raw.ends_with('}'), "`${{JWT_SECRET:?message}}`, not a value: {raw}");
 
     // Unset or empty in the operator's environment: compose itself stops, naming the variable.
-    for operator in [BTreeMap::new(), BTreeMap::from([("JWT_SECRET".to_owned(), String::new())])] {
+    for value in [None, Some(String::new())] {
+        let mut operator = operator();
+        match value {
+            None => operator.remove("JWT_SECRET"),
+            Some(empty) => operator.insert("JWT_SECRET".to_owned(), empty),
+        };
         let err = node_environment(herald, &operator).expect_err("compose must refuse to interpolate");
         assert!(err.contains("JWT_SECRET") && err.contains("32 bytes"), "{err}");
     }
 
     // And were compose to pass nothing, the node itself would refuse: it listens on 0.0.0.0.
-    let operator = BTreeMap::from([("JWT_SECRET".to_owned(), OPERATOR_SECRET.to_owned())]);
-    let mut effective = node_environment(herald, &operator).expect("interpolates");
+    let mut effective = node_environment(herald, &operator()).expect("interpolates");
     effective.remove("JWT_SECRET");
     let config = Config::from_lookup(|k| effective.get(k).cloned()).expect("parses");
     let err = config.check_serving().expect_err("no development secret beyond loopback");
@@ -320,4 +354,76 @@ fn every_variable_compose_sets_is_one_the_node_reads() {
             assert!(is_env_var(variable), "docker-compose.yml sets {variable} for {name}, which Herald never reads");
         }
     }
+}
+
+/// Every `${NAME…}` of `NAME` in docker-compose.yml is `${NAME:?…}`: unset or empty, compose
+/// refuses to start rather than run with no password.
+fn interpolations_of(name: &str) -> Vec<String> {
+    let file = read("docker-compose.yml");
+    let opening = format!("${{{name}");
+    file.match_indices(&opening)
+        .map(|(at, _)| {
+            let end = file[at..].find('}').expect("a closed ${…}");
+            file[at..=at + end].to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn compose_takes_both_passwords_from_the_operator_and_refuses_to_start_without_them() {
+    let compose = compose();
+    for (name, uses) in [("POSTGRES_PASSWORD", 3), ("REDIS_PASSWORD", 3)] {
+        let found = interpolations_of(name);
+        assert_eq!(found.len(), uses, "{name} is used where it is needed: {found:?}");
+        for expression in &found {
+            assert!(expression.starts_with(&format!("${{{name}:?")), "{expression}: required, no default");
+        }
+        for value in [None, Some(String::new())] {
+            let mut operator = operator();
+            match value {
+                None => operator.remove(name),
+                Some(empty) => operator.insert(name.to_owned(), empty),
+            };
+            let err = node_environment(service(&compose, "herald"), &operator).expect_err("compose refuses");
+            assert!(err.contains(name) && err.contains("openssl rand -hex 32"), "{err}");
+        }
+    }
+    // No service but the one that needs it sees it; the migrator needs no Redis.
+    let migrate = resolved_environment(service(&compose, "migrate"), &BTreeMap::new());
+    assert!(migrate.expect_err("migrate needs the database password").contains("POSTGRES_PASSWORD"));
+    assert!(!read("docker-compose.yml").contains("herald:herald@"), "the old committed database password");
+}
+
+#[test]
+fn compose_runs_the_replicas_read_only_without_capabilities_within_limits() {
+    let compose = compose();
+    for name in ["herald", "migrate"] {
+        let s = service(&compose, name);
+        assert_eq!(s["read_only"].as_bool(), Some(true), "{name}: read_only");
+        assert_eq!(strings(&s["cap_drop"]), ["ALL"], "{name}: cap_drop");
+        assert!(s.get("cap_add").is_none(), "{name}: no cap_add");
+        assert_eq!(strings(&s["security_opt"]), ["no-new-privileges:true"], "{name}: security_opt");
+        assert!(s.get("privileged").is_none() && s.get("user").is_none(), "{name}: the image's unprivileged user");
+    }
+    let herald = service(&compose, "herald");
+    let tmpfs = strings(&herald["tmpfs"]);
+    assert!(tmpfs.iter().any(|t| t.starts_with("/tmp:")), "a small /tmp: {tmpfs:?}");
+    // docker-compose 1.29 honours `mem_limit`/`pids_limit` (service level) in this file format;
+    // `deploy.resources` it honours only with --compatibility, and never `pids`.
+    let memory = text(&herald["mem_limit"]);
+    let bytes: u64 = match memory.strip_suffix('g') {
+        Some(gib) => gib.parse::<u64>().expect("a number of GiB") << 30,
+        None => memory.strip_suffix('m').expect("m or g").parse::<u64>().expect("a number of MiB") << 20,
+    };
+    assert!((256 << 20..=4 << 30).contains(&bytes), "mem_limit {memory}");
+    let pids = herald["pids_limit"].as_u64().expect("pids_limit");
+    assert!((256..=4096).contains(&pids), "pids_limit {pids}");
+    let deploy: Vec<String> = herald["deploy"].as_mapping().expect("deploy").keys().map(text).collect();
+    assert_eq!(deploy, ["replicas"], "limits at service level, not under deploy");
+
+    // The healthcheck asks the ops listener's /readyz: readiness, off the proxied port.
+    let test = strings(&herald["healthcheck"]["test"]);
+    assert_eq!(test[0], "CMD-SHELL");
+    let check = interpolate(&test[1], &BTreeMap::new()).expect("no operator variable");
+    assert!(check.contains("/readyz") && check.contains("${HERALD_OPS_BIND##*:}"), "{check}");
 }

@@ -115,3 +115,15 @@ fn nginx_upgrades_websockets_and_outlasts_the_server_pings() {
     }
     assert!(read(".gitignore").lines().any(|l| l.trim() == "deploy/certs/"), "certificates are never committed");
 }
+
+/// `/readyz` and `/metrics` are answered 404 by nginx itself, never proxied: each replica serves
+/// them on its ops listener, for Prometheus and the healthcheck only (tests/api/deploy/nginx.rs
+/// checks it under a real nginx).
+#[test]
+fn nginx_answers_the_ops_endpoints_itself() {
+    let conf = read("deploy/nginx.conf");
+    let https = from_line(&conf, "listen 443 ssl;");
+    let ops = directives(block(https, "location ~ ^/(metrics|readyz)/?$ {"));
+    assert!(ops.iter().any(|d| d.starts_with("return 404 ")), "{ops:?}");
+    assert!(!ops.iter().any(|d| d.starts_with("proxy_pass")), "{ops:?}");
+}

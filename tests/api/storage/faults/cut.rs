@@ -27,8 +27,7 @@ async fn database_cut_answers_503_then_recovers_without_losing_acknowledged_writ
     }
     let (status, body) = app.get("/auth/notifications/", &me).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    let (status, ready) = app.call(awc::http::Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let ready = wait_readyz(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(ready["checks"]["database"].as_str().expect("database check").starts_with("unavailable"), "{ready}");
     let (status, _) = app.call(awc::http::Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "the process itself is alive");
@@ -44,8 +43,7 @@ async fn database_cut_answers_503_then_recovers_without_losing_acknowledged_writ
     })
     .await;
     acknowledged.push(recovered.unwrap_or_else(|last| panic!("node did not recover within {WAIT:?}: {last}")));
-    let (status, ready) = app.call(awc::http::Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::OK, "{ready}");
+    wait_readyz(&app, StatusCode::OK).await;
 
     let (status, list) = app.get("/auth/notifications/", &me).await;
     assert_eq!(status, StatusCode::OK);

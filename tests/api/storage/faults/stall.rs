@@ -131,8 +131,7 @@ async fn a_stalled_database_answers_503_within_the_bound_and_recovers() {
     let (id, recovered_in) = create_until_stored(&app, &me, resumed_at).await;
     println!("stalled database: first 201 {recovered_in:?} after the database answered again");
     acknowledged.push(id);
-    let (status, ready) = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::OK, "{ready}");
+    wait_readyz(&app, StatusCode::OK).await;
 
     // The threads that hung with their connections come back, and those connections go.
     wait_until("no connection in use after the stall", WAIT, async || connections_in_use(&app).await == 0.0).await;
