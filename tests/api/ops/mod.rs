@@ -11,5 +11,5 @@ mod readiness;
 mod secrets;
 mod selftest;
 mod source_shape;
-mod tls_exit;
 mod supply_chain;
+mod tls_exit;

@@ -230,8 +230,11 @@ const OPERATOR_REDIS_PASSWORD: &str = "f9e8d7c6b5a40392817f6e5d4c3b2a10";
 
 /// The variables compose refuses to start without, each as the operator exports it.
 fn operator() -> BTreeMap<String, String> {
-    let operator =
-        [("JWT_SECRET", OPERATOR_SECRET.as_str()), ("POSTGRES_PASSWORD", OPERATOR_POSTGRES_PASSWORD), ("REDIS_PASSWORD", OPERATOR_REDIS_PASSWORD)];
+    let operator = [
+        ("JWT_SECRET", OPERATOR_SECRET.as_str()),
+        ("POSTGRES_PASSWORD", OPERATOR_POSTGRES_PASSWORD),
+        ("REDIS_PASSWORD", OPERATOR_REDIS_PASSWORD),
+    ];
     operator.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
