@@ -111,6 +111,7 @@ for herald in "$@"; do
     port=$(free_port)
     psql "$admin" -qc "CREATE DATABASE $db"
     DATABASE_URL="${admin%/*}/$db${BENCH_DB_PARAMS:-}" HERALD_BIND=127.0.0.1:$port RUST_LOG=warn HERALD_WORKERS=1 \
+        HERALD_RATE_LIMIT_PER_SECOND=1000000 HERALD_RATE_LIMIT_BURST=1000000 \
         "$herald" serve > "/tmp/$db.log" 2>&1 &
     node=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
