@@ -22,23 +22,10 @@ impl Db {
         expired_before: chrono::NaiveDateTime,
         batch: i64,
     ) -> Result<usize, DbError> {
-        use diesel::sql_types::{BigInt, Timestamp};
         self.run(move |conn| {
             Ok(match conn {
-                DbConnection::Pg(c) => diesel::sql_query(
-                    "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys \
-                     WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))",
-                )
-                .bind::<Timestamp, _>(expired_before)
-                .bind::<BigInt, _>(batch)
-                .execute(c)?,
-                DbConnection::Sqlite(c) => diesel::sql_query(
-                    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
-                     WHERE created_at < ? ORDER BY created_at LIMIT ?)",
-                )
-                .bind::<Timestamp, _>(expired_before)
-                .bind::<BigInt, _>(batch)
-                .execute(c)?,
+                DbConnection::Pg(c) => super::pg::prune_idempotency_keys(c, expired_before, batch)?,
+                DbConnection::Sqlite(c) => super::sqlite::prune_idempotency_keys(c, expired_before, batch)?,
             })
         })
         .await

@@ -1,5 +1,6 @@
 //! Statements only PostgreSQL runs this way: inbox upserts and prunes over array binds, a
-//! broadcast insert over array binds, and inbox rows locked without waiting. (The group-commit
+//! broadcast insert over array binds, inbox rows locked without waiting, and expired idempotency
+//! keys deleted by `ctid` in batches that skip locked rows. (The group-commit
 //! statement is `batch::pg`.)
 
 use super::models::{InboxStateInsert, LockedInbox, PrunedRow, NOTIFICATION_COLUMNS};
@@ -141,6 +142,23 @@ pub fn set_counts(conn: &mut PgConnection, rows: &[InboxStateInsert]) -> QueryRe
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Deletes up to `batch` idempotency keys created before `expired_before`, the oldest first, in
+/// one short statement; returns how many. Several nodes may prune at once: each skips the keys another one is deleting.
+pub fn prune_idempotency_keys(
+    conn: &mut PgConnection,
+    expired_before: chrono::NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    diesel::sql_query(
+        "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys \
+         WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))",
+    )
+    .bind::<Timestamp, _>(expired_before)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
 }
 
 #[cfg(test)]

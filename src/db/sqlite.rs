@@ -1,6 +1,7 @@
 //! SQLite's own forms of the statements PostgreSQL writes over arrays: inbox rows read, set and
 //! pruned one user at a time (in process, under the database write lock that `BEGIN IMMEDIATE`
-//! took), and a broadcast as a multi-row insert.
+//! took), a broadcast as a multi-row insert, and expired idempotency keys deleted by `rowid`
+//! in batches.
 
 use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow};
 use super::schema::{inbox_state as state, notifications as n};
@@ -86,4 +87,21 @@ pub fn set_counts(conn: &mut SqliteConnection, rows: &[InboxStateInsert]) -> Que
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Deletes up to `batch` idempotency keys created before `expired_before`, the oldest first, in
+/// one short statement; returns how many.
+pub fn prune_idempotency_keys(
+    conn: &mut SqliteConnection,
+    expired_before: chrono::NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    diesel::sql_query(
+        "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
+         WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+    )
+    .bind::<Timestamp, _>(expired_before)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
 }
