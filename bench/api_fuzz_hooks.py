@@ -6,7 +6,14 @@ because a float cannot name every 64-bit id exactly. JSON Schema 2020-12, the di
 3.1, counts `2.0` as an integer, and schemathesis spells integers that way on purpose. So that
 `positive_data_acceptance` tests what the document can say, positive cases spell whole numbers
 as integers here; negative cases are sent as drawn.
+
+An `Idempotency-Key` names one request: the same key with another body is 422
+`idempotency_key_reused` (by design, the Stripe behaviour), and schemathesis draws the same few
+keys for many different bodies. Positive cases therefore get a key of their own (the
+replay-and-refuse behaviour is tested in tests/api/storage/idempotency.rs).
 """
+
+import uuid
 
 import schemathesis
 from schemathesis import GenerationMode
@@ -28,4 +35,6 @@ def map_case(context, case):
     if meta is not None and meta.generation.mode == GenerationMode.POSITIVE:
         if isinstance(case.body, (dict, list, float)):
             case.body = _whole_numbers_as_integers(case.body)
+        if case.headers and "Idempotency-Key" in case.headers:
+            case.headers["Idempotency-Key"] = uuid.uuid4().hex
     return case
