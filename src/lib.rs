@@ -36,13 +36,14 @@
 //!   from them.
 //! - `hub`: this node's open sockets per user; non-blocking fan-out into bounded outboxes;
 //!   knows events, not brokers.
-//! - `limits`: per-user request limits (429 + Retry-After), the per-socket frame limiter
-//!   (1008 on a flood) and the node's handshake budget (`local`), and the per-user REST rate
-//!   and socket cap across every node, in Redis (`cluster`).
+//! - `limits`: every principal's budget, shared by REST and WebSocket (`budget`: 429 +
+//!   Retry-After, or a `rate_limited` frame), the per-socket frame limiter (1008 on a flood) and
+//!   the node's handshake budget (`local`), and the budgets and socket cap across every node, in
+//!   Redis (`cluster`).
 //! - `metrics`: every metric name, rendered at `/metrics`.
 //! - `repair`: the repair signals to sessions and the position check, which compares its users'
 //!   stream positions with the database and repairs sockets whose change never arrived.
-//! - `retention`: pruning old notifications in bounded batches.
+//! - `retention`: pruning old notifications and expired idempotency keys in bounded batches.
 //! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
 //! - `selftest`: `herald selftest`'s table of end-to-end checks.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
