@@ -56,6 +56,7 @@ export class HeraldClient {
     // The highest notification id seen: the `since` of the next (re)connection.
     this.lastId = since === undefined || since === null ? null : Number(since);
     this.unread = null; // the last known unread count
+    this.countedThrough = 0; // notifications with ids up to this are already in `unread`
     this.userId = null;
     this.state = "closed";
     this.ws = null;
@@ -301,6 +302,9 @@ export class HeraldClient {
         this.everOpen = true;
         this.attempt = 0;
         this.setState("open");
+        // The greeting's count and last_id are one snapshot: everything up to last_id is in it,
+        // so such a notification arriving live later must not be counted again.
+        this.countedThrough = frame.last_id || 0;
         this.count(frame.unread_count, frame);
         this.scheduleRefresh();
         break;
@@ -358,8 +362,11 @@ export class HeraldClient {
     if (!notification) return;
     this.track(notification.id);
     this.emit("notification", notification, frame);
-    // Live ones are new and add to the count; replayed ones are already in it.
-    if (!this.replaying && !notification.is_read && this.unread !== null) {
+    // Live ones are new and add to the count; replayed ones, and any the greeting counted, are
+    // already in it.
+    const counted = notification.id <= this.countedThrough;
+    if (!this.replaying && !counted && !notification.is_read && this.unread !== null) {
+      this.countedThrough = notification.id;
       this.count(this.unread + 1, frame);
     }
   }
