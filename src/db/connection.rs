@@ -99,3 +99,9 @@ pub fn establish(url: &DatabaseUrl, settings: Option<&ConnectionSettings>) -> Re
         }
     }
 }
+
+/// Whether the connection still answers (`SELECT 1`): the server may have closed it while it sat
+/// idle (a restart, `pg_terminate_backend`).
+pub fn answers(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}

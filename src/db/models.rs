@@ -68,6 +68,23 @@ pub type LockedInbox = (InboxCounts, i64);
 /// A notification pruned to make room: `(user_id, id, was read)`.
 pub type PrunedRow = (i64, i64, bool);
 
+/// A `PrunedRow` as a `RETURNING user_id, id, is_read` statement yields it (both backends).
+#[derive(diesel::QueryableByName)]
+pub struct PrunedRowByName {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_read: bool,
+}
+
+impl From<PrunedRowByName> for PrunedRow {
+    fn from(row: PrunedRowByName) -> PrunedRow {
+        (row.user_id, row.id, row.is_read)
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = inbox_state)]
 pub struct InboxStateInsert {

@@ -3,7 +3,7 @@
 //! keys deleted by `ctid` in batches that skip locked rows. (The group-commit
 //! statement is `batch::pg`.)
 
-use super::models::{InboxStateInsert, LockedInbox, PrunedRow, NOTIFICATION_COLUMNS};
+use super::models::{InboxStateInsert, LockedInbox, PrunedRow, PrunedRowByName, NOTIFICATION_COLUMNS};
 use super::schema::inbox_state as state;
 use crate::domain::{InboxCounts, NotificationContent, StorageCap, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
@@ -17,16 +17,6 @@ struct Locked {
     user_id: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     last_seq: i64,
-}
-
-#[derive(diesel::QueryableByName)]
-struct PrunedByName {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    user_id: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    is_read: bool,
 }
 
 /// A broadcast's notification insert over array binds, in ascending user id (the lock order).
@@ -124,8 +114,8 @@ pub fn prune_read(conn: &mut PgConnection, users: &[(i64, i64)]) -> QueryResult<
     )
     .bind::<Array<BigInt>, _>(&ids)
     .bind::<Array<BigInt>, _>(&counts)
-    .load::<PrunedByName>(conn)?;
-    Ok(pruned.into_iter().map(|p| (p.user_id, p.id, p.is_read)).collect())
+    .load::<PrunedRowByName>(conn)?;
+    Ok(pruned.into_iter().map(PrunedRow::from).collect())
 }
 
 /// Sets the inbox rows' counts and positions (rows this transaction holds), in one statement.
@@ -145,7 +135,8 @@ pub fn set_counts(conn: &mut PgConnection, rows: &[InboxStateInsert]) -> QueryRe
 }
 
 /// Deletes up to `batch` idempotency keys created before `expired_before`, the oldest first, in
-/// one short statement; returns how many. Several nodes may prune at once: each skips the keys another one is deleting.
+/// one short statement; returns how many. Several nodes may prune at once: each skips the keys
+/// another one is deleting.
 pub fn prune_idempotency_keys(
     conn: &mut PgConnection,
     expired_before: chrono::NaiveDateTime,

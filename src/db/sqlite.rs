@@ -3,22 +3,12 @@
 //! took), a broadcast as a multi-row insert, and expired idempotency keys deleted by `rowid`
 //! in batches.
 
-use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow};
+use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow, PrunedRowByName};
 use super::schema::{inbox_state as state, notifications as n};
 use crate::domain::{InboxCounts, NotificationContent, StoredNotification, UserId};
 use diesel::prelude::*;
 use diesel::SqliteConnection;
 use std::collections::HashMap;
-
-#[derive(diesel::QueryableByName)]
-struct PrunedByName {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    user_id: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    is_read: bool,
-}
 
 /// A broadcast's multi-row notification insert for `users` — `(user, pushed live)` (see `pg`).
 pub fn insert_broadcast(
@@ -64,8 +54,8 @@ pub fn prune_read(conn: &mut SqliteConnection, users: &[(i64, i64)]) -> QueryRes
         )
         .bind::<BigInt, _>(user)
         .bind::<BigInt, _>(count)
-        .load::<PrunedByName>(conn)?;
-        pruned.extend(rows.into_iter().map(|p| (p.user_id, p.id, p.is_read)));
+        .load::<PrunedRowByName>(conn)?;
+        pruned.extend(rows.into_iter().map(PrunedRow::from));
     }
     Ok(pruned)
 }

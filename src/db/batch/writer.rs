@@ -7,7 +7,7 @@
 //! readiness probe (`check`) does the same. Blocking: call it from a thread of its own.
 
 use crate::config::DatabaseUrl;
-use crate::db::connection::{establish, ConnectionSettings, DbConnection};
+use crate::db::connection::{answers, establish, ConnectionSettings, DbConnection};
 use crate::db::error::{Cause, DbError};
 use crate::db::pool::{settle, transaction_left_open, Db, CHECK_IDLE_AFTER};
 use crate::db::transactions::CallerDeadline;
@@ -35,7 +35,7 @@ impl WriterConnection {
     /// Readiness: the connection answers, or a new one opened in its place does, before
     /// `deadline`.
     pub fn check(&mut self, deadline: Instant) -> Result<(), DbError> {
-        self.run(deadline, |conn| Ok(conn.batch_execute("SELECT 1")?))
+        self.run(deadline, |conn| Ok(answers(conn)?))
     }
 
     /// Stores many independent creates in one transaction (group commit), each with its own
@@ -87,7 +87,7 @@ impl WriterConnection {
     /// so the next batch runs on a new one instead of failing with 503.
     fn drop_if_closed(&mut self) {
         if let Some(conn) = &mut self.conn {
-            if conn.batch_execute("SELECT 1").is_err() {
+            if answers(conn).is_err() {
                 log::info!("the group-commit writer's idle connection was closed by the server; reconnecting");
                 self.conn = None;
             }

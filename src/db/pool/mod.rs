@@ -7,7 +7,7 @@
 //! idle `CHECK_IDLE_AFTER` is checked before it is handed out (the server may have closed it
 //! meanwhile). The queries themselves live in the modules named for their concern.
 
-use super::connection::{establish, ConnectError, ConnectionSettings, DbConnection};
+use super::connection::{answers, establish, ConnectError, ConnectionSettings, DbConnection};
 use super::error::DbError;
 use super::transactions::CallerDeadline;
 use crate::config::DatabaseUrl;
@@ -45,7 +45,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut PooledConnection) -> Result<(), ConnectError> {
-        conn.conn.batch_execute("SELECT 1").map_err(ConnectError::Check)
+        answers(&mut conn.conn).map_err(ConnectError::Check)
     }
 
     /// As Diesel's own r2d2 manager: also broken while the thread panics, and while Diesel's
@@ -199,7 +199,7 @@ fn checkout(
 ) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
     loop {
         let mut pooled = pool.get()?;
-        if pooled.last_used.elapsed() < CHECK_IDLE_AFTER || pooled.conn.batch_execute("SELECT 1").is_ok() {
+        if pooled.last_used.elapsed() < CHECK_IDLE_AFTER || answers(&mut pooled.conn).is_ok() {
             return Ok(pooled);
         }
         log::info!("an idle pooled database connection was closed by the server; retiring it");
