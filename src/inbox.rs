@@ -124,10 +124,9 @@ impl Inbox {
         match &result {
             Idempotent::Fresh(CreateOutcome::InboxFull) => return Err(InboxError::InboxFull(self.cap)),
             Idempotent::Fresh(CreateOutcome::Created { row, position, pruned }) => {
-                let live: Vec<(&StoredNotification, StreamPos)> = position.map(|p| (row, p)).into_iter().collect();
-                let user = UserId::new(row.user_id);
-                let pruned: Vec<(UserId, &Pruned)> = user.map(|u| (u, pruned)).into_iter().collect();
-                self.publish_notifications(&live, &pruned, origin).await;
+                let live = position.map(|position| (row, position));
+                let pruned = UserId::new(row.user_id).map(|user| (user, pruned));
+                self.publish_notifications(live.as_slice(), pruned.as_slice(), origin).await;
             }
             _ => {}
         }
@@ -313,7 +312,8 @@ impl Inbox {
         origin: Option<SessionId>,
     ) {
         self.before_publish().await;
-        let mut events: Vec<Event> = Vec::with_capacity(rows.len());
+        let deleted: usize = pruned.iter().map(|(_, pruned)| pruned.deleted.len()).sum();
+        let mut events: Vec<Event> = Vec::with_capacity(rows.len() + deleted);
         for &(user, pruned) in pruned {
             let unread_count = pruned.unread_count;
             events.extend(pruned.deleted.iter().map(|&(notification_id, position)| {
