@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # One abusive end user against another user's delivery (issue 25, "Done when"): 2 release nodes
 # (separate processes) on one fresh PostgreSQL database and a private redis-server, load from
-# herald-bench (another process):
+# herald-bench (the victim and the abuser each in its own process):
 #   1. the victim (user 1, one socket) gets creates at RATE/s for DURATION: create -> delivery
 #      p50/p99 alone;
 #   2. the same while the abuser (user 1000000) holds 20 sockets over both nodes sending the
 #      largest `send_notification` frames (~40 KB) as fast as the node admits them, plus 4 REST
-#      clients creating in a loop: the victim's p50/p99 with the abuser, and what it wrote;
+#      clients creating in a loop (from 1 s before the victim's run to 2 s after): the victim's
+#      p50/p99 with the abuser, and what the abuser wrote;
 #   3. PostgreSQL's growth: the database size before and after, the abuser's rows and bytes, and
-#      the most its budget allows (HERALD_RATE_LIMIT_PER_SECOND/_BURST; a create costs 2 units).
-# Stops everything it started (by PID). Usage: bench/abuse.sh [rate, default 100] [duration, default 10s]
+#      the most its budget allows (HERALD_RATE_LIMIT_PER_SECOND/_BURST; a create costs 2 units
+#      and 1 more per KiB).
+# Stops everything it started (by PID). Usage: bench/abuse.sh [rate, default 100] [seconds, default 10]
 # The nodes run with the default budgets unless BENCH_RATE_LIMIT / BENCH_RATE_BURST are set.
 # HERALD_BIN runs another herald binary as the nodes (an A/B of two builds, same load client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100}
-duration=${2:-10s}
+duration=${2:-10}s
 admin=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=herald_bench_abuse_$$
 user_rate=${BENCH_RATE_LIMIT:-40}
@@ -56,9 +58,18 @@ sql() { psql "$database" -Atc "$1"; }
 size_before=$(sql "SELECT pg_database_size(current_database())")
 
 echo "# victim: user 1 at $rate/s for $duration; abuser: user $abuser, 20 sockets over 2 nodes + 4 REST clients"
-echo "# budget: HERALD_RATE_LIMIT_PER_SECOND=$user_rate HERALD_RATE_LIMIT_BURST=$user_burst (a create costs 2)"
-out=$("$release/herald-bench" --url "$A" --ws-url "$A,$B" abuse --rate "$rate" --duration "$duration" \
-    --sockets 20 --rest 4 --abuser "$abuser")
+echo "# budget: HERALD_RATE_LIMIT_PER_SECOND=$user_rate HERALD_RATE_LIMIT_BURST=$user_burst (a create costs 2 + 1 per KiB)"
+victim() { "$release/herald-bench" --url "$A" --ws-url "$A,$B" latency --rate "$rate" --duration "$duration" --users 1; }
+echo "victim alone:       $(victim)"
+abuser_seconds=$(( ${duration%s} + 3 ))
+"$release/herald-bench" --url "$A" --ws-url "$A,$B" abuse --duration "${abuser_seconds}s" --sockets 20 --rest 4 \
+    --abuser "$abuser" > "/tmp/$db.abuser" &
+abuser_pid=$!
+pids+=("$abuser_pid")
+sleep 1
+echo "victim with abuser: $(victim)"
+wait "$abuser_pid"
+out=$(cat "/tmp/$db.abuser"); rm -f "/tmp/$db.abuser"
 echo "$out"
 
 sql "CHECKPOINT" >/dev/null
@@ -67,7 +78,10 @@ read -r rows bytes <<< "$(sql "SELECT count(*), coalesce(sum(octet_length(title)
     + coalesce(octet_length(data), 0) + coalesce(octet_length(link), 0)), 0) FROM notifications \
     WHERE user_id = $abuser" | tr '|' ' ')"
 seconds=$(sed -n 's/^abuser: .*seconds=\([0-9.]*\).*/\1/p' <<< "$out")
-allowed=$(awk -v r="$user_rate" -v b="$user_burst" -v s="$seconds" 'BEGIN { printf "%d", (b + r * s) / 2 }')
+frame_bytes=$(sed -n 's/^abuser: .*frame_bytes=\([0-9]*\).*/\1/p' <<< "$out")
+# A create costs 2 units and 1 more per KiB as sent (at most the burst).
+cost=$((2 + frame_bytes / 1024)); cost=$((cost < user_burst ? cost : user_burst))
+allowed=$(awk -v r="$user_rate" -v b="$user_burst" -v s="$seconds" -v c="$cost" 'BEGIN { printf "%d", (b + r * s) / c }')
 echo "postgres: size_before=$((size_before / 1024))KiB size_after=$((size_after / 1024))KiB" \
     "growth=$(((size_after - size_before) / 1024))KiB"
 echo "abuser_rows: stored=$rows content_bytes=$bytes budget_allows_at_most=$allowed (in ${seconds}s)"

@@ -259,10 +259,12 @@ pub const HERALD_RATE_LIMIT_PER_SECOND: EnvVar = EnvVar {
     doc: "Each end user's budget, in units per second, shared by REST requests, WebSocket handshakes and \
          WebSocket frames on every socket: a read (a list, the unread count, preferences, a handshake) costs 1; a \
          change (create, mark read/unread/all read, delete, preferences update) or a replay (`sync`, a handshake \
-         with `since`) costs 2; `ping` and `refresh_token` frames cost nothing. Above it: 429 `rate_limited` with \
+         with `since`) costs 2, and a create 1 more per KiB of the notification as sent (the largest, ~40 KB, costs \
+         41); `ping` and `refresh_token` frames cost nothing. Above it: 429 `rate_limited` with \
          `Retry-After`, or an `error` frame `rate_limited` with `retry_after` (the socket stays open; more than 20 \
          refusals within 10 s close it with 1008). With Redis configured it holds across all nodes; without Redis, \
-         or while Redis does not answer, per node. Service tokens have their own budget \
+         per node; while Redis does not answer, each node goes on from the budget's state in Redis' last answer \
+         (no fresh burst). Service tokens have their own budget \
          (`HERALD_SERVICE_RATE_LIMIT_PER_SECOND`).",
 };
 

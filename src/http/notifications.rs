@@ -113,8 +113,9 @@ pub async fn create_notification(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    // A service's budget counts notifications (an end user's create was charged on admission).
-    budgets.notifications(&caller, 1).await?;
+    // A service's budget counts notifications; an end user's create (charged as a change on
+    // admission) costs by its size too.
+    budgets.notifications(&caller, 1, &body).await?;
     let keyed = key.map(|key| Keyed { key, operation: "create", render: create_reply as _ });
     let reply = match inbox.create(caller, &body, keyed, None).await? {
         Idempotent::Fresh(outcome) => create_reply(&outcome),
@@ -160,7 +161,7 @@ pub async fn broadcast_notification(
     let key = idempotency_key(&req)?;
     // One notification per named recipient, from the service's budget, before anything is written.
     let recipients = body.get("user_ids").and_then(|ids| ids.as_array()).map_or(0, Vec::len);
-    budgets.notifications(&caller, recipients).await?;
+    budgets.notifications(&caller, recipients, &body).await?;
     let keyed = key.map(|key| Keyed { key, operation: "broadcast", render: broadcast_reply as _ });
     let reply = match inbox.broadcast(caller, &body, keyed).await? {
         Idempotent::Fresh(outcome) => broadcast_reply(&outcome),

@@ -3,7 +3,8 @@
 //!
 //! - **End users** get `HERALD_RATE_LIMIT_PER_SECOND` units per second with bursts of
 //!   `HERALD_RATE_LIMIT_BURST`; an action costs by what it makes the database do (`Action`:
-//!   a read 1, a change or a replay 2). Above it: 429 `rate_limited` with `Retry-After` (REST),
+//!   a read 1, a change or a replay 2), and a create 1 more per KiB of the notification as sent
+//!   (`BYTES_PER_UNIT`: what is stored and pushed to every socket of the recipient). Above it: 429 `rate_limited` with `Retry-After` (REST),
 //!   an `error` frame `rate_limited` with `retry_after` (WebSocket; the socket stays open).
 //! - **Service principals** (staff or `notifications:send`) legitimately send for many users:
 //!   their other actions are not limited, but the notifications they write are, per service
@@ -11,15 +12,14 @@
 //!   to N recipients costs N. A leaked service token writes at that rate at most.
 //!
 //! With Redis configured each budget is one GCRA cell in Redis (`super::cluster`), so N nodes
-//! allow it once, not N times; this node's own buckets decide while Redis does not answer.
+//! allow it once, not N times; this node's own cells (`super::cells`) follow every answer and
+//! decide while Redis does not answer, from where the cluster's cell stood.
 
-use super::cluster::{Bucket, ClusterLimits, Verdict};
+use super::cells::Cells;
+use super::cluster::{Bucket, ClusterLimits};
 pub use super::Rate;
 use crate::domain::{Principal, UserId};
 use crate::error::ApiError;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -30,6 +30,28 @@ pub const READ_COST: u32 = 1;
 pub const WRITE_COST: u32 = 2;
 /// What a replay costs (`sync`, a handshake with `since`): it may read many pages.
 pub const REPLAY_COST: u32 = 2;
+/// An end user's create costs one unit more per this many bytes of the notification as sent
+/// (its JSON): 2 units up to 1 KiB, 41 for the largest (~40 KB).
+pub const BYTES_PER_UNIT: usize = 1024;
+
+/// The size of a notification as sent (its JSON, as serialized compactly), which a create is
+/// priced by; counted without building the text.
+fn json_bytes(body: &serde_json::Map<String, serde_json::Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a map of JSON values always serializes.
+    let _ = serde_json::to_writer(&mut count, body);
+    count.0
+}
 
 /// What an end user asks for, priced by `cost`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,16 +71,11 @@ impl Action {
     }
 }
 
-fn quota(rate: Rate) -> Quota {
-    let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
-    Quota::per_second(per_second).allow_burst(NonZeroU32::new(rate.burst).unwrap_or(per_second))
-}
-
 /// The node's view of every principal's budget.
 pub struct Budgets {
-    users: DefaultKeyedRateLimiter<UserId>,
+    users: Cells,
     user_burst: u32,
-    services: DefaultKeyedRateLimiter<UserId>,
+    services: Cells,
     service_burst: u32,
     /// The cluster-wide cells, when Redis is configured.
     cluster: Option<Arc<ClusterLimits>>,
@@ -67,9 +84,9 @@ pub struct Budgets {
 impl Budgets {
     pub fn new(users: Rate, services: Rate, cluster: Option<Arc<ClusterLimits>>) -> Budgets {
         Budgets {
-            users: RateLimiter::keyed(quota(users)),
+            users: Cells::new(users),
             user_burst: users.burst.max(1),
-            services: RateLimiter::keyed(quota(services)),
+            services: Cells::new(services),
             service_burst: services.burst.max(1),
             cluster,
         }
@@ -84,14 +101,21 @@ impl Budgets {
         self.take(Bucket::User, caller.user_id, action.cost()).await
     }
 
-    /// Takes `count` notifications from a service principal's budget. End users' creates were
-    /// already charged as a `Write` by `admit`: nothing is taken for them here.
-    pub async fn notifications(&self, caller: &Principal, count: usize) -> Result<(), ApiError> {
-        if !caller.can_send || count == 0 {
+    /// Takes what writing `count` notifications of `body` costs beyond the request itself: from
+    /// a service principal's budget `count`; from an end user's (whose create `admit` charged as
+    /// a `Write`) one unit per `BYTES_PER_UNIT` of `body` as sent.
+    pub async fn notifications(
+        &self,
+        caller: &Principal,
+        count: usize,
+        body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let (bucket, cost) =
+            if caller.can_send { (Bucket::Service, count) } else { (Bucket::User, json_bytes(body) / BYTES_PER_UNIT) };
+        if cost == 0 {
             return Ok(());
         }
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        self.take(Bucket::Service, caller.user_id, count).await
+        self.take(bucket, caller.user_id, u32::try_from(cost).unwrap_or(u32::MAX)).await
     }
 
     /// Whether `admit` asks Redis for this caller (else `admit_here` decides alone, at once).
@@ -110,29 +134,25 @@ impl Budgets {
     async fn take(&self, bucket: Bucket, user: UserId, cost: u32) -> Result<(), ApiError> {
         let cost = cost.min(self.burst(bucket));
         if let Some(cluster) = &self.cluster {
-            match cluster.take(bucket, user, cost).await {
-                Verdict::Admit => return Ok(()),
-                Verdict::Refuse(wait) => return Err(rate_limited(wait)),
-                Verdict::Unknown => {}
+            if let Some(answer) = cluster.take(bucket, user, cost).await {
+                self.cells(bucket).follow(user, answer.ahead);
+                return answer.wait.map_or(Ok(()), |wait| Err(rate_limited(wait)));
             }
         }
         self.take_here(bucket, user, cost)
     }
 
-    /// An action never costs more than the burst (the configuration makes sure it does not:
-    /// `HERALD_RATE_LIMIT_BURST` ≥ the dearest action, `HERALD_SERVICE_RATE_LIMIT_BURST` ≥
-    /// `HERALD_MAX_BROADCAST_RECIPIENTS`), else it could never be admitted.
+    /// An action costs at most the burst, else it could never be admitted (the configuration
+    /// keeps `HERALD_RATE_LIMIT_BURST` ≥ the dearest action but a large create, and
+    /// `HERALD_SERVICE_RATE_LIMIT_BURST` ≥ `HERALD_MAX_BROADCAST_RECIPIENTS`).
     fn take_here(&self, bucket: Bucket, user: UserId, cost: u32) -> Result<(), ApiError> {
-        let limiter = match bucket {
+        self.cells(bucket).take(user, cost.min(self.burst(bucket))).map_err(rate_limited)
+    }
+
+    fn cells(&self, bucket: Bucket) -> &Cells {
+        match bucket {
             Bucket::User => &self.users,
             Bucket::Service => &self.services,
-        };
-        let cost = NonZeroU32::new(cost.min(self.burst(bucket))).unwrap_or(NonZeroU32::MIN);
-        match limiter.check_key_n(&user, cost) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(rate_limited(not_until.wait_time_from(DefaultClock::default().now()))),
-            // Not reachable: the cost is at most the burst.
-            Err(_) => Err(rate_limited(Duration::from_secs(1))),
         }
     }
 
@@ -143,10 +163,10 @@ impl Budgets {
         }
     }
 
-    /// Forgets principals whose buckets are full again (bounded memory).
+    /// Forgets principals whose cells are full again (bounded memory).
     pub fn forget_idle(&self) {
-        self.users.retain_recent();
-        self.services.retain_recent();
+        self.users.forget_idle();
+        self.services.forget_idle();
     }
 }
 
@@ -197,14 +217,33 @@ mod tests {
     async fn services_are_charged_per_notification_only() {
         let budgets = Budgets::new(Rate { per_second: 1, burst: 1 }, Rate { per_second: 1, burst: 10 }, None);
         let service = principal(7, true);
+        let small = serde_json::Map::new();
         for _ in 0..20 {
             budgets.admit(&service, Action::Write).await.expect("a service's other actions are free");
         }
-        budgets.notifications(&service, 6).await.expect("6 of 10");
-        budgets.notifications(&service, 4).await.expect("10 of 10");
-        let refused = budgets.notifications(&service, 1).await.expect_err("spent");
+        budgets.notifications(&service, 6, &small).await.expect("6 of 10");
+        budgets.notifications(&service, 4, &small).await.expect("10 of 10");
+        let refused = budgets.notifications(&service, 1, &small).await.expect_err("spent");
         assert!(matches!(refused, ApiError::RateLimited { retry_after_secs: 1 }), "{refused:?}");
         let user = principal(8, false);
-        budgets.notifications(&user, 1000).await.expect("users' creates are charged as writes instead");
+        budgets.notifications(&user, 1000, &small).await.expect("users' small creates are charged as writes instead");
+    }
+
+    #[actix_web::test]
+    async fn an_end_users_create_costs_one_more_unit_per_kib() {
+        let budgets = Budgets::new(Rate { per_second: 1, burst: 10 }, Rate { per_second: 1, burst: 10 }, None);
+        let user = principal(1, false);
+        let mut body = serde_json::Map::new();
+        body.insert("message".to_owned(), "x".repeat(3 * BYTES_PER_UNIT).into());
+        assert!(json_bytes(&body) >= 3 * BYTES_PER_UNIT && json_bytes(&body) < 4 * BYTES_PER_UNIT);
+        budgets.notifications(&user, 1, &body).await.expect("3 of 10");
+        budgets.notifications(&user, 1, &body).await.expect("6 of 10");
+        budgets.notifications(&user, 1, &body).await.expect("9 of 10");
+        let refused = budgets.notifications(&user, 1, &body).await.expect_err("12 > 10");
+        assert_eq!(refused.code(), "rate_limited");
+        // A create larger than the burst costs the burst: it can still be admitted.
+        body.insert("message".to_owned(), "x".repeat(40 * BYTES_PER_UNIT).into());
+        let big = principal(2, false);
+        budgets.notifications(&big, 1, &body).await.expect("capped at the burst");
     }
 }

@@ -75,7 +75,15 @@ impl From<Rate> for Cell {
     }
 }
 
-/// What Redis decided; `Unknown` when it did not answer (use the node's own limit).
+/// Redis' answer for a budget: refused (retry after `wait`) or admitted, and how far ahead of
+/// now the cell's theoretical arrival time stands after it (what the node's own cell follows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellAnswer {
+    pub wait: Option<Duration>,
+    pub ahead: Duration,
+}
+
+/// What Redis decided about a socket; `Unknown` when it did not answer (use the node's own cap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Admit,
@@ -123,18 +131,19 @@ impl ClusterLimits {
         }
     }
 
-    /// Takes `cost` units from the cluster-wide budget of `user` in `bucket`.
-    pub async fn take(&self, bucket: Bucket, user: UserId, cost: u32) -> Verdict {
+    /// Takes `cost` units from the cluster-wide budget of `user` in `bucket`; `None` when Redis
+    /// did not answer.
+    pub async fn take(&self, bucket: Bucket, user: UserId, cost: u32) -> Option<CellAnswer> {
         let (key, cell) = match bucket {
             Bucket::User => (rate_key(user), self.user_cell),
             Bucket::Service => (service_rate_key(user), self.service_cell),
         };
         let args = [cell.interval_us, cell.burst, i64::from(cost.max(1))];
-        match self.ask::<i64>(&self.rate_script, &key, &args, &[]).await {
-            Some(0) => Verdict::Admit,
-            Some(wait_us) => Verdict::Refuse(Duration::from_micros(wait_us.max(1) as u64)),
-            None => Verdict::Unknown,
-        }
+        let (wait_us, ahead_us) = self.ask::<(i64, i64)>(&self.rate_script, &key, &args, &[]).await?;
+        Some(CellAnswer {
+            wait: (wait_us > 0).then(|| Duration::from_micros(wait_us as u64)),
+            ahead: Duration::from_micros(ahead_us.max(0) as u64),
+        })
     }
 
     /// Claims a socket of `user` against the cluster-wide cap.

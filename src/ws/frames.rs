@@ -123,8 +123,8 @@ impl Socket {
     /// notification it would write.
     async fn draw_budget(&self, frame: &ClientFrame) -> Result<(), ApiError> {
         let budgets = &self.ctx.budgets;
-        if let ClientFrame::SendNotification { .. } = frame {
-            budgets.notifications(&self.principal, 1).await?;
+        if let ClientFrame::SendNotification { body, .. } = frame {
+            budgets.notifications(&self.principal, 1, body).await?;
         }
         match action_of(frame) {
             Some(action) => budgets.admit(&self.principal, action).await,

@@ -1,13 +1,12 @@
-//! `abuse`: one abusive end user against another user's delivery. The victim's create → socket
-//! latency at a fixed rate (the `latency` mode for one user) is measured alone, then while the
-//! abuser holds `--sockets` sockets sending the largest `send_notification` frames as fast as
-//! the node admits them (waiting `retry_after` when refused, reconnecting when closed) and
-//! `--rest` clients create over REST in a loop (waiting `Retry-After` on 429). Prints both
-//! victim lines and what the abuser got written; `bench/abuse.sh` adds the database's growth.
+//! `abuse`: one abusive end user for `--duration`: it holds `--sockets` sockets sending the
+//! largest `send_notification` frames as fast as the node admits them (waiting `retry_after`
+//! when refused, reconnecting when closed) while `--rest` clients create over REST in a loop
+//! (waiting `Retry-After` on 429). Prints what the abuser got written. `bench/abuse.sh` times
+//! another user's delivery meanwhile with `latency` in another process (so the abuser's pushes
+//! are not parsed on the thread that times the victim) and adds the database's growth.
 
 use crate::client::{token_for, unlimited_client};
 use crate::error::BenchError;
-use crate::latency;
 use crate::sockets::{open_socket, ws_url, Socket};
 use futures_util::{SinkExt, StreamExt};
 use herald::config::Config;
@@ -23,11 +22,10 @@ const MAX_RECONNECTS: u32 = 100;
 
 /// One `abuse` run.
 pub struct Abuse {
-    pub rate: u64,
     pub duration: Duration,
     pub sockets: usize,
     pub rest: usize,
-    /// The abuser's user id (the victim is user 1).
+    /// The abuser's user id.
     pub abuser: i64,
 }
 
@@ -47,10 +45,6 @@ impl Tally {
 }
 
 pub async fn run(base: &str, ws_bases: &[String], config: &Config, abuse: Abuse) -> Result<(), BenchError> {
-    let victim = latency::Load { rate: abuse.rate, duration: abuse.duration, users: 1 };
-    let alone = latency::run(base, ws_bases, config, victim).await?;
-    println!("victim alone:       {alone}");
-
     let tally = Rc::new(Tally::default());
     let stop = Rc::new(Cell::new(false));
     let client = unlimited_client();
@@ -74,13 +68,12 @@ pub async fn run(base: &str, ws_bases: &[String], config: &Config, abuse: Abuse)
         )));
     }
     let started = Instant::now();
-    let with = latency::run(base, ws_bases, config, victim).await?;
+    actix_web::rt::time::sleep(abuse.duration).await;
     stop.set(true);
     let seconds = started.elapsed().as_secs_f64();
     for task in tasks {
         let _ = task.await;
     }
-    println!("victim with abuser: {with}");
     println!(
         "abuser: sockets={} rest_clients={} seconds={seconds:.1} written={} refused={} closed={} failed={} frame_bytes={}",
         abuse.sockets,

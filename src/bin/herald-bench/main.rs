@@ -115,11 +115,10 @@ enum Mode {
         #[arg(long, default_value_t = 100)]
         users: i64,
     },
-    /// One abusive end user (sockets sending the largest creates as fast as admitted, plus REST)
-    /// against user 1's create → delivery latency at `--rate`: the victim alone, then with it.
+    /// One abusive end user for `--duration`: sockets sending the largest creates as fast as
+    /// admitted, plus REST; prints what it got written (`bench/abuse.sh` times another user's
+    /// delivery meanwhile, from another process).
     Abuse {
-        #[arg(long, default_value_t = 100)]
-        rate: u64,
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         duration: Duration,
         /// The abuser's sockets (at most HERALD_MAX_SOCKETS_PER_USER open at once).
@@ -210,8 +209,8 @@ async fn run(mode: Mode, url: &str, ws_urls: &[String], config: &Config) -> Resu
             let run = node_loss::NodeLoss { sockets, concurrency, kill, resume_url };
             node_loss::run(url, &ws_urls[0], config, run).await
         }
-        Mode::Abuse { rate, duration, sockets, rest, abuser } => {
-            abuse::run(url, ws_urls, config, abuse::Abuse { rate, duration, sockets, rest, abuser }).await
+        Mode::Abuse { duration, sockets, rest, abuser } => {
+            abuse::run(url, ws_urls, config, abuse::Abuse { duration, sockets, rest, abuser }).await
         }
         Mode::Broadcast { users, concurrency } => broadcast::run(url, ws_urls, config, users, concurrency).await,
         Mode::SlowReplay { rows, sockets, pid, hold } => {

@@ -151,3 +151,36 @@ async fn a_service_broadcast_beyond_its_budget_is_refused_and_writes_nothing() {
         assert_eq!(nodes[0].get(UNREAD, &service).await.0, StatusCode::OK);
     }
 }
+
+#[actix_web::test]
+async fn an_end_users_large_creates_cost_by_their_size_on_both_transports() {
+    // 1 unit a second, 30 at once; a create costs 2, and 1 more per KiB as sent.
+    let budget = [("HERALD_RATE_LIMIT_PER_SECOND", "1"), ("HERALD_RATE_LIMIT_BURST", "30")];
+    let (_db, _redis, nodes) = cluster(2, &budget).await;
+    let me = token(5);
+    let (mut ws, _) = WsClient::open(&nodes[1], &me).await; // 1 unit
+                                                            // About 10.2 KiB as sent: 10 units more.
+    let (message, data) = ("x".repeat(4000), json!({"pad": "x".repeat(6400)}));
+    let (status, body) =
+        nodes[0].post(CREATE, &me, json!({"user_id": 5, "title": "rest", "message": message, "data": data})).await;
+    assert_eq!(status, StatusCode::CREATED, "2 + 10 units: {body}"); // 13 spent
+    let frame = json!({"type": "send_notification", "user_id": 5, "title": "ws", "message": message, "data": data});
+    let sent = ask(&mut ws, frame.clone(), 1).await;
+    assert_eq!(sent["type"], "notification_sent", "2 + 10 units: {sent}"); // 25 spent
+                                                                           // The same create again does not fit in the 5 left (6 if a second passed), on either
+                                                                           // transport; a small one still does.
+    assert_refused(&ask(&mut ws, frame, 2).await);
+    let (status, body) =
+        nodes[1].post(CREATE, &me, json!({"user_id": 5, "title": "big", "message": message, "data": data})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let small = ask(&mut ws, json!({"type": "send_notification", "user_id": 5, "title": "small"}), 3).await;
+    assert_eq!(small["type"], "notification_sent", "a small create costs 2: {small}");
+    // Nothing refused was stored (the REST refusal took its 2 for the request: 1 unit is left
+    // for this read).
+    let (status, list) = nodes[0].get("/auth/notifications/", &me).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let titles: Vec<&str> =
+        list["notifications"].as_array().expect("list").iter().filter_map(|n| n["title"].as_str()).collect();
+    assert_eq!(titles, ["small", "ws", "rest"], "{list}");
+}

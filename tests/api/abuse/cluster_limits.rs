@@ -165,3 +165,22 @@ async fn on_a_redis_cluster_the_rate_and_the_socket_cap_hold_across_two_nodes() 
     .await;
     assert_eq!(crossslot, 0, "no command was refused with CROSSSLOT");
 }
+
+#[actix_web::test]
+async fn when_redis_stops_answering_the_nodes_go_on_from_the_spent_budget_not_a_fresh_burst() {
+    let (_db, redis, nodes) =
+        cluster(2, &[("HERALD_RATE_LIMIT_PER_SECOND", "1"), ("HERALD_RATE_LIMIT_BURST", "8")]).await;
+    let spent_at = Instant::now();
+    let statuses = alternate(&nodes, 5, 10).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 8, "{statuses:?}");
+    // Redis hangs (SIGSTOP: its connections stay open, nothing answers).
+    redis.pause();
+    let statuses = alternate(&nodes, 5, 8).await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count() as u64;
+    // Each node knows from Redis' last answer that the budget is spent: it admits only what
+    // came back since (1 a second, on each node). A fresh burst would have admitted all 8.
+    let came_back = 2 * (spent_at.elapsed().as_secs() + 1);
+    assert!(admitted <= came_back && admitted < 8, "{admitted} admitted while Redis hung: {statuses:?}");
+    // Another user, unseen by either node, gets each node's own budget as before.
+    assert_eq!(alternate(&nodes, 6, 2).await, [200, 200]);
+}
