@@ -188,8 +188,8 @@ fn migrate(config: &Config) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Prunes notifications, then expired idempotency keys whatever became of the first (each
-/// printed); fails with the first error.
+/// Prunes notifications, then admin audit records and expired idempotency keys whatever became
+/// of the others (each printed); fails with the first error.
 fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), CommandError> {
     let db = Db::new(&config.database, 2, ConnectionSettings::from_config(config));
     actix_web::rt::System::new().block_on(async move {
@@ -201,7 +201,11 @@ fn prune(config: &Config, older_than: Duration, read_only: bool) -> Result<(), C
         if let Ok(deleted) = &keys {
             say(&format!("deleted {deleted} expired idempotency key(s)"));
         }
-        notifications.and(keys).map(|_| ()).map_err(CommandError::Prune)
+        let audit = crate::retention::prune_audit(&db, older_than).await;
+        if let Ok(deleted) = &audit {
+            say(&format!("deleted {deleted} admin audit record(s)"));
+        }
+        notifications.and(keys).and(audit).map(|_| ()).map_err(CommandError::Prune)
     })
 }
 

@@ -24,6 +24,8 @@
 //!   stored many per transaction; making room under the storage cap (`db::room`). Fails with
 //!   `DbError`.
 //! - `inbox`: the use-cases; validate → commit → publish. Fails with `InboxError`.
+//! - `console`: the admin console's use-cases (search across users, changes made as the owner's
+//!   own through `inbox`, the audit log).
 //! - `event`: `Event` (a committed change and its stream position), `SessionId`, and
 //!   `ServerFrame`, every frame the server sends, serialized once.
 //! - `broker`: carries committed changes to the nodes holding the user's sockets (publish,
@@ -56,6 +58,7 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod error;

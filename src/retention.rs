@@ -1,14 +1,15 @@
-//! Retention: deleting old notifications and expired idempotency keys (older than 24 h) in
-//! bounded batches (short statements, each well under the statement timeout, so writers are
-//! never locked out for long and a large backlog still drains), by `herald prune` or hourly on
-//! every node: keys always, notifications when `HERALD_RETENTION_DAYS` is set. The two prunes
-//! are independent: one failing is logged and does not skip the other; both run again next round.
+//! Retention: deleting old notifications, old admin audit records and expired idempotency keys
+//! (older than 24 h) in bounded batches (short statements, each well under the statement
+//! timeout, so writers are never locked out for long and a large backlog still drains), by
+//! `herald prune` or hourly on every node: keys always, notifications and audit records when
+//! `HERALD_RETENTION_DAYS` is set. The prunes are independent: one failing is logged and does
+//! not skip the others; all run again next round.
 
 use crate::db::{Db, DbError};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Notifications deleted per transaction.
+/// Notifications (or audit records) deleted per transaction.
 pub const PRUNE_BATCH: i64 = 1000;
 /// Expired idempotency keys deleted per statement (small rows, no counters to keep).
 pub const KEY_PRUNE_BATCH: i64 = 5000;
@@ -17,11 +18,7 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Deletes notifications older than `older_than` (only read ones when `read_only`), batch by
 /// batch until none are left; returns how many were deleted.
 pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usize, DbError> {
-    // An age past chrono's range (~292,000 years) keeps everything: the cutoff is the epoch.
-    let cutoff = chrono::Duration::from_std(older_than)
-        .ok()
-        .and_then(|age| crate::db::now().checked_sub_signed(age))
-        .unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
+    let cutoff = cutoff(older_than);
     let mut total = 0;
     loop {
         let deleted = db.prune_batch(cutoff, read_only, PRUNE_BATCH).await?;
@@ -33,6 +30,29 @@ pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usi
         tokio::task::yield_now().await;
     }
     Ok(total)
+}
+
+/// Deletes admin audit records older than `older_than`, batch by batch; returns how many.
+pub async fn prune_audit(db: &Db, older_than: Duration) -> Result<usize, DbError> {
+    let cutoff = cutoff(older_than);
+    let mut total = 0;
+    loop {
+        let deleted = db.prune_audit_batch(cutoff, PRUNE_BATCH).await?;
+        total += deleted;
+        if deleted == 0 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `older_than` before now; an age past chrono's range (~292,000 years) keeps everything: the
+/// cutoff is the epoch.
+fn cutoff(older_than: Duration) -> chrono::NaiveDateTime {
+    chrono::Duration::from_std(older_than)
+        .ok()
+        .and_then(|age| crate::db::now().checked_sub_signed(age))
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc())
 }
 
 /// Deletes the idempotency keys expired when it starts, `KEY_PRUNE_BATCH` per statement, until
@@ -71,6 +91,14 @@ async fn run_once(db: &Db, keep: Option<Duration>) {
             Ok(n) => log::info!("retention: deleted {n} notification(s) older than {} day(s)", keep.as_secs() / 86_400),
             Err(err) => log::warn!(
                 "retention: pruning notifications failed (retried in an hour): {}",
+                crate::error::with_causes(&err)
+            ),
+        }
+        match prune_audit(db, keep).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("retention: deleted {n} admin audit record(s)"),
+            Err(err) => log::warn!(
+                "retention: pruning admin audit records failed (retried in an hour): {}",
                 crate::error::with_causes(&err)
             ),
         }

@@ -12,6 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 pub const SEND_SCOPE: &str = "notifications:send";
+/// The scope that opens the admin console (as `is_staff` does).
+pub const ADMIN_SCOPE: &str = "notifications:admin";
 
 /// Why no verifier could be built from the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -81,17 +83,25 @@ fn principal_from_claims(claims: &Value) -> Result<Principal, ApiError> {
     }
     .ok_or(ApiError::Unauthorized("token names no valid user id"))?;
     let is_staff = claims.get("is_staff").and_then(Value::as_bool).unwrap_or(false);
-    let scope_has_send = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .is_some_and(|scope| scope.split_whitespace().any(|s| s == SEND_SCOPE));
-    let scopes_have_send = claims
-        .get("scopes")
-        .and_then(Value::as_array)
-        .is_some_and(|scopes| scopes.iter().any(|s| s.as_str() == Some(SEND_SCOPE)));
+    let has_scope = |wanted: &str| {
+        let in_scope = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .is_some_and(|scope| scope.split_whitespace().any(|s| s == wanted));
+        let in_scopes = claims
+            .get("scopes")
+            .and_then(Value::as_array)
+            .is_some_and(|scopes| scopes.iter().any(|s| s.as_str() == Some(wanted)));
+        in_scope || in_scopes
+    };
     let expires_at = claims
         .get("exp")
         .and_then(|exp| exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64)))
         .ok_or(ApiError::Unauthorized("token has no valid exp"))?;
-    Ok(Principal { user_id, can_send: is_staff || scope_has_send || scopes_have_send, expires_at })
+    Ok(Principal {
+        user_id,
+        can_send: is_staff || has_scope(SEND_SCOPE),
+        can_administer: is_staff || has_scope(ADMIN_SCOPE),
+        expires_at,
+    })
 }

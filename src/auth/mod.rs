@@ -1,6 +1,7 @@
 //! Authentication (SPEC §2): verifying a JWT into a `crate::domain::Principal` (who the caller
 //! is; the permission rules are the domain's), minting tokens, and the actix extractors that
-//! read `Authorization: Bearer <token>` (`Principal`, and `Broadcaster` for broadcast).
+//! read `Authorization: Bearer <token>` (`Principal`, `Broadcaster` for broadcast and
+//! `Administrator` for the admin console).
 
 pub mod jwt;
 pub mod mint;
@@ -51,6 +52,42 @@ impl FromRequest for Broadcaster {
     }
 }
 
+/// A caller allowed into the admin console (`is_staff` or the `notifications:admin` scope). As
+/// an extractor placed before the body, it refuses others (401/403) before any work. Its
+/// requests cost from the caller's own end-user budget, staff or not (a read 1, a change 2).
+#[derive(Debug, Clone, Copy)]
+pub struct Administrator(pub Principal);
+
+impl FromRequest for Administrator {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let admitted = verify(req).and_then(|caller| {
+            caller.ensure_may_administer().map_err(ApiError::from)?;
+            Ok(caller)
+        });
+        let budgets = req.app_data::<web::Data<Budgets>>().cloned();
+        let action = action_of(req);
+        Box::pin(async move {
+            let admin = admitted?;
+            if let Some(budgets) = budgets {
+                budgets.admit_staff(&admin, action).await?;
+            }
+            Ok(Administrator(admin))
+        })
+    }
+}
+
+/// What a request costs: a `GET` (or `HEAD`) is a read, any other method a write.
+fn action_of(req: &HttpRequest) -> Action {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        Action::Read
+    } else {
+        Action::Write
+    }
+}
+
 /// The caller's token, then the request's cost from their budget (cluster-wide when Redis is
 /// configured): a `GET` is a read, any other method a write (`crate::limits::budget`).
 fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
@@ -59,7 +96,7 @@ fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
         Err(err) => return Either::Left(ready(Err(err))),
     };
     let Some(budgets) = req.app_data::<web::Data<Budgets>>() else { return Either::Left(ready(Ok(principal))) };
-    let action = if req.method() == Method::GET || req.method() == Method::HEAD { Action::Read } else { Action::Write };
+    let action = action_of(req);
     if !budgets.is_cluster_wide_for(&principal) {
         return Either::Left(ready(budgets.admit_here(&principal, action).map(|()| principal)));
     }

@@ -308,8 +308,8 @@ pub const HERALD_MAX_SOCKETS_PER_USER: EnvVar = EnvVar {
 pub const HERALD_RETENTION_DAYS: EnvVar = EnvVar {
     name: "HERALD_RETENTION_DAYS",
     default: "",
-    doc: "When set, every node deletes notifications older than this many days, hourly, in batches of 1000. Unset: \
-         keep everything (or run `herald prune`).",
+    doc: "When set, every node deletes notifications and admin audit records older than this many days, hourly, in \
+         batches of 1000. Unset: keep everything (or run `herald prune`).",
 };
 
 pub const HERALD_REDIS_REPUBLISH_BYTES: EnvVar = EnvVar {

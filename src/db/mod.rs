@@ -1,9 +1,11 @@
 //! The database: PostgreSQL or SQLite, chosen by URL, and the only place SQL runs. Callers see
 //! `Db` (the pool, `pool`) and its typed `async` methods, one module per concern:
-//! `notifications`, `position`, `replay`, `preferences`, `idempotency`, `retention`; group commit
+//! `notifications`, `position`, `replay`, `preferences`, `idempotency`, `retention`, `admin` (the
+//! console's reads across users and its audit log); group commit
 //! is `batch`, and making room under the storage cap for any create is `room`. Portable queries are written once against `DbConnection`; `pg` and `sqlite` hold
 //! the statements one backend writes its own way. Every failure is a `DbError`.
 
+mod admin;
 pub mod batch;
 mod connection;
 mod error;
@@ -23,6 +25,7 @@ mod sqlite;
 mod timeouts;
 mod transactions;
 
+pub use admin::KeysetPage;
 pub use connection::{establish, ConnectError, ConnectionSettings, DbConnection};
 pub use error::DbError;
 pub use idempotency::keys_expired_before;

@@ -47,4 +47,25 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(notifications, inbox_state, notification_preferences, idempotency_keys);
+diesel::table! {
+    /// The admin console's audit log (`crate::console`).
+    admin_audit (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        action -> Text,
+        target_user_id -> Nullable<BigInt>,
+        /// JSON array of notification ids.
+        target_ids -> Text,
+        /// JSON object.
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    notifications,
+    inbox_state,
+    notification_preferences,
+    idempotency_keys,
+    admin_audit
+);

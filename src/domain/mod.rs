@@ -2,6 +2,7 @@
 //! of SPEC §2 (`Principal`: who may do what) and §3, the per-user storage cap (`capacity`), and
 //! the records the use-cases return (`records`). No IO here: the database and the wire layers convert to and from these types.
 
+pub mod admin_query;
 pub mod capacity;
 pub mod ids;
 pub mod invalid;
@@ -14,6 +15,7 @@ pub mod query_string;
 pub mod records;
 pub mod stream_pos;
 
+pub use admin_query::AdminQuery;
 pub use capacity::{Admission, InboxCounts, StorageCap};
 pub use ids::{NotificationId, UserId};
 pub use invalid::Invalid;
@@ -24,7 +26,7 @@ pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
 pub use query_string::QueryString;
 pub use records::{
-    request_hash, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxSnapshot, Page, Pruned,
-    RenderReply, StoredNotification, StoredReply,
+    request_hash, AuditEntry, AuditRecord, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent,
+    InboxSnapshot, Page, Pruned, RenderReply, StoredNotification, StoredReply,
 };
 pub use stream_pos::StreamPos;

@@ -9,6 +9,9 @@ pub struct Principal {
     pub user_id: UserId,
     /// `is_staff: true` or the `notifications:send` scope: may create for others and broadcast.
     pub can_send: bool,
+    /// `is_staff: true` or the `notifications:admin` scope: may use the admin console (every
+    /// user's notifications, preferences and sockets).
+    pub can_administer: bool,
     /// `exp` of the token, seconds since the Unix epoch.
     pub expires_at: i64,
 }
@@ -29,6 +32,24 @@ impl Principal {
         } else {
             Err(Denied("broadcasting needs is_staff or the notifications:send scope"))
         }
+    }
+}
+
+impl Principal {
+    /// The console is for staff and holders of the admin scope only (`notifications:send` alone
+    /// does not grant it).
+    pub fn ensure_may_administer(&self) -> Result<(), Denied> {
+        if self.can_administer {
+            Ok(())
+        } else {
+            Err(Denied("the admin console needs is_staff or the notifications:admin scope"))
+        }
+    }
+
+    /// The owner of an inbox, as the use-cases see them when staff act on it: the change is
+    /// made, counted and pushed exactly as the user's own.
+    pub fn owner(user_id: UserId, expires_at: i64) -> Principal {
+        Principal { user_id, can_send: false, can_administer: false, expires_at }
     }
 }
 

@@ -151,3 +151,29 @@ pub struct InboxSnapshot {
     /// The newest notification id (0 when none).
     pub newest_id: i64,
 }
+
+/// An admin action to record: who (the token's user id) did what to whom, with what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub actor: UserId,
+    /// What was done, e.g. `notification.mark_read`.
+    pub action: &'static str,
+    pub target_user: Option<UserId>,
+    pub target_ids: Vec<i64>,
+    /// The action's parameters (a JSON object).
+    pub detail: serde_json::Value,
+}
+
+/// One row of the audit log, in its column order.
+#[derive(Debug, Clone, PartialEq, diesel::Queryable)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub actor_id: i64,
+    pub action: String,
+    pub target_user_id: Option<i64>,
+    /// JSON array of notification ids, as stored.
+    pub target_ids: String,
+    /// JSON object, as stored.
+    pub detail: String,
+    pub created_at: NaiveDateTime,
+}

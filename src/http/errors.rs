@@ -46,7 +46,7 @@ pub struct Forbidden;
 
 impl<'s> ToResponse<'s> for Forbidden {
     fn response() -> (&'s str, RefOr<Response>) {
-        ("Forbidden", error_response("`forbidden`: creating for another user, or broadcasting, without `is_staff` or the\n`notifications:send` scope.", vec![]))
+        ("Forbidden", error_response("`forbidden`: creating for another user, or broadcasting, without `is_staff` or the\n`notifications:send` scope; the admin API without `is_staff` or the `notifications:admin` scope.", vec![]))
     }
 }
 

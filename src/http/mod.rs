@@ -1,9 +1,10 @@
 //! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), the security
 //! headers of every reply (`headers`), one file per resource (`notifications`, `preferences`,
-//! `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
+//! `admin`, `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
 //! OpenAPI document built from them (`openapi`).
-//! Handlers parse, call `inbox`, and shape the reply; nothing else.
+//! Handlers parse, call `inbox` (or `console`), and shape the reply; nothing else.
 
+mod admin;
 mod body;
 mod errors;
 mod headers;

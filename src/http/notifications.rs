@@ -172,7 +172,7 @@ pub async fn broadcast_notification(
 
 /// The reply to a create: 201 with the notification, or 200 when suppressed. Recorded under
 /// the request's idempotency key, so a repeat gets it byte for byte.
-fn create_reply(outcome: &CreateOutcome) -> StoredReply {
+pub(super) fn create_reply(outcome: &CreateOutcome) -> StoredReply {
     match outcome {
         CreateOutcome::Created { row, .. } => {
             StoredReply { status: 201, body: to_json(&NotificationCreated { notification: row.into() }) }
@@ -212,7 +212,7 @@ fn to_json(body: &impl Serialize) -> String {
 }
 
 /// A path id that is not a positive 64-bit integer names no notification: 404.
-fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
+pub(super) fn path_id(raw: &str) -> Result<NotificationId, ApiError> {
     NotificationId::parse_str(raw).ok_or(ApiError::NotFound)
 }
 

@@ -9,7 +9,7 @@ use super::errors::{
     BadRequest, Forbidden, IdempotencyKeyReused, InboxFull, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{notifications, ops, preferences};
+use super::{admin, notifications, ops, preferences};
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -41,6 +41,15 @@ pub const BEARER: &str = "bearer";
         notifications::broadcast_notification,
         preferences::get_preferences,
         preferences::update_preferences,
+        admin::search_notifications,
+        admin::get_notification,
+        admin::mark_read,
+        admin::mark_unread,
+        admin::delete_notification,
+        admin::resend_notification,
+        admin::get_user,
+        admin::update_user_preferences,
+        admin::audit_log,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -66,6 +75,7 @@ pub const BEARER: &str = "bearer";
     tags(
         (name = "notifications", description = "The caller's notifications"),
         (name = "preferences", description = "Per-type delivery preferences"),
+        (name = "admin", description = "The admin console: every user's notifications, for staff (`is_staff` or the `notifications:admin` scope)"),
         (name = "operations", description = "Health, readiness, metrics and this document")
     )
 )]

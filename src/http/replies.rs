@@ -131,3 +131,96 @@ pub fn sorted(body: &impl Serialize) -> serde_json::Value {
     // These replies are plain data (strings, numbers, maps with string keys): they serialize.
     serde_json::to_value(body).unwrap_or_default()
 }
+
+/// A page of notifications across users (the admin console), newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AdminNotificationPage<'a> {
+    #[schema(value_type = Vec<Notification>)]
+    pub notifications: Notifications<'a>,
+    /// The `before` of the next page; null on the last.
+    #[schema(minimum = 1, format = Int64, required = true)]
+    pub next_before: Option<i64>,
+}
+
+/// One admin action: who did what to whom, when.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    #[schema(minimum = 1, format = Int64)]
+    pub id: i64,
+    /// The staff member's user id (the token's).
+    #[schema(format = Int64)]
+    pub actor_id: i64,
+    /// e.g. `notification.mark_read`, `notification.delete`.
+    pub action: String,
+    #[schema(format = Int64)]
+    pub target_user_id: Option<i64>,
+    /// Notification ids the action touched.
+    #[schema(value_type = Vec<i64>)]
+    pub target_ids: serde_json::Value,
+    /// The action's parameters.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: String,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub records: Vec<AuditEntry>,
+    /// The `before` of the next page; null on the last.
+    #[schema(minimum = 1, format = Int64, required = true)]
+    pub next_before: Option<i64>,
+}
+
+impl AuditPage {
+    pub fn new(records: &[crate::domain::AuditRecord], next_before: Option<i64>) -> AuditPage {
+        let parse = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        let records = records
+            .iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                actor_id: r.actor_id,
+                action: r.action.clone(),
+                target_user_id: r.target_user_id,
+                target_ids: parse(&r.target_ids),
+                detail: parse(&r.detail),
+                created_at: crate::event::format_timestamp(&r.created_at).to_string(),
+            })
+            .collect();
+        AuditPage { records, next_before }
+    }
+}
+
+/// A user as the admin console shows them: their inbox's first page as they see it, and their
+/// preferences.
+#[derive(Serialize, ToSchema)]
+pub struct AdminUserView<'a> {
+    #[schema(minimum = 1, format = Int64)]
+    pub user_id: i64,
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+    /// Every notification the user has.
+    #[schema(minimum = 0)]
+    pub total: i64,
+    #[schema(value_type = Vec<Notification>)]
+    pub notifications: Notifications<'a>,
+    /// The `before` of the inbox's next page (`/admin/api/notifications/?user_id=…&before=…`).
+    #[schema(minimum = 1, format = Int64, required = true)]
+    pub next_before: Option<i64>,
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+}
+
+impl<'a> AdminUserView<'a> {
+    pub fn new(user: crate::domain::UserId, view: &'a crate::console::UserView) -> AdminUserView<'a> {
+        AdminUserView {
+            user_id: user.get(),
+            unread_count: view.page.unread_count,
+            total: view.page.total,
+            notifications: Notifications(&view.page.rows),
+            next_before: view.page.next_before,
+            preferences: sorted(&Preferences { preferences: &view.preferences })["preferences"].clone(),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! trailing slash (no redirect), and the JSON 404/405 for unknown paths and methods.
 
 use super::body::{json_config, BodyLimits};
-use super::{notifications, openapi, ops, preferences, static_files};
+use super::{admin, notifications, openapi, ops, preferences, static_files};
 use crate::error::ApiError;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -65,6 +65,19 @@ pub const ROUTES: &[Route] = {
         route(Method::POST, "/auth/notifications/{id}/read/", Listener::Main, |r| r.to(n::mark_read)),
         route(Method::POST, "/auth/notifications/{id}/unread/", Listener::Main, |r| r.to(n::mark_unread)),
         route(Method::DELETE, "/auth/notifications/{id}/delete/", Listener::Main, |r| r.to(n::delete_notification)),
+        route(Method::GET, "/admin/api/notifications/", Listener::Main, |r| r.to(admin::search_notifications)),
+        route(Method::GET, "/admin/api/audit/", Listener::Main, |r| r.to(admin::audit_log)),
+        route(Method::GET, "/admin/api/notifications/{id}/", Listener::Main, |r| r.to(admin::get_notification)),
+        route(Method::DELETE, "/admin/api/notifications/{id}/", Listener::Main, |r| r.to(admin::delete_notification)),
+        route(Method::POST, "/admin/api/notifications/{id}/read/", Listener::Main, |r| r.to(admin::mark_read)),
+        route(Method::POST, "/admin/api/notifications/{id}/unread/", Listener::Main, |r| r.to(admin::mark_unread)),
+        route(Method::POST, "/admin/api/notifications/{id}/resend/", Listener::Main, |r| {
+            r.to(admin::resend_notification)
+        }),
+        route(Method::GET, "/admin/api/users/{user_id}/", Listener::Main, |r| r.to(admin::get_user)),
+        route(Method::PUT, "/admin/api/users/{user_id}/preferences/", Listener::Main, |r| {
+            r.to(admin::update_user_preferences)
+        }),
     ]
 };
 

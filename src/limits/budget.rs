@@ -101,6 +101,12 @@ impl Budgets {
         self.take(Bucket::User, caller.user_id, action.cost()).await
     }
 
+    /// Takes `action` from the caller's end-user budget even when the caller is a service: what
+    /// staff do in the admin console is limited like an end user's requests.
+    pub async fn admit_staff(&self, caller: &Principal, action: Action) -> Result<(), ApiError> {
+        self.take(Bucket::User, caller.user_id, action.cost()).await
+    }
+
     /// Takes what writing `count` notifications of `body` costs beyond the request itself: from
     /// a service principal's budget `count`; from an end user's (whose create `admit` charged as
     /// a `Write`) one unit per `BYTES_PER_UNIT` of `body` as sent.
@@ -191,7 +197,12 @@ mod tests {
     use super::*;
 
     fn principal(id: i64, service: bool) -> Principal {
-        Principal { user_id: UserId::new(id).expect("id"), can_send: service, expires_at: i64::MAX }
+        Principal {
+            user_id: UserId::new(id).expect("id"),
+            can_send: service,
+            can_administer: false,
+            expires_at: i64::MAX,
+        }
     }
 
     #[test]

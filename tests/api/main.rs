@@ -2,6 +2,7 @@
 //! folders by area. Every test owns its world: a fresh database, nodes on port 0, bounded waits.
 
 mod abuse;
+mod admin;
 mod cluster;
 mod deploy;
 mod helpers;

@@ -76,6 +76,46 @@ async fn prune_deletes_old_notifications_and_keeps_unread_counters_exact_on_sqli
     prune_keeps_counters_exact(Backend::Sqlite).await;
 }
 
+/// Admin audit records are kept as long as notifications: `prune` deletes the older ones.
+async fn prune_deletes_old_audit_records(backend: Backend) {
+    let (guard, url) = DbGuard::new(backend);
+    let app = TestApp::spawn_on(guard, &url, &[]).await;
+    let old = app.create_for_self(1, "old").await["id"].as_i64().expect("id");
+    let new = app.create_for_self(1, "new").await["id"].as_i64().expect("id");
+    for id in [old, new] {
+        let (status, _) = app.post_empty(&format!("/admin/api/notifications/{id}/read/"), &staff_token(9)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let sql = match url.strip_prefix("sqlite://") {
+        Some(_) => {
+            format!("UPDATE admin_audit SET created_at = datetime('now', '-100 days') WHERE target_ids = '[{old}]'")
+        }
+        None => format!("UPDATE admin_audit SET created_at = now() - interval '100 days' WHERE target_ids = '[{old}]'"),
+    };
+    match url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path).expect("sqlite").batch_execute(&sql).expect("backdate"),
+        None => diesel::PgConnection::establish(&url).expect("pg").batch_execute(&sql).expect("backdate"),
+    }
+    let output = run_herald(&std::env::temp_dir(), &["prune", "--older-than", "90d"], &[("DATABASE_URL", &url)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("deleted 1 admin audit record(s)"), "{printed}");
+    let (_, audit) = app.get("/admin/api/audit/", &staff_token(9)).await;
+    let left: Vec<&serde_json::Value> =
+        audit["records"].as_array().expect("records").iter().map(|r| &r["target_ids"]).collect();
+    assert_eq!(left, [&json!([new])], "{audit}");
+}
+
+#[actix_web::test]
+async fn prune_deletes_old_admin_audit_records_on_postgres() {
+    prune_deletes_old_audit_records(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn prune_deletes_old_admin_audit_records_on_sqlite() {
+    prune_deletes_old_audit_records(Backend::Sqlite).await;
+}
+
 /// Retention publishes nothing: it advances each affected user's stream, and the position check
 /// of the node holding their sockets repairs them, ending in `resync` (the tab fetches its list).
 #[actix_web::test]
