@@ -6,10 +6,11 @@
 //! audit log (who, what, whose, when). A change whose audit row cannot be written answers the
 //! storage error: the change stands, the caller is told the record is missing.
 
+use crate::db::models::PreferenceRow;
 use crate::db::{DbError, KeysetPage};
 use crate::domain::{
-    AdminQuery, AuditEntry, AuditRecord, CreateOutcome, Idempotent, ListQuery, NotificationId, Page, Preferences,
-    Principal, StoredNotification, UserId,
+    AdminQuery, AuditEntry, AuditRecord, CreateOutcome, Idempotent, ListQuery, NotificationId, Page, PreferenceQuery,
+    Preferences, Principal, StoredNotification, UserId,
 };
 use crate::inbox::{Inbox, InboxError};
 use serde_json::{json, Map, Value};
@@ -116,6 +117,11 @@ pub async fn update_preferences(
     };
     inbox.db().record_audit(entry).await?;
     Ok(preferences)
+}
+
+/// Stored preferences across users, by `query`, and whether more follow.
+pub async fn preferences(inbox: &Inbox, query: PreferenceQuery) -> Result<(Vec<PreferenceRow>, bool), InboxError> {
+    Ok(inbox.db().search_preferences(query).await?)
 }
 
 /// The audit log, newest first.

@@ -6,9 +6,10 @@
 use super::connection::DbConnection;
 use super::error::DbError;
 use super::models::now;
+use super::models::PreferenceRow;
 use super::pool::Db;
-use super::schema::{admin_audit as audit, notifications as n};
-use crate::domain::{AdminQuery, AuditEntry, AuditRecord, NotificationId, StoredNotification};
+use super::schema::{admin_audit as audit, notification_preferences as prefs, notifications as n};
+use crate::domain::{AdminQuery, AuditEntry, AuditRecord, NotificationId, PreferenceQuery, StoredNotification};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
@@ -40,6 +41,39 @@ impl Db {
                 ))
                 .execute(conn)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Stored preferences of every user matching `query`, ascending by user and type, and
+    /// whether more follow.
+    pub async fn search_preferences(&self, query: PreferenceQuery) -> Result<(Vec<PreferenceRow>, bool), DbError> {
+        self.run(move |conn| {
+            let mut page = prefs::table.into_boxed();
+            if let Some(kind) = query.kind {
+                page = page.filter(prefs::notification_type.eq(kind.as_str()));
+            }
+            if let Some(enabled) = query.enabled {
+                page = page.filter(prefs::enabled.eq(enabled));
+            }
+            if let Some(realtime) = query.realtime {
+                page = page.filter(prefs::realtime.eq(realtime));
+            }
+            if let Some((user, kind)) = query.after {
+                page = page.filter(
+                    prefs::user_id
+                        .gt(user.get())
+                        .or(prefs::user_id.eq(user.get()).and(prefs::notification_type.gt(kind.as_str()))),
+                );
+            }
+            let mut rows = page
+                .order((prefs::user_id.asc(), prefs::notification_type.asc()))
+                .limit(query.limit + 1)
+                .select(PreferenceRow::as_select())
+                .load(conn)?;
+            let more = rows.len() as i64 > query.limit;
+            rows.truncate(query.limit as usize);
+            Ok((rows, more))
         })
         .await
     }

@@ -153,3 +153,70 @@ mod tests {
         }
     }
 }
+
+/// The admin console's filter over stored preferences (a user who never changed one has the
+/// default, all on, and no row): by type, enabled, realtime; ascending by user and type, in
+/// pages after `after` (the `next_after` of the previous page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreferenceQuery {
+    pub kind: Option<NotificationType>,
+    pub enabled: Option<bool>,
+    pub realtime: Option<bool>,
+    pub after: Option<(UserId, NotificationType)>,
+    pub limit: i64,
+}
+
+impl PreferenceQuery {
+    /// Reads `type`, `enabled`, `realtime`, `after` (`<user id>:<type>`) and `limit`.
+    pub fn from_query_string(raw: &str) -> Result<PreferenceQuery, Invalid> {
+        let mut query = PreferenceQuery {
+            kind: None,
+            enabled: None,
+            realtime: None,
+            after: None,
+            limit: AdminQuery::DEFAULT_LIMIT,
+        };
+        for (name, value) in QueryString::parse(raw)?.pairs() {
+            match name {
+                "type" => {
+                    query.kind =
+                        Some(NotificationType::parse(value).ok_or(Invalid::new("type", NotificationType::INVALID))?)
+                }
+                "enabled" => query.enabled = Some(boolean("enabled", value)?),
+                "realtime" => query.realtime = Some(boolean("realtime", value)?),
+                "after" => query.after = Some(cursor(value)?),
+                "limit" => query.limit = limit(value)?,
+                _ => {}
+            }
+        }
+        Ok(query)
+    }
+}
+
+/// `<user id>:<type>`, the last row of a preferences page.
+fn cursor(value: &str) -> Result<(UserId, NotificationType), Invalid> {
+    let bad = || Invalid::new("after", "must be `<user id>:<type>`, the `next_after` of the previous page");
+    let (user, kind) = value.split_once(':').ok_or_else(bad)?;
+    Ok((UserId::parse_str(user).ok_or_else(bad)?, NotificationType::parse(kind).ok_or_else(bad)?))
+}
+
+#[cfg(test)]
+mod preference_query_tests {
+    use super::*;
+
+    #[test]
+    fn filters_and_the_cursor_are_read() {
+        let q = PreferenceQuery::from_query_string("type=approval&enabled=false&realtime=1&after=7:meeting&limit=3")
+            .expect("valid");
+        assert_eq!(
+            (q.kind, q.enabled, q.realtime, q.limit),
+            (Some(NotificationType::Approval), Some(false), Some(true), 3)
+        );
+        assert_eq!(q.after.map(|(u, k)| (u.get(), k)), Some((7, NotificationType::Meeting)));
+        for (raw, field) in
+            [("type=x", "type"), ("enabled=2", "enabled"), ("after=7", "after"), ("after=x:meeting", "after")]
+        {
+            assert_eq!(PreferenceQuery::from_query_string(raw).expect_err(raw).field, field, "{raw}");
+        }
+    }
+}

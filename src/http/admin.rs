@@ -7,12 +7,12 @@ use super::errors::{BadRequest, Forbidden, InboxFull, NotFound, PayloadTooLarge,
 use super::notifications::{create_reply, path_id};
 use super::replies::{
     sorted, AdminNotificationPage, AdminUserView, AuditPage, Deleted, NotificationCreated, NotificationWithCount,
-    Preferences, Suppressed,
+    PreferencePage, Preferences, Suppressed,
 };
 use super::requests::PreferencesUpdate;
 use crate::auth::Administrator;
 use crate::console;
-use crate::domain::{AdminQuery, Invalid, NotificationId, NotificationType, QueryString, UserId};
+use crate::domain::{AdminQuery, Invalid, NotificationId, NotificationType, PreferenceQuery, QueryString, UserId};
 use crate::error::ApiError;
 use crate::event::Notifications;
 use crate::inbox::Inbox;
@@ -227,6 +227,36 @@ pub async fn update_user_preferences(
 ) -> Result<HttpResponse, ApiError> {
     let preferences = console::update_preferences(&inbox, admin, path_user(&user_id)?, &body).await?;
     Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
+}
+
+/// Users' stored preferences, filtered (a user who never changed one has the default, all on,
+/// and no row): ascending by user and type (staff only).
+#[utoipa::path(
+    get,
+    path = "/admin/api/preferences/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("type" = Option<NotificationType>, Query, description = "Only this type"),
+        ("enabled" = Option<bool>, Query, description = "Only enabled (`true`) or disabled (`false`) ones"),
+        ("realtime" = Option<bool>, Query, description = "Only live (`true`) or not live (`false`) ones"),
+        ("after" = Option<String>, Query, description = "`next_after` of the previous page (`<user id>:<type>`)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Page size, default 50"),
+    ),
+    responses(
+        (status = 200, description = "A page of stored preferences", body = PreferencePage),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub async fn search_preferences(
+    inbox: web::Data<Inbox>,
+    _: Administrator,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = PreferenceQuery::from_query_string(req.query_string())?;
+    let (rows, more) = console::preferences(&inbox, query).await?;
+    Ok(HttpResponse::Ok().json(PreferencePage::new(rows, more)))
 }
 
 /// A path user id that is not a positive 64-bit integer names no user: 404.

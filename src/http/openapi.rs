@@ -49,6 +49,7 @@ pub const BEARER: &str = "bearer";
         admin::resend_notification,
         admin::get_user,
         admin::update_user_preferences,
+        admin::search_preferences,
         admin::audit_log,
         ops::healthz,
         ops::readyz,

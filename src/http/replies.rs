@@ -224,3 +224,38 @@ impl<'a> AdminUserView<'a> {
         }
     }
 }
+
+/// One user's stored preference for one type.
+#[derive(Serialize, ToSchema)]
+pub struct StoredPreference {
+    #[schema(minimum = 1, format = Int64)]
+    pub user_id: i64,
+    pub notification_type: String,
+    pub enabled: bool,
+    pub realtime: bool,
+}
+
+/// A page of stored preferences, ascending by user and type.
+#[derive(Serialize, ToSchema)]
+pub struct PreferencePage {
+    pub preferences: Vec<StoredPreference>,
+    /// The `after` of the next page; null on the last.
+    #[schema(required = true)]
+    pub next_after: Option<String>,
+}
+
+impl PreferencePage {
+    pub fn new(rows: Vec<crate::db::models::PreferenceRow>, more: bool) -> PreferencePage {
+        let next_after = rows.last().filter(|_| more).map(|row| format!("{}:{}", row.user_id, row.notification_type));
+        let preferences = rows
+            .into_iter()
+            .map(|row| StoredPreference {
+                user_id: row.user_id,
+                notification_type: row.notification_type,
+                enabled: row.enabled,
+                realtime: row.realtime,
+            })
+            .collect();
+        PreferencePage { preferences, next_after }
+    }
+}

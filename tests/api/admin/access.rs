@@ -10,6 +10,7 @@ fn routes(id: i64) -> Vec<(Method, String)> {
     vec![
         (Method::GET, "/admin/api/notifications/".to_owned()),
         (Method::GET, "/admin/api/audit/".to_owned()),
+        (Method::GET, "/admin/api/preferences/".to_owned()),
         (Method::GET, format!("/admin/api/notifications/{id}/")),
         (Method::POST, format!("/admin/api/notifications/{id}/read/")),
         (Method::POST, format!("/admin/api/notifications/{id}/unread/")),

@@ -102,3 +102,42 @@ async fn keyset_pages_neither_repeat_nor_skip_while_notifications_are_added() {
     }
     assert_eq!(seen, expected, "every row present at the first page, once, in order; none added later");
 }
+
+#[actix_web::test]
+async fn stored_preferences_of_every_user_are_filtered_and_paged() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    for (user, body) in [
+        (3, json!({"approval": {"enabled": false}, "meeting": {"realtime": false}})),
+        (1, json!({"approval": {"enabled": false}})),
+        (2, json!({"approval": {"enabled": true, "realtime": false}})),
+    ] {
+        let (status, reply) =
+            app.put("/auth/notifications/preferences/", &token(user), json!({"preferences": body})).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    let rows = |page: &Value| -> Vec<(i64, String)> {
+        page["preferences"]
+            .as_array()
+            .expect("preferences")
+            .iter()
+            .map(|p| (p["user_id"].as_i64().expect("user"), p["notification_type"].as_str().expect("type").to_owned()))
+            .collect()
+    };
+    let get = async |query: &str| {
+        let (status, page) = app.get(&format!("/admin/api/preferences/?{query}"), &staff_token(1)).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        page
+    };
+    let disabled = get("type=approval&enabled=false").await;
+    assert_eq!(rows(&disabled), [(1, "approval".to_owned()), (3, "approval".to_owned())]);
+    assert_eq!(rows(&get("realtime=false").await), [(2, "approval".to_owned()), (3, "meeting".to_owned())]);
+    // Pages of 2, ascending by user and type.
+    let first = get("limit=2").await;
+    assert_eq!(rows(&first), [(1, "approval".to_owned()), (2, "approval".to_owned())]);
+    assert_eq!(first["next_after"], "2:approval");
+    let second = get("limit=2&after=2:approval").await;
+    assert_eq!(rows(&second), [(3, "approval".to_owned()), (3, "meeting".to_owned())]);
+    assert_eq!(second["next_after"], Value::Null);
+    let (status, bad) = app.get("/admin/api/preferences/?after=2", &staff_token(1)).await;
+    assert_eq!((status, bad["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("after")));
+}
