@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS notifications_title_trgm;
+DROP INDEX IF EXISTS notifications_message_trgm;
