@@ -6,11 +6,10 @@
 //! audit log (who, what, whose, when). A change whose audit row cannot be written answers the
 //! storage error: the change stands, the caller is told the record is missing.
 
-use crate::db::models::PreferenceRow;
 use crate::db::{DbError, KeysetPage};
 use crate::domain::{
-    AdminQuery, AuditEntry, AuditRecord, CreateOutcome, Idempotent, ListQuery, NotificationId, Page, PreferenceQuery,
-    Preferences, Principal, StoredNotification, UserId,
+    AdminQuery, AuditEntry, AuditRecord, BroadcastPreview, CreateOutcome, Idempotent, ListQuery, NotificationId, Page,
+    PreferenceQuery, Preferences, Principal, StoredNotification, UserId, UserPreference,
 };
 use crate::inbox::{Inbox, InboxError};
 use serde_json::{json, Map, Value};
@@ -120,8 +119,16 @@ pub async fn update_preferences(
 }
 
 /// Stored preferences across users, by `query`, and whether more follow.
-pub async fn preferences(inbox: &Inbox, query: PreferenceQuery) -> Result<(Vec<PreferenceRow>, bool), InboxError> {
+pub async fn preferences(inbox: &Inbox, query: PreferenceQuery) -> Result<(Vec<UserPreference>, bool), InboxError> {
     Ok(inbox.db().search_preferences(query).await?)
+}
+
+/// What a broadcast of the body's `notification_type` (or `type`, default `general`) to its
+/// `user_ids` would do now, without sending it.
+pub async fn broadcast_preview(inbox: &Inbox, body: &Map<String, Value>) -> Result<BroadcastPreview, InboxError> {
+    let recipients = inbox.parse_recipients(body)?;
+    let kind = crate::domain::notification::parse_kind(body)?;
+    Ok(inbox.db().broadcast_preview(recipients, kind, inbox.cap()).await?)
 }
 
 /// The audit log, newest first.

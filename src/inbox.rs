@@ -164,7 +164,14 @@ impl Inbox {
         Ok(result)
     }
 
-    fn parse_recipients(&self, body: &Map<String, Value>) -> Result<Vec<UserId>, Invalid> {
+    /// The storage cap every inbox is held to.
+    pub fn cap(&self) -> StorageCap {
+        self.cap
+    }
+
+    /// A broadcast's `user_ids`: 1 to the configured most, each a valid id; sorted, without
+    /// duplicates.
+    pub fn parse_recipients(&self, body: &Map<String, Value>) -> Result<Vec<UserId>, Invalid> {
         let Some(Value::Array(raw)) = body.get("user_ids") else {
             return Err(Invalid::new("user_ids", "must be an array of user ids"));
         };

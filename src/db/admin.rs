@@ -8,8 +8,13 @@ use super::error::DbError;
 use super::models::now;
 use super::models::PreferenceRow;
 use super::pool::Db;
-use super::schema::{admin_audit as audit, notification_preferences as prefs, notifications as n};
-use crate::domain::{AdminQuery, AuditEntry, AuditRecord, NotificationId, PreferenceQuery, StoredNotification};
+use super::schema::{
+    admin_audit as audit, inbox_state as state, notification_preferences as prefs, notifications as n,
+};
+use crate::domain::{
+    AdminQuery, AuditEntry, AuditRecord, BroadcastPreview, NotificationId, NotificationType, PreferenceQuery,
+    StorageCap, StoredNotification, UserId, UserPreference,
+};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
@@ -47,7 +52,7 @@ impl Db {
 
     /// Stored preferences of every user matching `query`, ascending by user and type, and
     /// whether more follow.
-    pub async fn search_preferences(&self, query: PreferenceQuery) -> Result<(Vec<PreferenceRow>, bool), DbError> {
+    pub async fn search_preferences(&self, query: PreferenceQuery) -> Result<(Vec<UserPreference>, bool), DbError> {
         self.run(move |conn| {
             let mut page = prefs::table.into_boxed();
             if let Some(kind) = query.kind {
@@ -73,7 +78,47 @@ impl Db {
                 .load(conn)?;
             let more = rows.len() as i64 > query.limit;
             rows.truncate(query.limit as usize);
+            let rows = rows
+                .into_iter()
+                .map(|row: PreferenceRow| UserPreference {
+                    user_id: row.user_id,
+                    notification_type: row.notification_type,
+                    enabled: row.enabled,
+                    realtime: row.realtime,
+                })
+                .collect();
             Ok((rows, more))
+        })
+        .await
+    }
+
+    /// What a broadcast of `kind` to `users` (distinct) would do now: their stored preferences
+    /// for the type and their inboxes' unread counts against `cap`, as the broadcast reads them.
+    pub async fn broadcast_preview(
+        &self,
+        users: Vec<UserId>,
+        kind: NotificationType,
+        cap: StorageCap,
+    ) -> Result<BroadcastPreview, DbError> {
+        self.run(move |conn| {
+            let ids: Vec<i64> = users.iter().map(|user| user.get()).collect();
+            let stored: Vec<(i64, bool, bool)> = prefs::table
+                .filter(prefs::notification_type.eq(kind.as_str()).and(prefs::user_id.eq_any(&ids)))
+                .select((prefs::user_id, prefs::enabled, prefs::realtime))
+                .order(prefs::user_id.asc())
+                .load(conn)?;
+            let suppressed: Vec<i64> =
+                stored.iter().filter(|(_, enabled, _)| !enabled).map(|(user, _, _)| *user).collect();
+            let not_live = stored.iter().filter(|(_, enabled, realtime)| *enabled && !realtime).count() as i64;
+            let inbox_full: Vec<i64> = state::table
+                .filter(state::user_id.eq_any(&ids).and(state::unread_count.ge(cap.get())))
+                .select(state::user_id)
+                .order(state::user_id.asc())
+                .load::<i64>(conn)?
+                .into_iter()
+                .filter(|user| suppressed.binary_search(user).is_err())
+                .collect();
+            Ok(BroadcastPreview { recipients: ids.len() as i64, suppressed, not_live, inbox_full })
         })
         .await
     }

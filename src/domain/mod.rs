@@ -26,7 +26,7 @@ pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
 pub use query_string::QueryString;
 pub use records::{
-    request_hash, AuditEntry, AuditRecord, BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent,
-    InboxSnapshot, Page, Pruned, RenderReply, StoredNotification, StoredReply,
+    request_hash, AuditEntry, AuditRecord, BroadcastOutcome, BroadcastPreview, Change, CreateOutcome, IdempotencyKey,
+    Idempotent, InboxSnapshot, Page, Pruned, RenderReply, StoredNotification, StoredReply, UserPreference,
 };
 pub use stream_pos::StreamPos;

@@ -109,7 +109,7 @@ impl NotificationContent {
 }
 
 /// `type` (the original's REST name) or `notification_type`; default `general`.
-fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, Invalid> {
+pub fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, Invalid> {
     let mut kind = None;
     for field in ["notification_type", "type"] {
         let parsed = match body.get(field) {

@@ -177,3 +177,23 @@ pub struct AuditRecord {
     pub detail: String,
     pub created_at: NaiveDateTime,
 }
+
+/// What a broadcast would do, before it is sent: how many distinct recipients, who turned the
+/// type off (nothing stored for them), how many get it stored but not pushed live, and whose
+/// inbox is full of unread notifications (nothing stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastPreview {
+    pub recipients: i64,
+    pub suppressed: Vec<i64>,
+    pub not_live: i64,
+    pub inbox_full: Vec<i64>,
+}
+
+/// One user's stored preference for one type (a row of `notification_preferences`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPreference {
+    pub user_id: i64,
+    pub notification_type: String,
+    pub enabled: bool,
+    pub realtime: bool,
+}

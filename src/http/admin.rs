@@ -6,10 +6,10 @@ use super::body::{stored_reply, JsonObject};
 use super::errors::{BadRequest, Forbidden, InboxFull, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use super::notifications::{create_reply, path_id};
 use super::replies::{
-    sorted, AdminNotificationPage, AdminUserView, AuditPage, Deleted, NotificationCreated, NotificationWithCount,
-    PreferencePage, Preferences, Suppressed,
+    sorted, AdminNotificationPage, AdminUserView, AuditPage, BroadcastPreviewReply, Deleted, NotificationCreated,
+    NotificationWithCount, PreferencePage, Preferences, Suppressed,
 };
-use super::requests::PreferencesUpdate;
+use super::requests::{BroadcastPreviewRequest, PreferencesUpdate};
 use crate::auth::Administrator;
 use crate::console;
 use crate::domain::{AdminQuery, Invalid, NotificationId, NotificationType, PreferenceQuery, QueryString, UserId};
@@ -257,6 +257,31 @@ pub async fn search_preferences(
     let query = PreferenceQuery::from_query_string(req.query_string())?;
     let (rows, more) = console::preferences(&inbox, query).await?;
     Ok(HttpResponse::Ok().json(PreferencePage::new(rows, more)))
+}
+
+/// What a broadcast would do, without sending it: distinct recipients, who turned the type off,
+/// how many would get it stored but not pushed live, whose inbox is full (staff only).
+#[utoipa::path(
+    post,
+    path = "/admin/api/broadcast/preview/",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = BroadcastPreviewRequest,
+    responses(
+        (status = 200, description = "What the broadcast would do now", body = BroadcastPreviewReply),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn preview_broadcast(
+    inbox: web::Data<Inbox>,
+    _: Administrator,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let preview = console::broadcast_preview(&inbox, &body).await?;
+    Ok(HttpResponse::Ok().json(BroadcastPreviewReply::from(preview)))
 }
 
 /// A path user id that is not a positive 64-bit integer names no user: 404.

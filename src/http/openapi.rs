@@ -50,6 +50,7 @@ pub const BEARER: &str = "bearer";
         admin::get_user,
         admin::update_user_preferences,
         admin::search_preferences,
+        admin::preview_broadcast,
         admin::audit_log,
         ops::healthz,
         ops::readyz,

@@ -245,7 +245,7 @@ pub struct PreferencePage {
 }
 
 impl PreferencePage {
-    pub fn new(rows: Vec<crate::db::models::PreferenceRow>, more: bool) -> PreferencePage {
+    pub fn new(rows: Vec<crate::domain::UserPreference>, more: bool) -> PreferencePage {
         let next_after = rows.last().filter(|_| more).map(|row| format!("{}:{}", row.user_id, row.notification_type));
         let preferences = rows
             .into_iter()
@@ -257,5 +257,38 @@ impl PreferencePage {
             })
             .collect();
         PreferencePage { preferences, next_after }
+    }
+}
+
+/// What a broadcast would do now, without sending it.
+#[derive(Serialize, ToSchema)]
+pub struct BroadcastPreviewReply {
+    /// Distinct recipients named.
+    #[schema(minimum = 1)]
+    pub recipients: i64,
+    /// Would get it stored and pushed live.
+    #[schema(minimum = 0)]
+    pub delivered_live: i64,
+    /// Would get it stored, not pushed (their preference for the type says not live).
+    #[schema(minimum = 0)]
+    pub stored_only: i64,
+    /// Turned the type off: nothing would be stored for them.
+    #[schema(value_type = Vec<i64>)]
+    pub suppressed: Vec<i64>,
+    /// Their inbox holds `HERALD_MAX_STORED_PER_USER` unread notifications: nothing would be stored.
+    #[schema(value_type = Vec<i64>)]
+    pub inbox_full: Vec<i64>,
+}
+
+impl From<crate::domain::BroadcastPreview> for BroadcastPreviewReply {
+    fn from(preview: crate::domain::BroadcastPreview) -> Self {
+        let skipped = (preview.suppressed.len() + preview.inbox_full.len()) as i64;
+        BroadcastPreviewReply {
+            recipients: preview.recipients,
+            delivered_live: (preview.recipients - skipped - preview.not_live).max(0),
+            stored_only: preview.not_live,
+            suppressed: preview.suppressed,
+            inbox_full: preview.inbox_full,
+        }
     }
 }

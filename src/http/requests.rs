@@ -175,6 +175,18 @@ pub struct BroadcastNotification {
     pub content: NotificationContent,
 }
 
+/// The recipients and type of a broadcast to preview (the rest of a broadcast body is ignored).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"user_ids": [1, 2, 3], "notification_type": "approval"}))]
+pub struct BroadcastPreviewRequest {
+    /// 1 to `HERALD_MAX_BROADCAST_RECIPIENTS` (default 10000) users; duplicates are ignored.
+    #[schema(value_type = Vec<UserIdInput>, min_items = 1, max_items = 10000)]
+    pub user_ids: Vec<serde_json::Value>,
+    /// Default `general` (also accepted as `type`).
+    #[schema(value_type = Option<NotificationType>)]
+    pub notification_type: Option<serde_json::Value>,
+}
+
 /// A partial update: only the types and fields given change. An unknown type or field, or a
 /// value that is not a boolean, is refused and changes nothing.
 #[derive(Deserialize, ToSchema)]

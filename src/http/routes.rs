@@ -68,6 +68,8 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/admin/api/notifications/", Listener::Main, |r| r.to(admin::search_notifications)),
         route(Method::GET, "/admin/api/audit/", Listener::Main, |r| r.to(admin::audit_log)),
         route(Method::GET, "/admin/api/preferences/", Listener::Main, |r| r.to(admin::search_preferences)),
+        route(Method::POST, "/admin/api/broadcast/preview/", Listener::Main, |r| r.to(admin::preview_broadcast))
+            .with_broadcast_body(),
         route(Method::GET, "/admin/api/notifications/{id}/", Listener::Main, |r| r.to(admin::get_notification)),
         route(Method::DELETE, "/admin/api/notifications/{id}/", Listener::Main, |r| r.to(admin::delete_notification)),
         route(Method::POST, "/admin/api/notifications/{id}/read/", Listener::Main, |r| r.to(admin::mark_read)),

@@ -11,6 +11,7 @@ fn routes(id: i64) -> Vec<(Method, String)> {
         (Method::GET, "/admin/api/notifications/".to_owned()),
         (Method::GET, "/admin/api/audit/".to_owned()),
         (Method::GET, "/admin/api/preferences/".to_owned()),
+        (Method::POST, "/admin/api/broadcast/preview/".to_owned()),
         (Method::GET, format!("/admin/api/notifications/{id}/")),
         (Method::POST, format!("/admin/api/notifications/{id}/read/")),
         (Method::POST, format!("/admin/api/notifications/{id}/unread/")),

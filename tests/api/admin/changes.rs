@@ -133,3 +133,45 @@ async fn resend_pushes_a_copy_to_the_owner_and_a_users_page_shows_their_inbox_an
     assert_eq!(audit["records"][1]["detail"], json!({"preferences": {"approval": {"enabled": false}}}), "{audit}");
     assert_eq!(audit["records"][0]["detail"]["new_id"], serde_json::Value::Null, "suppressed: no new id");
 }
+
+#[actix_web::test]
+async fn a_broadcast_preview_says_what_the_broadcast_then_does() {
+    let app = TestApp::spawn_with(Backend::Postgres, &[("HERALD_MAX_STORED_PER_USER", "2")]).await;
+    let admin = staff_token(42);
+    for (user, preference) in [(2, json!({"enabled": false})), (3, json!({"realtime": false}))] {
+        let body = json!({"preferences": {"approval": preference}});
+        assert_eq!(app.put("/auth/notifications/preferences/", &token(user), body).await.0, StatusCode::OK);
+    }
+    create_id(&app, 4, "one").await;
+    create_id(&app, 4, "two").await; // user 4's inbox: 2 unread, the cap
+    let recipients = json!([1, 2, 3, 4, 5, 1]);
+
+    let (status, preview) = app
+        .post("/admin/api/broadcast/preview/", &admin, json!({"user_ids": recipients, "notification_type": "approval"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(
+        preview,
+        json!({"recipients": 5, "delivered_live": 2, "stored_only": 1, "suppressed": [2], "inbox_full": [4]}),
+        "1 and 5 live, 3 stored only"
+    );
+    let (status, sent) = app
+        .post(
+            "/auth/notifications/broadcast/",
+            &admin,
+            json!({"user_ids": recipients, "title": "t", "type": "approval"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!((sent["created"].as_i64(), sent["suppressed"].as_i64()), (Some(3), Some(1)), "{sent}");
+    assert_eq!(sent["inbox_full"], json!([4]), "{sent}");
+    // Another type: nobody turned it off.
+    let (_, general) = app.post("/admin/api/broadcast/preview/", &admin, json!({"user_ids": [2, 3]})).await;
+    assert_eq!(general["delivered_live"], 2, "{general}");
+    let (status, bad) = app.post("/admin/api/broadcast/preview/", &admin, json!({"user_ids": []})).await;
+    assert_eq!((status, bad["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("user_ids")), "{bad}");
+    assert_eq!(
+        app.post("/admin/api/broadcast/preview/", &token(1), json!({"user_ids": [1]})).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
