@@ -240,7 +240,9 @@ pub async fn update_user_preferences(
         ("type" = Option<NotificationType>, Query, description = "Only this type"),
         ("enabled" = Option<bool>, Query, description = "Only enabled (`true`) or disabled (`false`) ones"),
         ("realtime" = Option<bool>, Query, description = "Only live (`true`) or not live (`false`) ones"),
-        ("after" = Option<String>, Query, description = "`next_after` of the previous page (`<user id>:<type>`)"),
+        ("after" = Option<String>, Query,
+            pattern = "^[1-9][0-9]{0,17}:(meeting|meeting_response|action_item|general|approval|meeting_invitation|meeting_scheduled|mom_created)$",
+            description = "`next_after` of the previous page (`<user id>:<type>`)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Page size, default 50"),
     ),
     responses(
