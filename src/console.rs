@@ -8,8 +8,8 @@
 
 use crate::db::{DbError, KeysetPage};
 use crate::domain::{
-    AdminQuery, AuditEntry, AuditRecord, BroadcastPreview, CreateOutcome, Idempotent, ListQuery, NotificationId, Page,
-    PreferenceQuery, Preferences, Principal, StoredNotification, UserId, UserPreference,
+    AdminQuery, AuditEntry, AuditQuery, AuditRecord, BroadcastPreview, CreateOutcome, Idempotent, ListQuery,
+    NotificationId, Page, PreferenceQuery, Preferences, Principal, StoredNotification, UserId, UserPreference,
 };
 use crate::inbox::{Inbox, InboxError};
 use serde_json::{json, Map, Value};
@@ -132,13 +132,13 @@ pub async fn broadcast_preview(inbox: &Inbox, body: &Map<String, Value>) -> Resu
 }
 
 /// The audit log, newest first.
-pub async fn audit_log(inbox: &Inbox, before: Option<i64>, limit: i64) -> Result<KeysetPage<AuditRecord>, InboxError> {
-    Ok(inbox.db().audit_log(before, limit).await?)
+pub async fn audit_log(inbox: &Inbox, query: AuditQuery) -> Result<KeysetPage<AuditRecord>, InboxError> {
+    Ok(inbox.db().audit_log(query).await?)
 }
 
 async fn owner_of(inbox: &Inbox, id: NotificationId) -> Result<UserId, InboxError> {
-    let row = notification(inbox, id).await?;
-    UserId::new(row.user_id).ok_or(InboxError::Storage(DbError::NotFound))
+    let owner = inbox.db().notification_owner(id).await?;
+    owner.and_then(UserId::new).ok_or(InboxError::Storage(DbError::NotFound))
 }
 
 async fn record(

@@ -19,31 +19,14 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// batch until none are left; returns how many were deleted.
 pub async fn prune(db: &Db, older_than: Duration, read_only: bool) -> Result<usize, DbError> {
     let cutoff = cutoff(older_than);
-    let mut total = 0;
-    loop {
-        let deleted = db.prune_batch(cutoff, read_only, PRUNE_BATCH).await?;
-        total += deleted;
-        if deleted == 0 {
-            break;
-        }
-        // Let writers in between batches.
-        tokio::task::yield_now().await;
-    }
-    Ok(total)
+    // Until a batch finds nothing: a short one may only mean another node took some rows.
+    drain(|| db.prune_batch(cutoff, read_only, PRUNE_BATCH), |deleted| deleted == 0).await
 }
 
 /// Deletes admin audit records older than `older_than`, batch by batch; returns how many.
 pub async fn prune_audit(db: &Db, older_than: Duration) -> Result<usize, DbError> {
     let cutoff = cutoff(older_than);
-    let mut total = 0;
-    loop {
-        let deleted = db.prune_audit_batch(cutoff, PRUNE_BATCH).await?;
-        total += deleted;
-        if deleted == 0 {
-            return Ok(total);
-        }
-        tokio::task::yield_now().await;
-    }
+    drain(|| db.prune_audit_batch(cutoff, PRUNE_BATCH), |deleted| deleted == 0).await
 }
 
 /// `older_than` before now; an age past chrono's range (~292,000 years) keeps everything: the
@@ -59,11 +42,22 @@ fn cutoff(older_than: Duration) -> chrono::NaiveDateTime {
 /// a batch comes back short; returns how many were deleted.
 pub async fn prune_idempotency_keys(db: &Db) -> Result<usize, DbError> {
     let expired_before = crate::db::keys_expired_before(crate::db::now());
+    drain(|| db.prune_idempotency_keys(expired_before, KEY_PRUNE_BATCH), |deleted| deleted < KEY_PRUNE_BATCH as usize)
+        .await
+}
+
+/// Runs `batch` until `done` says its count was the last, letting writers in between batches;
+/// returns how many were deleted in all.
+async fn drain<F, Batch>(mut batch: F, done: impl Fn(usize) -> bool) -> Result<usize, DbError>
+where
+    F: FnMut() -> Batch,
+    Batch: std::future::Future<Output = Result<usize, DbError>>,
+{
     let mut total = 0;
     loop {
-        let deleted = db.prune_idempotency_keys(expired_before, KEY_PRUNE_BATCH).await?;
+        let deleted = batch().await?;
         total += deleted;
-        if deleted < KEY_PRUNE_BATCH as usize {
+        if done(deleted) {
             return Ok(total);
         }
         tokio::task::yield_now().await;

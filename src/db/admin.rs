@@ -12,8 +12,8 @@ use super::schema::{
     admin_audit as audit, inbox_state as state, notification_preferences as prefs, notifications as n,
 };
 use crate::domain::{
-    AdminQuery, AuditEntry, AuditRecord, BroadcastPreview, NotificationId, NotificationType, PreferenceQuery,
-    StorageCap, StoredNotification, UserId, UserPreference,
+    AdminQuery, AuditEntry, AuditQuery, AuditRecord, BroadcastPreview, NotificationId, NotificationType,
+    PreferenceQuery, StorageCap, StoredNotification, UserId, UserPreference,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -30,6 +30,11 @@ impl Db {
     /// One notification, whoever owns it.
     pub async fn notification(&self, id: NotificationId) -> Result<Option<StoredNotification>, DbError> {
         self.run(move |conn| Ok(n::table.find(id.get()).select(n::all_columns).first(conn).optional()?)).await
+    }
+
+    /// Who owns a notification (`None` when there is none).
+    pub async fn notification_owner(&self, id: NotificationId) -> Result<Option<i64>, DbError> {
+        self.run(move |conn| Ok(n::table.find(id.get()).select(n::user_id).first(conn).optional()?)).await
     }
 
     pub async fn record_audit(&self, entry: AuditEntry) -> Result<(), DbError> {
@@ -141,14 +146,14 @@ impl Db {
     }
 
     /// The audit log, newest first: `limit` rows with id below `before`.
-    pub async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<KeysetPage<AuditRecord>, DbError> {
+    pub async fn audit_log(&self, query: AuditQuery) -> Result<KeysetPage<AuditRecord>, DbError> {
         self.run(move |conn| {
             let mut page = audit::table.into_boxed();
-            if let Some(before) = before {
+            if let Some(before) = query.before {
                 page = page.filter(audit::id.lt(before));
             }
-            let rows = page.order(audit::id.desc()).limit(limit + 1).load::<AuditRecord>(conn)?;
-            Ok(keyset(rows, limit, |row| row.id))
+            let rows = page.order(audit::id.desc()).limit(query.limit + 1).load::<AuditRecord>(conn)?;
+            Ok(keyset(rows, query.limit, |row| row.id))
         })
         .await
     }

@@ -76,6 +76,32 @@ impl AdminQuery {
     }
 }
 
+/// A page of the audit log: `limit` records with id below `before`, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl AuditQuery {
+    /// Reads `before` (`next_before` of the previous page) and `limit`, as `AdminQuery` does.
+    pub fn from_query_string(raw: &str) -> Result<AuditQuery, Invalid> {
+        let mut query = AuditQuery { before: None, limit: AdminQuery::DEFAULT_LIMIT };
+        for (name, value) in QueryString::parse(raw)?.pairs() {
+            match name {
+                "before" => {
+                    let id =
+                        NotificationId::parse_str(value).ok_or(Invalid::new("before", "must be a positive integer"))?;
+                    query.before = Some(id.get());
+                }
+                "limit" => query.limit = limit(value)?,
+                _ => {}
+            }
+        }
+        Ok(query)
+    }
+}
+
 fn user_id(field: &'static str, value: &str) -> Result<UserId, Invalid> {
     UserId::parse_str(value).ok_or(Invalid::new(field, "must be a positive integer"))
 }
@@ -198,6 +224,21 @@ fn cursor(value: &str) -> Result<(UserId, NotificationType), Invalid> {
     let bad = || Invalid::new("after", "must be `<user id>:<type>`, the `next_after` of the previous page");
     let (user, kind) = value.split_once(':').ok_or_else(bad)?;
     Ok((UserId::parse_str(user).ok_or_else(bad)?, NotificationType::parse(kind).ok_or_else(bad)?))
+}
+
+#[cfg(test)]
+mod audit_query_tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_page_reads_before_and_limit() {
+        let q = AuditQuery::from_query_string("before=9&limit=5").expect("valid");
+        assert_eq!((q.before, q.limit), (Some(9), 5));
+        assert_eq!(AuditQuery::from_query_string("").expect("empty").limit, AdminQuery::DEFAULT_LIMIT);
+        for (raw, field) in [("before=0", "before"), ("limit=0", "limit"), ("limit=201", "limit")] {
+            assert_eq!(AuditQuery::from_query_string(raw).expect_err(raw).field, field, "{raw}");
+        }
+    }
 }
 
 #[cfg(test)]

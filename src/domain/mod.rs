@@ -15,7 +15,7 @@ pub mod query_string;
 pub mod records;
 pub mod stream_pos;
 
-pub use admin_query::{AdminQuery, PreferenceQuery};
+pub use admin_query::{AdminQuery, AuditQuery, PreferenceQuery};
 pub use capacity::{Admission, InboxCounts, StorageCap};
 pub use ids::{NotificationId, UserId};
 pub use invalid::Invalid;

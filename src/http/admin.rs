@@ -12,7 +12,7 @@ use super::replies::{
 use super::requests::{BroadcastPreviewRequest, PreferencesUpdate};
 use crate::auth::Administrator;
 use crate::console;
-use crate::domain::{AdminQuery, Invalid, NotificationId, NotificationType, PreferenceQuery, QueryString, UserId};
+use crate::domain::{AdminQuery, AuditQuery, NotificationType, PreferenceQuery, UserId};
 use crate::error::ApiError;
 use crate::event::Notifications;
 use crate::inbox::Inbox;
@@ -308,21 +308,7 @@ fn path_user(raw: &str) -> Result<UserId, ApiError> {
     )
 )]
 pub async fn audit_log(inbox: web::Data<Inbox>, _: Administrator, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let query = QueryString::parse(req.query_string())?;
-    let before = match query.first("before") {
-        Some(raw) => {
-            Some(NotificationId::parse_str(raw).ok_or(Invalid::new("before", "must be a positive integer"))?.get())
-        }
-        None => None,
-    };
-    let limit = match query.first("limit") {
-        Some(raw) => {
-            raw.parse::<i64>().ok().filter(|n| (1..=AdminQuery::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                Invalid::new("limit", format!("must be an integer from 1 to {}", AdminQuery::MAX_LIMIT))
-            })?
-        }
-        None => AdminQuery::DEFAULT_LIMIT,
-    };
-    let (records, next_before) = console::audit_log(&inbox, before, limit).await?;
+    let query = AuditQuery::from_query_string(req.query_string())?;
+    let (records, next_before) = console::audit_log(&inbox, query).await?;
     Ok(HttpResponse::Ok().json(AuditPage::new(&records, next_before)))
 }

@@ -220,7 +220,7 @@ impl<'a> AdminUserView<'a> {
             total: view.page.total,
             notifications: Notifications(&view.page.rows),
             next_before: view.page.next_before,
-            preferences: sorted(&Preferences { preferences: &view.preferences })["preferences"].clone(),
+            preferences: sorted(&Preferences { preferences: &view.preferences })["preferences"].take(),
         }
     }
 }
