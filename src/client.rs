@@ -82,6 +82,15 @@ impl NodeClient {
         Ok((status, value))
     }
 
+    /// `GET path` without the token (a page); status and text.
+    pub async fn get_page(&self, path: &str) -> Result<(u16, String), ClientError> {
+        let request = self.http.get(format!("{}{path}", self.base));
+        let mut response =
+            request.send().await.map_err(|source| ClientError::Unreachable { base: self.base.clone(), source })?;
+        let bytes = response.body().limit(1 << 20).await.map_err(ClientError::Reply)?;
+        Ok((response.status().as_u16(), String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// Opens a WebSocket as this client's user, resuming after `since` when given.
     pub async fn open_socket(&self, since: Option<i64>) -> Result<Socket, ClientError> {
         let ws_base = self.base.replacen("http", "ws", 1);

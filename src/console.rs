@@ -131,6 +131,19 @@ pub async fn broadcast_preview(inbox: &Inbox, body: &Map<String, Value>) -> Resu
     Ok(inbox.db().broadcast_preview(recipients, kind, inbox.cap()).await?)
 }
 
+/// Records an administrator's "disconnect all" of a user's sockets (made through
+/// `crate::cluster`) in the audit log.
+pub async fn record_disconnect(inbox: &Inbox, admin: Principal, user: UserId, detail: Value) -> Result<(), InboxError> {
+    let entry = AuditEntry {
+        actor: admin.user_id,
+        action: "user.disconnect",
+        target_user: Some(user),
+        target_ids: Vec::new(),
+        detail,
+    };
+    Ok(inbox.db().record_audit(entry).await?)
+}
+
 /// The audit log, newest first.
 pub async fn audit_log(inbox: &Inbox, query: AuditQuery) -> Result<KeysetPage<AuditRecord>, InboxError> {
     Ok(inbox.db().audit_log(query).await?)

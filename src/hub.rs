@@ -2,7 +2,9 @@
 //! `std::sync::Mutex` per shard, never held across `.await`). `deliver` fans each event from the
 //! broker out with `try_send` into each session's bounded outbox, so a slow socket never blocks
 //! anyone: when its outbox is full the session is told to close (1013) and its client resumes
-//! with `since`. Per user it keeps the highest stream position known here (`seen_position`).
+//! with `since`. Per user it keeps the highest stream position known here (`seen_position`),
+//! and per session who is behind it (`SessionInfo`, for the admin console's list of a user's
+//! live sockets and its "disconnect all").
 //!
 //! It knows events, not brokers (`crate::subscriptions` decides which channels are watched) and
 //! does not decide repairs: `crate::repair` sends those through `SessionSignals`.
@@ -30,6 +32,8 @@ pub struct SessionSignals {
     pub wake: Notify,
     /// Wakes a session blocked writing to its socket when the outbox overflows.
     pub overflow: Notify,
+    /// An administrator disconnected the user's sockets: close with 4003.
+    pub disconnect: AtomicBool,
 }
 
 /// `SessionSignals::database_position` when there is none (positions are never negative).
@@ -43,6 +47,7 @@ impl Default for SessionSignals {
             database_position: AtomicI64::new(NO_DATABASE_POSITION),
             wake: Notify::new(),
             overflow: Notify::new(),
+            disconnect: AtomicBool::new(false),
         }
     }
 }
@@ -60,10 +65,26 @@ impl SessionSignals {
     }
 }
 
+/// Who is behind a socket, as its handshake showed: when it connected, the client's address
+/// (as a proxy in front forwarded it, else the peer's) and its user agent (cut to
+/// `MAX_USER_AGENT_BYTES`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Unix seconds.
+    pub connected_at: i64,
+    pub client_addr: Option<Box<str>>,
+    pub user_agent: Option<Box<str>>,
+}
+
+/// The longest user agent kept per socket.
+pub const MAX_USER_AGENT_BYTES: usize = 256;
+
 struct Registration {
     id: SessionId,
     outbox: mpsc::Sender<Arc<Event>>,
     signals: Arc<SessionSignals>,
+    /// Boxed: one pointer in the user's list, read only by the admin console.
+    info: Box<SessionInfo>,
 }
 
 /// One user's sessions on this node.
@@ -109,12 +130,12 @@ impl Hub {
         &self,
         user: UserId,
         id: SessionId,
-        outbox: mpsc::Sender<Arc<Event>>,
-        signals: Arc<SessionSignals>,
+        (outbox, signals): (mpsc::Sender<Arc<Event>>, Arc<SessionSignals>),
+        info: SessionInfo,
     ) -> bool {
         let mut shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
         let local = shard.entry(user).or_default();
-        local.sessions.push(Registration { id, outbox, signals });
+        local.sessions.push(Registration { id, outbox, signals, info: Box::new(info) });
         self.sessions.fetch_add(1, Ordering::Relaxed);
         local.sessions.len() == 1
     }
@@ -156,6 +177,23 @@ impl Hub {
         }
     }
 
+    /// The node's delivery task: every event arriving from the broker goes to its user's
+    /// sessions here. If it fell behind and events were dropped, every session repairs its
+    /// stream from the database.
+    pub async fn deliver_all(self: Arc<Self>, mut events: tokio::sync::broadcast::Receiver<Event>) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(event) => self.deliver(&Arc::new(event)),
+                Err(RecvError::Lagged(lost)) => {
+                    log::warn!("delivery fell {lost} events behind the broker; sessions repair from the database");
+                    self.request_full_repair();
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
     /// The notice behind `Hub::request_full_repair` (`crate::repair`).
     pub(crate) fn full_repair(&self) -> &Notify {
         &self.full_repair
@@ -177,6 +215,29 @@ impl Hub {
             let shard = self.shard(*user).lock().unwrap_or_else(|e| e.into_inner());
             shard.get(user).into_iter().flat_map(|local| &local.sessions).for_each(|session| f(&session.signals));
         }
+    }
+
+    /// The user's sessions on this node and who is behind each.
+    pub fn user_sessions(&self, user: UserId) -> Vec<(SessionId, SessionInfo)> {
+        let shard = self.shard(user).lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = shard.get(&user).into_iter().flat_map(|local| &local.sessions);
+        sessions.map(|session| (session.id, (*session.info).clone())).collect()
+    }
+
+    /// Tells every session of the user on this node to close with 4003; how many were told.
+    pub fn disconnect_user(&self, user: UserId) -> usize {
+        let mut told = 0;
+        self.each_session_of(&[user], |signals| {
+            signals.disconnect.store(true, Ordering::Release);
+            signals.wake.notify_one();
+            told += 1;
+        });
+        told
+    }
+
+    /// Users with a session on this node.
+    pub fn user_count(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
     }
 
     /// Sessions of the user on this node.

@@ -58,20 +58,23 @@ pub struct Inbox {
     cap: StorageCap,
     /// Tests only (`HERALD_TEST_HANG_BEFORE_PUBLISH`): commit, then never publish.
     hang_before_publish: bool,
+    /// Counts the notifications stored (`herald_notifications_created_total`).
+    created: prometheus::IntCounter,
 }
 
 impl Inbox {
     /// `group_commit`: how long group commit may wait for a batch to fill, and the histogram
     /// of its batch sizes (see `crate::db::batch`); `cap`: the most notifications one user's
-    /// inbox holds.
+    /// inbox holds; `created` counts the notifications stored.
     pub fn new(
         db: Db,
         broker: Broker,
         (max_broadcast_recipients, cap): (usize, StorageCap),
         (group_commit_wait, batch_sizes): (Duration, prometheus::Histogram),
+        created: prometheus::IntCounter,
     ) -> Self {
         let batcher = CreateBatcher::start(db.clone(), group_commit_wait, cap, batch_sizes);
-        Inbox { db, batcher, broker, max_broadcast_recipients, cap, hang_before_publish: false }
+        Inbox { db, batcher, broker, max_broadcast_recipients, cap, hang_before_publish: false, created }
     }
 
     /// The fault switch of `HERALD_TEST_HANG_BEFORE_PUBLISH`: every use-case commits and then
@@ -124,6 +127,7 @@ impl Inbox {
         match &result {
             Idempotent::Fresh(CreateOutcome::InboxFull) => return Err(InboxError::InboxFull(self.cap)),
             Idempotent::Fresh(CreateOutcome::Created { row, position, pruned }) => {
+                self.created.inc();
                 let live = position.map(|position| (row, position));
                 let pruned = UserId::new(row.user_id).map(|user| (user, pruned));
                 self.publish_notifications(live.as_slice(), pruned.as_slice(), origin).await;
@@ -156,6 +160,7 @@ impl Inbox {
         let sender = caller.user_id;
         let result = self.db.broadcast(recipients, sender, (content, self.cap), idempotency).await?;
         if let Idempotent::Fresh(outcome) = &result {
+            self.created.inc_by(outcome.created.len() as u64);
             let live: Vec<(&StoredNotification, StreamPos)> =
                 outcome.created.iter().filter_map(|(row, position)| position.map(|position| (row, position))).collect();
             let pruned: Vec<(UserId, &Pruned)> = outcome.pruned.iter().map(|(user, pruned)| (*user, pruned)).collect();

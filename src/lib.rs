@@ -43,6 +43,11 @@
 //!   the node's handshake budget (`local`), and the budgets and socket cap across every node, in
 //!   Redis (`cluster`).
 //! - `metrics`: every metric name, rendered at `/metrics`.
+//! - `readiness`: whether the node's dependencies answer (`/readyz`, `/metrics`, the cluster
+//!   overview), one probe per second at most.
+//! - `cluster`: the live cluster as the admin console sees it: questions to every node over
+//!   the broker's control channel (a user's sockets, disconnecting them, each node's status),
+//!   each node answering for itself.
 //! - `repair`: the repair signals to sessions and the position check, which compares its users'
 //!   stream positions with the database and repairs sockets whose change never arrived.
 //! - `retention`: pruning old notifications and expired idempotency keys in bounded batches.
@@ -57,6 +62,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod db;
@@ -68,6 +74,7 @@ pub mod hub;
 pub mod inbox;
 pub mod limits;
 pub mod metrics;
+pub mod readiness;
 pub mod repair;
 pub mod retention;
 pub mod selftest;

@@ -13,6 +13,8 @@ pub struct Metrics {
     registry: Registry,
     pub open_sockets: IntGauge,
     pub notifications_delivered: IntCounter,
+    /// Notifications this node stored (REST, WebSocket, CLI, broadcasts, the console).
+    pub notifications_created: IntCounter,
     pub publish_to_delivery: Histogram,
     pub sockets_closed: IntCounterVec,
     pub http_requests: IntCounterVec,
@@ -27,7 +29,7 @@ pub struct Metrics {
     /// `redis_subscriber`, or `broker` in-process), else 0; probed at scrape time.
     pub ready: IntGaugeVec,
     /// Readiness probes run (each one database ping and the broker's checks); `/readyz` and
-    /// `/metrics` share one probe per second (`http::ReadinessProbe`).
+    /// `/metrics` share one probe per second (`readiness::ReadinessProbe`).
     pub readiness_probes: IntCounter,
 }
 
@@ -44,6 +46,7 @@ impl Metrics {
         let m = Metrics {
             open_sockets: register(r, IntGauge::new("open_sockets", "WebSocket sessions open on this node")),
             notifications_delivered: counter("notifications_delivered_total", "Notification pushes written to sockets"),
+            notifications_created: counter("notifications_created_total", "Notifications stored by this node"),
             publish_to_delivery: register(
                 r,
                 Histogram::with_opts(latency(

@@ -186,7 +186,7 @@ mod tests {
     fn session(hub: &Hub, user: i64, id: u64) -> (Arc<SessionSignals>, mpsc::Receiver<Arc<Event>>) {
         let (outbox, receiver) = mpsc::channel(4);
         let signals = Arc::new(SessionSignals::default());
-        hub.register(UserId::new(user).expect("id"), SessionId(id), outbox, signals.clone());
+        hub.register(UserId::new(user).expect("id"), SessionId(id), (outbox, signals.clone()), Default::default());
         (signals, receiver)
     }
 

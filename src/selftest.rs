@@ -40,6 +40,8 @@ pub enum CheckError {
     /// A check ran without what an earlier one provides (a bug in `CHECKS`' order).
     #[error("needs {0} from an earlier check")]
     Missing(&'static str),
+    #[error("/admin/ answered {status} without the console: {start}")]
+    NoConsole { status: u16, start: String },
 }
 
 /// Why the selftest failed, after printing its checks.
@@ -108,6 +110,7 @@ const CHECKS: &[Check] = &[
     check("resume with since after a disconnect", |s| Box::pin(resume(s))),
     check("preference suppression", |s| Box::pin(preference_suppression(s))),
     check("broadcast", |s| Box::pin(broadcast(s))),
+    check("admin console served (/admin/)", |s| Box::pin(admin_console(s))),
 ];
 
 /// Runs `CHECKS` against `base` as `user`; Ok when every check passed.
@@ -320,4 +323,22 @@ async fn broadcast(s: &mut Selftest) -> Result<String, CheckError> {
         }
     }
     Ok(format!("created {}", reply["created"]))
+}
+
+/// The admin console's page and its script are served (or, through nginx, refused from this
+/// network by `HERALD_ADMIN_ALLOW`: said, not failed).
+async fn admin_console(s: &mut Selftest) -> Result<String, CheckError> {
+    let (status, page) = s.client.get_page("/admin/").await?;
+    if status == 403 && page.contains("HERALD_ADMIN_ALLOW") {
+        return Ok("not reachable from here (HERALD_ADMIN_ALLOW)".into());
+    }
+    if status != 200 || !page.contains("/admin/console.js") {
+        return Err(CheckError::NoConsole { status, start: page.chars().take(80).collect() });
+    }
+    match s.client.get_page("/admin/console.js").await? {
+        (200, script) if !script.is_empty() => {
+            Ok(format!("page and script ({} KiB)", (page.len() + script.len()) / 1024))
+        }
+        (status, script) => Err(CheckError::NoConsole { status, start: script.chars().take(80).collect() }),
+    }
 }

@@ -4,15 +4,16 @@
 
 use crate::auth::TokenVerifier;
 use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
+use crate::cluster::{Cluster, NodeIdentity};
 use crate::config::Config;
 use crate::db::{self, ConnectionSettings, Db};
-use crate::event::Event;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::limits::budget::{self, Budgets, Rate};
 use crate::limits::cluster::ClusterLimits;
 use crate::metrics::Metrics;
+use crate::readiness::ReadinessProbe;
 use crate::subscriptions::Subscriptions;
 use crate::ws::{self, WsContext, WsEndpoint, WsSettings};
 use actix_web::dev::{Server, ServerHandle};
@@ -20,7 +21,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 /// Events buffered between the broker and the node's delivery task before the oldest are lost
 /// (then every session repairs from the database).
@@ -156,6 +157,7 @@ fn migrate_on_start(config: &Config) -> Result<(), StartupError> {
 /// What the node runs on, built before any listener: the database behind the inbox, the
 /// broker, the hub with its subscriptions owner, the metrics and the shutdown signal.
 struct State {
+    identity: NodeIdentity,
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
     broker: Broker,
@@ -187,11 +189,13 @@ impl State {
             broker.clone(),
             (config.max_broadcast_recipients, config.max_stored_per_user),
             (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
+            metrics.notifications_created.clone(),
         );
         if config.hang_before_publish {
             inbox = inbox.hanging_before_publish();
         }
-        Ok(State { metrics, hub, broker, subscriptions, inbox, shutdown_tx, shutdown })
+        let identity = NodeIdentity::new(&config.node_id);
+        Ok(State { identity, metrics, hub, broker, subscriptions, inbox, shutdown_tx, shutdown })
     }
 
     /// Per-user limits across every node, when Redis is configured (kept alive until shutdown).
@@ -199,7 +203,7 @@ impl State {
         let Broker::Redis(redis) = &self.broker else { return None };
         let limits = Arc::new(ClusterLimits::new(
             redis.command_pool(),
-            &config.node_id,
+            &self.identity.instance,
             rates(config),
             config.max_sockets_per_user,
         ));
@@ -210,7 +214,7 @@ impl State {
     /// The tasks that run beside the listeners until shutdown: the broker → hub delivery, the
     /// position check and retention.
     fn spawn_background_tasks(&self, config: &Config) {
-        actix_web::rt::spawn(deliver_events(self.broker.subscribe(), self.hub.clone()));
+        actix_web::rt::spawn(self.hub.clone().deliver_all(self.broker.subscribe()));
         actix_web::rt::spawn(crate::repair::run(
             self.inbox.db().clone(),
             self.hub.clone(),
@@ -237,7 +241,8 @@ struct AppData {
     hub: web::Data<Hub>,
     budgets: web::Data<Budgets>,
     dev_tokens: web::Data<http::static_files::DevTokens>,
-    readiness: web::Data<http::ReadinessProbe>,
+    readiness: web::Data<ReadinessProbe>,
+    cluster: web::Data<Cluster>,
 }
 
 impl AppData {
@@ -275,8 +280,15 @@ impl AppData {
         let dev_tokens =
             web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
         let probes = state.metrics.readiness_probes.clone();
+        let readiness = Arc::new(ReadinessProbe::new(state.inbox.clone(), state.broker.clone(), probes));
         AppData {
-            readiness: web::Data::new(http::ReadinessProbe::new(state.inbox.clone(), state.broker.clone(), probes)),
+            cluster: web::Data::from(Cluster::start(
+                state.identity.clone(),
+                (state.broker.clone(), state.hub.clone()),
+                (readiness.clone(), state.metrics.clone()),
+                state.shutdown.clone(),
+            )),
+            readiness: web::Data::from(readiness),
             verifier,
             inbox: web::Data::new(state.inbox.clone()),
             broker: web::Data::new(state.broker.clone()),
@@ -313,6 +325,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
             .app_data(data.budgets.clone())
             .app_data(data.dev_tokens.clone())
             .app_data(data.readiness.clone())
+            .app_data(data.cluster.clone())
             .wrap(middleware::from_fn(http::record_request))
             .wrap(http::security_headers())
             .configure(|cfg| http::configure(cfg, limits, with_ops))
@@ -373,19 +386,4 @@ fn rates(config: &Config) -> (Rate, Rate) {
         Rate { per_second: config.rate_limit_per_second, burst: config.rate_limit_burst },
         Rate { per_second: config.service_rate_limit_per_second, burst: config.service_rate_limit_burst },
     )
-}
-
-/// The node's delivery task: every event arriving from the broker goes to the hub. If it fell
-/// behind and events were dropped, every session repairs its stream from the database.
-async fn deliver_events(mut events: broadcast::Receiver<Event>, hub: Arc<Hub>) {
-    loop {
-        match events.recv().await {
-            Ok(event) => hub.deliver(&Arc::new(event)),
-            Err(broadcast::error::RecvError::Lagged(lost)) => {
-                log::warn!("delivery fell {lost} events behind the broker; sessions repair from the database");
-                hub.request_full_repair();
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
 }

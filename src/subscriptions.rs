@@ -332,7 +332,7 @@ mod tests {
         let mut open = |user: UserId| {
             let (outbox, receiver) = mpsc::channel(4);
             outboxes.push(receiver);
-            hub.register(user, SessionId(user.get() as u64), outbox, Arc::default());
+            hub.register(user, SessionId(user.get() as u64), (outbox, Arc::default()), Default::default());
             subscriptions.watch(user);
         };
         // First the subscriber is up and serving (one user subscribed)...

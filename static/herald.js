@@ -172,6 +172,13 @@ export class HeraldClient {
     clearTimeout(this.refreshTimer);
     this.failPending(new Error(`connection closed (${code})`));
     if (!this.wanted) return this.setState("closed");
+    if (code === 4003) {
+      // An administrator disconnected this user's sockets: stay closed until the app calls
+      // connect() again.
+      this.wanted = false;
+      this.emit("error", new Error(`disconnected by an administrator (4003)`));
+      return this.setState("closed");
+    }
     if (code === 4001) {
       // The token expired: reconnect with a fresh one, or stop (an expired token would only be
       // refused again).

@@ -86,7 +86,7 @@ pub enum ChannelError {
     },
     #[error("{host}:{port}: no connection within {timeout:?}")]
     MasterTimeout { host: String, port: u16, timeout: Duration },
-    /// Redis did not confirm the subscription to the resync channel.
+    /// Redis did not confirm the subscription to a node-wide channel (resync, control).
     #[error("{command} {channel} failed")]
-    Resync { command: &'static str, channel: &'static str },
+    NodeChannel { command: &'static str, channel: &'static str },
 }

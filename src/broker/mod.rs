@@ -6,8 +6,9 @@
 //! Two implementations, an enum (static dispatch, `async fn` without boxing): `memory`, the
 //! embedded single-node default (a real bounded broker, not a test double), and `redis`, for
 //! several nodes on one Redis or a Redis Cluster. The interface: `publish`, `subscribe` (the
-//! events arriving at this node), `checks` (health), and for a broker that routes by user
-//! channel `open_channels`. What to subscribe and when is `crate::subscriptions`'s; the broker
+//! events arriving at this node), `checks` (health), for a broker that routes by user channel
+//! `open_channels`, and the nodes' control channel (`publish_control`, `control_messages`,
+//! `alive_nodes`) on which `crate::cluster` asks every node about itself. What to subscribe and when is `crate::subscriptions`'s; the broker
 //! knows nothing of the hub.
 
 pub mod error;
@@ -56,6 +57,33 @@ impl Broker {
         match self {
             Broker::Memory(broker) => broker.subscribe(),
             Broker::Redis(broker) => broker.subscribe(),
+        }
+    }
+
+    /// Sends a control message to every node (this one too); false when the broker did not
+    /// take it.
+    pub async fn publish_control(&self, payload: &[u8]) -> bool {
+        match self {
+            Broker::Memory(broker) => broker.publish_control(payload),
+            Broker::Redis(broker) => broker.publish_control(payload).await,
+        }
+    }
+
+    /// The control messages arriving at this node.
+    pub fn control_messages(&self) -> broadcast::Receiver<bytes::Bytes> {
+        match self {
+            Broker::Memory(broker) => broker.control_messages(),
+            Broker::Redis(broker) => broker.control_messages(),
+        }
+    }
+
+    /// The other nodes' instances alive by their heartbeats in Redis within `lease` (this
+    /// node's included once its first heartbeat went); `None` for the memory broker, which has
+    /// no other node.
+    pub async fn alive_nodes(&self, lease: std::time::Duration) -> Result<Option<Vec<String>>, error::CommandError> {
+        match self {
+            Broker::Memory(_) => Ok(None),
+            Broker::Redis(broker) => broker.alive_nodes(lease).await.map(Some),
         }
     }
 

@@ -287,7 +287,7 @@ pub async fn preview_broadcast(
 }
 
 /// A path user id that is not a positive 64-bit integer names no user: 404.
-fn path_user(raw: &str) -> Result<UserId, ApiError> {
+pub(super) fn path_user(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse_str(raw).ok_or(ApiError::NotFound)
 }
 

@@ -1,10 +1,11 @@
 //! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), the security
 //! headers of every reply (`headers`), one file per resource (`notifications`, `preferences`,
-//! `admin`, `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
+//! `admin`, `admin_cluster`, `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
 //! OpenAPI document built from them (`openapi`).
 //! Handlers parse, call `inbox` (or `console`), and shape the reply; nothing else.
 
 mod admin;
+mod admin_cluster;
 mod body;
 mod errors;
 mod headers;
@@ -20,7 +21,6 @@ pub mod static_files;
 pub use body::BodyLimits;
 pub use headers::{security_headers, SECURITY_HEADERS};
 pub use notifications::parse_list_query;
-pub use ops::{ReadinessProbe, READY_REUSED_FOR};
 pub use routes::{configure, configure_ops, not_found, Listener, Route, ROUTES};
 
 use actix_web::web;

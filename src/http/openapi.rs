@@ -9,7 +9,7 @@ use super::errors::{
     BadRequest, Forbidden, IdempotencyKeyReused, InboxFull, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{admin, notifications, ops, preferences};
+use super::{admin, admin_cluster, notifications, ops, preferences};
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -52,6 +52,9 @@ pub const BEARER: &str = "bearer";
         admin::search_preferences,
         admin::preview_broadcast,
         admin::audit_log,
+        admin_cluster::user_sockets,
+        admin_cluster::disconnect_user,
+        admin_cluster::cluster_overview,
         ops::healthz,
         ops::readyz,
         ops::metrics,

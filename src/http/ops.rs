@@ -1,78 +1,14 @@
-//! Operations endpoints: `/healthz` (the process answers) and `/readyz` (its dependencies do),
-//! and `ReadinessProbe`, the node's one probe of its dependencies behind a short cache, which
-//! `/readyz` and `/metrics` share.
+//! Operations endpoints: `/healthz` (the process answers), `/readyz` (its dependencies do,
+//! through the node's one `ReadinessProbe`) and `/metrics`.
 
 use super::replies::{sorted, Health, HealthStatus, Readiness, ReadinessStatus};
 use crate::broker::Broker;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
+use crate::readiness::ReadinessProbe;
 use actix_web::{web, HttpResponse};
-use prometheus::IntCounter;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long a probe that found every dependency answering is reused.
-pub const READY_REUSED_FOR: Duration = Duration::from_secs(1);
-
-/// How long a failed probe is reused: short, so a recovery shows at once, yet a caller polling
-/// an unready node cannot make it ping the database and Redis more than 10 times a second.
-pub const UNREADY_REUSED_FOR: Duration = Duration::from_millis(100);
-
-/// Each dependency's answer, as one probe found it.
-type Checks = Arc<[(&'static str, Result<(), Unready>)]>;
-
-/// The node's readiness probe (the database, then the broker's checks), run at most once at a
-/// time: every caller that arrives while a probe runs waits for that probe and gets its result,
-/// and a result is reused for `READY_REUSED_FOR` (`UNREADY_REUSED_FOR` when something failed).
-/// However often `/readyz` and `/metrics` are called, a node pings its database and Redis about
-/// once a second. Waits are bounded: a probe takes at most `READINESS_TIMEOUT` for the database
-/// plus the broker's own bounds, and a caller waits for at most the probe in flight and its own.
-pub struct ReadinessProbe {
-    inbox: Inbox,
-    broker: Broker,
-    /// Counts the probes run (`herald_readiness_probes_total`).
-    probes: IntCounter,
-    last: tokio::sync::Mutex<Option<Probe>>,
-}
-
-/// One probe's result and when it finished.
-struct Probe {
-    finished: Instant,
-    checks: Checks,
-}
-
-impl Probe {
-    /// Whether a caller that arrived at `arrived` gets this result: it finished after the caller
-    /// arrived (the caller waited for it), or it is recent enough to reuse.
-    fn answers(&self, arrived: Instant) -> bool {
-        let ready = self.checks.iter().all(|(_, answer)| answer.is_ok());
-        let reused_for = if ready { READY_REUSED_FOR } else { UNREADY_REUSED_FOR };
-        self.finished >= arrived || self.finished.elapsed() < reused_for
-    }
-}
-
-impl ReadinessProbe {
-    pub fn new(inbox: Inbox, broker: Broker, probes: IntCounter) -> ReadinessProbe {
-        ReadinessProbe { inbox, broker, probes, last: tokio::sync::Mutex::new(None) }
-    }
-
-    /// Each dependency's answer: the last probe's when it still answers, else a new probe's.
-    async fn checks(&self) -> Checks {
-        let arrived = Instant::now();
-        let mut last = self.last.lock().await;
-        if let Some(probe) = last.as_ref().filter(|probe| probe.answers(arrived)) {
-            return probe.checks.clone();
-        }
-        self.probes.inc();
-        let checks: Checks = readiness(&self.inbox, &self.broker).await.into();
-        *last = Some(Probe { finished: Instant::now(), checks: checks.clone() });
-        checks
-    }
-}
 
 /// Prometheus metrics (text format 0.0.4); state-mirroring gauges are read now, readiness
 /// (`herald_ready`) is `/readyz`'s (`ReadinessProbe`: probed now, or reused from the last second).
@@ -133,12 +69,8 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(probe: web::Data<ReadinessProbe>) -> HttpResponse {
-    let mut ready = true;
-    let mut checks = BTreeMap::new();
-    for (name, answer) in probe.checks().await.iter() {
-        ready &= answer.is_ok();
-        checks.insert(*name, answer.as_ref().map_or_else(|unready| unready.to_string(), |()| "ok".to_owned()));
-    }
+    let checks: BTreeMap<&'static str, String> = probe.described().await.into_iter().collect();
+    let ready = checks.values().all(|answer| answer == "ok");
     let status = if ready { ReadinessStatus::Ok } else { ReadinessStatus::Unavailable };
     let body = sorted(&Readiness { status, checks });
     if ready {
@@ -146,32 +78,4 @@ pub async fn readyz(probe: web::Data<ReadinessProbe>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
-}
-
-/// Why a dependency is not ready, as `/readyz` names it.
-#[derive(Debug, thiserror::Error)]
-enum Unready {
-    /// The database answered with an error: its `ApiError` code.
-    #[error("unavailable: {code}")]
-    Database { code: &'static str },
-    #[error("unavailable: timed out")]
-    TimedOut,
-    /// A broker check failed.
-    #[error("unavailable")]
-    Broker,
-}
-
-/// Each dependency `/readyz` checks, by name, with why it is unavailable: the database (within
-/// 2 s), then the broker's own checks.
-async fn readiness(inbox: &Inbox, broker: &Broker) -> Vec<(&'static str, Result<(), Unready>)> {
-    let database = match tokio::time::timeout(READINESS_TIMEOUT, inbox.ping_database()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(Unready::Database { code: crate::error::ApiError::from(err).code() }),
-        Err(_) => Err(Unready::TimedOut),
-    };
-    let mut checks = vec![("database", database)];
-    for (name, ok) in broker.checks().await {
-        checks.push((name, if ok { Ok(()) } else { Err(Unready::Broker) }));
-    }
-    checks
 }

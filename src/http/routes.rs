@@ -3,7 +3,7 @@
 //! trailing slash (no redirect), and the JSON 404/405 for unknown paths and methods.
 
 use super::body::{json_config, BodyLimits};
-use super::{admin, notifications, openapi, ops, preferences, static_files};
+use super::{admin, admin_cluster, notifications, openapi, ops, preferences, static_files};
 use crate::error::ApiError;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -56,6 +56,9 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/", Listener::Main, |r| r.to(static_files::index)),
         route(Method::GET, "/static/herald.js", Listener::Main, |r| r.to(static_files::herald_js)),
         route(Method::GET, "/static/test-page.js", Listener::Main, |r| r.to(static_files::test_page_js)),
+        route(Method::GET, "/admin/", Listener::Main, |r| r.to(static_files::admin_index)),
+        route(Method::GET, "/admin/console.js", Listener::Main, |r| r.to(static_files::admin_js)),
+        route(Method::GET, "/admin/console.css", Listener::Main, |r| r.to(static_files::admin_css)),
         route(Method::GET, "/static/test-page.css", Listener::Main, |r| r.to(static_files::test_page_css)),
         route(Method::GET, "/dev/token", Listener::Main, |r| r.to(static_files::dev_token)),
         route(Method::GET, "/openapi.json", Listener::Main, |r| r.to(openapi::openapi_json)),
@@ -67,6 +70,7 @@ pub const ROUTES: &[Route] = {
         route(Method::DELETE, "/auth/notifications/{id}/delete/", Listener::Main, |r| r.to(n::delete_notification)),
         route(Method::GET, "/admin/api/notifications/", Listener::Main, |r| r.to(admin::search_notifications)),
         route(Method::GET, "/admin/api/audit/", Listener::Main, |r| r.to(admin::audit_log)),
+        route(Method::GET, "/admin/api/cluster/", Listener::Main, |r| r.to(admin_cluster::cluster_overview)),
         route(Method::GET, "/admin/api/preferences/", Listener::Main, |r| r.to(admin::search_preferences)),
         route(Method::POST, "/admin/api/broadcast/preview/", Listener::Main, |r| r.to(admin::preview_broadcast))
             .with_broadcast_body(),
@@ -80,6 +84,12 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/admin/api/users/{user_id}/", Listener::Main, |r| r.to(admin::get_user)),
         route(Method::PUT, "/admin/api/users/{user_id}/preferences/", Listener::Main, |r| {
             r.to(admin::update_user_preferences)
+        }),
+        route(Method::GET, "/admin/api/users/{user_id}/sockets/", Listener::Main, |r| {
+            r.to(admin_cluster::user_sockets)
+        }),
+        route(Method::POST, "/admin/api/users/{user_id}/disconnect/", Listener::Main, |r| {
+            r.to(admin_cluster::disconnect_user)
         }),
     ]
 };

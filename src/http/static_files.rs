@@ -1,4 +1,4 @@
-//! The test page at `/` with its script and style (`/static/test-page.js`, `/static/test-page.css`:
+//! The admin console at `/admin/` (`static/admin/`), the test page at `/` with its script and style (`/static/test-page.js`, `/static/test-page.css`:
 //! files, never inline, for the CSP of `super::headers`) and the reusable JS client at
 //! `/static/herald.js`, compiled into the binary (no files to deploy, works offline), and `GET /dev/token`, which mints a token only
 //! while the node runs with its random development secret, and only for a caller on this machine
@@ -15,6 +15,9 @@ const INDEX_HTML: &str = include_str!("../../static/index.html");
 const HERALD_JS: &str = include_str!("../../static/herald.js");
 const TEST_PAGE_JS: &str = include_str!("../../static/test-page.js");
 const TEST_PAGE_CSS: &str = include_str!("../../static/test-page.css");
+const ADMIN_HTML: &str = include_str!("../../static/admin/index.html");
+const ADMIN_JS: &str = include_str!("../../static/admin/console.js");
+const ADMIN_CSS: &str = include_str!("../../static/admin/console.css");
 const DEV_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 /// The JWT settings when (and only when) the node minted its own development secret.
@@ -34,6 +37,19 @@ pub async fn test_page_js() -> HttpResponse {
 
 pub async fn test_page_css() -> HttpResponse {
     HttpResponse::Ok().content_type("text/css; charset=utf-8").body(TEST_PAGE_CSS)
+}
+
+/// The admin console (`/admin/`): a page, its script and its style, for staff tokens pasted in.
+pub async fn admin_index() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(ADMIN_HTML)
+}
+
+pub async fn admin_js() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/javascript; charset=utf-8").body(ADMIN_JS)
+}
+
+pub async fn admin_css() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/css; charset=utf-8").body(ADMIN_CSS)
 }
 
 /// `GET /dev/token?user=1&staff=true` → `{"token": "...", "user_id": 1, "staff": true}`.

@@ -19,14 +19,17 @@
 
 use super::Rate;
 use crate::broker::error::CommandError;
-use crate::broker::redis::channels::{node_key, node_key_prefix, rate_key, service_rate_key, sockets_key, PARTITIONS};
+use crate::broker::redis::channels::{
+    node_key, node_key_prefix, rate_key, service_rate_key, sockets_key, NODES_KEY, PARTITIONS,
+};
 use crate::broker::redis::pool::CommandPool;
+use crate::broker::redis::timing::unix_ms;
 use crate::domain::UserId;
 use crate::event::SessionId;
 use crate::hub::Hub;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
@@ -110,13 +113,14 @@ pub struct ClusterLimits {
 }
 
 impl ClusterLimits {
+    /// `instance`: this run of the node (`crate::cluster::NodeIdentity`).
     pub fn new(
         pool: Arc<CommandPool>,
-        node_id: &str,
+        instance: &str,
         (users, services): (Rate, Rate),
         max_sockets_per_user: usize,
     ) -> ClusterLimits {
-        let instance = format!("{node_id}-{:08x}", rand::random::<u32>());
+        let instance = instance.to_owned();
         ClusterLimits {
             pool,
             member_prefix: format!("{instance}/"),
@@ -183,7 +187,7 @@ impl ClusterLimits {
         let mut reconciled: Option<Instant> = None;
         loop {
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => return self.leave().await,
                 _ = every.tick() => {}
             }
             match self.heartbeat().await {
@@ -207,11 +211,19 @@ impl ClusterLimits {
         }
     }
 
-    /// Refreshes this node's key in every partition; `Ok(true)` when one was missing (the first
-    /// heartbeat, or Redis lost its keys: restarted, or failed over before replicating them),
-    /// so this node's socket members may be gone too.
+    /// Refreshes this node's key in every partition and its score in the nodes' set (the
+    /// cluster overview's list, which forgets nodes silent for a day); `Ok(true)` when a key
+    /// was missing (the first heartbeat, or Redis lost its keys: restarted, or failed over
+    /// before replicating them), so this node's socket members may be gone too.
     async fn heartbeat(&self) -> Result<bool, CommandError> {
         let lease_ms = NODE_LEASE.as_millis() as u64;
+        let now = unix_ms();
+        let forgotten_before = now.saturating_sub(SOCKETS_IDLE.as_millis() as u64);
+        let nodes = [
+            redis::cmd("ZADD").arg(NODES_KEY).arg(now).arg(&self.instance).to_owned(),
+            redis::cmd("ZREMRANGEBYSCORE").arg(NODES_KEY).arg("-inf").arg(forgotten_before).to_owned(),
+        ];
+        self.pool.query_each(&nodes).await?;
         let keys: Vec<String> = (0..PARTITIONS).map(|p| node_key(p, &self.instance)).collect();
         let refresh: Vec<redis::Cmd> =
             keys.iter().map(|key| redis::cmd("PEXPIRE").arg(key).arg(lease_ms).to_owned()).collect();
@@ -227,6 +239,12 @@ impl ClusterLimits {
         }
         self.pool.query_each(&missing).await?;
         Ok(true)
+    }
+
+    /// At shutdown: this node leaves the nodes' set at once (its sockets are closing).
+    async fn leave(&self) {
+        let zrem = redis::cmd("ZREM").arg(NODES_KEY).arg(&self.instance).to_owned();
+        let _ = timeout(ANSWER_WITHIN * 10, self.pool.query::<i64>(&zrem)).await;
     }
 
     /// `SCRIPT LOAD` of every script (on a cluster, on every master).
@@ -262,7 +280,7 @@ impl ClusterLimits {
     }
 
     fn skipping(&self) -> bool {
-        now_ms() < self.skip_until_ms.load(Ordering::Relaxed)
+        unix_ms() < self.skip_until_ms.load(Ordering::Relaxed)
     }
 
     /// Runs a script within `ANSWER_WITHIN`; `None` (and Redis skipped for `RETRY_AFTER`) when
@@ -288,7 +306,7 @@ impl ClusterLimits {
         match timeout(ANSWER_WITHIN, self.pool.invoke::<T>(&invocation)).await {
             Ok(Ok(answer)) => Some(answer),
             failed => {
-                let now = now_ms();
+                let now = unix_ms();
                 let skipped_until = self.skip_until_ms.swap(now + RETRY_AFTER.as_millis() as u64, Ordering::Relaxed);
                 // One line per outage second, not one per request that was waiting.
                 if skipped_until <= now {
@@ -304,8 +322,4 @@ impl ClusterLimits {
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

@@ -25,6 +25,7 @@ use crate::auth::bearer_token;
 use crate::domain::QueryString;
 use crate::error::ApiError;
 use crate::event::SessionId;
+use crate::hub::{SessionInfo, MAX_USER_AGENT_BYTES};
 use crate::limits::budget::Action;
 use crate::limits::cluster::Verdict;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
@@ -101,7 +102,8 @@ pub async fn connect(
     let connection = req.conn_data::<ConnectionFd>().copied();
     let body_closed = client_closed.clone();
     let response = response.map_body(|_, body| ClosingBody::new(body, connection, body_closed)).map_into_boxed_body();
-    let session = session::run(endpoint.context.clone(), principal, (id, client_closed), since, socket, stream);
+    let info = session_info(&req);
+    let session = session::run(endpoint.context.clone(), principal, (id, client_closed, info), since, socket, stream);
     actix_web::rt::spawn(session);
     Ok(response)
 }
@@ -120,6 +122,31 @@ async fn upgrade(
     let stream =
         stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
     Ok((response, socket, stream))
+}
+
+/// Who is behind the socket, for the admin console: the client's address as a proxy in front
+/// forwarded it (`X-Real-IP`, else the first `X-Forwarded-For` entry: nginx sets both), else
+/// the TCP peer's; and its user agent, cut to `MAX_USER_AGENT_BYTES`.
+fn session_info(req: &HttpRequest) -> SessionInfo {
+    let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let forwarded = text("x-real-ip").or_else(|| text("x-forwarded-for").and_then(|v| v.split(',').next()));
+    let client_addr = match forwarded.filter(|v| !v.is_empty()) {
+        Some(addr) => Some(cut(addr, 64)),
+        None => req.peer_addr().map(|peer| peer.ip().to_string().into_boxed_str()),
+    };
+    let user_agent = text("user-agent").filter(|v| !v.is_empty()).map(|ua| cut(ua, MAX_USER_AGENT_BYTES));
+    let connected_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    SessionInfo { connected_at, client_addr, user_agent }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> Box<str> {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].into()
 }
 
 /// Browsers send `Origin`; other clients may not, and are not subject to the check.

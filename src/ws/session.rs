@@ -1,6 +1,7 @@
 //! One task per socket: it alone reads the socket. It `select!`s over client frames, its
 //! bounded outbox (events from the hub), the heartbeat, the token-expiry timer, hub signals
-//! (overflow → 1013, resync → repair) and node shutdown (→ 1001).
+//! (overflow → 1013, resync → repair, an administrator's disconnect → 4003) and node shutdown
+//! (→ 1001).
 //!
 //! What to write and when to repair is decided by `delivery` (a pure state machine); this task
 //! hands it each event and writes what is due. Frames are handled in `frames`, replays and
@@ -9,11 +10,11 @@
 use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
-use super::socket::{close, Socket, Stop, FLOODING, TOO_SLOW};
+use super::socket::{close, Socket, Stop, DISCONNECTED, DISCONNECTED_BY_ADMIN, FLOODING, TOO_SLOW};
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::event::{Event, ServerFrame, SessionId};
-use crate::hub::SessionSignals;
+use crate::hub::{SessionInfo, SessionSignals};
 use crate::limits::local::{FrameLimiter, FrameVerdict};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode};
 use futures_util::StreamExt;
@@ -25,7 +26,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-/// Runs a socket until it closes. `since`: replay what the client missed first.
+/// Runs a socket until it closes. `since`: replay what the client missed first; `info`: who is
+/// behind it, kept in the hub.
 ///
 /// A plain `fn` returning an `async move` block: the block holds the socket once, for its life.
 /// (An `async fn` keeps its arguments and the locals moved out of them side by side in its
@@ -33,7 +35,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 pub fn run(
     ctx: Arc<WsContext>,
     principal: Principal,
-    (id, client_closed): (SessionId, ClientClosed),
+    (id, client_closed, info): (SessionId, ClientClosed, SessionInfo),
     since: Option<i64>,
     writer: actix_ws::Session,
     mut stream: AggregatedMessageStream,
@@ -41,7 +43,7 @@ pub fn run(
     let (outbox_tx, mut outbox) = mpsc::channel(ctx.settings.outbox_size);
     let signals = Arc::new(SessionSignals::default());
     let user = principal.user_id;
-    let first_on_node = ctx.hub.register(user, id, outbox_tx, signals.clone());
+    let first_on_node = ctx.hub.register(user, id, (outbox_tx, signals.clone()), info);
     let mut socket = Socket::new(ctx, id, principal, writer, signals, client_closed);
     async move {
         if first_on_node {
@@ -90,6 +92,9 @@ async fn serve(
     loop {
         if socket.overflowed() {
             return close(CloseCode::Again, TOO_SLOW);
+        }
+        if socket.signals.disconnect.load(Ordering::Acquire) {
+            return close(CloseCode::Other(DISCONNECTED_BY_ADMIN), DISCONNECTED);
         }
         if socket.signals.resync.swap(false, Ordering::AcqRel) {
             let database_position = socket.signals.take_database_position();

@@ -25,6 +25,9 @@ pub(super) const TOO_SLOW: &str = "too slow to read: reconnect with since";
 
 /// The close reason of a socket flooding past its limits (1008).
 pub(super) const FLOODING: &str = "rate limit exceeded";
+/// The close code and reason of an administrator's "disconnect all" (the admin console).
+pub(super) const DISCONNECTED_BY_ADMIN: u16 = 4003;
+pub(super) const DISCONNECTED: &str = "disconnected by an administrator";
 
 /// Why the session ends: `None` when the client went away, else the close frame to send.
 pub(super) type Stop = Option<CloseReason>;

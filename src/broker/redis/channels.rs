@@ -16,6 +16,16 @@ pub const RESYNC_CHANNEL: &str = "herald:resync";
 /// The same on a cluster: a shard channel.
 pub const RESYNC_SHARD_CHANNEL: &str = "herald:{resync}";
 
+/// On one Redis, the channel of the nodes' questions to each other and their answers
+/// (`crate::cluster`: a user's live sockets, disconnecting them, each node's status).
+pub const CONTROL_CHANNEL: &str = "herald:control";
+/// The same on a cluster: a shard channel in the resync channel's slot, so the one master
+/// connection that carries the node-wide channel carries both.
+pub const CONTROL_SHARD_CHANNEL: &str = "herald:{resync}:control";
+/// The nodes alive: a sorted set of node instances scored by their last heartbeat (Unix ms),
+/// in the resync channel's slot.
+pub const NODES_KEY: &str = "herald:{resync}:nodes";
+
 const USER_CHANNEL_PREFIX: &str = "herald:user:";
 
 /// The partition of a user: which hash tag their names carry.

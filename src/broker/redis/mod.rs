@@ -21,13 +21,13 @@ pub mod status;
 pub mod timing;
 pub mod topology;
 
-use crate::broker::error::{ChannelError, StartError};
+use crate::broker::error::{ChannelError, CommandError, StartError};
 use crate::config::RedisTarget;
 use crate::domain::UserId;
 use crate::event::Event;
 use pool::CommandPool;
 use publish_queue::PublishQueue;
-use status::{Notice, RedisStatus};
+use status::{Inbound, Notice, RedisStatus};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use timing::Backoff;
@@ -37,6 +37,9 @@ use topology::Topology;
 
 /// Events per publish pipeline, at most.
 const PUBLISH_BATCH: usize = 1000;
+/// Control messages received and not yet read by the node's cluster view, at most (the oldest
+/// are dropped beyond: an unanswered question is bounded by its asker's wait).
+pub const CONTROL_CAPACITY: usize = 256;
 
 /// The publishing connection, once it is up.
 type Publisher = Topology<standalone::Publisher, cluster::Publisher>;
@@ -57,8 +60,8 @@ pub struct RedisBroker {
     queue: Arc<Mutex<PublishQueue>>,
     /// Wakes the publisher task.
     wake: Arc<Notify>,
-    /// Events received by this node's channel connection.
-    inbound: broadcast::Sender<Event>,
+    /// Events and control messages received by this node's channel connection.
+    inbound: Inbound,
     pub status: Arc<RedisStatus>,
 }
 
@@ -86,7 +89,8 @@ impl RedisBroker {
         };
         let publisher = publisher.map_err(|source| StartError::Redis { variable, source })?;
         let pool = pool.map_err(|source| StartError::Pool { variable, source })?;
-        let (inbound, _) = broadcast::channel(capacity);
+        let inbound =
+            Inbound { events: broadcast::channel(capacity).0, control: broadcast::channel(CONTROL_CAPACITY).0 };
         let broker = RedisBroker {
             publisher: Arc::new(publisher),
             pool: Arc::new(pool),
@@ -195,7 +199,28 @@ impl RedisBroker {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inbound.subscribe()
+        self.inbound.events.subscribe()
+    }
+
+    /// The control messages arriving at this node (`crate::cluster`).
+    pub fn control_messages(&self) -> broadcast::Receiver<bytes::Bytes> {
+        self.inbound.control.subscribe()
+    }
+
+    /// Sends a message to every node's cluster view (this one's too); false when Redis did
+    /// not take it.
+    pub async fn publish_control(&self, payload: &[u8]) -> bool {
+        match &*self.publisher {
+            Topology::Standalone(publisher) => publisher.publish_control(payload).await,
+            Topology::Cluster(publisher) => publisher.publish_control(payload).await,
+        }
+    }
+
+    /// The node instances whose last heartbeat (`crate::limits::cluster`) is younger than
+    /// `lease`.
+    pub async fn alive_nodes(&self, lease: std::time::Duration) -> Result<Vec<String>, CommandError> {
+        let since = timing::unix_ms().saturating_sub(lease.as_millis() as u64);
+        self.pool.query(redis::cmd("ZRANGEBYSCORE").arg(channels::NODES_KEY).arg(since).arg("+inf")).await
     }
 
     /// Opens a channel connection subscribed to the resync channel (and to no user yet), with

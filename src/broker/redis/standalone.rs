@@ -8,9 +8,9 @@
 //!   other users; it forwards events to the node's event stream and reports a resync request or
 //!   the connection's end (`Notice`).
 
-use super::channels::{user_channel, user_of_channel, RESYNC_CHANNEL};
+use super::channels::{user_channel, user_of_channel, CONTROL_CHANNEL, RESYNC_CHANNEL};
 use super::codec;
-use super::status::{Notice, RedisStatus};
+use super::status::{Inbound, Notice, RedisStatus};
 use super::timing::{Backoff, COMMAND_TIMEOUT, REDIS_TIMEOUT};
 use crate::broker::error::ChannelError;
 use crate::domain::UserId;
@@ -18,7 +18,7 @@ use crate::event::Event;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubStream};
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, watch, OnceCell};
+use tokio::sync::{mpsc, watch, OnceCell};
 use tokio::time::timeout;
 
 /// Publishes on one Redis once connected.
@@ -70,11 +70,20 @@ impl Publisher {
     /// Tells every node (this one too) to repair all its sessions from the database; tried
     /// twice, as `publish`.
     pub async fn publish_resync(&self) -> bool {
+        self.publish_to_nodes(RESYNC_CHANNEL, b"events dropped").await
+    }
+
+    /// A message on the control channel, to every node (this one too); tried twice.
+    pub async fn publish_control(&self, payload: &[u8]) -> bool {
+        self.publish_to_nodes(CONTROL_CHANNEL, payload).await
+    }
+
+    async fn publish_to_nodes(&self, channel: &str, payload: &[u8]) -> bool {
         let Some(manager) = self.manager.get() else { return false };
         for _ in 0..2 {
             let mut conn = manager.clone();
             let mut publish = redis::cmd("PUBLISH");
-            publish.arg(RESYNC_CHANNEL).arg("events dropped");
+            publish.arg(channel).arg(payload);
             if matches!(timeout(REDIS_TIMEOUT, publish.query_async::<i64>(&mut conn)).await, Ok(Ok(_))) {
                 return true;
             }
@@ -115,11 +124,11 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// Opens a pub/sub connection subscribed to the resync channel (and to no user yet), with
-    /// its reader task forwarding events to `inbound`.
+    /// Opens a pub/sub connection subscribed to the resync and control channels (and to no
+    /// user yet), with its reader task forwarding messages to `inbound`.
     pub async fn open(
         client: &redis::Client,
-        inbound: &broadcast::Sender<Event>,
+        inbound: &Inbound,
         status: &Arc<RedisStatus>,
     ) -> Result<Subscriber, ChannelError> {
         let pubsub = match timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await {
@@ -131,8 +140,10 @@ impl Subscriber {
         let (notices, notices_rx) = mpsc::channel(1);
         let reader = tokio::spawn(read(stream, notices, inbound.clone()));
         let mut connection = Subscriber { sink, notices: notices_rx, reader, status: status.clone() };
-        if !matches!(timeout(COMMAND_TIMEOUT, connection.sink.subscribe(RESYNC_CHANNEL)).await, Ok(Ok(()))) {
-            return Err(ChannelError::Resync { command: "SUBSCRIBE", channel: RESYNC_CHANNEL });
+        for channel in [RESYNC_CHANNEL, CONTROL_CHANNEL] {
+            if !matches!(timeout(COMMAND_TIMEOUT, connection.sink.subscribe(channel)).await, Ok(Ok(()))) {
+                return Err(ChannelError::NodeChannel { command: "SUBSCRIBE", channel });
+            }
         }
         Ok(connection)
     }
@@ -173,10 +184,10 @@ impl Drop for Subscriber {
     }
 }
 
-/// The reader task: forwards each message's event to `inbound`, and a message on the resync
-/// channel to the connection's owner. Ends with the connection, dropping `notices`, which tells
-/// the owner.
-async fn read(mut stream: PubSubStream, notices: mpsc::Sender<Notice>, inbound: broadcast::Sender<Event>) {
+/// The reader task: forwards each message's event to `inbound`, a control message to the
+/// node's cluster view, and a message on the resync channel to the connection's owner. Ends
+/// with the connection, dropping `notices`, which tells the owner.
+async fn read(mut stream: PubSubStream, notices: mpsc::Sender<Notice>, inbound: Inbound) {
     while let Some(message) = stream.next().await {
         let channel = message.get_channel_name();
         if channel == RESYNC_CHANNEL {
@@ -184,11 +195,15 @@ async fn read(mut stream: PubSubStream, notices: mpsc::Sender<Notice>, inbound: 
             let _ = notices.try_send(Notice::ResyncRequested);
             continue;
         }
+        if channel == CONTROL_CHANNEL {
+            let _ = inbound.control.send(bytes::Bytes::copy_from_slice(message.get_payload_bytes()));
+            continue;
+        }
         let event = user_of_channel(channel)
             .and_then(|user| codec::decode(user, bytes::Bytes::copy_from_slice(message.get_payload_bytes())));
         match event {
             Some(event) => {
-                let _ = inbound.send(event);
+                let _ = inbound.events.send(event);
             }
             None => log::warn!("ignoring malformed message on {channel}"),
         }

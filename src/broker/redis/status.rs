@@ -1,8 +1,18 @@
 //! What the Redis connections report upwards: their health and counters (`RedisStatus`, for
-//! readiness and metrics) and, to the node's subscription owner, the `Notice`s of a channel
-//! connection.
+//! readiness and metrics), to the node's subscription owner the `Notice`s of a channel
+//! connection, and where its messages go (`Inbound`).
 
+use crate::event::Event;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::broadcast;
+
+/// Where a channel connection's messages go: users' events to the node's delivery task, the
+/// control channel's messages to the node's `crate::cluster`.
+#[derive(Clone)]
+pub struct Inbound {
+    pub events: broadcast::Sender<Event>,
+    pub control: broadcast::Sender<bytes::Bytes>,
+}
 
 /// Health and counters of the Redis connections, for readiness and metrics.
 #[derive(Default)]

@@ -1,7 +1,7 @@
 //! How long the Redis side waits: its timeouts, and the capped backoff between attempts to
 //! reach Redis again.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::time::sleep;
 
@@ -39,4 +39,9 @@ impl Backoff {
         self.0 = (self.0 * 2).min(Self::MAX);
         true
     }
+}
+
+/// This machine's clock in Unix milliseconds: the heartbeats' scores and the limits' back-off.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

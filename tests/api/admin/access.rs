@@ -19,6 +19,9 @@ fn routes(id: i64) -> Vec<(Method, String)> {
         (Method::POST, format!("/admin/api/notifications/{id}/resend/")),
         (Method::GET, "/admin/api/users/5/".to_owned()),
         (Method::PUT, "/admin/api/users/5/preferences/".to_owned()),
+        (Method::GET, "/admin/api/users/5/sockets/".to_owned()),
+        (Method::POST, "/admin/api/users/5/disconnect/".to_owned()),
+        (Method::GET, "/admin/api/cluster/".to_owned()),
     ]
 }
 

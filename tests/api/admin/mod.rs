@@ -4,4 +4,5 @@
 
 mod access;
 mod changes;
+mod live;
 mod search;

@@ -31,8 +31,14 @@ struct Nginx {
 
 impl Nginx {
     /// Renders the config for `upstreams` (node ports on 127.0.0.1), starts nginx and waits
-    /// (bounded) until it listens on both of its ports.
+    /// (bounded) until it listens on both of its ports. No admin allow-list.
     fn start(upstreams: &[u16]) -> Nginx {
+        Nginx::start_with_admin_allow(upstreams, "")
+    }
+
+    /// `start`, with the admin allow-list deploy/nginx-admin-allow.sh writes for
+    /// `HERALD_ADMIN_ALLOW=admin_allow`, as the container's entrypoint does.
+    fn start_with_admin_allow(upstreams: &[u16], admin_allow: &str) -> Nginx {
         let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"]
             .into_iter()
             .find(|path| Path::new(path).is_file())
@@ -46,6 +52,14 @@ impl Nginx {
             .expect("run deploy/gen-dev-cert.sh");
         assert!(status.success(), "deploy/gen-dev-cert.sh failed: {status}");
         std::fs::create_dir(dir.path().join("temp")).expect("temp paths' parent");
+        let status = Command::new("sh")
+            .arg(format!("{ROOT}/deploy/nginx-admin-allow.sh"))
+            .env("HERALD_ADMIN_ALLOW", admin_allow)
+            .env("HERALD_ADMIN_ALLOW_FILE", dir.path().join("herald-admin-allow.conf"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run deploy/nginx-admin-allow.sh");
+        assert!(status.success(), "deploy/nginx-admin-allow.sh refused {admin_allow:?}: {status}");
         let conf = std::fs::read_to_string(format!("{ROOT}/deploy/nginx.conf")).expect("deploy/nginx.conf");
         // nginx binds the ports its config names: candidates, again on new ones when another
         // process took one before nginx bound it (nginx then exits on its failed bind).
@@ -148,7 +162,9 @@ fn render(conf: &str, dir: &Path, upstreams: &[u16], http_port: u16, https_port:
                 }
             }
             _ => out.push(
-                line.replace("/etc/nginx/certs/", &format!("{d}/certs/")).replace("/var/log/nginx/", &format!("{d}/")),
+                line.replace("/etc/nginx/certs/", &format!("{d}/certs/"))
+                    .replace("/var/log/nginx/", &format!("{d}/"))
+                    .replace("/etc/nginx/herald-admin-allow.conf", &format!("{d}/herald-admin-allow.conf")),
             ),
         }
     }
@@ -159,6 +175,7 @@ fn render(conf: &str, dir: &Path, upstreams: &[u16], http_port: u16, https_port:
         .filter(|l| l.starts_with("ssl_certificate") && l.contains(" /etc/nginx/certs/herald."))
         .count();
     assert_eq!(certificates, 2, "ssl_certificate and ssl_certificate_key under /etc/nginx/certs/");
+    assert!(conf.contains("include /etc/nginx/herald-admin-allow.conf;"), "the admin allow-list is included");
     out.join("\n") + "\n"
 }
 
@@ -393,4 +410,37 @@ async fn selftest_passes_through_nginx_over_https_and_wss() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "selftest over https failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("https://127.0.0.1"), "{stdout}");
+}
+
+/// `HERALD_ADMIN_ALLOW` limits `/admin` (the console and its API) to its networks: from
+/// elsewhere nginx answers 403 in Herald's envelope before any node sees the request, while the
+/// rest of the API is unaffected; from an allowed network the console works; a value that is
+/// not a network is refused (the container would not start).
+#[actix_web::test]
+async fn herald_admin_allow_limits_the_console_to_its_networks() {
+    let node = TestApp::spawn(Backend::Sqlite).await;
+    let staff = crate::helpers::staff_token(1);
+    let elsewhere = Nginx::start_with_admin_allow(&[node.port], "10.255.255.0/24, 192.0.2.1");
+    for path in ["/admin/", "/admin", "/admin/api/cluster/"] {
+        let (status, body) = curl(&elsewhere, "GET", path, Some(&staff), None).await;
+        assert_eq!((status, body["error"]["code"].clone()), (403, json!("forbidden")), "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("HERALD_ADMIN_ALLOW")), "{body}");
+    }
+    assert_eq!(curl(&elsewhere, "GET", "/healthz", None, None).await, (200, json!({"status": "ok"})));
+    assert_eq!(create_through(&elsewhere, "not the console").await["title"], "not the console");
+
+    let here = Nginx::start_with_admin_allow(&[node.port], "127.0.0.1");
+    let (status, overview) = curl(&here, "GET", "/admin/api/cluster/", Some(&staff), None).await;
+    assert_eq!((status, overview["broker"].clone()), (200, json!("memory")), "{overview}");
+    // Herald's own refusal of a token that is not staff passes through.
+    let (status, body) = curl(&here, "GET", "/admin/api/cluster/", Some(&token(5)), None).await;
+    assert_eq!((status, body["error"]["code"].clone()), (403, json!("forbidden")), "{body}");
+
+    let refused = Command::new("sh")
+        .arg(format!("{ROOT}/deploy/nginx-admin-allow.sh"))
+        .env("HERALD_ADMIN_ALLOW", "10.0.0.0/8; allow all")
+        .env("HERALD_ADMIN_ALLOW_FILE", elsewhere.dir.path().join("refused.conf"))
+        .output()
+        .expect("run deploy/nginx-admin-allow.sh");
+    assert!(!refused.status.success(), "a value that is not a network is refused");
 }

@@ -47,7 +47,7 @@ pub async fn wait_ready_at(client: &awc::Client, base: &str) {
 }
 
 /// Polls `/readyz` of `node` until it answers `status` and returns that body: a node reuses a
-/// readiness probe for up to 1 s (`herald::http::ReadinessProbe`), so a change shows within it.
+/// readiness probe for up to 1 s (`herald::readiness::ReadinessProbe`), so a change shows within it.
 pub async fn wait_readyz(node: &TestApp, status: StatusCode) -> Value {
     wait_for(&format!("/readyz answering {status}"), WAIT, async || {
         match node.call(Method::GET, "/readyz", None, None).await {

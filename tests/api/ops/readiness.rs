@@ -7,7 +7,7 @@
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};
 use futures_util::future::join_all;
-use herald::http::READY_REUSED_FOR;
+use herald::readiness::READY_REUSED_FOR;
 use std::time::{Duration, Instant};
 
 /// Concurrent `/readyz` calls in the burst.

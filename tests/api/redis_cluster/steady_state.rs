@@ -3,6 +3,7 @@
 use super::layout::{assert_spread_over_masters, distinct_nodes, users};
 use super::{NO_POSITION_CHECK, SUBSCRIPTIONS_SETTLE};
 use crate::helpers::*;
+use awc::http::StatusCode;
 use futures_util::future::join_all;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -139,4 +140,27 @@ async fn sharded_pubsub_delivers_across_nodes_and_subscriptions_follow_the_socke
     assert_eq!(publish, 0, "nothing goes through classic PUBLISH (broadcast to every cluster node)");
     // The subscriptions did not move while the creates flowed.
     wait_shard_subscribers(&redis, &expected, Duration::ZERO).await;
+
+    admin_sees_and_disconnects_across_the_cluster(nodes, &mut kept).await;
+}
+
+/// The console over the Redis Cluster (its control channel is a shard channel): the overview
+/// lists the three nodes, a user's sockets on all three are listed and closed with 4003.
+async fn admin_sees_and_disconnects_across_the_cluster(nodes: &[TestApp], kept: &mut [(i64, usize, WsClient)]) {
+    let admin = staff_token(1);
+    let (status, overview) = nodes[0].get("/admin/api/cluster/", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    let answered = overview["nodes"].as_array().expect("nodes").iter().filter(|n| n["answered"] == true).count();
+    assert_eq!(answered, 3, "{overview}");
+    let everywhere =
+        kept.iter().map(|(user, ..)| *user).find(|user| steady_layout(*user) == [0, 1, 2]).expect("a user");
+    let (_, listed) = nodes[1].get(&format!("/admin/api/users/{everywhere}/sockets/"), &admin).await;
+    let instances: BTreeSet<&str> =
+        listed["sockets"].as_array().expect("sockets").iter().filter_map(|s| s["instance"].as_str()).collect();
+    assert_eq!(instances.len(), 3, "one socket on each node: {listed}");
+    let (status, done) = nodes[2].post_empty(&format!("/admin/api/users/{everywhere}/disconnect/"), &admin).await;
+    assert_eq!((status, done["disconnected"].as_i64()), (StatusCode::OK, Some(3)), "{done}");
+    for (_, _, ws) in kept.iter_mut().filter(|(user, ..)| *user == everywhere) {
+        assert_eq!(ws.expect_close().await.0, 4003);
+    }
 }

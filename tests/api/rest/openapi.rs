@@ -12,8 +12,17 @@ use std::collections::BTreeSet;
 
 /// Registered routes that are not JSON REST and so are not in the document: the WebSocket
 /// upgrade, the test page, its JS client and the development token minting.
-const NOT_IN_THE_DOCUMENT: [&str; 6] =
-    ["/ws/notifications/", "/", "/static/herald.js", "/static/test-page.js", "/static/test-page.css", "/dev/token"];
+const NOT_IN_THE_DOCUMENT: [&str; 9] = [
+    "/ws/notifications/",
+    "/",
+    "/static/herald.js",
+    "/static/test-page.js",
+    "/static/test-page.css",
+    "/dev/token",
+    "/admin/",
+    "/admin/console.js",
+    "/admin/console.css",
+];
 
 const OPERATION_KEYS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 

@@ -2,7 +2,7 @@
 //! pipeline), the partitions' pipelines concurrently through the crate's cluster connection,
 //! which routes each to its slot's master and follows MOVED/ASK.
 
-use crate::broker::redis::channels::{partition, user_shard_channel, RESYNC_SHARD_CHANNEL};
+use crate::broker::redis::channels::{partition, user_shard_channel, CONTROL_SHARD_CHANNEL, RESYNC_SHARD_CHANNEL};
 use crate::broker::redis::codec;
 use crate::broker::redis::timing::{Backoff, REDIS_TIMEOUT};
 use crate::event::Event;
@@ -78,10 +78,19 @@ impl Publisher {
 
     /// Asks every node (this one too) to repair all its sessions from the database.
     pub async fn publish_resync(&self) -> bool {
+        self.publish_to_nodes(RESYNC_SHARD_CHANNEL, b"events dropped").await
+    }
+
+    /// A message on the control channel, to every node (this one too).
+    pub async fn publish_control(&self, payload: &[u8]) -> bool {
+        self.publish_to_nodes(CONTROL_SHARD_CHANNEL, payload).await
+    }
+
+    async fn publish_to_nodes(&self, channel: &str, payload: &[u8]) -> bool {
         let Some(connection) = self.connection.get() else { return false };
         let mut connection = connection.clone();
         let mut spublish = redis::cmd("SPUBLISH");
-        spublish.arg(RESYNC_SHARD_CHANNEL).arg("events dropped");
+        spublish.arg(channel).arg(payload);
         matches!(timeout(REDIS_TIMEOUT, spublish.query_async::<i64>(&mut connection)).await, Ok(Ok(_)))
     }
 }

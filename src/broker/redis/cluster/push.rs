@@ -1,17 +1,17 @@
 //! What a master connection's pushes mean, handled where they are read (the handler must not
-//! block): messages go to the node's event stream; a message on the resync channel asks for a
-//! repair; an unsolicited `SUNSUBSCRIBE` (the slot moved away) or the connection's end makes
+//! block): messages go to the node's event stream, control messages to the node's cluster
+//! view; a message on the resync channel asks for a repair; an unsolicited `SUNSUBSCRIBE` (the slot moved away) or the connection's end makes
 //! the channel connection count as lost.
 
-use crate::broker::redis::channels::{user_of_shard_channel, RESYNC_SHARD_CHANNEL};
+use crate::broker::redis::channels::{user_of_shard_channel, CONTROL_SHARD_CHANNEL, RESYNC_SHARD_CHANNEL};
 use crate::broker::redis::codec;
-use crate::event::Event;
+use crate::broker::redis::status::Inbound;
 use redis::aio::{AsyncPushSender, SendError};
 use redis::{PushInfo, PushKind, Value};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::Notify;
 
 /// What the connections' pushes report to their owner.
 #[derive(Default)]
@@ -34,7 +34,7 @@ impl PushState {
 
 /// Handles a master connection's pushes as they are read.
 pub struct PushHandler {
-    pub inbound: broadcast::Sender<Event>,
+    pub inbound: Inbound,
     pub state: std::sync::Arc<PushState>,
 }
 
@@ -68,8 +68,12 @@ impl AsyncPushSender for PushHandler {
 }
 
 impl PushHandler {
-    /// A message on a shard channel: a resync request, or a user's event.
+    /// A message on a shard channel: a resync request, a control message, or a user's event.
     fn message(&self, channel: &[u8], payload: Vec<u8>) {
+        if channel == CONTROL_SHARD_CHANNEL.as_bytes() {
+            let _ = self.inbound.control.send(payload.into());
+            return;
+        }
         if channel == RESYNC_SHARD_CHANNEL.as_bytes() {
             log::info!("resync requested through redis: every session repairs from the database");
             self.state.resync.store(true, Ordering::Release);
@@ -78,7 +82,7 @@ impl PushHandler {
         }
         match user_of_shard_channel(channel).and_then(|user| codec::decode(user, payload.into())) {
             Some(event) => {
-                let _ = self.inbound.send(event);
+                let _ = self.inbound.events.send(event);
             }
             None => log::warn!("ignoring malformed message on {}", String::from_utf8_lossy(channel)),
         }

@@ -10,19 +10,17 @@
 use super::push::{PushHandler, PushState};
 use super::slots::{Master, Owners};
 use crate::broker::error::ChannelError;
-use crate::broker::redis::channels::{partition, user_shard_channel, RESYNC_SHARD_CHANNEL};
+use crate::broker::redis::channels::{partition, user_shard_channel, CONTROL_SHARD_CHANNEL, RESYNC_SHARD_CHANNEL};
 use crate::broker::redis::pool::CommandPool;
-use crate::broker::redis::status::{Notice, RedisStatus};
+use crate::broker::redis::status::{Inbound, Notice, RedisStatus};
 use crate::broker::redis::timing::COMMAND_TIMEOUT;
 use crate::domain::UserId;
-use crate::event::Event;
 use futures_util::future::join_all;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion, PushKind, Value};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 use tokio::time::timeout;
 
 /// Channels per pipeline on one master.
@@ -42,11 +40,11 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Reads the slot map, connects to every master that owns a slot we use, and subscribes the
-    /// resync channel. The caller subscribes the users it wants.
+    /// resync and control channels. The caller subscribes the users it wants.
     pub async fn open(
         seed: &str,
         pool: &CommandPool,
-        inbound: &broadcast::Sender<Event>,
+        inbound: &Inbound,
         status: &Arc<RedisStatus>,
     ) -> Result<Subscriber, ChannelError> {
         let owners = Owners::read(pool).await?;
@@ -60,9 +58,10 @@ impl Subscriber {
         let connection =
             Subscriber { masters, owners, changed_once: None, pool: pool.clone(), state, status: status.clone() };
         let resync_master = connection.owners.resync.clone();
-        let resync = [RESYNC_SHARD_CHANNEL.to_owned()];
-        if !connection.send_one_channel_commands("SSUBSCRIBE", &resync_master, &resync).await {
-            return Err(ChannelError::Resync { command: "SSUBSCRIBE", channel: RESYNC_SHARD_CHANNEL });
+        // Both in one slot (`channels::CONTROL_SHARD_CHANNEL`), on the resync channel's master.
+        let node_wide = [RESYNC_SHARD_CHANNEL.to_owned(), CONTROL_SHARD_CHANNEL.to_owned()];
+        if !connection.send_one_channel_commands("SSUBSCRIBE", &resync_master, &node_wide).await {
+            return Err(ChannelError::NodeChannel { command: "SSUBSCRIBE", channel: RESYNC_SHARD_CHANNEL });
         }
         Ok(connection)
     }
