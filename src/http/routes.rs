@@ -59,6 +59,7 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/admin/", Listener::Main, |r| r.to(static_files::admin_index)),
         route(Method::GET, "/admin/console.js", Listener::Main, |r| r.to(static_files::admin_js)),
         route(Method::GET, "/admin/console.css", Listener::Main, |r| r.to(static_files::admin_css)),
+        route(Method::GET, "/admin/favicon.svg", Listener::Main, |r| r.to(static_files::admin_icon)),
         route(Method::GET, "/static/test-page.css", Listener::Main, |r| r.to(static_files::test_page_css)),
         route(Method::GET, "/dev/token", Listener::Main, |r| r.to(static_files::dev_token)),
         route(Method::GET, "/openapi.json", Listener::Main, |r| r.to(openapi::openapi_json)),

@@ -18,6 +18,7 @@ const TEST_PAGE_CSS: &str = include_str!("../../static/test-page.css");
 const ADMIN_HTML: &str = include_str!("../../static/admin/index.html");
 const ADMIN_JS: &str = include_str!("../../static/admin/console.js");
 const ADMIN_CSS: &str = include_str!("../../static/admin/console.css");
+const ADMIN_ICON: &str = include_str!("../../static/admin/favicon.svg");
 const DEV_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 /// The JWT settings when (and only when) the node minted its own development secret.
@@ -50,6 +51,10 @@ pub async fn admin_js() -> HttpResponse {
 
 pub async fn admin_css() -> HttpResponse {
     HttpResponse::Ok().content_type("text/css; charset=utf-8").body(ADMIN_CSS)
+}
+
+pub async fn admin_icon() -> HttpResponse {
+    HttpResponse::Ok().content_type("image/svg+xml").body(ADMIN_ICON)
 }
 
 /// `GET /dev/token?user=1&staff=true` → `{"token": "...", "user_id": 1, "staff": true}`.

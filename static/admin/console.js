@@ -38,6 +38,11 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const option = (value, label, selected) => h("option", { value, selected }, label);
+
+/** Replaces `el`'s children, skipping null/false as `h` does (replaceChildren would write "null"). */
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c != null && c !== false));
+}
 const field = (label, input, hint) => h("div", { class: "field" },
   h("label", { for: input.id }, label), input, hint ? h("small", { class: "hint" }, hint) : null);
 
@@ -100,7 +105,7 @@ let statusTimer = 0;
 /** Shows a message in #status (a toast); `kind` is ok, warn or error. */
 function say(message, kind = "ok") {
   clearTimeout(statusTimer);
-  $("status").replaceChildren(...[message].flat());
+  fill($("status"), ...[message].flat());
   $("toast").className = `toast show ${kind}`;
   $("status-close").hidden = false;
   statusTimer = setTimeout(clearStatus, kind === "error" ? 15000 : 7000);
@@ -109,7 +114,7 @@ function clearStatus() {
   clearTimeout(statusTimer);
   $("toast").className = "toast";
   $("status-close").hidden = true;
-  $("status").replaceChildren();
+  fill($("status"));
 }
 
 function showError(err) {
@@ -269,7 +274,7 @@ function signOut(message = "") {
   try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage unavailable */ }
   const dialog = /** @type {HTMLDialogElement} */ ($("confirm-dialog"));
   if (dialog.open) dialog.close();
-  $("view").replaceChildren();
+  fill($("view"));
   showSignIn(message);
   say(message || "Signed out", message ? "error" : "ok");
 }
@@ -305,7 +310,7 @@ async function signIn(event) {
 /** Asks in the <dialog>; resolves true on #confirm-ok, false on #confirm-cancel or Escape. */
 function confirmAction(message, okLabel = "Confirm") {
   const dialog = /** @type {HTMLDialogElement} */ ($("confirm-dialog"));
-  $("confirm-message").replaceChildren(...[message].flat());
+  fill($("confirm-message"), ...[message].flat());
   $("confirm-ok").textContent = okLabel;
   const back = /** @type {HTMLElement | null} */ (document.activeElement);
   return new Promise((resolve) => {
@@ -371,7 +376,7 @@ function route() {
   const { path, params } = parseHash();
   const match = ROUTES.find(([re]) => /** @type {RegExp} */ (re).test(path));
   const main = $("view");
-  main.replaceChildren();
+  fill(main);
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.getAttribute("data-nav") === match?.[2]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -391,7 +396,7 @@ function route() {
   };
   /** @type {(ctx: any) => Promise<void>} */ (page)(ctx).catch((err) => {
     if (!ctx.alive()) return;
-    main.replaceChildren(h("section", { class: "page" }, errorBox(err, route),
+    fill(main, h("section", { class: "page" }, errorBox(err, route),
       h("p", {}, h("a", { class: "back", href: lastListHash }, "← Back to list"))));
     showError(err);
   });
@@ -455,7 +460,7 @@ async function pageNotifications(ctx) {
   try {
     page = await api("GET", `/admin/api/notifications/?${query}`);
   } catch (err) {
-    if (ctx.alive()) { results.replaceChildren(errorBox(err, route)); showError(err); }
+    if (ctx.alive()) { fill(results, errorBox(err, route)); showError(err); }
     return;
   }
   if (!ctx.alive()) return;
@@ -463,7 +468,7 @@ async function pageNotifications(ctx) {
   const newer = new URLSearchParams(p); newer.delete("before");
   const older = new URLSearchParams(p);
   if (page?.next_before != null) older.set("before", String(page.next_before));
-  results.replaceChildren(notificationTable("notifications-table", list), pager([
+  fill(results, notificationTable("notifications-table", list), pager([
     h("span", { class: "hint" }, p.get("before") ? `${plural(list.length, "notification")} below #${p.get("before")}`
       : plural(list.length, "notification") + (page?.next_before != null ? " (newest)" : "")),
     h("button", { id: "first-page", type: "button", disabled: !p.get("before"),
@@ -561,7 +566,7 @@ function renderDetail(box, n, ctx) {
     say(`Deleted notification #${n.id} · user ${n.user_id} now has ${fmtNum(result.unread_count)} unread`);
     if (ctx.alive()) go(lastListHash);
   };
-  box.replaceChildren(
+  fill(box,
     h("a", { id: "back-to-list", class: "back", href: lastListHash }, "← Back to list"),
     h("div", { class: "page-head" }, h("h1", {}, `Notification #${n.id}`), readBadge(n.is_read)),
     h("div", { class: "actions" },
@@ -594,7 +599,7 @@ async function pageUser(ctx) {
   const types = await getTypes();
   if (!ctx.alive()) return;
   const sockets = h("div", { class: "card", id: "sockets-card" });
-  box.replaceChildren(
+  fill(box,
     h("div", { class: "page-head" }, h("h1", {}, `User ${id}`),
       h("span", { class: "stat" }, h("b", { id: "user-unread" }, fmtNum(user.unread_count)), " unread"),
       h("span", { class: "stat" }, h("b", { id: "user-total" }, fmtNum(user.total)), " total")),
@@ -621,6 +626,8 @@ async function loadSockets(card, id, ctx) {
     const missing = result.nodes_unanswered ?? [];
     say(`Disconnected ${plural(result.disconnected, "socket")}` + (missing.length ? ` · not answering: ${missing.join(", ")}` : ""),
       missing.length ? "warn" : "ok");
+    // The sockets were told to close; give them a moment to end before listing again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     if (ctx.alive()) await loadSockets(card, id, ctx);
   } }, "Disconnect all");
   if (!card.firstChild) card.append(head("loading…", refresh, disconnect), loadingBox());
@@ -628,20 +635,20 @@ async function loadSockets(card, id, ctx) {
   try {
     reply = await api("GET", `/admin/api/users/${id}/sockets/`);
   } catch (err) {
-    if (ctx.alive()) { card.replaceChildren(head("", refresh, disconnect), errorBox(err)); showError(err); }
+    if (ctx.alive()) { fill(card, head("", refresh, disconnect), errorBox(err)); showError(err); }
     return;
   }
   if (!ctx.alive()) return;
   const list = reply?.sockets ?? [];
   known = list.length;
-  const nodes = new Set(list.map((s) => s.node)).size;
+  const nodes = new Set(list.map((s) => s.instance ?? s.node)).size;
   const missing = reply?.nodes_unanswered ?? [];
-  const rows = list.map((s) => h("tr", { dataset: { node: s.node } },
-    h("td", { class: "strong" }, s.node),
+  const rows = list.map((s) => h("tr", { dataset: { node: s.node, instance: s.instance ?? "" } },
+    h("td", { class: "strong", title: s.instance ?? "" }, s.node),
     h("td", { class: "nowrap" }, timeEl(s.connected_at, true)),
     h("td", { class: "mono" }, s.client_addr ?? "—"),
     h("td", { class: "ua", title: s.user_agent ?? "" }, s.user_agent ?? "—")));
-  card.replaceChildren(
+  fill(card,
     head(`${plural(list.length, "socket")}${list.length ? ` on ${plural(nodes, "node")}` : ""}`, refresh, disconnect),
     missing.length ? h("p", { id: "sockets-warning", class: "warning", role: "alert" },
       `Not answering: ${missing.join(", ")} — sockets on ${missing.length === 1 ? "that node" : "those nodes"} are not listed.`) : null,
@@ -740,7 +747,7 @@ async function pagePreferences(ctx) {
   for (const key of ["type", "enabled", "realtime", "after"]) { const v = p.get(key); if (v) query.set(key, v); }
   query.set("limit", String(PAGE_SIZE));
   const page = await api("GET", `/admin/api/preferences/?${query}`).catch((err) => {
-    if (ctx.alive()) { results.replaceChildren(errorBox(err, route)); showError(err); }
+    if (ctx.alive()) { fill(results, errorBox(err, route)); showError(err); }
     return null;
   });
   if (!page || !ctx.alive()) return;
@@ -752,7 +759,7 @@ async function pagePreferences(ctx) {
   const first = new URLSearchParams(p); first.delete("after");
   const next = new URLSearchParams(p);
   if (page.next_after != null) next.set("after", String(page.next_after));
-  results.replaceChildren(table("preferences-table", ["User", "Type", "Enabled", "Realtime"], rows, "No stored preferences match"),
+  fill(results, table("preferences-table", ["User", "Type", "Enabled", "Realtime"], rows, "No stored preferences match"),
     pager([h("span", { class: "hint" }, plural(list.length, "row")),
       h("button", { id: "p-first", type: "button", disabled: !p.get("after"), onclick: () => go(hashWith("#/preferences", first)) }, "First"),
       h("button", { id: "p-next", type: "button", disabled: page.next_after == null, onclick: () => go(hashWith("#/preferences", next)) }, "Next →")]));
@@ -786,12 +793,12 @@ async function pageCluster(ctx) {
       if (stopped || !ctx.alive()) return;
       renderCluster(reply, summary, body, broker);
       updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
-      errorLine.replaceChildren();
+      fill(errorLine);
       failedBefore = false;
     } catch (err) {
       if (stopped || !ctx.alive()) return;
       updated.textContent = `update failed at ${new Date().toLocaleTimeString()}`;
-      errorLine.replaceChildren(errorBox(err));
+      fill(errorLine, errorBox(err));
       if (!failedBefore) showError(err); // once per outage, not every 2 s
       failedBefore = true;
     } finally {
@@ -816,13 +823,13 @@ function renderCluster(reply, summary, body, broker) {
   const sum = (key) => answered.reduce((a, n) => a + (Number(n[key]) || 0), 0);
   const card = (label, value, note) => h("div", { class: "metric" }, h("div", { class: "metric-label" }, label),
     h("div", { class: "metric-value" }, value), note ? h("div", { class: "hint" }, note) : null);
-  summary.replaceChildren(
+  fill(summary,
     card("Nodes alive", fmtNum(nodes.length), nodes.length > answered.length ? `${nodes.length - answered.length} not answering` : "all answering"),
     card("Sockets", fmtNum(sum("sockets")), `${fmtNum(sum("users"))} users`),
     card("Creates/s", fmtRate(sum("creates_per_second"))),
     card("Pushes/s", fmtRate(sum("pushes_per_second"))));
   broker.textContent = reply?.broker ? `broker: ${reply.broker}` : "";
-  body.replaceChildren(...(nodes.length ? nodes.map(nodeRow)
+  fill(body, ...(nodes.length ? nodes.map(nodeRow)
     : [h("tr", { class: "empty" }, h("td", { colspan: 9 }, "No nodes"))]));
 }
 
@@ -857,7 +864,7 @@ async function pageAudit(ctx) {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (p.get("before")) query.set("before", p.get("before"));
   const page = await api("GET", `/admin/api/audit/?${query}`).catch((err) => {
-    if (ctx.alive()) { results.replaceChildren(errorBox(err, route)); showError(err); }
+    if (ctx.alive()) { fill(results, errorBox(err, route)); showError(err); }
     return null;
   });
   if (!page || !ctx.alive()) return;
@@ -877,7 +884,7 @@ async function pageAudit(ctx) {
     h("td", { class: "detail-cell" }, h("code", { title: JSON.stringify(r.detail ?? {}, null, 2) }, JSON.stringify(r.detail ?? {})))));
   const next = new URLSearchParams(p);
   if (page.next_before != null) next.set("before", String(page.next_before));
-  results.replaceChildren(table("audit-table", ["ID", "Time", "Actor", "Action", "Target user", "Target ids", "Detail"], rows, "No audit records"),
+  fill(results, table("audit-table", ["ID", "Time", "Actor", "Action", "Target user", "Target ids", "Detail"], rows, "No audit records"),
     pager([h("span", { class: "hint" }, plural(list.length, "record")),
       h("button", { id: "audit-first", type: "button", disabled: !p.get("before"), onclick: () => go("#/audit") }, "Newest"),
       h("button", { id: "audit-next", type: "button", disabled: page.next_before == null, onclick: () => go(hashWith("#/audit", next)) }, "Older →")]));
@@ -949,18 +956,18 @@ async function pageSend(ctx) {
 
   create.addEventListener("submit", (event) => {
     event.preventDefault();
-    createResult.replaceChildren();
+    fill(createResult);
     busy($("c-submit"), async () => {
       const user = /** @type {HTMLInputElement} */ ($("c-user")).value.trim();
       if (!isPositiveId(user)) throw new InputError("User id must be a positive whole number");
       const body = { user_id: Number(user), ...readContent("c") };
       const result = await api("POST", "/auth/notifications/create/", body);
       if (result?.suppressed) {
-        createResult.replaceChildren(h("p", { class: "warning" }, `Suppressed by user ${user}'s preferences: nothing stored.`));
+        fill(createResult, h("p", { class: "warning" }, `Suppressed by user ${user}'s preferences: nothing stored.`));
         say("Suppressed by preferences", "warn");
       } else {
         const id = result?.notification?.id;
-        createResult.replaceChildren(h("p", { class: "success" }, "Created ", notificationLink(id), ` for user ${user}.`));
+        fill(createResult, h("p", { class: "success" }, "Created ", notificationLink(id), ` for user ${user}.`));
         say(["Created notification ", notificationLink(id)]);
       }
     });
@@ -975,18 +982,18 @@ async function pageSend(ctx) {
     const details = [];
     if (r.suppressed?.length) details.push(`suppressed: ${r.suppressed.slice(0, 20).join(", ")}${r.suppressed.length > 20 ? "…" : ""}`);
     if (r.inbox_full?.length) details.push(`inbox full: ${r.inbox_full.slice(0, 20).join(", ")}${r.inbox_full.length > 20 ? "…" : ""}`);
-    previewResult.replaceChildren(h("p", {}, h("strong", {}, "Preview: "), figures),
+    fill(previewResult, h("p", {}, h("strong", {}, "Preview: "), figures),
       details.length ? h("p", { class: "hint" }, details.join(" · ")) : null);
     return { ids, figures };
   };
   $("b-preview").addEventListener("click", (event) => busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
-    broadcastResult.replaceChildren();
+    fill(broadcastResult);
     await preview();
   }));
 
   broadcast.addEventListener("submit", (event) => {
     event.preventDefault();
-    broadcastResult.replaceChildren();
+    fill(broadcastResult);
     busy($("b-send"), async () => {
       const content = readContent("b"); // validates data before anything is asked
       const { ids, figures } = await preview();
@@ -995,7 +1002,7 @@ async function pageSend(ctx) {
       const r = await api("POST", "/auth/notifications/broadcast/", { user_ids: ids, ...content });
       const created = r?.created ?? 0;
       const firstIds = (r?.notification_ids ?? []).slice(0, 10);
-      broadcastResult.replaceChildren(h("p", { class: "success" },
+      fill(broadcastResult, h("p", { class: "success" },
         `Created ${plural(created, "notification")}, ${fmtNum(r?.suppressed ?? 0)} suppressed, ${fmtNum(r?.inbox_full?.length ?? 0)} inbox full.`),
       firstIds.length ? h("p", { class: "hint" }, firstIds.map((id) => [notificationLink(id), " "]),
         (r?.notification_ids?.length ?? 0) > 10 ? "…" : "") : null);

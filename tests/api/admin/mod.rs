@@ -4,5 +4,6 @@
 
 mod access;
 mod changes;
+mod console_page;
 mod live;
 mod search;

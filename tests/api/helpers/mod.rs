@@ -3,10 +3,12 @@
 //! proven ports (`ports`), a WebSocket client (`ws_client`), what a stream of pushed ids must look
 //! like (`streams`), a private Redis (`redis_server`) or Redis Cluster (`redis_cluster`), nodes on
 //! them (`cluster`), a load writer (`load`), a TCP proxy that cuts or stalls (`proxy`), the compose
-//! stack (`compose`), bounded waits (`wait`), and `src/` read as text (`source`, `imports`).
+//! stack (`compose`), bounded waits (`wait`), headless chromium over WebDriver (`browser`), and
+//! `src/` read as text (`source`, `imports`).
 //! Tests take what they need with `use crate::helpers::*`: the names re-exported here.
 
 mod app;
+mod browser;
 mod cluster;
 mod compose;
 mod db;
@@ -29,6 +31,7 @@ pub use app::{
     create_concurrently, create_id, db_proxy, list, node_behind_db_proxy, parse_body, request, test_config,
     unread_count, TestApp,
 };
+pub use browser::{Browser, ENTER};
 pub use cluster::{
     channel, cluster, open_at, process_node, ready_nodes, subscribers, wait_numsub, wait_ready, wait_ready_at,
     wait_readyz, wait_subscribed,

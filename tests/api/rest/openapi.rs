@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 /// Registered routes that are not JSON REST and so are not in the document: the WebSocket
 /// upgrade, the test page, its JS client and the development token minting.
-const NOT_IN_THE_DOCUMENT: [&str; 9] = [
+const NOT_IN_THE_DOCUMENT: [&str; 10] = [
     "/ws/notifications/",
     "/",
     "/static/herald.js",
@@ -22,6 +22,7 @@ const NOT_IN_THE_DOCUMENT: [&str; 9] = [
     "/admin/",
     "/admin/console.js",
     "/admin/console.css",
+    "/admin/favicon.svg",
 ];
 
 const OPERATION_KEYS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
