@@ -1,5 +1,5 @@
 //! The `herald` commands: their flags (clap) and what each does: `serve` (the default),
-//! `migrate`, `prune`, `token`, `send`, `selftest`. Settings come only from the environment
+//! `migrate`, `prune`, `token`, `send`, `selftest`, `import-django`. Settings come only from the environment
 //! (`config`), listed by `herald serve --help`; flags choose what to do. Exit codes: 2 for a
 //! configuration a node must not run with, 1 for any other failure.
 
@@ -52,6 +52,16 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Import the original Django system's notifications and preferences into DATABASE_URL.
+    ///
+    /// Keeps ids, users, senders, read state and times; rebuilds unread counts and stream
+    /// positions. Resumable (Ctrl-C finishes the batch in flight; run again to continue) and
+    /// incremental (run again later to import what the source created since, and its
+    /// read/unread/delete changes). Rows Herald's rules would refuse are kept and listed in the
+    /// report; rows it cannot hold are skipped and listed. Exit 1 on failure (and with --verify
+    /// when a user differs).
+    #[command(name = "import-django")]
+    ImportDjango(ImportArgs),
     /// Print an access token signed with JWT_SECRET (development and scripts).
     Token {
         /// The user the token identifies.
@@ -91,6 +101,33 @@ pub struct SendArgs {
     token: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The original's database: postgres://user:password@host/db or sqlite://path/db.sqlite3
+    /// (read only; opened read-only for SQLite).
+    #[arg(long, value_parser = parse_source)]
+    from: crate::config::DatabaseUrl,
+    /// The original's notification table.
+    #[arg(long, default_value = "authentication_notification")]
+    notifications_table: String,
+    /// The original's preference table.
+    #[arg(long, default_value = "authentication_notificationpreference")]
+    preferences_table: String,
+    /// Read and check everything, write nothing (the report is still written).
+    #[arg(long)]
+    dry_run: bool,
+    /// Source rows per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..=50_000))]
+    batch: i64,
+    /// Compare the source and Herald per user (count, unread, newest id, checksums of ids and
+    /// read flags) instead of importing; exit 1 when a user differs.
+    #[arg(long)]
+    verify: bool,
+    /// Where rows kept with remarks, skipped or not imported are listed (CSV, appended).
+    #[arg(long, default_value = "herald-import-report.csv")]
+    report: std::path::PathBuf,
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -112,6 +149,12 @@ pub enum CommandError {
     Client(#[from] ClientError),
     #[error("{0}")]
     Selftest(#[from] SelftestError),
+    #[error("import-django: {0}")]
+    Import(#[from] crate::django_import::ImportError),
+    #[error("import-django --verify: {0} user(s) differ")]
+    Differ(usize),
+    #[error("import-django: interrupted; run the same command again to continue")]
+    Interrupted,
 }
 
 impl CommandError {
@@ -152,6 +195,7 @@ pub fn run(command: Option<Command>) -> Result<(), CommandError> {
         Command::Prune { older_than, read_only } => prune(&config, older_than, read_only),
         Command::Send(args) => send(&config, args),
         Command::Selftest { url, user, token } => selftest(&config, &url, user, token),
+        Command::ImportDjango(args) => import_django(&config, args),
         Command::Token { user, staff, ttl } => {
             println!("{}", mint::operator_token(&config.jwt, user, staff, ttl)?);
             Ok(())
@@ -229,6 +273,35 @@ fn send(config: &Config, args: SendArgs) -> Result<(), CommandError> {
 fn selftest(config: &Config, url: &str, user: i64, token: Option<String>) -> Result<(), CommandError> {
     let token = mint::client_token(&config.jwt, user, token)?;
     Ok(actix_web::rt::System::new().block_on(crate::selftest::selftest(url, &token, user))?)
+}
+
+fn import_django(config: &Config, args: ImportArgs) -> Result<(), CommandError> {
+    let options = crate::django_import::ImportOptions {
+        from: args.from,
+        notifications_table: args.notifications_table,
+        preferences_table: args.preferences_table,
+        batch: args.batch,
+        dry_run: args.dry_run,
+        report: args.report,
+    };
+    if args.verify {
+        let (users, differ) = crate::django_import::verify(&config.database, &options)?;
+        crate::django_import::verify::describe(&differ).iter().for_each(|line| say(line));
+        say(&format!("verify: {users} users compared, {} differ", differ.len()));
+        return if differ.is_empty() { Ok(()) } else { Err(CommandError::Differ(differ.len())) };
+    }
+    let summary = crate::django_import::run(&config.database, &options)?;
+    let what = if options.dry_run { "dry run (nothing written)" } else { "import" };
+    say(&format!("{what}: {summary}; report: {}", options.report.display()));
+    if summary.interrupted {
+        return Err(CommandError::Interrupted);
+    }
+    Ok(())
+}
+
+/// `--from`: a PostgreSQL or SQLite URL.
+fn parse_source(raw: &str) -> Result<crate::config::DatabaseUrl, crate::config::BadDatabaseUrl> {
+    crate::config::DatabaseUrl::parse(raw)
 }
 
 /// Prints a line for the operator; a closed stdout (a supervisor that stopped reading) must not

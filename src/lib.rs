@@ -50,6 +50,8 @@
 //!   each node answering for itself.
 //! - `repair`: the repair signals to sessions and the position check, which compares its users'
 //!   stream positions with the database and repairs sockets whose change never arrived.
+//! - `django_import`: `herald import-django`, the original system's data moved into Herald in
+//!   resumable, incremental batches, reviewed against Herald's rules, and verified per user.
 //! - `retention`: pruning old notifications and expired idempotency keys in bounded batches.
 //! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
 //! - `selftest`: `herald selftest`'s table of end-to-end checks.
@@ -66,6 +68,7 @@ pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod django_import;
 pub mod domain;
 pub mod error;
 pub mod event;

@@ -1,15 +1,18 @@
 //! The database: PostgreSQL or SQLite, chosen by URL, and the only place SQL runs. Callers see
 //! `Db` (the pool, `pool`) and its typed `async` methods, one module per concern:
 //! `notifications`, `position`, `replay`, `preferences`, `idempotency`, `retention`, `admin` (the
-//! console's reads across users and its audit log); group commit
+//! console's reads across users and its audit log), `django` and `import` (reading the original
+//! system's tables and writing them into Herald's, for `herald import-django`); group commit
 //! is `batch`, and making room under the storage cap for any create is `room`. Portable queries are written once against `DbConnection`; `pg` and `sqlite` hold
 //! the statements one backend writes its own way. Every failure is a `DbError`.
 
 mod admin;
 pub mod batch;
 mod connection;
+pub mod django;
 mod error;
 mod idempotency;
+pub mod import;
 mod migrate;
 pub mod models;
 mod notifications;

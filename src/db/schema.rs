@@ -62,7 +62,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// How far `herald import-django` imported each source (`crate::django_import`).
+    django_import (source) {
+        source -> Text,
+        last_id -> BigInt,
+        imported -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    django_import,
     notifications,
     inbox_state,
     notification_preferences,

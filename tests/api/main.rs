@@ -6,6 +6,7 @@ mod admin;
 mod cluster;
 mod deploy;
 mod helpers;
+mod import;
 mod ops;
 mod redis_cluster;
 mod rest;

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::Output;
 
 /// The tables the migrations create (diesel's own bookkeeping table aside).
-const TABLES: [&str; 5] =
-    ["admin_audit", "idempotency_keys", "inbox_state", "notification_preferences", "notifications"];
+const TABLES: [&str; 6] =
+    ["admin_audit", "django_import", "idempotency_keys", "inbox_state", "notification_preferences", "notifications"];
 
 /// `applied N migration(s)` for every migration in the repository (the same names for both
 /// backends), so a new migration needs no edit here.

@@ -126,11 +126,17 @@ fn migrations_produce_same_tables_and_columns_on_both_backends() {
 fn migrations_produce_same_tables_and_column_names_on_both_backends() {
     let (pg, lite) = migrated_schemas();
     let tables: BTreeSet<String> = pg.iter().map(|(t, _, _)| t.clone()).collect();
-    let expected: BTreeSet<String> =
-        ["admin_audit", "idempotency_keys", "inbox_state", "notification_preferences", "notifications"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+    let expected: BTreeSet<String> = [
+        "admin_audit",
+        "django_import",
+        "idempotency_keys",
+        "inbox_state",
+        "notification_preferences",
+        "notifications",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     assert_eq!(tables, expected);
     assert_eq!(names_only(&pg), names_only(&lite), "column names differ between the backends");
     let pg_dirs = migration_dirs("postgres");
