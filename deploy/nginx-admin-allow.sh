@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs in the nginx container at start (docker-compose.yml mounts it into /docker-entrypoint.d/):
+# Runs in the nginx container before nginx starts (docker-compose.yml's nginx entrypoint):
 # writes the admin console's allow-list, /etc/nginx/herald-admin-allow.conf, which
 # deploy/nginx.conf includes in `location /admin`. HERALD_ADMIN_ALLOW is a list of addresses or
 # networks (CIDR), separated by commas or spaces, e.g. "10.0.0.0/8, 192.168.1.0/24": only they
