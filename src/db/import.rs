@@ -89,17 +89,16 @@ pub fn raise_id_sequence(conn: &mut DbConnection, at_least: i64) -> QueryResult<
 pub fn import_batch(
     conn: &mut DbConnection,
     source: &str,
-    rows: &[ImportedNotification],
+    rows: Vec<ImportedNotification>,
     last_id: i64,
 ) -> Result<BatchOutcome, DbError> {
     conn.write_transaction(|conn| {
         let (first, last) = (rows.first().map_or(0, |r| r.id), rows.last().map_or(0, |r| r.id));
         let held: Vec<i64> = n::table.filter(n::id.between(first, last)).select(n::id).load(conn)?;
-        let fresh: Vec<&ImportedNotification> = rows.iter().filter(|r| held.binary_search(&r.id).is_err()).collect();
+        let (taken, fresh): (Vec<ImportedNotification>, Vec<ImportedNotification>) =
+            rows.into_iter().partition(|r| held.binary_search(&r.id).is_ok());
         for chunk in fresh.chunks(conn.batch_rows() / 10) {
-            conn.execute_typed(
-                diesel::insert_into(n::table).values(chunk.iter().map(|r| (*r).clone()).collect::<Vec<_>>()),
-            )?;
+            conn.execute_typed(diesel::insert_into(n::table).values(chunk))?;
         }
         let mut deltas = Deltas::new();
         for row in &fresh {
@@ -107,23 +106,16 @@ pub fn import_batch(
             *entry = (entry.0 + 1, entry.1 + i64::from(!row.is_read));
         }
         apply_deltas(conn, &deltas)?;
-        let taken: Vec<i64> = rows.iter().map(|r| r.id).filter(|id| held.binary_search(id).is_ok()).collect();
         advance_checkpoint(conn, source, last_id, fresh.len() as i64)?;
-        Ok(BatchOutcome { inserted: fresh.len(), taken })
+        Ok(BatchOutcome { inserted: fresh.len(), taken: taken.iter().map(|r| r.id).collect() })
     })
 }
 
-/// Herald's notifications with ids in `(after, up_to]`, up to `limit`, ascending: (id, user,
-/// read).
-pub fn held_states(
-    conn: &mut DbConnection,
-    (after, up_to): (i64, i64),
-    limit: i64,
-) -> QueryResult<Vec<(i64, i64, bool)>> {
+/// Herald's notifications with ids in `(after, up_to]`, ascending: (id, user, read).
+pub fn held_states(conn: &mut DbConnection, (after, up_to): (i64, i64)) -> QueryResult<Vec<(i64, i64, bool)>> {
     n::table
         .filter(n::id.gt(after).and(n::id.le(up_to)))
         .order(n::id)
-        .limit(limit)
         .select((n::id, n::user_id, n::is_read))
         .load(conn)
 }
@@ -160,17 +152,33 @@ pub fn apply_changes(conn: &mut DbConnection, changes: &[SourceChange]) -> Resul
 }
 
 /// Stores the source's preferences as they are (a preference Herald holds for the same user
-/// and type takes the source's values), in one transaction.
+/// and type takes the source's values), in one transaction: one statement per chunk on
+/// PostgreSQL; one per row on SQLite (in process; diesel has no multi-row upsert there).
 pub fn import_preferences(conn: &mut DbConnection, rows: &[ImportedPreference]) -> Result<(), DbError> {
+    let key = (prefs::user_id, prefs::notification_type);
+    let theirs = (prefs::enabled.eq(excluded(prefs::enabled)), prefs::realtime.eq(excluded(prefs::realtime)));
     conn.write_transaction(|conn| {
-        for row in rows {
-            conn.execute_typed(
-                diesel::insert_into(prefs::table)
-                    .values(row.clone())
-                    .on_conflict((prefs::user_id, prefs::notification_type))
-                    .do_update()
-                    .set((prefs::enabled.eq(excluded(prefs::enabled)), prefs::realtime.eq(excluded(prefs::realtime)))),
-            )?;
+        match conn {
+            DbConnection::Pg(c) => {
+                for chunk in rows.chunks(1000) {
+                    diesel::insert_into(prefs::table)
+                        .values(chunk)
+                        .on_conflict(key)
+                        .do_update()
+                        .set(theirs)
+                        .execute(c)?;
+                }
+            }
+            DbConnection::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into(prefs::table)
+                        .values(row)
+                        .on_conflict(key)
+                        .do_update()
+                        .set(theirs)
+                        .execute(c)?;
+                }
+            }
         }
         Ok(())
     })

@@ -36,7 +36,7 @@ pub fn sync_changes(
             Some(last) if theirs.len() as i64 == batch => last.id,
             _ => up_to,
         };
-        let ours = held_states(target, (after, end), i64::MAX)?;
+        let ours = held_states(target, (after, end))?;
         let changes = compare(&theirs, &ours);
         for change in &changes {
             match change {

@@ -125,7 +125,7 @@ pub fn run(target: &DatabaseUrl, options: &ImportOptions) -> Result<Summary, Imp
         progress.advance(page.len() as u64);
         let kept = review_page(page, &mut report, &mut summary)?;
         if !options.dry_run {
-            let outcome = import::import_batch(&mut db.target, &key, &kept, last)?;
+            let outcome = import::import_batch(&mut db.target, &key, kept, last)?;
             summary.imported += outcome.inserted as u64;
             summary.taken += outcome.taken.len() as u64;
             for id in outcome.taken {
@@ -234,11 +234,11 @@ struct Report {
 }
 
 impl Report {
-    fn open(path: &PathBuf) -> Result<Report, ImportError> {
-        let fail = |source| ImportError::Report { path: path.clone(), source };
+    fn open(path: &std::path::Path) -> Result<Report, ImportError> {
+        let fail = |source| ImportError::Report { path: path.to_owned(), source };
         let new = !path.exists();
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
-        let mut report = Report { path: path.clone(), file: std::io::BufWriter::new(file) };
+        let mut report = Report { path: path.to_owned(), file: std::io::BufWriter::new(file) };
         if new {
             writeln!(report.file, "id,outcome,reason").map_err(fail)?;
         }

@@ -7,7 +7,7 @@ use super::admin::path_user;
 use super::errors::{Forbidden, NotFound};
 use crate::auth::Administrator;
 use crate::cluster::messages::{Answer, NodeAnswer, Question};
-use crate::cluster::{Cluster, ClusterError, Gathered};
+use crate::cluster::{Cluster, Gathered};
 use crate::console;
 use crate::error::ApiError;
 use crate::inbox::Inbox;
@@ -113,7 +113,7 @@ pub async fn user_sockets(
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = path_user(&user_id)?;
-    let gathered = cluster.ask(Question::Sockets { user: user.get() }).await.map_err(unavailable)?;
+    let gathered = cluster.ask(Question::Sockets { user: user.get() }).await.map_err(ApiError::unavailable)?;
     let mut sockets = Vec::new();
     for answer in &gathered.answers {
         if let Answer::Sockets { sockets: theirs } = &answer.answer {
@@ -153,7 +153,7 @@ pub async fn disconnect_user(
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = path_user(&user_id)?;
-    let gathered = cluster.ask(Question::Disconnect { user: user.get() }).await.map_err(unavailable)?;
+    let gathered = cluster.ask(Question::Disconnect { user: user.get() }).await.map_err(ApiError::unavailable)?;
     let disconnected = gathered
         .answers
         .iter()
@@ -182,7 +182,7 @@ pub async fn disconnect_user(
     )
 )]
 pub async fn cluster_overview(cluster: web::Data<Cluster>, _: Administrator) -> Result<HttpResponse, ApiError> {
-    let gathered = cluster.ask(Question::Status).await.map_err(unavailable)?;
+    let gathered = cluster.ask(Question::Status).await.map_err(ApiError::unavailable)?;
     let this = &cluster.identity().instance;
     let mut nodes: Vec<ClusterNode> = gathered.answers.iter().map(|answer| node(answer, this)).collect();
     nodes.extend(
@@ -249,8 +249,4 @@ fn rfc3339(unix_seconds: i64) -> String {
 /// Two decimals.
 fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
-}
-
-fn unavailable(err: ClusterError) -> ApiError {
-    ApiError::unavailable(err)
 }
