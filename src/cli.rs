@@ -283,6 +283,7 @@ fn import_django(config: &Config, args: ImportArgs) -> Result<(), CommandError> 
         batch: args.batch,
         dry_run: args.dry_run,
         report: args.report,
+        types: config.notification_types.clone(),
     };
     if args.verify {
         let (users, differ) = crate::django_import::verify(&config.database, &options)?;

@@ -127,7 +127,7 @@ pub async fn preferences(inbox: &Inbox, query: PreferenceQuery) -> Result<(Vec<U
 /// `user_ids` would do now, without sending it.
 pub async fn broadcast_preview(inbox: &Inbox, body: &Map<String, Value>) -> Result<BroadcastPreview, InboxError> {
     let recipients = inbox.parse_recipients(body)?;
-    let kind = crate::domain::notification::parse_kind(body)?;
+    let kind = crate::domain::notification::parse_kind(body, inbox.types())?;
     Ok(inbox.db().broadcast_preview(recipients, kind, inbox.cap()).await?)
 }
 

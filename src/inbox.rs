@@ -9,10 +9,11 @@ use crate::db::{Db, DbError};
 use crate::domain::{
     request_hash, BroadcastOutcome, Change, CreateOutcome, Denied, IdempotencyKey, Idempotent, InboxSnapshot, Invalid,
     ListQuery, NewNotification, NotificationContent, NotificationId, Page, Preferences, PreferencesPatch, Principal,
-    Pruned, RenderReply, StorageCap, StoredNotification, StreamPos, UserId,
+    Pruned, RenderReply, StorageCap, StoredNotification, StreamPos, TypeCatalog, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a use-case did not happen: the input broke a rule, the caller may not do it, the
@@ -60,21 +61,29 @@ pub struct Inbox {
     hang_before_publish: bool,
     /// Counts the notifications stored (`herald_notifications_created_total`).
     created: prometheus::IntCounter,
+    /// The notification types accepted (`HERALD_NOTIFICATION_TYPES`).
+    types: Arc<TypeCatalog>,
 }
 
 impl Inbox {
     /// `group_commit`: how long group commit may wait for a batch to fill, and the histogram
     /// of its batch sizes (see `crate::db::batch`); `cap`: the most notifications one user's
-    /// inbox holds; `created` counts the notifications stored.
+    /// inbox holds; `created` counts the notifications stored; `types`: the types accepted.
     pub fn new(
-        db: Db,
-        broker: Broker,
+        (db, broker): (Db, Broker),
         (max_broadcast_recipients, cap): (usize, StorageCap),
         (group_commit_wait, batch_sizes): (Duration, prometheus::Histogram),
         created: prometheus::IntCounter,
+        types: TypeCatalog,
     ) -> Self {
         let batcher = CreateBatcher::start(db.clone(), group_commit_wait, cap, batch_sizes);
-        Inbox { db, batcher, broker, max_broadcast_recipients, cap, hang_before_publish: false, created }
+        let types = Arc::new(types);
+        Inbox { db, batcher, broker, max_broadcast_recipients, cap, hang_before_publish: false, created, types }
+    }
+
+    /// The notification types accepted, with their categories.
+    pub fn types(&self) -> &TypeCatalog {
+        &self.types
     }
 
     /// The fault switch of `HERALD_TEST_HANG_BEFORE_PUBLISH`: every use-case commits and then
@@ -115,7 +124,7 @@ impl Inbox {
         idempotency: Option<Keyed<'_, CreateOutcome>>,
         origin: Option<SessionId>,
     ) -> Result<Idempotent<CreateOutcome>, InboxError> {
-        let new = NewNotification::parse(body, caller.user_id)?;
+        let new = NewNotification::parse(body, caller.user_id, &self.types)?;
         caller.ensure_may_notify(new.recipient)?;
         let result = match idempotency {
             None => Idempotent::Fresh(self.batcher.create(new).await?),
@@ -148,7 +157,7 @@ impl Inbox {
     ) -> Result<Idempotent<BroadcastOutcome>, InboxError> {
         caller.ensure_may_broadcast()?;
         let recipients = self.parse_recipients(body)?;
-        let content = NotificationContent::parse(body)?;
+        let content = NotificationContent::parse(body, &self.types)?;
         let idempotency = match idempotency {
             Some(keyed) => {
                 let ids: Vec<i64> = recipients.iter().map(|id| id.get()).collect();
@@ -299,9 +308,10 @@ impl Inbox {
         Ok(self.db.since(user, after, max_rows, max_bytes, live_only).await?)
     }
 
+    /// Every configured type's preference for the caller.
     pub async fn preferences(&self, caller: Principal) -> Result<Preferences, InboxError> {
         let user = caller.user_id;
-        Ok(self.db.preferences(user).await?)
+        Ok(Preferences::of(&self.types, &self.db.preferences(user).await?))
     }
 
     pub async fn update_preferences(
@@ -309,9 +319,9 @@ impl Inbox {
         caller: Principal,
         body: &Map<String, Value>,
     ) -> Result<Preferences, InboxError> {
-        let patch = PreferencesPatch::parse(body)?;
+        let patch = PreferencesPatch::parse(body, &self.types)?;
         let user = caller.user_id;
-        Ok(self.db.update_preferences(user, patch).await?)
+        Ok(Preferences::of(&self.types, &self.db.update_preferences(user, patch).await?))
     }
 
     /// Publishes new notifications with their stream positions, and the read notifications

@@ -185,11 +185,11 @@ impl State {
         };
         let subscriptions = Subscriptions::start(broker.clone(), hub.clone(), shutdown.clone());
         let mut inbox = Inbox::new(
-            db,
-            broker.clone(),
+            (db, broker.clone()),
             (config.max_broadcast_recipients, config.max_stored_per_user),
             (config.group_commit_wait, metrics.group_commit_batch_size.clone()),
             metrics.notifications_created.clone(),
+            config.notification_types.clone(),
         );
         if config.hang_before_publish {
             inbox = inbox.hanging_before_publish();

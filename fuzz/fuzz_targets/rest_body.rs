@@ -13,7 +13,7 @@
 
 #![no_main]
 
-use herald::domain::{NewNotification, NotificationContent, NotificationType, PreferencesPatch, UserId};
+use herald::domain::{NewNotification, NotificationContent, NotificationType, PreferencesPatch, TypeCatalog, UserId};
 use herald::http::parse_list_query;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -32,7 +32,7 @@ const BODY_FIELDS: [&str; 10] =
     ["user_id", "title", "message", "data", "link", "type", "notification_type", "form_type", "item_id", "approved"];
 
 fn check_body(body: &Map<String, Value>) {
-    let content = NotificationContent::parse(body);
+    let content = NotificationContent::parse(body, &TypeCatalog::default());
     match &content {
         Ok(content) => check_content(content, body),
         Err(invalid) => {
@@ -42,7 +42,7 @@ fn check_body(body: &Map<String, Value>) {
     }
     for caller in [1, i64::MAX] {
         let caller = UserId::new(caller).expect("a positive id");
-        let parsed = NewNotification::parse(body, caller);
+        let parsed = NewNotification::parse(body, caller, &TypeCatalog::default());
         let user_id = body.get("user_id").filter(|v| !v.is_null());
         let recipient = user_id.map(UserId::from_json);
         match (&parsed, &content, recipient) {
@@ -59,9 +59,12 @@ fn check_body(body: &Map<String, Value>) {
         }
     }
 
-    match PreferencesPatch::parse(body) {
+    match PreferencesPatch::parse(body, &TypeCatalog::default()) {
         Ok(patch) => {
-            let entries = body.get("preferences").and_then(Value::as_object).expect("preferences is an object");
+            // The default catalog has no categories: only an empty `categories` object passes.
+            let none = serde_json::Map::new();
+            let entries = body.get("preferences").and_then(Value::as_object).unwrap_or(&none);
+            assert!(body.get("categories").is_none_or(|c| c.as_object().is_some_and(|c| c.is_empty())), "{body:?}");
             assert_eq!(patch.0.len(), entries.len(), "every entry is kept: {body:?}");
             for (kind, change) in &patch.0 {
                 let entry = entries[kind.as_str()].as_object().expect("an entry is an object");
@@ -71,7 +74,7 @@ fn check_body(body: &Map<String, Value>) {
             }
         }
         Err(invalid) => {
-            assert_eq!(invalid.field, "preferences", "{body:?}");
+            assert!(matches!(invalid.field, "preferences" | "categories"), "{body:?}");
             assert!(!invalid.message.is_empty(), "{body:?}");
         }
     }
@@ -111,12 +114,12 @@ fn check_content(content: &NotificationContent, body: &Map<String, Value>) {
         .collect();
     assert!(named.iter().all(|k| *k == content.kind), "{body:?}");
     if named.is_empty() {
-        assert_eq!(content.kind, NotificationType::General, "{body:?}");
+        assert_eq!(content.kind.as_str(), NotificationType::DEFAULT, "{body:?}");
     }
 }
 
 fn check_query(raw: &str) {
-    match parse_list_query(raw) {
+    match parse_list_query(raw, &TypeCatalog::default()) {
         Ok(query) => {
             assert!((1..=200).contains(&query.limit), "limit {}: {raw:?}", query.limit);
             assert!(query.before.is_none_or(|id| id.get() > 0), "{raw:?}");
@@ -128,7 +131,7 @@ fn check_query(raw: &str) {
             if let Some(kind) = query.kind {
                 canonical.push_str(&format!("&type={}", kind.as_str()));
             }
-            let again = parse_list_query(&canonical).expect("a canonical query parses");
+            let again = parse_list_query(&canonical, &TypeCatalog::default()).expect("a canonical query parses");
             assert_eq!(
                 (again.limit, again.unread_only, again.before, again.kind),
                 (query.limit, query.unread_only, query.before, query.kind),

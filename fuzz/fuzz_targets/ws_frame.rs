@@ -13,6 +13,7 @@
 
 #![no_main]
 
+use herald::domain::TypeCatalog;
 use herald::ws::protocol::{error_frame, parse, request_id_of, ClientFrame};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -39,9 +40,9 @@ fn check(text: &str) {
     let expected_id = expected_request_id(value.as_ref());
     assert_eq!(request_id_of(text), expected_id, "request_id_of disagrees: {text:?}");
 
-    let outcome = parse(text);
+    let outcome = parse(text, &TypeCatalog::default());
     // Deterministic: the same text gives the same outcome.
-    match (&outcome, parse(text)) {
+    match (&outcome, parse(text, &TypeCatalog::default())) {
         (Ok(a), Ok(b)) => assert_eq!(a, &b, "{text:?}"),
         (Err(a), Err(b)) => {
             assert_eq!(a.error.code(), b.error.code(), "{text:?}");

@@ -18,7 +18,7 @@ pub use reader::{ConfigError, Problem};
 pub use redis::{redacted_url, RedisTarget};
 pub use vars::{EnvVar, ENV_VARS};
 
-use crate::domain::StorageCap;
+use crate::domain::{StorageCap, TypeCatalog};
 use reader::Reader;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,6 +58,8 @@ pub struct Config {
     pub max_broadcast_recipients: usize,
     /// The most notifications one user's inbox holds (`HERALD_MAX_STORED_PER_USER`).
     pub max_stored_per_user: StorageCap,
+    /// The notification types accepted, with their categories (`HERALD_NOTIFICATION_TYPES`).
+    pub notification_types: TypeCatalog,
     pub ws_outbox_size: usize,
     pub ws_ping_interval: Duration,
     pub ws_ping_timeout: Duration,
@@ -130,6 +132,7 @@ impl Config {
             max_broadcast_body_bytes: r.value(&HERALD_MAX_BROADCAST_BODY_BYTES, positive),
             max_broadcast_recipients: r.value(&HERALD_MAX_BROADCAST_RECIPIENTS, positive),
             max_stored_per_user: r.value(&HERALD_MAX_STORED_PER_USER, values::storage_cap),
+            notification_types: r.value(&HERALD_NOTIFICATION_TYPES, TypeCatalog::parse),
             ws_outbox_size: r.value(&HERALD_WS_OUTBOX, positive),
             ws_ping_interval: r.value(&HERALD_WS_PING_INTERVAL_SECS, positive_seconds),
             ws_ping_timeout: r.value(&HERALD_WS_PING_TIMEOUT_SECS, positive_seconds),

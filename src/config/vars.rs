@@ -39,6 +39,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     HERALD_MAX_BROADCAST_BODY_BYTES,
     HERALD_MAX_BROADCAST_RECIPIENTS,
     HERALD_MAX_STORED_PER_USER,
+    HERALD_NOTIFICATION_TYPES,
     HERALD_WS_OUTBOX,
     HERALD_WS_PING_INTERVAL_SECS,
     HERALD_WS_PING_TIMEOUT_SECS,
@@ -219,6 +220,15 @@ pub const HERALD_MAX_STORED_PER_USER: EnvVar = EnvVar {
          broadcast) first deletes the user's oldest read notifications (pushed as `notification_deleted`); when all \
          are unread, a create answers 429 `inbox_full` and stores nothing, and a broadcast skips that recipient and \
          names it in `inbox_full`. Unread notifications are never deleted to make room.",
+};
+
+pub const HERALD_NOTIFICATION_TYPES: EnvVar = EnvVar {
+    name: "HERALD_NOTIFICATION_TYPES",
+    default: "meeting,meeting_response,action_item,general,approval,meeting_invitation,meeting_scheduled,mom_created",
+    doc: "The notification types accepted, comma-separated, each `type` or `type:category` (names: 1 to 50 of \
+         `a-z 0-9 _ . -`). A create with another type is refused with this list; preferences cover every type \
+         listed and, per category, all its types. A type taken off the list keeps its stored notifications \
+         readable. A notification that names no type is `general`. Default: the original's eight.",
 };
 
 pub const HERALD_WS_OUTBOX: EnvVar = EnvVar {

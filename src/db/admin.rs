@@ -60,7 +60,7 @@ impl Db {
     pub async fn search_preferences(&self, query: PreferenceQuery) -> Result<(Vec<UserPreference>, bool), DbError> {
         self.run(move |conn| {
             let mut page = prefs::table.into_boxed();
-            if let Some(kind) = query.kind {
+            if let Some(kind) = &query.kind {
                 page = page.filter(prefs::notification_type.eq(kind.as_str()));
             }
             if let Some(enabled) = query.enabled {
@@ -69,7 +69,7 @@ impl Db {
             if let Some(realtime) = query.realtime {
                 page = page.filter(prefs::realtime.eq(realtime));
             }
-            if let Some((user, kind)) = query.after {
+            if let Some((user, kind)) = &query.after {
                 page = page.filter(
                     prefs::user_id
                         .gt(user.get())

@@ -305,7 +305,7 @@ fn list(conn: &mut DbConnection, user: UserId, query: ListQuery, cap: StorageCap
     if query.unread_only {
         page_query = page_query.filter(n::is_read.eq(false));
     }
-    if let Some(kind) = query.kind {
+    if let Some(kind) = &query.kind {
         page_query = page_query.filter(n::notification_type.eq(kind.as_str()));
     }
     if let Some(before) = query.before {

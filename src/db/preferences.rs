@@ -1,5 +1,5 @@
-//! A user's notification preferences: reading all eight or one (inside a create), and applying a
-//! partial update.
+//! A user's stored notification preferences: reading them all or one (inside a create), and
+//! applying a partial update. Types without a stored row have the default (`Preference`).
 
 use super::connection::DbConnection;
 use super::error::DbError;
@@ -7,21 +7,27 @@ use super::models::PreferenceRow;
 use super::pool::Db;
 use super::schema::notification_preferences as prefs;
 use super::transactions::Transactions;
-use crate::domain::{NotificationType, Preference, Preferences, PreferencesPatch, UserId};
+use crate::domain::{NotificationType, Preference, PreferencesPatch, UserId};
 use diesel::prelude::*;
+use std::collections::BTreeMap;
 
 impl Db {
-    pub async fn preferences(&self, user: UserId) -> Result<Preferences, DbError> {
+    /// The user's stored preferences, by type.
+    pub async fn preferences(&self, user: UserId) -> Result<StoredPreferences, DbError> {
         self.run(move |conn| Ok(all(conn, user)?)).await
     }
 
-    /// Applies a partial update in one transaction; returns all eight preferences.
-    pub async fn update_preferences(&self, user: UserId, patch: PreferencesPatch) -> Result<Preferences, DbError> {
+    /// Applies a partial update in one transaction; returns the stored preferences after it.
+    pub async fn update_preferences(
+        &self,
+        user: UserId,
+        patch: PreferencesPatch,
+    ) -> Result<StoredPreferences, DbError> {
         self.run(move |conn| {
             conn.write_transaction(|conn| {
                 let mut current = all(conn, user)?;
                 for (kind, change) in &patch.0 {
-                    let next = change.apply(current.get(*kind));
+                    let next = change.apply(current.get(kind).copied().unwrap_or_default());
                     let row = PreferenceRow {
                         user_id: user.get(),
                         notification_type: kind.as_str().to_owned(),
@@ -35,7 +41,7 @@ impl Db {
                             .do_update()
                             .set((prefs::enabled.eq(next.enabled), prefs::realtime.eq(next.realtime))),
                     )?;
-                    current.0.insert(*kind, next);
+                    current.insert(*kind, next);
                 }
                 Ok(current)
             })
@@ -55,10 +61,16 @@ pub fn preference(conn: &mut DbConnection, user: UserId, kind: NotificationType)
         .unwrap_or_default())
 }
 
-fn all(conn: &mut DbConnection, user: UserId) -> QueryResult<Preferences> {
+/// A user's stored preferences by type (types never set have no entry).
+pub type StoredPreferences = BTreeMap<NotificationType, Preference>;
+
+fn all(conn: &mut DbConnection, user: UserId) -> QueryResult<StoredPreferences> {
     let rows = prefs::table.filter(prefs::user_id.eq(user.get())).select(PreferenceRow::as_select()).load(conn)?;
-    Ok(Preferences::from_stored(rows.into_iter().filter_map(|row| {
-        let preference = Preference { enabled: row.enabled, realtime: row.realtime };
-        NotificationType::parse(&row.notification_type).map(|kind| (kind, preference))
-    })))
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let preference = Preference { enabled: row.enabled, realtime: row.realtime };
+            NotificationType::parse(&row.notification_type).map(|kind| (kind, preference))
+        })
+        .collect())
 }

@@ -16,6 +16,7 @@ use crate::config::DatabaseUrl;
 use crate::db::django::{self, quote_table};
 use crate::db::import::{self, ImportedPreference};
 use crate::db::DbConnection;
+use crate::domain::TypeCatalog;
 use changes::ChangeCounts;
 pub use error::ImportError;
 use progress::Progress;
@@ -38,6 +39,8 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Where remarked and skipped rows are listed (appended to).
     pub report: PathBuf,
+    /// The types Herald accepts: a row of another type is kept, remarked.
+    pub types: TypeCatalog,
 }
 
 /// What a run did.
@@ -123,7 +126,7 @@ pub fn run(target: &DatabaseUrl, options: &ImportOptions) -> Result<Summary, Imp
         let Some(last) = page.last().map(|row| row.id) else { break };
         summary.read += page.len() as u64;
         progress.advance(page.len() as u64);
-        let kept = review_page(page, &mut report, &mut summary)?;
+        let kept = review_page(page, &options.types, &mut report, &mut summary)?;
         if !options.dry_run {
             let outcome = import::import_batch(&mut db.target, &key, kept, last)?;
             summary.imported += outcome.inserted as u64;
@@ -152,12 +155,13 @@ pub fn verify(target: &DatabaseUrl, options: &ImportOptions) -> Result<(usize, V
 /// Reviews a page of source rows: what to store, with remarks and skips reported and counted.
 fn review_page(
     page: Vec<django::DjangoNotification>,
+    types: &TypeCatalog,
     report: &mut Report,
     summary: &mut Summary,
 ) -> Result<Vec<import::ImportedNotification>, ImportError> {
     let mut kept = Vec::with_capacity(page.len());
     for row in page {
-        match review::review(row) {
+        match review::review(row, types) {
             Reviewed::Kept { row, remarks } => {
                 if !remarks.is_empty() {
                     summary.remarked += 1;

@@ -7,7 +7,7 @@
 
 use crate::db::django::DjangoNotification;
 use crate::db::import::ImportedNotification;
-use crate::domain::NotificationContent;
+use crate::domain::{NotificationContent, TypeCatalog};
 use chrono::{DateTime, NaiveDateTime, Timelike};
 use serde_json::{Map, Value};
 
@@ -20,7 +20,7 @@ pub enum Reviewed {
     Skipped { id: i64, reason: String },
 }
 
-pub fn review(source: DjangoNotification) -> Reviewed {
+pub fn review(source: DjangoNotification, types: &TypeCatalog) -> Reviewed {
     if source.user_id < 1 {
         let reason = format!("user_id {} is not a user id Herald can hold (at least 1)", source.user_id);
         return Reviewed::Skipped { id: source.id, reason };
@@ -39,7 +39,7 @@ pub fn review(source: DjangoNotification) -> Reviewed {
         }
     };
     let data = object_data(&source.data, &mut remarks);
-    if let Err(refused) = NotificationContent::parse(&as_request(&source, &data)) {
+    if let Err(refused) = NotificationContent::parse(&as_request(&source, &data), types) {
         remarks.push(format!("kept as it is, although Herald refuses it in a new notification: {refused}"));
     }
     let row = ImportedNotification {
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_good_row_is_kept_without_remarks() {
-        let Reviewed::Kept { row, remarks } = review(row()) else { panic!("kept") };
+        let Reviewed::Kept { row, remarks } = review(row(), &TypeCatalog::default()) else { panic!("kept") };
         assert!(remarks.is_empty(), "{remarks:?}");
         assert!(row.is_read);
         assert_eq!(row.read_at.map(|t| t.to_string()).as_deref(), Some("2026-01-02 03:04:05.678901"));
@@ -141,15 +141,18 @@ mod tests {
             data: "[1, 2]".into(),
             ..row()
         };
-        let Reviewed::Kept { row: kept, remarks } = review(odd) else { panic!("kept") };
+        let Reviewed::Kept { row: kept, remarks } = review(odd, &TypeCatalog::default()) else { panic!("kept") };
         assert_eq!((kept.notification_type.as_str(), kept.title.len()), ("legacy", 250));
         assert_eq!(kept.data, r#"{"django_data":[1,2]}"#);
         assert_eq!(remarks.len(), 2, "{remarks:?}");
-        let broken = review(DjangoNotification { data: "{oops".into(), ..row() });
+        let broken = review(DjangoNotification { data: "{oops".into(), ..row() }, &TypeCatalog::default());
         assert!(matches!(broken, Reviewed::Kept { ref row, .. } if row.data == r#"{"django_data":"{oops"}"#));
-        assert!(matches!(review(DjangoNotification { user_id: 0, ..row() }), Reviewed::Skipped { id: 5, .. }));
+        assert!(matches!(
+            review(DjangoNotification { user_id: 0, ..row() }, &TypeCatalog::default()),
+            Reviewed::Skipped { id: 5, .. }
+        ));
         let undated = DjangoNotification { created_at: "yesterday".into(), ..row() };
-        assert!(matches!(review(undated), Reviewed::Skipped { .. }));
+        assert!(matches!(review(undated, &TypeCatalog::default()), Reviewed::Skipped { .. }));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::ids::{NotificationId, UserId};
 use super::invalid::Invalid;
-use super::notification_type::NotificationType;
+use super::notification_type::{NotificationType, NAME_RULE};
 use super::query_string::QueryString;
 use chrono::{DateTime, NaiveDateTime};
 
@@ -53,8 +53,7 @@ impl AdminQuery {
                 "sender_id" => query.sender = Some(user_id("sender_id", value)?),
                 "type" => {
                     for kind in value.split(',').filter(|k| !k.is_empty()) {
-                        let kind =
-                            NotificationType::parse(kind).ok_or(Invalid::new("type", NotificationType::INVALID))?;
+                        let kind = NotificationType::parse(kind).ok_or(Invalid::new("type", NAME_RULE))?;
                         if !query.kinds.contains(&kind) {
                             query.kinds.push(kind);
                         }
@@ -151,7 +150,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(q.user.map(UserId::get), Some(7));
-        assert_eq!(q.kinds, [NotificationType::Meeting, NotificationType::General]);
+        assert_eq!(q.kinds, [kind("meeting"), kind("general")]);
         assert_eq!((q.is_read, q.sender.map(UserId::get)), (Some(false), Some(3)));
         assert_eq!(q.created_after.map(|t| t.to_string()).as_deref(), Some("2026-12-01 00:00:00"));
         assert_eq!(q.created_before.map(|t| t.to_string()).as_deref(), Some("2026-12-07 11:00:00"), "in UTC");
@@ -166,7 +165,7 @@ mod tests {
         for (raw, field) in [
             ("user_id=0", "user_id"),
             ("sender_id=x", "sender_id"),
-            ("type=alert", "type"),
+            ("type=Alert", "type"),
             ("is_read=maybe", "is_read"),
             ("created_after=yesterday", "created_after"),
             ("created_before=2026-12-07", "created_before"),
@@ -204,10 +203,7 @@ impl PreferenceQuery {
         };
         for (name, value) in QueryString::parse(raw)?.pairs() {
             match name {
-                "type" => {
-                    query.kind =
-                        Some(NotificationType::parse(value).ok_or(Invalid::new("type", NotificationType::INVALID))?)
-                }
+                "type" => query.kind = Some(NotificationType::parse(value).ok_or(Invalid::new("type", NAME_RULE))?),
                 "enabled" => query.enabled = Some(boolean("enabled", value)?),
                 "realtime" => query.realtime = Some(boolean("realtime", value)?),
                 "after" => query.after = Some(cursor(value)?),
@@ -217,6 +213,12 @@ impl PreferenceQuery {
         }
         Ok(query)
     }
+}
+
+/// A type name in a test.
+#[cfg(test)]
+fn kind(name: &str) -> NotificationType {
+    NotificationType::parse(name).expect("a valid name")
 }
 
 /// `<user id>:<type>`, the last row of a preferences page.
@@ -249,13 +251,10 @@ mod preference_query_tests {
     fn filters_and_the_cursor_are_read() {
         let q = PreferenceQuery::from_query_string("type=approval&enabled=false&realtime=1&after=7:meeting&limit=3")
             .expect("valid");
-        assert_eq!(
-            (q.kind, q.enabled, q.realtime, q.limit),
-            (Some(NotificationType::Approval), Some(false), Some(true), 3)
-        );
-        assert_eq!(q.after.map(|(u, k)| (u.get(), k)), Some((7, NotificationType::Meeting)));
+        assert_eq!((q.kind, q.enabled, q.realtime, q.limit), (Some(kind("approval")), Some(false), Some(true), 3));
+        assert_eq!(q.after.map(|(u, k)| (u.get(), k)), Some((7, kind("meeting"))));
         for (raw, field) in
-            [("type=x", "type"), ("enabled=2", "enabled"), ("after=7", "after"), ("after=x:meeting", "after")]
+            [("type=X", "type"), ("enabled=2", "enabled"), ("after=7", "after"), ("after=x:meeting", "after")]
         {
             assert_eq!(PreferenceQuery::from_query_string(raw).expect_err(raw).field, field, "{raw}");
         }

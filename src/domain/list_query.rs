@@ -3,7 +3,7 @@
 
 use super::ids::NotificationId;
 use super::invalid::Invalid;
-use super::notification_type::NotificationType;
+use super::notification_type::{NotificationType, TypeCatalog};
 use super::query_string::QueryString;
 use serde_json::Value;
 
@@ -37,14 +37,17 @@ impl ListQuery {
     /// Reads `limit`, `before`, `unread` and `type` (or `notification_type`) in the order given,
     /// a later value replacing an earlier one; other names are ignored. A value that is not
     /// valid or out of range fails naming its parameter, never clamped.
-    pub fn parse<'a>(params: impl IntoIterator<Item = (&'a str, ListParam<'a>)>) -> Result<ListQuery, Invalid> {
+    pub fn parse<'a>(
+        params: impl IntoIterator<Item = (&'a str, ListParam<'a>)>,
+        types: &TypeCatalog,
+    ) -> Result<ListQuery, Invalid> {
         let mut query = ListQuery::default();
         for (name, value) in params {
             match name {
                 "limit" => query.limit = limit(value)?,
                 "before" => query.before = Some(before(value)?),
                 "unread" => query.unread_only = unread(value)?,
-                "type" | "notification_type" => query.kind = Some(kind(value)?),
+                "type" | "notification_type" => query.kind = Some(kind(value, types)?),
                 _ => {}
             }
         }
@@ -52,9 +55,9 @@ impl ListQuery {
     }
 
     /// Reads a query string (`GET /auth/notifications/?…`), as `parse` reads its pairs.
-    pub fn from_query_string(raw: &str) -> Result<ListQuery, Invalid> {
+    pub fn from_query_string(raw: &str, types: &TypeCatalog) -> Result<ListQuery, Invalid> {
         let query = QueryString::parse(raw)?;
-        ListQuery::parse(query.pairs().map(|(name, value)| (name, ListParam::Text(value))))
+        ListQuery::parse(query.pairs().map(|(name, value)| (name, ListParam::Text(value))), types)
     }
 }
 
@@ -88,12 +91,11 @@ fn unread(value: ListParam<'_>) -> Result<bool, Invalid> {
     }
 }
 
-fn kind(value: ListParam<'_>) -> Result<NotificationType, Invalid> {
+fn kind(value: ListParam<'_>, types: &TypeCatalog) -> Result<NotificationType, Invalid> {
     match value {
-        ListParam::Text(text) => NotificationType::parse(text),
-        ListParam::Json(json) => json.as_str().and_then(NotificationType::parse),
+        ListParam::Text(text) => types.parse_type("type", text),
+        ListParam::Json(json) => types.parse_type("type", json.as_str().unwrap_or_default()),
     }
-    .ok_or_else(|| Invalid::new("type", NotificationType::INVALID))
 }
 
 #[cfg(test)]
@@ -103,7 +105,8 @@ mod tests {
 
     #[test]
     fn query_string_limits_are_checked_not_clamped() {
-        let parse = ListQuery::from_query_string;
+        let types = TypeCatalog::default();
+        let parse = |raw| ListQuery::from_query_string(raw, &types);
         assert_eq!(parse("").expect("ok").limit, ListQuery::DEFAULT_LIMIT);
         assert_eq!(parse("limit=200").expect("ok").limit, 200);
         assert_eq!(parse("limit=1").expect("ok").limit, 1);
@@ -120,7 +123,7 @@ mod tests {
         }
         let q = parse("unread=true&type=meeting&before=10").expect("ok");
         assert!(q.unread_only);
-        assert_eq!(q.kind, Some(NotificationType::Meeting));
+        assert_eq!(q.kind, NotificationType::parse("meeting"));
         assert_eq!(q.before.map(NotificationId::get), Some(10));
     }
 
@@ -132,12 +135,18 @@ mod tests {
             ("before", ListParam::Json(&before)),
             ("unread", ListParam::Json(&unread)),
         ];
-        let q = ListQuery::parse(params).expect("ok");
+        let q = ListQuery::parse(params, &TypeCatalog::default()).expect("ok");
         assert_eq!((q.limit, q.before.map(NotificationId::get), q.unread_only), (20, Some(7), true));
         let text = json!("true");
-        let err = ListQuery::parse([("unread", ListParam::Json(&text))]).expect_err("a string is not a boolean");
+        let err = ListQuery::parse([("unread", ListParam::Json(&text))], &TypeCatalog::default())
+            .expect_err("a string is not a boolean");
         assert_eq!((err.field, err.message.as_str()), ("unread", "must be a boolean"));
         let text = json!("5");
-        assert_eq!(ListQuery::parse([("limit", ListParam::Json(&text))]).expect_err("not a number").field, "limit");
+        assert_eq!(
+            ListQuery::parse([("limit", ListParam::Json(&text))], &TypeCatalog::default())
+                .expect_err("not a number")
+                .field,
+            "limit"
+        );
     }
 }

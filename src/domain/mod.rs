@@ -21,7 +21,7 @@ pub use ids::{NotificationId, UserId};
 pub use invalid::Invalid;
 pub use list_query::{ListParam, ListQuery};
 pub use notification::{NewNotification, NotificationContent};
-pub use notification_type::NotificationType;
+pub use notification_type::{Category, NotificationType, TypeCatalog};
 pub use preferences::{Preference, Preferences, PreferencesPatch};
 pub use principal::{Denied, Principal};
 pub use query_string::QueryString;

@@ -3,7 +3,7 @@
 
 use super::ids::UserId;
 use super::invalid::Invalid;
-use super::notification_type::NotificationType;
+use super::notification_type::{NotificationType, TypeCatalog};
 use serde_json::{Map, Value};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -33,13 +33,13 @@ pub struct NewNotification {
 }
 
 impl NewNotification {
-    /// Parses a create body. `user_id` defaults to the caller.
-    pub fn parse(body: &Map<String, Value>, caller: UserId) -> Result<Self, Invalid> {
+    /// Parses a create body against the configured `types`. `user_id` defaults to the caller.
+    pub fn parse(body: &Map<String, Value>, caller: UserId, types: &TypeCatalog) -> Result<Self, Invalid> {
         let recipient = match body.get("user_id") {
             None | Some(Value::Null) => caller,
             Some(value) => UserId::from_json(value).ok_or_else(|| Invalid::new("user_id", UserId::INVALID))?,
         };
-        Ok(NewNotification { recipient, sender: Some(caller), content: NotificationContent::parse(body)? })
+        Ok(NewNotification { recipient, sender: Some(caller), content: NotificationContent::parse(body, types)? })
     }
 }
 
@@ -64,8 +64,8 @@ impl NotificationContent {
         })
     }
 
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, Invalid> {
-        let kind = parse_kind(body)?;
+    pub fn parse(body: &Map<String, Value>, types: &TypeCatalog) -> Result<Self, Invalid> {
+        let kind = parse_kind(body, types)?;
         let title = match body.get("title") {
             Some(Value::String(raw)) => raw.trim().to_owned(),
             None | Some(Value::Null) => return Err(Invalid::new("title", "is required")),
@@ -108,15 +108,14 @@ impl NotificationContent {
     }
 }
 
-/// `type` (the original's REST name) or `notification_type`; default `general`.
-pub fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, Invalid> {
+/// `type` (the original's REST name) or `notification_type`, one of the configured `types`;
+/// default `general` (refused like any other when it is not configured).
+pub fn parse_kind(body: &Map<String, Value>, types: &TypeCatalog) -> Result<NotificationType, Invalid> {
     let mut kind = None;
     for field in ["notification_type", "type"] {
         let parsed = match body.get(field) {
             None | Some(Value::Null) => continue,
-            Some(Value::String(raw)) => {
-                NotificationType::parse(raw).ok_or_else(|| Invalid::new(field, NotificationType::INVALID))?
-            }
+            Some(Value::String(raw)) => types.parse_type(field, raw)?,
             Some(_) => return Err(Invalid::new(field, "must be a string")),
         };
         match kind {
@@ -126,7 +125,10 @@ pub fn parse_kind(body: &Map<String, Value>) -> Result<NotificationType, Invalid
             _ => kind = Some(parsed),
         }
     }
-    Ok(kind.unwrap_or(NotificationType::General))
+    match kind {
+        Some(kind) => Ok(kind),
+        None => types.parse_type("notification_type", NotificationType::DEFAULT),
+    }
 }
 
 /// The original's approval notifications pass `form_type`, `item_id` and `approved` at the top
@@ -188,7 +190,7 @@ mod tests {
 
     fn parse(body: Value) -> Result<NewNotification, Invalid> {
         let map = body.as_object().cloned().expect("object");
-        NewNotification::parse(&map, UserId::new(1).expect("id"))
+        NewNotification::parse(&map, UserId::new(1).expect("id"), &TypeCatalog::default())
     }
 
     fn field_of(body: Value) -> &'static str {
@@ -200,7 +202,7 @@ mod tests {
         let n = parse(json!({"title": "  Hi  "})).expect("valid");
         assert_eq!(n.recipient.get(), 1);
         assert_eq!(n.content.title, "Hi");
-        assert_eq!(n.content.kind, NotificationType::General);
+        assert_eq!(Some(n.content.kind), NotificationType::parse("general"));
         assert_eq!(n.content.message, "");
         assert_eq!(n.content.data, "{}");
         assert_eq!(n.content.link, None);
@@ -258,9 +260,9 @@ mod tests {
     #[test]
     fn type_may_be_named_either_way() {
         let n = parse(json!({"title": "t", "type": "meeting"})).expect("valid");
-        assert_eq!(n.content.kind, NotificationType::Meeting);
+        assert_eq!(Some(n.content.kind), NotificationType::parse("meeting"));
         let n = parse(json!({"title": "t", "notification_type": "mom_created"})).expect("valid");
-        assert_eq!(n.content.kind, NotificationType::MomCreated);
+        assert_eq!(Some(n.content.kind), NotificationType::parse("mom_created"));
         assert_eq!(field_of(json!({"title": "t", "type": "alert"})), "type");
         assert_eq!(field_of(json!({"title": "t", "type": "meeting", "notification_type": "general"})), "type");
     }

@@ -226,7 +226,7 @@ pub async fn update_user_preferences(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let preferences = console::update_preferences(&inbox, admin, path_user(&user_id)?, &body).await?;
-    Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
+    Ok(HttpResponse::Ok().json(sorted(&Preferences::new(&preferences, inbox.types()))))
 }
 
 /// Users' stored preferences, filtered (a user who never changed one has the default, all on,

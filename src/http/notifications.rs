@@ -13,6 +13,7 @@ use super::requests::{BroadcastNotification, CreateNotification, IdempotencyKey,
 use crate::auth::Broadcaster;
 use crate::domain::{
     BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
+    TypeCatalog,
 };
 use crate::error::{ApiError, Envelope, ErrorDetail};
 use crate::event::Notifications;
@@ -48,7 +49,7 @@ pub async fn list_notifications(
     caller: Principal,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_list_query(req.query_string())?;
+    let query = parse_list_query(req.query_string(), inbox.types())?;
     let page = inbox.list(caller, query).await?;
     Ok(HttpResponse::Ok().json(NotificationList {
         notifications: Notifications(&page.rows),
@@ -61,8 +62,8 @@ pub async fn list_notifications(
 /// Parses the list endpoint's query string (`ListQuery::from_query_string`) into a 400
 /// `validation_error` naming the field. Public for the fuzz targets (`fuzz/`), which feed it
 /// arbitrary strings.
-pub fn parse_list_query(raw: &str) -> Result<ListQuery, ApiError> {
-    Ok(ListQuery::from_query_string(raw)?)
+pub fn parse_list_query(raw: &str, types: &TypeCatalog) -> Result<ListQuery, ApiError> {
+    Ok(ListQuery::from_query_string(raw, types)?)
 }
 
 /// The `Idempotency-Key` header, when present.

@@ -1,4 +1,5 @@
-//! Preference endpoints: GET all eight types, PUT a partial update (one transaction).
+//! Preference endpoints: GET every configured type (and category), PUT a partial update (one
+//! transaction).
 
 use super::body::JsonObject;
 use super::errors::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
@@ -9,19 +10,19 @@ use crate::error::ApiError;
 use crate::inbox::Inbox;
 use actix_web::{web, HttpResponse};
 
-/// The caller's preferences for all eight types (default all on).
+/// The caller's preferences for every configured type and category (default all on).
 #[utoipa::path(
     get,
     path = "/auth/notifications/preferences/",
     tag = "preferences",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "All eight types", body = Preferences),
+        (status = 200, description = "Every configured type and category", body = Preferences),
     )
 )]
 pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
     let preferences = inbox.preferences(caller).await?;
-    Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
+    Ok(HttpResponse::Ok().json(sorted(&Preferences::new(&preferences, inbox.types()))))
 }
 
 /// Change some preferences, in one transaction: only the types and fields given change; a bad
@@ -33,7 +34,7 @@ pub async fn get_preferences(inbox: web::Data<Inbox>, caller: Principal) -> Resu
     security(("bearer" = [])),
     request_body = PreferencesUpdate,
     responses(
-        (status = 200, description = "All eight types, after the change", body = Preferences),
+        (status = 200, description = "Every configured type and category, after the change", body = Preferences),
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -45,5 +46,5 @@ pub async fn update_preferences(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let preferences = inbox.update_preferences(caller, &body).await?;
-    Ok(HttpResponse::Ok().json(sorted(&Preferences { preferences: &preferences })))
+    Ok(HttpResponse::Ok().json(sorted(&Preferences::new(&preferences, inbox.types()))))
 }

@@ -2,7 +2,7 @@
 //! derives) what the OpenAPI document says they send. Notifications are `event::Notification`,
 //! the view WebSocket frames carry too.
 
-use crate::domain::Preferences as PreferenceMap;
+use crate::domain::{Category, Preference, Preferences as PreferenceMap, TypeCatalog};
 use crate::event::{Notification, Notifications};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -92,10 +92,18 @@ pub struct BroadcastCreated {
     pub inbox_full: Vec<i64>,
 }
 
-/// All eight types.
+/// Every configured type, and every category (on only when on for all its types).
 #[derive(Serialize, ToSchema)]
 pub struct Preferences<'a> {
     pub preferences: &'a PreferenceMap,
+    #[schema(value_type = PreferenceMap)]
+    pub categories: BTreeMap<Category, Preference>,
+}
+
+impl<'a> Preferences<'a> {
+    pub fn new(preferences: &'a PreferenceMap, types: &TypeCatalog) -> Self {
+        Preferences { preferences, categories: preferences.by_category(types) }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -220,7 +228,7 @@ impl<'a> AdminUserView<'a> {
             total: view.page.total,
             notifications: Notifications(&view.page.rows),
             next_before: view.page.next_before,
-            preferences: sorted(&Preferences { preferences: &view.preferences })["preferences"].take(),
+            preferences: sorted(&view.preferences),
         }
     }
 }

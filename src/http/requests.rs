@@ -56,18 +56,17 @@ impl PartialSchema for ItemId {
 
 impl ToSchema for ItemId {}
 
-/// Some of the eight types, each with the fields to change; an unknown type is refused.
+/// Some configured types (or categories), each with the fields to change; an unknown name is
+/// refused.
 pub struct PreferenceChanges;
 
 impl PartialSchema for PreferenceChanges {
     fn schema() -> RefOr<Schema> {
-        let mut map = ObjectBuilder::new()
+        ObjectBuilder::new()
             .schema_type(Type::Object)
-            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-        for kind in NotificationType::ALL {
-            map = map.property(kind.as_str(), PreferenceChange::schema());
-        }
-        map.into()
+            .additional_properties(Some(AdditionalProperties::RefOr(PreferenceChange::schema())))
+            .property_names(Some(NotificationType::schema()))
+            .into()
     }
 }
 
@@ -187,13 +186,18 @@ pub struct BroadcastPreviewRequest {
     pub notification_type: Option<serde_json::Value>,
 }
 
-/// A partial update: only the types and fields given change. An unknown type or field, or a
-/// value that is not a boolean, is refused and changes nothing.
+/// A partial update: only the types and fields given change; a category's change applies to
+/// each of its types, and a type named as well gets its own fields on top. At least one of the
+/// two maps. An unknown type, category or field, or a value that is not a boolean, is refused and
+/// changes nothing.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"preferences": {"meeting": {"realtime": false}}}))]
 pub struct PreferencesUpdate {
-    #[schema(value_type = PreferenceChanges)]
-    pub preferences: serde_json::Value,
+    #[schema(value_type = Option<PreferenceChanges>)]
+    pub preferences: Option<serde_json::Value>,
+    /// Keyed by category (`HERALD_NOTIFICATION_TYPES` `type:category`).
+    #[schema(value_type = Option<PreferenceChanges>)]
+    pub categories: Option<serde_json::Value>,
 }
 
 /// The fields of one type to change; absent fields keep their value.

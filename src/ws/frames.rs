@@ -55,7 +55,7 @@ impl Socket {
     /// Parses a text frame, takes its cost from the user's budget and does what it asks. A
     /// refusal (`rate_limited` with `retry_after`) counts in `limiter`'s flood window.
     pub(super) async fn handle_text(&mut self, text: &str, limiter: &mut FrameLimiter) -> Result<(), Stop> {
-        let Request { request_id, frame } = match protocol::parse(text) {
+        let Request { request_id, frame } = match protocol::parse(text, self.ctx.inbox.types()) {
             Ok(request) => request,
             Err(bad) => return self.send_error(&bad.error, &bad.request_id).await,
         };

@@ -2,7 +2,7 @@
 //! clear errors, and the error frame that answers a bad one. Everything the server sends is a
 //! `crate::event::ServerFrame`.
 
-use crate::domain::{ListParam, ListQuery, NotificationId};
+use crate::domain::{ListParam, ListQuery, NotificationId, TypeCatalog};
 use crate::error::ApiError;
 use crate::event::ServerFrame;
 use bytestring::ByteString;
@@ -50,7 +50,7 @@ pub struct BadFrame {
     pub error: ApiError,
 }
 
-pub fn parse(text: &str) -> Result<Request, BadFrame> {
+pub fn parse(text: &str, types: &TypeCatalog) -> Result<Request, BadFrame> {
     let value: Value = serde_json::from_str(text).map_err(|e| BadFrame {
         request_id: None,
         error: ApiError::InvalidJson(format!("frame is not valid JSON: {e}")),
@@ -80,7 +80,7 @@ pub fn parse(text: &str) -> Result<Request, BadFrame> {
             let params = ["limit", "before", "unread"]
                 .into_iter()
                 .filter_map(|name| body.get(name).filter(|v| !v.is_null()).map(|v| (name, ListParam::Json(v))));
-            ClientFrame::GetNotifications { query: ListQuery::parse(params).map_err(|e| bad(e.into()))? }
+            ClientFrame::GetNotifications { query: ListQuery::parse(params, types).map_err(|e| bad(e.into()))? }
         }
         "mark_read" => ClientFrame::MarkRead { id: notification_id(&body).map_err(bad)? },
         "delete_notification" => ClientFrame::DeleteNotification { id: notification_id(&body).map_err(bad)? },
@@ -149,12 +149,13 @@ mod tests {
 
     #[test]
     fn frames_parse_and_request_ids_are_kept_as_sent() {
-        let req = parse(r#"{"type":"mark_read","notification_id":5,"request_id":"a1"}"#).expect("valid");
+        let req = parse(r#"{"type":"mark_read","notification_id":5,"request_id":"a1"}"#, &TypeCatalog::default())
+            .expect("valid");
         assert_eq!(req.request_id, Some(json!("a1")));
         assert_eq!(req.frame, ClientFrame::MarkRead { id: NotificationId::new(5).expect("id") });
-        let req = parse(r#"{"type":"ping","request_id":7}"#).expect("valid");
+        let req = parse(r#"{"type":"ping","request_id":7}"#, &TypeCatalog::default()).expect("valid");
         assert_eq!(req.request_id, Some(json!(7)));
-        let req = parse(r#"{"type":"get_notifications"}"#).expect("valid");
+        let req = parse(r#"{"type":"get_notifications"}"#, &TypeCatalog::default()).expect("valid");
         assert_eq!(req.frame, ClientFrame::GetNotifications { query: ListQuery::default() });
     }
 
@@ -169,7 +170,7 @@ mod tests {
             (r#"{"type":"get_notifications","limit":500,"request_id":1}"#, "validation_error"),
             (r#"{"type":"sync","since":-1,"request_id":1}"#, "validation_error"),
         ] {
-            let bad = parse(text).expect_err(text);
+            let bad = parse(text, &TypeCatalog::default()).expect_err(text);
             assert_eq!(bad.error.code(), code, "{text}");
             if text.contains("request_id") && code != "invalid_json" {
                 assert_eq!(bad.request_id, Some(json!(1)), "{text}");

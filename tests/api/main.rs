@@ -7,6 +7,7 @@ mod cluster;
 mod deploy;
 mod helpers;
 mod import;
+mod inbox;
 mod ops;
 mod redis_cluster;
 mod rest;
