@@ -8,7 +8,7 @@
 
 use crate::db::{DbError, KeysetPage};
 use crate::domain::{
-    AdminQuery, AuditEntry, AuditQuery, AuditRecord, BroadcastPreview, CreateOutcome, Idempotent, ListQuery,
+    AdminQuery, AuditEntry, AuditQuery, AuditRecord, BroadcastPreview, Change, CreateOutcome, Idempotent, ListQuery,
     NotificationId, Page, PreferenceQuery, Preferences, Principal, StoredNotification, UserId, UserPreference,
 };
 use crate::inbox::{Inbox, InboxError};
@@ -30,29 +30,28 @@ pub async fn notification(inbox: &Inbox, id: NotificationId) -> Result<StoredNot
     inbox.db().notification(id).await?.ok_or(InboxError::Storage(DbError::NotFound))
 }
 
-/// Marks a notification read or unread as its owner would; returns it and the owner's unread
-/// count.
+/// Marks a notification read or unread as its owner would; returns it and the owner's counts.
 pub async fn set_read(
     inbox: &Inbox,
     admin: Principal,
     id: NotificationId,
     read: bool,
-) -> Result<(StoredNotification, i64), InboxError> {
+) -> Result<(StoredNotification, Change), InboxError> {
     let owner = owner_of(inbox, id).await?;
     let as_owner = Principal::owner(owner, admin.expires_at);
-    let (row, unread_count) =
+    let (row, change) =
         if read { inbox.mark_read(as_owner, id, None).await? } else { inbox.mark_unread(as_owner, id, None).await? };
     let action = if read { "notification.mark_read" } else { "notification.mark_unread" };
     record(inbox, admin, action, owner, id, json!({})).await?;
-    Ok((row, unread_count))
+    Ok((row, change))
 }
 
-/// Deletes a notification as its owner would; returns the owner's unread count.
-pub async fn delete(inbox: &Inbox, admin: Principal, id: NotificationId) -> Result<i64, InboxError> {
+/// Deletes a notification as its owner would; returns the owner's counts after.
+pub async fn delete(inbox: &Inbox, admin: Principal, id: NotificationId) -> Result<Change, InboxError> {
     let owner = owner_of(inbox, id).await?;
-    let unread_count = inbox.delete(Principal::owner(owner, admin.expires_at), id, None).await?;
+    let change = inbox.delete(Principal::owner(owner, admin.expires_at), id, None).await?;
     record(inbox, admin, "notification.delete", owner, id, json!({})).await?;
-    Ok(unread_count)
+    Ok(change)
 }
 
 /// Sends a notification's content again to its owner as a new notification (pushed live unless

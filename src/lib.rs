@@ -53,6 +53,8 @@
 //! - `django_import`: `herald import-django`, the original system's data moved into Herald in
 //!   resumable, incremental batches, reviewed against Herald's rules, and verified per user.
 //! - `retention`: pruning old notifications and expired idempotency keys in bounded batches.
+//! - `snooze`: the snooze waker, bringing snoozed notifications back at their time, once across
+//!   the cluster.
 //! - `client`: a REST + WebSocket client of a live node (`herald send`, `herald selftest`).
 //! - `selftest`: `herald selftest`'s table of end-to-end checks.
 //! - `ws`: the WebSocket endpoint, client protocol, the per-socket delivery state machine
@@ -81,6 +83,7 @@ pub mod readiness;
 pub mod repair;
 pub mod retention;
 pub mod selftest;
+pub mod snooze;
 pub mod startup;
 pub mod subscriptions;
 pub mod ws;

@@ -212,7 +212,7 @@ impl State {
     }
 
     /// The tasks that run beside the listeners until shutdown: the broker → hub delivery, the
-    /// position check and retention.
+    /// position check, retention and the snooze waker.
     fn spawn_background_tasks(&self, config: &Config) {
         actix_web::rt::spawn(self.hub.clone().deliver_all(self.broker.subscribe()));
         actix_web::rt::spawn(crate::repair::run(
@@ -227,6 +227,7 @@ impl State {
             config.retention,
             self.shutdown.clone(),
         ));
+        actix_web::rt::spawn(crate::snooze::run(self.inbox.clone(), self.shutdown.clone()));
     }
 }
 

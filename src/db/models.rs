@@ -13,7 +13,8 @@ use diesel::prelude::*;
 /// equals Diesel's `notifications::all_columns` (which `StoredNotification` is loaded from by
 /// position, type-checked), so a new column cannot be forgotten here.
 pub const NOTIFICATION_COLUMNS: &str =
-    "id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at";
+    "id, user_id, sender_id, notification_type, title, message, data, link, is_read, realtime, read_at, created_at, \
+     seen_at, archived_at, snoozed_until";
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so the
 /// value returned at creation equals the value read back later.
@@ -65,10 +66,22 @@ impl<'a> NotificationInsert<'a> {
 /// An inbox row as read under its lock: its counts and change-stream position.
 pub type LockedInbox = (InboxCounts, i64);
 
-/// A notification pruned to make room: `(user_id, id, was read)`.
-pub type PrunedRow = (i64, i64, bool);
+/// The columns of `inbox_state` in `InboxCounts` order.
+pub type CountColumns =
+    (inbox_state::total_count, inbox_state::unread_count, inbox_state::seen_unread_count, inbox_state::hidden_count);
 
-/// A `PrunedRow` as a `RETURNING user_id, id, is_read` statement yields it (both backends).
+/// The columns a locked inbox row is read with: user, `InboxCounts`, position.
+pub const LOCKED_COLUMNS: (inbox_state::user_id, CountColumns, inbox_state::last_seq) = (
+    inbox_state::user_id,
+    (inbox_state::total_count, inbox_state::unread_count, inbox_state::seen_unread_count, inbox_state::hidden_count),
+    inbox_state::last_seq,
+);
+
+/// A notification pruned to make room: `(user_id, id, was read, was archived or snoozed)`.
+pub type PrunedRow = (i64, i64, bool, bool);
+
+/// A `PrunedRow` as a `RETURNING user_id, id, is_read, … AS hidden` statement yields it (both
+/// backends).
 #[derive(diesel::QueryableByName)]
 pub struct PrunedRowByName {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -77,11 +90,13 @@ pub struct PrunedRowByName {
     id: i64,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     is_read: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    hidden: bool,
 }
 
 impl From<PrunedRowByName> for PrunedRow {
     fn from(row: PrunedRowByName) -> PrunedRow {
-        (row.user_id, row.id, row.is_read)
+        (row.user_id, row.id, row.is_read, row.hidden)
     }
 }
 
@@ -92,6 +107,7 @@ pub struct InboxStateInsert {
     pub unread_count: i64,
     pub last_seq: i64,
     pub total_count: i64,
+    pub hidden_count: i64,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]

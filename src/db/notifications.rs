@@ -7,15 +7,17 @@
 
 use super::connection::DbConnection;
 use super::error::DbError;
+use super::filtered::filtered;
 use super::models::{now, NotificationInsert};
 use super::pool::Db;
 use super::room::{self, Want};
 use super::schema::{inbox_state as state, notification_preferences as prefs, notifications as n};
 use super::transactions::Transactions;
-use super::{idempotency, pg, preferences, sqlite};
+use super::{idempotency, pg, preferences, sqlite, states};
 use crate::domain::{
-    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, ListQuery, NewNotification,
-    NotificationContent, NotificationId, Page, Pruned, RenderReply, StorageCap, StoredNotification, StreamPos, UserId,
+    BroadcastOutcome, Change, CreateOutcome, IdempotencyKey, Idempotent, InboxFilter, ListQuery, NewNotification,
+    NotificationContent, NotificationId, Page, Pruned, RenderReply, Selection, StateAction, StorageCap,
+    StoredNotification, StreamPos, UserId,
 };
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -76,30 +78,24 @@ impl Db {
         .await
     }
 
-    /// Marks one of the user's notifications read (`read`) or unread. Returns the row and the
-    /// change (no position when it was already so). Another user's id is `NotFound`, exactly as
-    /// a missing one.
+    /// Marks one of the user's notifications read (`read`) or unread (`states`). Returns the
+    /// row and the change (no position when it was already so). Another user's id is
+    /// `NotFound`, exactly as a missing one.
     pub async fn mark_read(
         &self,
         user: UserId,
         id: NotificationId,
         read: bool,
     ) -> Result<(StoredNotification, Change), DbError> {
+        let action = if read { StateAction::Read } else { StateAction::Unread };
         self.run(move |conn| {
             conn.write_transaction(|conn| {
-                let mine = n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get()));
-                let updated = diesel::update(mine.filter(n::is_read.eq(!read)))
-                    .set((n::is_read.eq(read), n::read_at.eq(read.then(now))))
-                    .returning(n::all_columns)
-                    .get_result::<StoredNotification>(conn)
-                    .optional()?;
-                match updated {
-                    Some(row) => Ok((row, record_change(conn, user, (if read { -1 } else { 1 }, 0))?)),
-                    None => {
-                        let row = mine.select(n::all_columns).first::<StoredNotification>(conn)?;
-                        Ok((row, Change { unread_count: unread_count(conn, user)?, position: None }))
-                    }
-                }
+                let done = states::change_states(conn, user, (action, &Selection::Ids(vec![id])), now(), true)?;
+                let row = match done.rows.into_iter().next() {
+                    Some(row) => row,
+                    None => mine(conn, user, id)?,
+                };
+                Ok((row, done.change))
             })
         })
         .await
@@ -107,33 +103,19 @@ impl Db {
 
     /// Marks all the user's notifications read; how many changed, and the change.
     pub async fn mark_all_read(&self, user: UserId) -> Result<(i64, Change), DbError> {
-        self.run(move |conn| {
-            conn.write_transaction(|conn| {
-                let marked = diesel::update(n::table.filter(n::user_id.eq(user.get())).filter(n::is_read.eq(false)))
-                    .set((n::is_read.eq(true), n::read_at.eq(Some(now()))))
-                    .execute(conn)? as i64;
-                let change = if marked > 0 {
-                    record_change(conn, user, (-marked, 0))?
-                } else {
-                    Change { unread_count: unread_count(conn, user)?, position: None }
-                };
-                Ok((marked, change))
-            })
-        })
-        .await
+        let every = Selection::Filter(InboxFilter { read: Some(false), ..InboxFilter::default() });
+        let done = self.change_states(user, (StateAction::Read, every), now(), false).await?;
+        Ok((done.changed.len() as i64, done.change))
     }
 
-    /// Deletes one of the user's notifications; the change.
+    /// Deletes one of the user's notifications; the change. Another user's id, or a second
+    /// delete, is `NotFound`.
     pub async fn delete(&self, user: UserId, id: NotificationId) -> Result<Change, DbError> {
-        self.run(move |conn| {
-            conn.write_transaction(|conn| {
-                let was_read = diesel::delete(n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get())))
-                    .returning(n::is_read)
-                    .get_result::<bool>(conn)?;
-                Ok(record_change(conn, user, (if was_read { 0 } else { -1 }, -1))?)
-            })
-        })
-        .await
+        let done = self.change_states(user, (StateAction::Delete, Selection::Ids(vec![id])), now(), false).await?;
+        match done.found {
+            0 => Err(DbError::from(diesel::result::Error::NotFound)),
+            _ => Ok(done.change),
+        }
     }
 
     /// One page of the user's notifications, newest first, with the filter's total; the page,
@@ -144,8 +126,9 @@ impl Db {
         self.run(move |conn| conn.read_snapshot(|conn| list(conn, user, query, cap))).await
     }
 
-    pub async fn unread_count(&self, user: UserId) -> Result<i64, DbError> {
-        self.run(move |conn| Ok(unread_count(conn, user)?)).await
+    /// The user's unread and unseen counts.
+    pub async fn unread_count(&self, user: UserId) -> Result<(i64, i64), DbError> {
+        self.run(move |conn| Ok(unread_counts(conn, user)?)).await
     }
 }
 
@@ -281,37 +264,15 @@ fn store_broadcast_chunk(
     Ok(())
 }
 
-/// Records a change to the user's existing notifications: adjusts the unread and total counts
-/// by `(unread, total)` and takes the next position in the user's change stream. Returns the
-/// unread count and the position.
-fn record_change(
-    conn: &mut DbConnection,
-    user: UserId,
-    (unread_delta, total_delta): (i64, i64),
-) -> QueryResult<Change> {
-    let (unread_count, last_seq) = diesel::update(state::table.find(user.get()))
-        .set((
-            state::unread_count.eq(state::unread_count + unread_delta),
-            state::total_count.eq(state::total_count + total_delta),
-            state::last_seq.eq(state::last_seq + 1),
-        ))
-        .returning((state::unread_count, state::last_seq))
-        .get_result::<(i64, i64)>(conn)?;
-    Ok(Change { unread_count, position: Some(StreamPos::new(last_seq)) })
+/// One of the user's notifications (`NotFound` when it is not theirs).
+fn mine(conn: &mut DbConnection, user: UserId, id: NotificationId) -> QueryResult<StoredNotification> {
+    n::table.filter(n::id.eq(id.get())).filter(n::user_id.eq(user.get())).select(n::all_columns).first(conn)
 }
 
 fn list(conn: &mut DbConnection, user: UserId, query: ListQuery, cap: StorageCap) -> Result<Page, DbError> {
-    let mut page_query = n::table.filter(n::user_id.eq(user.get())).into_boxed();
-    if query.unread_only {
-        page_query = page_query.filter(n::is_read.eq(false));
-    }
-    if let Some(kind) = &query.kind {
-        page_query = page_query.filter(n::notification_type.eq(kind.as_str()));
-    }
-    if let Some(before) = query.before {
-        page_query = page_query.filter(n::id.lt(before.get()));
-    }
-    let mut rows = page_query
+    let postgres = matches!(conn, DbConnection::Pg(_));
+    let filter = &query.filter;
+    let mut rows = filtered(postgres, user, filter)
         .order(n::id.desc())
         .limit(query.limit + 1)
         .select(n::all_columns)
@@ -322,51 +283,34 @@ fn list(conn: &mut DbConnection, user: UserId, query: ListQuery, cap: StorageCap
     } else {
         None
     };
-    let (unread_count, total_count) = counts(conn, user)?;
-    let total = match query.kind {
-        None if query.unread_only => unread_count,
-        None => total_count,
-        Some(kind) => count_of_type(conn, user, kind.as_str(), query.unread_only, cap)?,
+    let kept = counts(conn, user)?;
+    let total = match (filter.is_plain(), filter.read) {
+        (true, None) => kept.total - kept.hidden,
+        // Unread notifications are never archived nor snoozed.
+        (true, Some(false)) => kept.unread,
+        _ => {
+            let unpaged = InboxFilter { before: None, ..filter.clone() };
+            filtered(postgres, user, &unpaged).select(n::id).limit(cap.get()).load::<i64>(conn)?.len() as i64
+        }
     };
-    Ok(Page { rows, total, unread_count, next_before })
+    Ok(Page { rows, total, unread_count: kept.unread, unseen_count: kept.unread - kept.seen_unread, next_before })
 }
 
-#[derive(diesel::QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+/// The counts kept for a user (all 0 for a user never notified).
+#[derive(Debug, Default, Queryable)]
+struct Kept {
+    unread: i64,
+    seen_unread: i64,
+    total: i64,
+    hidden: i64,
 }
 
-/// The user's notifications of one type (only unread ones when `unread_only`), counted up to
-/// `cap`: no inbox holds more once the cap applies, and an older, larger one costs no more.
-/// `$n` placeholders read on both backends (see `replay`).
-fn count_of_type(
-    conn: &mut DbConnection,
-    user: UserId,
-    kind: &str,
-    unread_only: bool,
-    cap: StorageCap,
-) -> QueryResult<i64> {
-    use diesel::sql_types::{BigInt, Bool, Text};
-    let counted = diesel::sql_query(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM notifications WHERE user_id = $1 AND notification_type = $2 \
-         AND (NOT is_read OR NOT $3) LIMIT $4) AS matching",
-    )
-    .bind::<BigInt, _>(user.get())
-    .bind::<Text, _>(kind)
-    .bind::<Bool, _>(unread_only)
-    .bind::<BigInt, _>(cap.get())
-    .get_result::<Counted>(conn)?;
-    Ok(counted.n)
+fn counts(conn: &mut DbConnection, user: UserId) -> QueryResult<Kept> {
+    let columns = (state::unread_count, state::seen_unread_count, state::total_count, state::hidden_count);
+    Ok(state::table.find(user.get()).select(columns).first::<Kept>(conn).optional()?.unwrap_or_default())
 }
 
-/// The user's unread and total counts (0 for a user never notified).
-fn counts(conn: &mut DbConnection, user: UserId) -> QueryResult<(i64, i64)> {
-    let kept =
-        state::table.find(user.get()).select((state::unread_count, state::total_count)).first(conn).optional()?;
-    Ok(kept.unwrap_or((0, 0)))
-}
-
-fn unread_count(conn: &mut DbConnection, user: UserId) -> QueryResult<i64> {
-    Ok(state::table.find(user.get()).select(state::unread_count).first(conn).optional()?.unwrap_or(0))
+fn unread_counts(conn: &mut DbConnection, user: UserId) -> QueryResult<(i64, i64)> {
+    let kept = counts(conn, user)?;
+    Ok((kept.unread, kept.unread - kept.seen_unread))
 }

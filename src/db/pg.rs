@@ -3,7 +3,7 @@
 //! keys deleted by `ctid` in batches that skip locked rows. (The group-commit
 //! statement is `batch::pg`.)
 
-use super::models::{InboxStateInsert, LockedInbox, PrunedRow, PrunedRowByName, NOTIFICATION_COLUMNS};
+use super::models::{InboxStateInsert, LockedInbox, PrunedRow, PrunedRowByName, LOCKED_COLUMNS, NOTIFICATION_COLUMNS};
 use super::schema::inbox_state as state;
 use crate::domain::{InboxCounts, NotificationContent, StorageCap, StoredNotification, StreamPos, UserId};
 use diesel::prelude::*;
@@ -89,14 +89,11 @@ pub fn lock_counts(conn: &mut PgConnection, users: &[i64]) -> QueryResult<HashMa
     let rows = state::table
         .filter(state::user_id.eq_any(users))
         .order(state::user_id)
-        .select((state::user_id, state::total_count, state::unread_count, state::last_seq))
+        .select(LOCKED_COLUMNS)
         .for_update()
         .skip_locked()
-        .load::<(i64, i64, i64, i64)>(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(user, total, unread, last_seq)| (user, (InboxCounts { total, unread }, last_seq)))
-        .collect())
+        .load::<(i64, InboxCounts, i64)>(conn)?;
+    Ok(rows.into_iter().map(|(user, counts, last_seq)| (user, (counts, last_seq))).collect())
 }
 
 /// Deletes up to `count` of each user's oldest read notifications — `(user, count)` — in one
@@ -110,7 +107,7 @@ pub fn prune_read(conn: &mut PgConnection, users: &[(i64, i64)]) -> QueryResult<
         "DELETE FROM notifications WHERE id IN (SELECT oldest.id FROM unnest($1::bigint[], $2::bigint[]) AS t(u, k) \
          CROSS JOIN LATERAL (SELECT id FROM notifications WHERE user_id = t.u AND is_read ORDER BY id LIMIT t.k \
          FOR UPDATE SKIP LOCKED) AS oldest) \
-         RETURNING user_id, id, is_read",
+         RETURNING user_id, id, is_read, (archived_at IS NOT NULL OR snoozed_until IS NOT NULL) AS hidden",
     )
     .bind::<Array<BigInt>, _>(&ids)
     .bind::<Array<BigInt>, _>(&counts)
@@ -129,6 +126,7 @@ pub fn set_counts(conn: &mut PgConnection, rows: &[InboxStateInsert]) -> QueryRe
             state::unread_count.eq(excluded(state::unread_count)),
             state::last_seq.eq(excluded(state::last_seq)),
             state::total_count.eq(excluded(state::total_count)),
+            state::hidden_count.eq(excluded(state::hidden_count)),
         ))
         .execute(conn)?;
     Ok(())

@@ -9,7 +9,7 @@ use crate::domain::{InboxSnapshot, StreamPos, UserId};
 use diesel::prelude::*;
 
 impl Db {
-    /// Where the user's inbox stands: unread count, change-stream position and newest
+    /// Where the user's inbox stands: unread and unseen counts, change-stream position and newest
     /// notification id (all 0 for a user never notified), in ONE statement, so the three agree
     /// (one snapshot): a socket treats everything up to that id as shown and every position up
     /// to that one as handled. Two separate reads could disagree by a notification committed in
@@ -17,14 +17,19 @@ impl Db {
     pub async fn inbox_snapshot(&self, user: UserId) -> Result<InboxSnapshot, DbError> {
         self.run(move |conn| {
             let newest = n::table.filter(n::user_id.eq(user.get())).select(diesel::dsl::max(n::id)).single_value();
-            let (unread_count, position, newest_id) = state::table
+            let columns = (state::unread_count, state::seen_unread_count, state::last_seq, newest);
+            let snapshot = state::table
                 .find(user.get())
-                .select((state::unread_count, state::last_seq, newest))
-                .first::<(i64, i64, Option<i64>)>(conn)
+                .select(columns)
+                .first::<(i64, i64, i64, Option<i64>)>(conn)
                 .optional()?
-                .map(|(unread, last_seq, newest)| (unread, StreamPos::new(last_seq), newest.unwrap_or(0)))
-                .unwrap_or((0, StreamPos::ZERO, 0));
-            Ok(InboxSnapshot { unread_count, position, newest_id })
+                .map(|(unread, seen_unread, last_seq, newest)| InboxSnapshot {
+                    unread_count: unread,
+                    unseen_count: unread - seen_unread,
+                    position: StreamPos::new(last_seq),
+                    newest_id: newest.unwrap_or(0),
+                });
+            Ok(snapshot.unwrap_or_default())
         })
         .await
     }

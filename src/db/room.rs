@@ -69,14 +69,14 @@ pub fn admit(conn: &mut DbConnection, cap: StorageCap, wants: &[Want]) -> QueryR
         .collect();
     let to_prune: Vec<(i64, i64)> =
         plans.iter().filter(|plan| plan.3.prune > 0).map(|plan| (plan.0.user, plan.3.prune)).collect();
-    let mut pruned_by_user: HashMap<i64, Vec<(i64, bool)>> = HashMap::new();
+    let mut pruned_by_user: HashMap<i64, Vec<(i64, bool, bool)>> = HashMap::new();
     if !to_prune.is_empty() {
         let pruned = match conn {
             DbConnection::Pg(c) => pg::prune_read(c, &to_prune)?,
             DbConnection::Sqlite(c) => sqlite::prune_read(c, &to_prune)?,
         };
-        for (user, id, was_read) in pruned {
-            pruned_by_user.entry(user).or_default().push((id, was_read));
+        for (user, id, was_read, was_hidden) in pruned {
+            pruned_by_user.entry(user).or_default().push((id, was_read, was_hidden));
         }
     }
     let mut rooms = Vec::with_capacity(plans.len());
@@ -85,7 +85,8 @@ pub fn admit(conn: &mut DbConnection, cap: StorageCap, wants: &[Want]) -> QueryR
         let mut gone = pruned_by_user.remove(&want.user).unwrap_or_default();
         gone.sort_unstable();
         let accepted = admission.accepted as usize;
-        let unread_gone = gone.iter().filter(|(_, was_read)| !was_read).count() as i64;
+        let unread_gone = gone.iter().filter(|(_, was_read, _)| !was_read).count() as i64;
+        let hidden_gone = gone.iter().filter(|(_, _, was_hidden)| *was_hidden).count() as i64;
         let live = want.live[..accepted].iter().filter(|live| **live).count() as i64;
         let (gone_count, unread_count) = (gone.len() as i64, now.unread - unread_gone);
         if accepted > 0 || gone_count > 0 {
@@ -94,13 +95,15 @@ pub fn admit(conn: &mut DbConnection, cap: StorageCap, wants: &[Want]) -> QueryR
                 unread_count: unread_count + admission.accepted,
                 last_seq: last_seq + gone_count + live,
                 total_count: now.total - gone_count + admission.accepted,
+                hidden_count: now.hidden - hidden_gone,
             });
         }
-        let deleted = gone.iter().zip(1..).map(|(&(id, _), offset)| (id, StreamPos::new(last_seq + offset))).collect();
+        let deleted = gone.iter().zip(1..).map(|(&(id, ..), offset)| (id, StreamPos::new(last_seq + offset))).collect();
         rooms.push(Room {
             user: want.user,
             accepted,
-            pruned: Pruned { deleted, unread_count },
+            // Pruned rows are read: the seen-unread count stays as it was.
+            pruned: Pruned { deleted, unread_count, unseen_count: unread_count - now.seen_unread },
             next_position: StreamPos::new(last_seq + gone_count + 1),
         });
     }

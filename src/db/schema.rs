@@ -14,6 +14,12 @@ diesel::table! {
         realtime -> Bool,
         read_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        /// When first seen (opening the list); a read notification is seen even where this is
+        /// null (read before seen existed): the view shows `read_at` then.
+        seen_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        /// Hidden until then (read meanwhile); the waker makes it unread and unseen again.
+        snoozed_until -> Nullable<Timestamp>,
     }
 }
 
@@ -24,6 +30,10 @@ diesel::table! {
         last_seq -> BigInt,
         /// How many notifications the user has (kept exact as `unread_count` is).
         total_count -> BigInt,
+        /// Unread notifications already seen: unseen = unread_count - this.
+        seen_unread_count -> BigInt,
+        /// Notifications archived or snoozed, hidden from the default list.
+        hidden_count -> BigInt,
     }
 }
 

@@ -3,7 +3,7 @@
 //! took), a broadcast as a multi-row insert, and expired idempotency keys deleted by `rowid`
 //! in batches.
 
-use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow, PrunedRowByName};
+use super::models::{InboxStateInsert, LockedInbox, NotificationInsert, PrunedRow, PrunedRowByName, LOCKED_COLUMNS};
 use super::schema::{inbox_state as state, notifications as n};
 use crate::domain::{InboxCounts, NotificationContent, StoredNotification, UserId};
 use diesel::prelude::*;
@@ -32,10 +32,10 @@ pub fn lock_counts(conn: &mut SqliteConnection, users: &[i64]) -> QueryResult<Ha
     for chunk in users.chunks(1000) {
         let rows = state::table
             .filter(state::user_id.eq_any(chunk))
-            .select((state::user_id, state::total_count, state::unread_count, state::last_seq))
-            .load::<(i64, i64, i64, i64)>(conn)?;
-        for (user, total, unread, last_seq) in rows {
-            locked.insert(user, (InboxCounts { total, unread }, last_seq));
+            .select(LOCKED_COLUMNS)
+            .load::<(i64, InboxCounts, i64)>(conn)?;
+        for (user, counts, last_seq) in rows {
+            locked.insert(user, (counts, last_seq));
         }
     }
     Ok(locked)
@@ -50,7 +50,7 @@ pub fn prune_read(conn: &mut SqliteConnection, users: &[(i64, i64)]) -> QueryRes
         let rows = diesel::sql_query(
             "DELETE FROM notifications WHERE id IN \
              (SELECT id FROM notifications WHERE user_id = $1 AND is_read ORDER BY id LIMIT $2) \
-             RETURNING user_id, id, is_read",
+             RETURNING user_id, id, is_read, (archived_at IS NOT NULL OR snoozed_until IS NOT NULL) AS hidden",
         )
         .bind::<BigInt, _>(user)
         .bind::<BigInt, _>(count)
@@ -73,6 +73,7 @@ pub fn set_counts(conn: &mut SqliteConnection, rows: &[InboxStateInsert]) -> Que
                 state::unread_count.eq(excluded(state::unread_count)),
                 state::last_seq.eq(excluded(state::last_seq)),
                 state::total_count.eq(excluded(state::total_count)),
+                state::hidden_count.eq(excluded(state::hidden_count)),
             ))
             .execute(conn)?;
     }

@@ -7,11 +7,14 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageCap(i64);
 
-/// What an inbox holds now: all its notifications, and the unread ones among them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What an inbox holds now: all its notifications, the unread ones among them, the unread ones
+/// already seen, and the archived or snoozed ones (`crate::domain::state_change`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, diesel::Queryable)]
 pub struct InboxCounts {
     pub total: i64,
     pub unread: i64,
+    pub seen_unread: i64,
+    pub hidden: i64,
 }
 
 /// What an inbox does with `incoming` new notifications.
@@ -73,7 +76,7 @@ mod tests {
     }
 
     fn counts(total: i64, unread: i64) -> InboxCounts {
-        InboxCounts { total, unread }
+        InboxCounts { total, unread, ..InboxCounts::default() }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod admin_query;
 pub mod capacity;
 pub mod ids;
+pub mod inbox_filter;
 pub mod invalid;
 pub mod list_query;
 pub mod notification;
@@ -13,13 +14,15 @@ pub mod preferences;
 pub mod principal;
 pub mod query_string;
 pub mod records;
+pub mod state_change;
 pub mod stream_pos;
 
 pub use admin_query::{AdminQuery, AuditQuery, PreferenceQuery};
 pub use capacity::{Admission, InboxCounts, StorageCap};
 pub use ids::{NotificationId, UserId};
+pub use inbox_filter::{InboxFilter, ListParam};
 pub use invalid::Invalid;
-pub use list_query::{ListParam, ListQuery};
+pub use list_query::ListQuery;
 pub use notification::{NewNotification, NotificationContent};
 pub use notification_type::{Category, NotificationType, TypeCatalog};
 pub use preferences::{Preference, Preferences, PreferencesPatch};
@@ -29,4 +32,5 @@ pub use records::{
     request_hash, AuditEntry, AuditRecord, BroadcastOutcome, BroadcastPreview, Change, CreateOutcome, IdempotencyKey,
     Idempotent, InboxSnapshot, Page, Pruned, RenderReply, StoredNotification, StoredReply, UserPreference,
 };
+pub use state_change::{CountDelta, RowState, Selection, StateAction, MAX_BULK_IDS};
 pub use stream_pos::StreamPos;

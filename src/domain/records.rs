@@ -39,6 +39,21 @@ pub struct StoredNotification {
     pub read_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Timestamp)]
     pub created_at: NaiveDateTime,
+    /// Null for a read notification read before seen existed (it is seen: see `seen`).
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub seen_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub archived_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub snoozed_until: Option<NaiveDateTime>,
+}
+
+impl StoredNotification {
+    /// When it was seen, as clients are told: a read notification was seen when it was read
+    /// (or earlier).
+    pub fn seen(&self) -> Option<NaiveDateTime> {
+        self.seen_at.or(self.read_at)
+    }
 }
 
 /// The outcome of storing one notification.
@@ -67,6 +82,7 @@ pub enum CreateOutcome {
 pub struct Pruned {
     pub deleted: Vec<(i64, StreamPos)>,
     pub unread_count: i64,
+    pub unseen_count: i64,
 }
 
 impl Pruned {
@@ -131,14 +147,17 @@ pub struct Page {
     pub rows: Vec<StoredNotification>,
     pub total: i64,
     pub unread_count: i64,
+    pub unseen_count: i64,
     pub next_before: Option<i64>,
 }
 
-/// A change to existing notifications, with the user's unread count after it and the change's
+/// A change to existing notifications, with the user's unread and unseen counts after it and the change's
 /// place in the user's stream (`None` when nothing changed, so nothing is pushed).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Change {
     pub unread_count: i64,
+    /// Unread notifications not seen yet (the badge).
+    pub unseen_count: i64,
     pub position: Option<StreamPos>,
 }
 
@@ -146,6 +165,7 @@ pub struct Change {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InboxSnapshot {
     pub unread_count: i64,
+    pub unseen_count: i64,
     /// The user's change-stream position.
     pub position: StreamPos,
     /// The newest notification id (0 when none).

@@ -127,8 +127,8 @@ async fn set_read(
     id: &str,
     read: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, unread_count) = console::set_read(inbox, admin, path_id(id)?, read).await?;
-    Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&row).into(), unread_count }))
+    let (row, change) = console::set_read(inbox, admin, path_id(id)?, read).await?;
+    Ok(HttpResponse::Ok().json(NotificationWithCount::new(&row, change)))
 }
 
 /// Delete a user's notification, as the user would (their tabs get the change; audited).
@@ -149,8 +149,12 @@ pub async fn delete_notification(
     Administrator(admin): Administrator,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let unread_count = console::delete(&inbox, admin, path_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(Deleted { deleted: true, unread_count }))
+    let change = console::delete(&inbox, admin, path_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        deleted: true,
+        unread_count: change.unread_count,
+        unseen_count: change.unseen_count,
+    }))
 }
 
 /// Send a notification's content again to its owner, as a new notification pushed live

@@ -16,6 +16,7 @@ mod preferences;
 mod replies;
 pub mod requests;
 mod routes;
+mod states;
 pub mod static_files;
 
 pub use body::BodyLimits;

@@ -56,6 +56,7 @@ pub async fn list_notifications(
         total: page.total,
         unread_count: page.unread_count,
         next_before: page.next_before,
+        unseen_count: page.unseen_count,
     }))
 }
 
@@ -235,8 +236,8 @@ pub async fn mark_read(
     caller: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (notification, unread_count) = inbox.mark_read(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
+    let (notification, change) = inbox.mark_read(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(NotificationWithCount::new(&notification, change)))
 }
 
 /// Mark one notification unread (`read_at` back to null).
@@ -257,8 +258,8 @@ pub async fn mark_unread(
     caller: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (notification, unread_count) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(NotificationWithCount { notification: (&notification).into(), unread_count }))
+    let (notification, change) = inbox.mark_unread(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(NotificationWithCount::new(&notification, change)))
 }
 
 /// Mark all the caller's notifications read.
@@ -272,8 +273,9 @@ pub async fn mark_unread(
     )
 )]
 pub async fn mark_all_read(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
-    let (marked, unread_count) = inbox.mark_all_read(caller, None).await?;
-    Ok(HttpResponse::Ok().json(MarkedAllRead { marked, unread_count }))
+    let (marked, change) = inbox.mark_all_read(caller, None).await?;
+    let (unread_count, unseen_count) = (change.unread_count, change.unseen_count);
+    Ok(HttpResponse::Ok().json(MarkedAllRead { marked, unread_count, unseen_count }))
 }
 
 /// Delete one notification; deleting it again is 404.
@@ -293,8 +295,12 @@ pub async fn delete_notification(
     caller: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let unread_count = inbox.delete(caller, path_id(&id)?, None).await?;
-    Ok(HttpResponse::Ok().json(Deleted { deleted: true, unread_count }))
+    let change = inbox.delete(caller, path_id(&id)?, None).await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        deleted: true,
+        unread_count: change.unread_count,
+        unseen_count: change.unseen_count,
+    }))
 }
 
 /// The caller's unread count.
@@ -308,6 +314,6 @@ pub async fn delete_notification(
     )
 )]
 pub async fn unread_count(inbox: web::Data<Inbox>, caller: Principal) -> Result<HttpResponse, ApiError> {
-    let unread_count = inbox.unread_count(caller).await?;
-    Ok(HttpResponse::Ok().json(UnreadCount { unread_count }))
+    let (unread_count, unseen_count) = inbox.unread_count(caller).await?;
+    Ok(HttpResponse::Ok().json(UnreadCount { unread_count, unseen_count }))
 }

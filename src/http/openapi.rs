@@ -9,7 +9,7 @@ use super::errors::{
     BadRequest, Forbidden, IdempotencyKeyReused, InboxFull, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{admin, admin_cluster, notifications, ops, preferences};
+use super::{admin, admin_cluster, notifications, ops, preferences, states};
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -39,6 +39,12 @@ pub const BEARER: &str = "bearer";
         notifications::delete_notification,
         notifications::unread_count,
         notifications::broadcast_notification,
+        states::mark_seen,
+        states::archive,
+        states::unarchive,
+        states::snooze,
+        states::mark_all_seen,
+        states::bulk,
         preferences::get_preferences,
         preferences::update_preferences,
         admin::search_notifications,
@@ -79,6 +85,7 @@ pub const BEARER: &str = "bearer";
     modifiers(&BearerScheme, &SharedResponses),
     tags(
         (name = "notifications", description = "The caller's notifications"),
+        (name = "states", description = "Seen, archived and snoozed, and bulk actions on many notifications at once"),
         (name = "preferences", description = "Per-type delivery preferences"),
         (name = "admin", description = "The admin console: every user's notifications, for staff (`is_staff` or the `notifications:admin` scope)"),
         (name = "operations", description = "Health, readiness, metrics and this document")
@@ -247,6 +254,9 @@ mod tests {
             read_at: None,
             created_at: chrono::DateTime::UNIX_EPOCH.naive_utc(),
             realtime: true,
+            seen_at: None,
+            archived_at: None,
+            snoozed_until: None,
         };
         let wire = serde_json::to_value(crate::event::Notification::from(&row)).expect("JSON");
         let mut sent: Vec<&str> = wire.as_object().expect("object").keys().map(String::as_str).collect();

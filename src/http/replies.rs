@@ -22,6 +22,9 @@ pub struct NotificationList<'a> {
     /// The `before` of the next page; null on the last.
     #[schema(minimum = 1, format = Int64, required = true)]
     pub next_before: Option<i64>,
+    /// The caller's unread notifications not seen yet (the badge), whatever the filter.
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
 }
 
 // `{"notification": {...}}`, the body of a create reply (no description in the document).
@@ -50,6 +53,18 @@ pub struct NotificationWithCount<'a> {
     pub notification: Notification<'a>,
     #[schema(minimum = 0)]
     pub unread_count: i64,
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
+}
+
+impl<'a> NotificationWithCount<'a> {
+    pub fn new(row: &'a crate::domain::StoredNotification, change: crate::domain::Change) -> Self {
+        NotificationWithCount {
+            notification: row.into(),
+            unread_count: change.unread_count,
+            unseen_count: change.unseen_count,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -59,6 +74,8 @@ pub struct MarkedAllRead {
     pub marked: i64,
     #[schema(minimum = 0)]
     pub unread_count: i64,
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -67,12 +84,32 @@ pub struct Deleted {
     pub deleted: bool,
     #[schema(minimum = 0)]
     pub unread_count: i64,
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct UnreadCount {
     #[schema(minimum = 0)]
     pub unread_count: i64,
+    /// Unread notifications not seen yet (the badge).
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
+}
+
+/// What a state action (seen, archive, unarchive, snooze, bulk) did.
+#[derive(Serialize, ToSchema)]
+pub struct StatesUpdated {
+    /// The action, as named in the request.
+    #[schema(example = "archive")]
+    pub action: &'static str,
+    /// How many notifications it changed (those already so are not counted).
+    #[schema(minimum = 0)]
+    pub changed: usize,
+    #[schema(minimum = 0)]
+    pub unread_count: i64,
+    #[schema(minimum = 0)]
+    pub unseen_count: i64,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -186,6 +186,42 @@ pub struct BroadcastPreviewRequest {
     pub notification_type: Option<serde_json::Value>,
 }
 
+/// A snooze: until when (RFC 3339, in the next 366 days).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"snooze_until": "2026-12-08T09:00:00Z"}))]
+pub struct SnoozeUntil {
+    #[schema(format = DateTime)]
+    pub snooze_until: String,
+}
+
+/// A bulk action: `action`, and either `ids` (1 to 1,000) or `filter` (the list's filter names:
+/// `types`, `category`, `read`, `seen`, `archived`, `snoozed`, `created_after`,
+/// `created_before`, `before`, `data`; `{}` is the default list). `snooze` needs
+/// `snooze_until`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"action": "archive", "filter": {"read": true}}))]
+pub struct BulkAction {
+    pub action: BulkActionName,
+    #[schema(max_items = 1000, min_items = 1)]
+    pub ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
+    #[schema(format = DateTime)]
+    pub snooze_until: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkActionName {
+    Read,
+    Unread,
+    Seen,
+    Archive,
+    Unarchive,
+    Delete,
+    Snooze,
+}
+
 /// A partial update: only the types and fields given change; a category's change applies to
 /// each of its types, and a type named as well gets its own fields on top. At least one of the
 /// two maps. An unknown type, category or field, or a value that is not a boolean, is refused and

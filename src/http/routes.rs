@@ -3,7 +3,7 @@
 //! trailing slash (no redirect), and the JSON 404/405 for unknown paths and methods.
 
 use super::body::{json_config, BodyLimits};
-use super::{admin, admin_cluster, notifications, openapi, ops, preferences, static_files};
+use super::{admin, admin_cluster, notifications, openapi, ops, preferences, states, static_files};
 use crate::error::ApiError;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -45,6 +45,8 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/auth/notifications/", Listener::Main, |r| r.to(n::list_notifications)),
         route(Method::POST, "/auth/notifications/create/", Listener::Main, |r| r.to(n::create_notification)),
         route(Method::POST, "/auth/notifications/mark-all-read/", Listener::Main, |r| r.to(n::mark_all_read)),
+        route(Method::POST, "/auth/notifications/mark-all-seen/", Listener::Main, |r| r.to(states::mark_all_seen)),
+        route(Method::POST, "/auth/notifications/bulk/", Listener::Main, |r| r.to(states::bulk)),
         route(Method::GET, "/auth/notifications/unread-count/", Listener::Main, |r| r.to(n::unread_count)),
         route(Method::GET, "/auth/notifications/preferences/", Listener::Main, |r| r.to(preferences::get_preferences)),
         route(Method::PUT, "/auth/notifications/preferences/", Listener::Main, |r| {
@@ -68,6 +70,10 @@ pub const ROUTES: &[Route] = {
         route(Method::GET, "/readyz", Listener::Ops, |r| r.to(ops::readyz)),
         route(Method::POST, "/auth/notifications/{id}/read/", Listener::Main, |r| r.to(n::mark_read)),
         route(Method::POST, "/auth/notifications/{id}/unread/", Listener::Main, |r| r.to(n::mark_unread)),
+        route(Method::POST, "/auth/notifications/{id}/seen/", Listener::Main, |r| r.to(states::mark_seen)),
+        route(Method::POST, "/auth/notifications/{id}/archive/", Listener::Main, |r| r.to(states::archive)),
+        route(Method::POST, "/auth/notifications/{id}/unarchive/", Listener::Main, |r| r.to(states::unarchive)),
+        route(Method::POST, "/auth/notifications/{id}/snooze/", Listener::Main, |r| r.to(states::snooze)),
         route(Method::DELETE, "/auth/notifications/{id}/delete/", Listener::Main, |r| r.to(n::delete_notification)),
         route(Method::GET, "/admin/api/notifications/", Listener::Main, |r| r.to(admin::search_notifications)),
         route(Method::GET, "/admin/api/audit/", Listener::Main, |r| r.to(admin::audit_log)),

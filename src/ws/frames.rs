@@ -6,7 +6,7 @@
 
 use super::protocol::{self, ClientFrame, Request};
 use super::socket::{close, Socket, Stop, FLOODING};
-use crate::domain::{CreateOutcome, Idempotent, StoredReply};
+use crate::domain::{Change, CreateOutcome, Idempotent, StoredReply};
 use crate::error::ApiError;
 use crate::event::{with_request_id, Notifications, ServerFrame};
 use crate::inbox::{InboxError, Keyed, SEND_NOTIFICATION};
@@ -84,20 +84,49 @@ impl Socket {
                     total: page.total,
                     unread_count: page.unread_count,
                     next_before: page.next_before,
+                    unseen_count: page.unseen_count,
                 };
                 return self.reply(&frame, request_id).await.map_err(Handled::Stop);
             }
             ClientFrame::MarkRead { id } => {
-                let (_, unread_count) = inbox.mark_read(me, id, origin).await?;
-                ServerFrame::NotificationRead { notification_id: id.get(), unread_count }
+                let (_, Change { unread_count, unseen_count, .. }) = inbox.mark_read(me, id, origin).await?;
+                ServerFrame::NotificationRead { notification_id: id.get(), unread_count, unseen_count }
+            }
+            ClientFrame::MarkUnread { id } => {
+                let (_, Change { unread_count, unseen_count, .. }) = inbox.mark_unread(me, id, origin).await?;
+                ServerFrame::NotificationUnread { notification_id: id.get(), unread_count, unseen_count }
             }
             ClientFrame::MarkAllRead => {
-                let (marked, unread_count) = inbox.mark_all_read(me, origin).await?;
-                ServerFrame::AllRead { marked, unread_count }
+                let (marked, Change { unread_count, unseen_count, .. }) = inbox.mark_all_read(me, origin).await?;
+                ServerFrame::AllRead { marked, unread_count, unseen_count }
             }
             ClientFrame::DeleteNotification { id } => {
-                let unread_count = inbox.delete(me, id, origin).await?;
-                ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count }
+                let Change { unread_count, unseen_count, .. } = inbox.delete(me, id, origin).await?;
+                ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count, unseen_count }
+            }
+            ClientFrame::ChangeOne { action, id } => {
+                let updated = inbox.change_one(me, (action, id), origin).await?;
+                return self.reply(&updated.frame(), request_id).await.map_err(Handled::Stop);
+            }
+            ClientFrame::MarkAllSeen => {
+                let updated = inbox.mark_all_seen(me, origin).await?;
+                return self.reply(&updated.frame(), request_id).await.map_err(Handled::Stop);
+            }
+            ClientFrame::Bulk { action, selection } => {
+                let updated = inbox.change_states(me, (action, selection), origin).await?;
+                return self.reply(&updated.frame(), request_id).await.map_err(Handled::Stop);
+            }
+            ClientFrame::GetPreferences => {
+                let preferences = inbox.preferences(me).await?;
+                let categories = preferences.by_category(inbox.types());
+                let frame = ServerFrame::Preferences { preferences: &preferences, categories };
+                return self.reply(&frame, request_id).await.map_err(Handled::Stop);
+            }
+            ClientFrame::UpdatePreferences { body } => {
+                let preferences = inbox.update_preferences(me, &body).await?;
+                let categories = preferences.by_category(inbox.types());
+                let frame = ServerFrame::Preferences { preferences: &preferences, categories };
+                return self.reply(&frame, request_id).await.map_err(Handled::Stop);
             }
             ClientFrame::SendNotification { body, idempotency_key } => {
                 let keyed = idempotency_key.as_deref().map(|key| Keyed {
@@ -111,7 +140,10 @@ impl Socket {
                 };
                 return self.send(with_request_id(text, request_id)).await.map_err(Handled::Stop);
             }
-            ClientFrame::GetUnreadCount => ServerFrame::UnreadCount { unread_count: inbox.unread_count(me).await? },
+            ClientFrame::GetUnreadCount => {
+                let (unread_count, unseen_count) = inbox.unread_count(me).await?;
+                ServerFrame::UnreadCount { unread_count, unseen_count }
+            }
             ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
             ClientFrame::Ping => ServerFrame::Pong,
             ClientFrame::RefreshToken { token } => self.refresh_token(&token)?,
@@ -170,9 +202,16 @@ fn sent_reply(outcome: &CreateOutcome) -> StoredReply {
 /// `refresh_token`: the per-socket frame limit bounds them).
 fn action_of(frame: &ClientFrame) -> Option<Action> {
     match frame {
-        ClientFrame::GetNotifications { .. } | ClientFrame::GetUnreadCount => Some(Action::Read),
+        ClientFrame::GetNotifications { .. } | ClientFrame::GetUnreadCount | ClientFrame::GetPreferences => {
+            Some(Action::Read)
+        }
         ClientFrame::Sync { .. } => Some(Action::Replay),
         ClientFrame::MarkRead { .. }
+        | ClientFrame::MarkUnread { .. }
+        | ClientFrame::ChangeOne { .. }
+        | ClientFrame::MarkAllSeen
+        | ClientFrame::Bulk { .. }
+        | ClientFrame::UpdatePreferences { .. }
         | ClientFrame::MarkAllRead
         | ClientFrame::DeleteNotification { .. }
         | ClientFrame::SendNotification { .. } => Some(Action::Write),

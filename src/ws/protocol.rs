@@ -2,7 +2,7 @@
 //! clear errors, and the error frame that answers a bad one. Everything the server sends is a
 //! `crate::event::ServerFrame`.
 
-use crate::domain::{ListParam, ListQuery, NotificationId, TypeCatalog};
+use crate::domain::{ListParam, ListQuery, NotificationId, Selection, StateAction, TypeCatalog};
 use crate::error::ApiError;
 use crate::event::ServerFrame;
 use bytestring::ByteString;
@@ -16,7 +16,25 @@ pub enum ClientFrame {
     MarkRead {
         id: NotificationId,
     },
+    MarkUnread {
+        id: NotificationId,
+    },
+    /// `mark_seen`, `archive`, `unarchive`, `snooze` (with `snooze_until`) of one notification.
+    ChangeOne {
+        action: StateAction,
+        id: NotificationId,
+    },
     MarkAllRead,
+    MarkAllSeen,
+    /// Any action on up to 1,000 `ids` or on a `filter`.
+    Bulk {
+        action: StateAction,
+        selection: Selection,
+    },
+    GetPreferences,
+    UpdatePreferences {
+        body: Map<String, Value>,
+    },
     DeleteNotification {
         id: NotificationId,
     },
@@ -76,13 +94,22 @@ pub fn parse(text: &str, types: &TypeCatalog) -> Result<Request, BadFrame> {
     };
     let frame = match kind.as_str() {
         "get_notifications" => {
-            // The frame's `type` names the frame: a list request over the socket has no type filter.
-            let params = ["limit", "before", "unread"]
-                .into_iter()
-                .filter_map(|name| body.get(name).filter(|v| !v.is_null()).map(|v| (name, ListParam::Json(v))));
+            // The frame's `type` names the frame: the type filter is `types` or `notification_type`.
+            let params = body
+                .iter()
+                .filter(|(name, value)| name.as_str() != "type" && !value.is_null())
+                .map(|(name, value)| (name.as_str(), ListParam::Json(value)));
             ClientFrame::GetNotifications { query: ListQuery::parse(params, types).map_err(|e| bad(e.into()))? }
         }
         "mark_read" => ClientFrame::MarkRead { id: notification_id(&body).map_err(bad)? },
+        "mark_unread" => ClientFrame::MarkUnread { id: notification_id(&body).map_err(bad)? },
+        "mark_seen" | "archive" | "unarchive" | "snooze" | "bulk" => state_frame(&kind, &body, types).map_err(bad)?,
+        "mark_all_seen" => ClientFrame::MarkAllSeen,
+        "get_preferences" => ClientFrame::GetPreferences,
+        "update_preferences" => {
+            body.remove("type");
+            ClientFrame::UpdatePreferences { body }
+        }
         "delete_notification" => ClientFrame::DeleteNotification { id: notification_id(&body).map_err(bad)? },
         "mark_all_read" => ClientFrame::MarkAllRead,
         "send_notification" => {
@@ -114,6 +141,19 @@ pub fn parse(text: &str, types: &TypeCatalog) -> Result<Request, BadFrame> {
         other => return Err(bad(ApiError::validation("type", format!("unknown frame type {other:?}")))),
     };
     Ok(Request { request_id, frame })
+}
+
+/// A state frame: one notification's `mark_seen`, `archive`, `unarchive` or `snooze`, or a
+/// `bulk` action (the body of REST's bulk).
+fn state_frame(kind: &str, body: &Map<String, Value>, types: &TypeCatalog) -> Result<ClientFrame, ApiError> {
+    let now = chrono::Utc::now().naive_utc();
+    if kind == "bulk" {
+        let action = StateAction::parse(body, now)?;
+        return Ok(ClientFrame::Bulk { action, selection: Selection::parse(body, types)? });
+    }
+    let mut named = body.clone();
+    named.insert("action".into(), Value::String(kind.trim_start_matches("mark_").to_owned()));
+    Ok(ClientFrame::ChangeOne { action: StateAction::parse(&named, now)?, id: notification_id(body)? })
 }
 
 /// The `request_id` of any JSON object frame, valid or not (for errors about the whole frame).

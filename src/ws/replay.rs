@@ -119,11 +119,11 @@ impl Socket {
                 Replayed::Failed(err) => return self.postpone_repair(&err),
                 Replayed::Closed(stop) => return Err(stop),
             };
-            let unread_count = snapshot.unread_count;
+            let (unread_count, unseen_count) = (snapshot.unread_count, snapshot.unseen_count);
             if self.delivery.repair_leaves_changes_untold(snapshot.position, sent) {
-                self.send(ServerFrame::Resync { unread_count }.to_text()).await?;
+                self.send(ServerFrame::Resync { unread_count, unseen_count }.to_text()).await?;
             }
-            self.send(ServerFrame::UnreadCount { unread_count }.to_text()).await?;
+            self.send(ServerFrame::UnreadCount { unread_count, unseen_count }.to_text()).await?;
             self.delivery.repaired_to(snapshot.position);
         }
         self.ctx.hub.note_position(self.principal.user_id, snapshot.position);

@@ -160,6 +160,7 @@ async fn greet(socket: &mut Socket) -> Result<(), Stop> {
         user_id: socket.principal.user_id,
         unread_count: snapshot.unread_count,
         last_id: snapshot.newest_id,
+        unseen_count: snapshot.unseen_count,
     }
     .to_text();
     socket.send(greeting).await

@@ -106,6 +106,11 @@ impl Db {
         self.settings.timeouts.bound()
     }
 
+    /// Whether the database is SQLite (some filters are a subset there).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.url, DatabaseUrl::Sqlite(_))
+    }
+
     /// What the pool connects to, and how (a writer opens its own connection).
     pub(in crate::db) fn target(&self) -> (&DatabaseUrl, ConnectionSettings) {
         (&self.url, self.settings)

@@ -32,7 +32,7 @@ async fn a_change_from_the_console_reaches_the_owners_socket_on_another_node_and
 
     let (status, deleted) = nodes[0].delete(&format!("/admin/api/notifications/{second}/"), &admin).await;
     assert_eq!(status, StatusCode::OK, "{deleted}");
-    assert_eq!(deleted, json!({"deleted": true, "unread_count": 1}));
+    assert_eq!(deleted, json!({"deleted": true, "unread_count": 1, "unseen_count": 0}));
     let gone = tab.next_of_type("notification_deleted").await;
     assert_eq!((gone["notification_id"].as_i64(), gone["unread_count"].as_i64()), (Some(second), Some(1)), "{gone}");
     // The owner's own view agrees.

@@ -86,7 +86,7 @@ async fn changes_committed_by_nodes_killed_before_their_publish_reach_sockets_on
     pending.abort();
     let (resync, before) = frame_of_type(&mut on_b, "resync").await;
     println!("lost publish of a read: resync on the socket {:?} after the commit was visible", committed.elapsed());
-    assert_eq!(resync, json!({"type": "resync", "unread_count": 0}));
+    assert_eq!(resync, json!({"type": "resync", "unread_count": 0, "unseen_count": 0}));
     assert!(before.is_empty(), "nothing else first: {before:?}");
     assert_eq!(frame_of_type(&mut on_b, "unread_count").await.0["unread_count"], 0);
     // The list the tab fetches then is the database's.

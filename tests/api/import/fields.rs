@@ -41,6 +41,8 @@ fn expected(row: &SourceRow) -> Value {
         "id": row.id, "user_id": row.user_id, "sender_id": row.sender_id, "notification_type": row.kind,
         "title": row.title, "message": row.message, "data": data, "link": row.link,
         "is_read": row.read_at.is_some(), "read_at": row.read_at.map(micros), "created_at": micros(row.created_at),
+        // Imported notifications were seen when read (the original had no seen state).
+        "seen_at": row.read_at.map(micros), "archived_at": null, "snoozed_until": null,
     })
 }
 

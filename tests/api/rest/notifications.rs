@@ -52,7 +52,7 @@ on_both_backends!(create_then_list_read_unread_delete_round_trip, |app| {
 
     let (status, deleted) = app.delete(&format!("/auth/notifications/{id}/delete/"), &me).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(deleted, json!({"deleted": true, "unread_count": 0}));
+    assert_eq!(deleted, json!({"deleted": true, "unread_count": 0, "unseen_count": 0}));
     let (status, again) = app.delete(&format!("/auth/notifications/{id}/delete"), &me).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(again["error"]["code"], "not_found");
@@ -65,12 +65,12 @@ on_both_backends!(mark_all_read_and_unread_count_track_every_change, |app| {
     }
     let (status, count) = app.get("/auth/notifications/unread-count/", &me).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(count, json!({"unread_count": 3}));
+    assert_eq!(count, json!({"unread_count": 3, "unseen_count": 3}));
     let (status, marked) = app.post_empty("/auth/notifications/mark-all-read/", &me).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(marked, json!({"marked": 3, "unread_count": 0}));
+    assert_eq!(marked, json!({"marked": 3, "unread_count": 0, "unseen_count": 0}));
     let (_, marked) = app.post_empty("/auth/notifications/mark-all-read", &me).await;
-    assert_eq!(marked, json!({"marked": 0, "unread_count": 0}), "idempotent");
+    assert_eq!(marked, json!({"marked": 0, "unread_count": 0, "unseen_count": 0}), "idempotent");
     let (_, count) = app.get("/auth/notifications/unread-count", &me).await;
     assert_eq!(count["unread_count"], 0);
     let (_, list) = app.get("/auth/notifications/?unread=true", &me).await;

@@ -53,7 +53,10 @@ async fn oldest_read_ones_make_room(backend: Backend) {
     // Full (3 of 3): the oldest read one (b, not the older unread a) goes first.
     let d = create_id(&app, 1, "d").await;
     assert_eq!(inbox(&app, 1).await, (vec![d, c, a], 3, 2));
-    assert_eq!(ws.next_json().await, json!({"type": "notification_deleted", "notification_id": b, "unread_count": 1}));
+    assert_eq!(
+        ws.next_json().await,
+        json!({"type": "notification_deleted", "notification_id": b, "unread_count": 1, "unseen_count": 1})
+    );
     let pushed = ws.next_of_type("notification").await;
     assert_eq!(id_of(&pushed["notification"]), d, "the deletion comes first, then the new one");
 
@@ -62,7 +65,10 @@ async fn oldest_read_ones_make_room(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let e = id_of(&body["notification"]);
     assert_eq!(inbox(&app, 1).await, (vec![e, d, a], 3, 3));
-    assert_eq!(ws.next_json().await, json!({"type": "notification_deleted", "notification_id": c, "unread_count": 2}));
+    assert_eq!(
+        ws.next_json().await,
+        json!({"type": "notification_deleted", "notification_id": c, "unread_count": 2, "unseen_count": 2})
+    );
 
     // Replay and `sync` skip the pruned ids: everything after b that still exists, in order.
     let mut resumed = WsClient::connect(&app, &token(1), Some(b)).await;
@@ -87,7 +93,10 @@ async fn oldest_read_ones_make_room(backend: Backend) {
     let cast = body["notification_ids"][0].as_i64().expect("user 1's id comes first");
     assert_eq!(inbox(&app, 1).await, (vec![cast, e, d], 3, 3));
     let deleted = ws.next_of_type("notification_deleted").await;
-    assert_eq!(deleted, json!({"type": "notification_deleted", "notification_id": a, "unread_count": 2}));
+    assert_eq!(
+        deleted,
+        json!({"type": "notification_deleted", "notification_id": a, "unread_count": 2, "unseen_count": 2})
+    );
     assert_eq!(id_of(&ws.next_json().await["notification"]), cast);
 }
 

@@ -32,7 +32,7 @@ on_both_backends!(preferences_suppress_storage_or_live_push_per_type, |app| {
 
     let (status, prefs) = app.get("/auth/notifications/preferences/", &me).await;
     assert_eq!(status, StatusCode::OK, "{prefs}");
-    assert_eq!(prefs, json!({ "preferences": expected }), "all eight types on by default");
+    assert_eq!(prefs, json!({ "preferences": expected, "categories": {} }), "all eight types on by default");
 
     let mut rx = app.broker.subscribe();
 
@@ -40,8 +40,11 @@ on_both_backends!(preferences_suppress_storage_or_live_push_per_type, |app| {
         app.put("/auth/notifications/preferences/", &me, json!({"preferences": {"general": {"enabled": false}}})).await;
     assert_eq!(status, StatusCode::OK, "{prefs}");
     expected.insert("general".into(), json!({"enabled": false, "realtime": true}));
-    assert_eq!(prefs, json!({ "preferences": expected }));
-    assert_eq!(app.get("/auth/notifications/preferences/", &me).await.1, json!({ "preferences": expected }));
+    assert_eq!(prefs, json!({ "preferences": expected, "categories": {} }));
+    assert_eq!(
+        app.get("/auth/notifications/preferences/", &me).await.1,
+        json!({ "preferences": expected, "categories": {} })
+    );
 
     for body in [json!({"title": "default type"}), json!({"title": "named type", "type": "general"})] {
         let (status, reply) = app.post("/auth/notifications/create/", &me, body).await;
@@ -67,7 +70,7 @@ on_both_backends!(preferences_suppress_storage_or_live_push_per_type, |app| {
         .await;
     assert_eq!(status, StatusCode::OK, "{prefs}");
     expected.insert("meeting".into(), json!({"enabled": true, "realtime": false}));
-    assert_eq!(prefs, json!({ "preferences": expected }));
+    assert_eq!(prefs, json!({ "preferences": expected, "categories": {} }));
     let (status, meeting) =
         app.post("/auth/notifications/create/", &me, json!({"title": "quiet", "type": "meeting"})).await;
     assert_eq!(status, StatusCode::CREATED, "{meeting}");

@@ -120,7 +120,10 @@ async fn reads_publish_after_commit(w: &mut World, n1: i64, n2: i64) {
         publish_waits_for_commit(&w.app, &mut w.conn, &mut w.rx, USER, (Method::POST, &read_n1, None)).await;
     assert_eq!(event.user_id.get(), USER);
     assert!(event.notification_id.is_none(), "notification_id is only set for new notifications");
-    assert_eq!(frame(&event), json!({"type": "notification_read", "notification_id": n1, "unread_count": 1}));
+    assert_eq!(
+        frame(&event),
+        json!({"type": "notification_read", "notification_id": n1, "unread_count": 1, "unseen_count": 1})
+    );
     assert_eq!(unread_count(&w.app, USER).await, 1, "read committed before its event");
     assert_eq!(ids_of(&list(&w.app, USER, "?unread=true").await), vec![n2]);
     let (status, body) = finished(request).await;
@@ -137,7 +140,7 @@ async fn reads_publish_after_commit(w: &mut World, n1: i64, n2: i64) {
     assert!(event.notification_id.is_none());
     assert_eq!(
         frame(&event),
-        json!({"type": "notification_unread", "notification_id": n1, "unread_count": 2}),
+        json!({"type": "notification_unread", "notification_id": n1, "unread_count": 2, "unseen_count": 1}),
         "a repeated read must publish nothing"
     );
     assert_eq!(unread_count(&w.app, USER).await, 2, "unread committed before its event");
@@ -152,11 +155,11 @@ async fn mark_all_read_publishes_after_commit(w: &mut World) {
     let (event, request) = publish_waits_for_commit(&w.app, &mut w.conn, &mut w.rx, USER, all).await;
     assert_eq!(event.user_id.get(), USER);
     assert!(event.notification_id.is_none());
-    assert_eq!(frame(&event), json!({"type": "all_read", "marked": 2, "unread_count": 0}));
+    assert_eq!(frame(&event), json!({"type": "all_read", "marked": 2, "unread_count": 0, "unseen_count": 0}));
     assert_eq!(unread_count(&w.app, USER).await, 0, "mark-all-read committed before its event");
     assert_eq!(list(&w.app, USER, "?unread=true&type=general").await["total"], json!(0));
     let (status, body) = finished(request).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"marked": 2, "unread_count": 0})));
+    assert_eq!((status, body), (StatusCode::OK, json!({"marked": 2, "unread_count": 0, "unseen_count": 0})));
 }
 
 async fn deletes_publish_after_commit(w: &mut World, n1: i64, n2: i64) {
@@ -172,10 +175,13 @@ async fn deletes_publish_after_commit(w: &mut World, n1: i64, n2: i64) {
     let event = next_event(&mut w.rx).await;
     assert_eq!(event.user_id.get(), USER);
     assert!(event.notification_id.is_none());
-    assert_eq!(frame(&event), json!({"type": "notification_deleted", "notification_id": n2, "unread_count": 1}));
+    assert_eq!(
+        frame(&event),
+        json!({"type": "notification_deleted", "notification_id": n2, "unread_count": 1, "unseen_count": 1})
+    );
     assert!(!ids_of(&list(&w.app, USER, "").await).contains(&n2), "delete committed before its event");
     let (status, body) = finished(request).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"deleted": true, "unread_count": 1})));
+    assert_eq!((status, body), (StatusCode::OK, json!({"deleted": true, "unread_count": 1, "unseen_count": 1})));
 
     // Deleting it again is a 404 and publishes nothing; deleting the unread one does.
     let (status, _) = w.app.delete(&format!("/auth/notifications/{n2}/delete/"), &w.me).await;
@@ -185,7 +191,7 @@ async fn deletes_publish_after_commit(w: &mut World, n1: i64, n2: i64) {
         publish_waits_for_commit(&w.app, &mut w.conn, &mut w.rx, USER, (Method::DELETE, &delete_n3, None)).await;
     assert_eq!(
         frame(&event),
-        json!({"type": "notification_deleted", "notification_id": n3, "unread_count": 0}),
+        json!({"type": "notification_deleted", "notification_id": n3, "unread_count": 0, "unseen_count": 0}),
         "a failed delete must publish nothing"
     );
     assert_eq!(unread_count(&w.app, USER).await, 0);

@@ -128,7 +128,7 @@ async fn retention_makes_open_sockets_fetch_their_list_again() {
     backdate(&url, &[old]);
     assert_eq!(prune(&url, &["--older-than", "90d"]), "deleted 1 notification(s)");
     let resync = ws.next_of_type("resync").await;
-    assert_eq!(resync, serde_json::json!({"type": "resync", "unread_count": 0}));
+    assert_eq!(resync, serde_json::json!({"type": "resync", "unread_count": 0, "unseen_count": 0}));
     assert_eq!(ws.next_of_type("unread_count").await["unread_count"], 0);
     assert_eq!(ids_and_unread(&app, 3).await, (vec![], 0), "what the tab fetches then");
 }

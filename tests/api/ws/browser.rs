@@ -128,5 +128,5 @@ async fn page_actions_work(browser: &Browser, node: &TestApp, live_id: i64, log_
     let gone = "return !document.querySelector(`#notifications li[data-id=\"${arguments[0]}\"]`);";
     browser.wait_for("the deleted item gone", gone, json!([sent_id])).await;
     let (status, body) = node.get("/auth/notifications/unread-count/", &token(1)).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"unread_count": 2})));
+    assert_eq!((status, body), (StatusCode::OK, json!({"unread_count": 2, "unseen_count": 2})));
 }

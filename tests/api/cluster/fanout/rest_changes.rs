@@ -48,46 +48,55 @@ async fn read_all_read_and_delete_from_rest_on_one_node_reach_sockets_on_the_oth
     let (status, body) = a.post_empty(&format!("/auth/notifications/{first}/read/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread_count"], 1, "{body}");
-    both_get(&mut on_b, &mut on_c, json!({"type": "notification_read", "notification_id": first, "unread_count": 1}))
-        .await;
+    both_get(
+        &mut on_b,
+        &mut on_c,
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 1, "unseen_count": 1}),
+    )
+    .await;
 
     let (status, body) = a.post_empty(&format!("/auth/notifications/{first}/unread/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread_count"], 2, "{body}");
-    both_get(&mut on_b, &mut on_c, json!({"type": "notification_unread", "notification_id": first, "unread_count": 2}))
-        .await;
+    both_get(
+        &mut on_b,
+        &mut on_c,
+        json!({"type": "notification_unread", "notification_id": first, "unread_count": 2, "unseen_count": 1}),
+    )
+    .await;
 
     let (status, body) = a.post_empty("/auth/notifications/mark-all-read/", &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"marked": 2, "unread_count": 0}));
-    both_get(&mut on_b, &mut on_c, json!({"type": "all_read", "marked": 2, "unread_count": 0})).await;
+    assert_eq!(body, json!({"marked": 2, "unread_count": 0, "unseen_count": 0}));
+    both_get(&mut on_b, &mut on_c, json!({"type": "all_read", "marked": 2, "unread_count": 0, "unseen_count": 0}))
+        .await;
 
     let (status, _) = a.post_empty(&format!("/auth/notifications/{second}/unread/"), &me).await;
     assert_eq!(status, StatusCode::OK);
     both_get(
         &mut on_b,
         &mut on_c,
-        json!({"type": "notification_unread", "notification_id": second, "unread_count": 1}),
+        json!({"type": "notification_unread", "notification_id": second, "unread_count": 1, "unseen_count": 0}),
     )
     .await;
 
     let (status, body) = a.delete(&format!("/auth/notifications/{second}/delete/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"deleted": true, "unread_count": 0}));
+    assert_eq!(body, json!({"deleted": true, "unread_count": 0, "unseen_count": 0}));
     both_get(
         &mut on_b,
         &mut on_c,
-        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 0}),
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 0, "unseen_count": 0}),
     )
     .await;
 
     let (status, body) = a.delete(&format!("/auth/notifications/{first}/delete/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"deleted": true, "unread_count": 0}));
+    assert_eq!(body, json!({"deleted": true, "unread_count": 0, "unseen_count": 0}));
     both_get(
         &mut on_b,
         &mut on_c,
-        json!({"type": "notification_deleted", "notification_id": first, "unread_count": 0}),
+        json!({"type": "notification_deleted", "notification_id": first, "unread_count": 0, "unseen_count": 0}),
     )
     .await;
 
@@ -96,7 +105,7 @@ async fn read_all_read_and_delete_from_rest_on_one_node_reach_sockets_on_the_oth
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = a.post_empty("/auth/notifications/mark-all-read/", &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"marked": 0, "unread_count": 0}));
+    assert_eq!(body, json!({"marked": 0, "unread_count": 0, "unseen_count": 0}));
 
     // A new one made on A arrives too, after everything above.
     let created = a.create_for_self(USER, "third").await;

@@ -24,21 +24,21 @@ async fn changes_made_on_a_socket_reach_the_users_sockets_on_other_nodes_and_are
     x.send_json(json!({"type": "mark_read", "notification_id": first, "request_id": "r1"})).await;
     assert_eq!(
         x.next_json().await,
-        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "request_id": "r1"})
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "unseen_count": 2, "request_id": "r1"})
     );
     assert_eq!(
         next_push(&mut y, "Y").await,
-        json!({"type": "notification_read", "notification_id": first, "unread_count": 2})
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "unseen_count": 2})
     );
 
     x.send_json(json!({"type": "delete_notification", "notification_id": second, "request_id": "r2"})).await;
     assert_eq!(
         x.next_json().await,
-        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "request_id": "r2"})
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "unseen_count": 1, "request_id": "r2"})
     );
     assert_eq!(
         next_push(&mut y, "Y").await,
-        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1})
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "unseen_count": 1})
     );
 
     x.send_json(json!({
@@ -56,8 +56,14 @@ async fn changes_made_on_a_socket_reach_the_users_sockets_on_other_nodes_and_are
     assert_eq!(next_push(&mut y, "Y").await, json!({"type": "notification", "notification": notification}));
 
     x.send_json(json!({"type": "mark_all_read", "request_id": "r4"})).await;
-    assert_eq!(x.next_json().await, json!({"type": "all_read", "marked": 2, "unread_count": 0, "request_id": "r4"}));
-    assert_eq!(next_push(&mut y, "Y").await, json!({"type": "all_read", "marked": 2, "unread_count": 0}));
+    assert_eq!(
+        x.next_json().await,
+        json!({"type": "all_read", "marked": 2, "unread_count": 0, "unseen_count": 0, "request_id": "r4"})
+    );
+    assert_eq!(
+        next_push(&mut y, "Y").await,
+        json!({"type": "all_read", "marked": 2, "unread_count": 0, "unseen_count": 0})
+    );
 
     // X got only its replies: none of its changes came back to it through Redis.
     x.expect_silence(QUIET).await;
@@ -67,11 +73,11 @@ async fn changes_made_on_a_socket_reach_the_users_sockets_on_other_nodes_and_are
     y.send_json(json!({"type": "delete_notification", "notification_id": third, "request_id": "r5"})).await;
     assert_eq!(
         y.next_json().await,
-        json!({"type": "notification_deleted", "notification_id": third, "unread_count": 0, "request_id": "r5"})
+        json!({"type": "notification_deleted", "notification_id": third, "unread_count": 0, "unseen_count": 0, "request_id": "r5"})
     );
     assert_eq!(
         x.next_json().await,
-        json!({"type": "notification_deleted", "notification_id": third, "unread_count": 0})
+        json!({"type": "notification_deleted", "notification_id": third, "unread_count": 0, "unseen_count": 0})
     );
     y.expect_silence(QUIET).await;
     x.expect_silence(Duration::from_millis(50)).await;

@@ -17,7 +17,10 @@ async fn get_notifications_pages_filters_and_echoes_the_request_id() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (mut ws, hello) = WsClient::open(&app, &token(1)).await;
-    assert_eq!(hello, json!({"type": "connection_established", "user_id": 1, "unread_count": 2, "last_id": n3}));
+    assert_eq!(
+        hello,
+        json!({"type": "connection_established", "user_id": 1, "unread_count": 2, "unseen_count": 2, "last_id": n3})
+    );
 
     let all = request(&mut ws, json!({"type": "get_notifications", "request_id": "all"})).await;
     assert_eq!(all["type"], "notifications", "{all}");
@@ -69,7 +72,7 @@ async fn mark_read_mark_all_read_and_delete_reply_and_change_the_database() {
     let read = request(&mut ws, json!({"type": "mark_read", "notification_id": n1, "request_id": "r1"})).await;
     assert_eq!(
         read,
-        json!({"type": "notification_read", "notification_id": n1, "unread_count": 2, "request_id": "r1"})
+        json!({"type": "notification_read", "notification_id": n1, "unread_count": 2, "unseen_count": 2, "request_id": "r1"})
     );
     let rows = list(&app, 1, "").await;
     let row = rows["notifications"].as_array().expect("array").iter().find(|n| id_of(n) == n1).cloned();
@@ -80,13 +83,16 @@ async fn mark_read_mark_all_read_and_delete_reply_and_change_the_database() {
 
     // Idempotent: marking it again changes nothing.
     let again = request(&mut ws, json!({"type": "mark_read", "notification_id": n1, "request_id": 11})).await;
-    assert_eq!(again, json!({"type": "notification_read", "notification_id": n1, "unread_count": 2, "request_id": 11}));
+    assert_eq!(
+        again,
+        json!({"type": "notification_read", "notification_id": n1, "unread_count": 2, "unseen_count": 2, "request_id": 11})
+    );
 
     let deleted =
         request(&mut ws, json!({"type": "delete_notification", "notification_id": n2, "request_id": 42})).await;
     assert_eq!(
         deleted,
-        json!({"type": "notification_deleted", "notification_id": n2, "unread_count": 1, "request_id": 42})
+        json!({"type": "notification_deleted", "notification_id": n2, "unread_count": 1, "unseen_count": 1, "request_id": 42})
     );
     let rows = list(&app, 1, "").await;
     assert_eq!(ids(&rows["notifications"]), vec![n3, n1], "{rows}");
@@ -96,12 +102,15 @@ async fn mark_read_mark_all_read_and_delete_reply_and_change_the_database() {
     assert_error(&twice, "not_found", None, Some(&json!("d2")));
 
     let all = request(&mut ws, json!({"type": "mark_all_read", "request_id": "all"})).await;
-    assert_eq!(all, json!({"type": "all_read", "marked": 1, "unread_count": 0, "request_id": "all"}));
+    assert_eq!(
+        all,
+        json!({"type": "all_read", "marked": 1, "unread_count": 0, "unseen_count": 0, "request_id": "all"})
+    );
     assert_eq!(unread_count(&app, 1).await, 0);
     let unread = list(&app, 1, "?unread=true").await;
     assert_eq!(unread["total"], 0, "{unread}");
     let none_left = request(&mut ws, json!({"type": "mark_all_read"})).await;
-    assert_eq!(none_left, json!({"type": "all_read", "marked": 0, "unread_count": 0}));
+    assert_eq!(none_left, json!({"type": "all_read", "marked": 0, "unread_count": 0, "unseen_count": 0}));
 
     // The session's own changes are not echoed back to it as pushes.
     ws.expect_silence(Duration::from_millis(200)).await;
@@ -174,14 +183,14 @@ async fn get_unread_count_ping_and_refresh_token_replies() {
     let (mut ws, _) = WsClient::open(&app, &token(1)).await;
 
     let count = request(&mut ws, json!({"type": "get_unread_count", "request_id": "c"})).await;
-    assert_eq!(count, json!({"type": "unread_count", "unread_count": 2, "request_id": "c"}));
+    assert_eq!(count, json!({"type": "unread_count", "unread_count": 2, "unseen_count": 2, "request_id": "c"}));
     let (status, body) = app.post_empty(&format!("/auth/notifications/{n1}/read/"), &token(1)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let push = ws.next_json().await;
     assert_eq!(push["type"], "notification_read", "REST change pushed: {push}");
     assert_eq!(push["notification_id"], n1, "{push}");
     let count = request(&mut ws, json!({"type": "get_unread_count", "request_id": 3})).await;
-    assert_eq!(count, json!({"type": "unread_count", "unread_count": 1, "request_id": 3}));
+    assert_eq!(count, json!({"type": "unread_count", "unread_count": 1, "unseen_count": 1, "request_id": 3}));
 
     ping_pong(&mut ws, json!(12345)).await;
     ping_pong(&mut ws, json!("p-1")).await;

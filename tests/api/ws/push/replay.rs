@@ -16,7 +16,7 @@ on_both_backends!(since_replays_what_was_missed_then_sync_complete, |app| {
     app.create_for_self(2, "someone else's").await;
 
     let mut ws = WsClient::connect(&app, &me, Some(ids[1])).await;
-    let hello = json!({"type": "connection_established", "user_id": 1, "unread_count": 5, "last_id": ids[4]});
+    let hello = json!({"type": "connection_established", "user_id": 1, "unread_count": 5, "unseen_count": 5, "last_id": ids[4]});
     assert_eq!(ws.next_json().await, hello);
     for notification in &created[2..] {
         assert_eq!(ws.next_json().await, json!({"type": "notification", "notification": notification}));

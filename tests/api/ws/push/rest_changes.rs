@@ -11,7 +11,10 @@ async fn connection_established_then_rest_creates_are_pushed_live() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let before = id_of(&app.create_for_self(1, "before").await);
     let (mut ws, hello) = WsClient::open(&app, &token(1)).await;
-    assert_eq!(hello, json!({"type": "connection_established", "user_id": 1, "unread_count": 1, "last_id": before}));
+    assert_eq!(
+        hello,
+        json!({"type": "connection_established", "user_id": 1, "unread_count": 1, "unseen_count": 1, "last_id": before})
+    );
     let created = app.create_for_self(1, "live").await;
     let push = ws.next_json().await;
     assert_eq!(push, json!({"type": "notification", "notification": created}));
@@ -59,7 +62,12 @@ async fn rest_read_unread_mark_all_read_and_delete_are_pushed_to_every_socket_of
     let (status, body) = app.post_empty(&format!("/auth/notifications/{first}/read/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread_count"], 1, "{body}");
-    both_get(&mut a, &mut b, json!({"type": "notification_read", "notification_id": first, "unread_count": 1})).await;
+    both_get(
+        &mut a,
+        &mut b,
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 1, "unseen_count": 1}),
+    )
+    .await;
 
     // Already read: 200, nothing changes, nothing is pushed.
     let (status, body) = app.post_empty(&format!("/auth/notifications/{first}/read/"), &me).await;
@@ -71,34 +79,51 @@ async fn rest_read_unread_mark_all_read_and_delete_are_pushed_to_every_socket_of
     let (status, body) = app.post_empty(&format!("/auth/notifications/{first}/unread/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread_count"], 2, "{body}");
-    both_get(&mut a, &mut b, json!({"type": "notification_unread", "notification_id": first, "unread_count": 2})).await;
+    both_get(
+        &mut a,
+        &mut b,
+        json!({"type": "notification_unread", "notification_id": first, "unread_count": 2, "unseen_count": 1}),
+    )
+    .await;
 
     let (status, body) = app.post_empty("/auth/notifications/mark-all-read/", &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"marked": 2, "unread_count": 0}));
-    both_get(&mut a, &mut b, json!({"type": "all_read", "marked": 2, "unread_count": 0})).await;
+    assert_eq!(body, json!({"marked": 2, "unread_count": 0, "unseen_count": 0}));
+    both_get(&mut a, &mut b, json!({"type": "all_read", "marked": 2, "unread_count": 0, "unseen_count": 0})).await;
 
     // Nothing left to mark: nothing changes, nothing is pushed.
     let (status, body) = app.post_empty("/auth/notifications/mark-all-read/", &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"marked": 0, "unread_count": 0}));
+    assert_eq!(body, json!({"marked": 0, "unread_count": 0, "unseen_count": 0}));
     a.expect_silence(QUIET).await;
     b.expect_silence(Duration::from_millis(50)).await;
 
     // Delete an unread one (the count drops) and a read one (it does not).
     let (status, _) = app.post_empty(&format!("/auth/notifications/{second}/unread/"), &me).await;
     assert_eq!(status, StatusCode::OK);
-    both_get(&mut a, &mut b, json!({"type": "notification_unread", "notification_id": second, "unread_count": 1}))
-        .await;
+    both_get(
+        &mut a,
+        &mut b,
+        json!({"type": "notification_unread", "notification_id": second, "unread_count": 1, "unseen_count": 0}),
+    )
+    .await;
     let (status, body) = app.delete(&format!("/auth/notifications/{second}/delete/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"deleted": true, "unread_count": 0}));
-    both_get(&mut a, &mut b, json!({"type": "notification_deleted", "notification_id": second, "unread_count": 0}))
-        .await;
+    assert_eq!(body, json!({"deleted": true, "unread_count": 0, "unseen_count": 0}));
+    both_get(
+        &mut a,
+        &mut b,
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 0, "unseen_count": 0}),
+    )
+    .await;
     let (status, body) = app.delete(&format!("/auth/notifications/{first}/delete/"), &me).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    both_get(&mut a, &mut b, json!({"type": "notification_deleted", "notification_id": first, "unread_count": 0}))
-        .await;
+    both_get(
+        &mut a,
+        &mut b,
+        json!({"type": "notification_deleted", "notification_id": first, "unread_count": 0, "unseen_count": 0}),
+    )
+    .await;
 
     // Deleting twice is 404 and pushes nothing.
     let (status, _) = app.delete(&format!("/auth/notifications/{first}/delete/"), &me).await;

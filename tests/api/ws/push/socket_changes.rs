@@ -19,23 +19,29 @@ async fn a_change_made_on_one_socket_is_pushed_to_the_users_other_sockets_and_no
     a.send_json(json!({"type": "mark_read", "notification_id": first, "request_id": "r1"})).await;
     assert_eq!(
         a.next_json().await,
-        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "request_id": "r1"})
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "unseen_count": 2, "request_id": "r1"})
     );
-    assert_eq!(b.next_json().await, json!({"type": "notification_read", "notification_id": first, "unread_count": 2}));
+    assert_eq!(
+        b.next_json().await,
+        json!({"type": "notification_read", "notification_id": first, "unread_count": 2, "unseen_count": 2})
+    );
 
     a.send_json(json!({"type": "delete_notification", "notification_id": second, "request_id": "r2"})).await;
     assert_eq!(
         a.next_json().await,
-        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "request_id": "r2"})
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "unseen_count": 1, "request_id": "r2"})
     );
     assert_eq!(
         b.next_json().await,
-        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1})
+        json!({"type": "notification_deleted", "notification_id": second, "unread_count": 1, "unseen_count": 1})
     );
 
     a.send_json(json!({"type": "mark_all_read", "request_id": "r3"})).await;
-    assert_eq!(a.next_json().await, json!({"type": "all_read", "marked": 1, "unread_count": 0, "request_id": "r3"}));
-    assert_eq!(b.next_json().await, json!({"type": "all_read", "marked": 1, "unread_count": 0}));
+    assert_eq!(
+        a.next_json().await,
+        json!({"type": "all_read", "marked": 1, "unread_count": 0, "unseen_count": 0, "request_id": "r3"})
+    );
+    assert_eq!(b.next_json().await, json!({"type": "all_read", "marked": 1, "unread_count": 0, "unseen_count": 0}));
 
     a.send_json(json!({
         "type": "send_notification", "request_id": "r4", "user_id": 1, "title": "note to self",

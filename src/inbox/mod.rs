@@ -1,5 +1,6 @@
 //! The use-cases of Herald, in one place: create, broadcast, mark_read, mark_unread,
-//! mark_all_read, delete, list, unread_count, preferences. REST handlers, WebSocket frames and
+//! mark_all_read, delete, list, unread_count, preferences; the other state changes (seen,
+//! archive, unarchive, snooze, bulk actions, the snooze waker's wake) are in `states`. REST handlers, WebSocket frames and
 //! the CLI all call these, so every rule is written once: parse and validate, check permissions,
 //! commit to the database, and only then publish the change through the broker.
 
@@ -12,7 +13,11 @@ use crate::domain::{
     Pruned, RenderReply, StorageCap, StoredNotification, StreamPos, TypeCatalog, UserId,
 };
 use crate::event::{Event, ServerFrame, SessionId};
+
+mod states;
+
 use serde_json::{Map, Value};
+pub use states::Updated;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,23 +206,24 @@ impl Inbox {
         Ok(ids)
     }
 
-    /// Marks one notification read; returns it and the unread count.
+    /// Marks one notification read; returns it and the counts after.
     pub async fn mark_read(
         &self,
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<(StoredNotification, i64), InboxError> {
+    ) -> Result<(StoredNotification, Change), InboxError> {
         self.set_read(caller, id, true, origin).await
     }
 
-    /// Marks one notification unread; returns it and the unread count.
+    /// Marks one notification unread (out of the archive or a snooze, too); returns it and the
+    /// counts after.
     pub async fn mark_unread(
         &self,
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<(StoredNotification, i64), InboxError> {
+    ) -> Result<(StoredNotification, Change), InboxError> {
         self.set_read(caller, id, false, origin).await
     }
 
@@ -227,41 +233,45 @@ impl Inbox {
         id: NotificationId,
         read: bool,
         origin: Option<SessionId>,
-    ) -> Result<(StoredNotification, i64), InboxError> {
+    ) -> Result<(StoredNotification, Change), InboxError> {
         let user = caller.user_id;
         let (row, change) = self.db.mark_read(user, id, read).await?;
-        let (notification_id, unread_count) = (id.get(), change.unread_count);
+        let (notification_id, unread_count, unseen_count) = (id.get(), change.unread_count, change.unseen_count);
         let frame = if read {
-            ServerFrame::NotificationRead { notification_id, unread_count }
+            ServerFrame::NotificationRead { notification_id, unread_count, unseen_count }
         } else {
-            ServerFrame::NotificationUnread { notification_id, unread_count }
+            ServerFrame::NotificationUnread { notification_id, unread_count, unseen_count }
         };
         self.publish_change(user, change, origin, &frame).await;
-        Ok((row, unread_count))
+        Ok((row, change))
     }
 
-    /// Marks every notification of the caller read; returns (marked, unread count).
-    pub async fn mark_all_read(&self, caller: Principal, origin: Option<SessionId>) -> Result<(i64, i64), InboxError> {
+    /// Marks every notification of the caller read; returns how many changed, and the counts.
+    pub async fn mark_all_read(
+        &self,
+        caller: Principal,
+        origin: Option<SessionId>,
+    ) -> Result<(i64, Change), InboxError> {
         let user = caller.user_id;
         let (marked, change) = self.db.mark_all_read(user).await?;
-        let unread_count = change.unread_count;
-        self.publish_change(user, change, origin, &ServerFrame::AllRead { marked, unread_count }).await;
-        Ok((marked, unread_count))
+        let (unread_count, unseen_count) = (change.unread_count, change.unseen_count);
+        self.publish_change(user, change, origin, &ServerFrame::AllRead { marked, unread_count, unseen_count }).await;
+        Ok((marked, change))
     }
 
-    /// Deletes one notification; returns the unread count. A second delete is `NotFound`.
+    /// Deletes one notification; returns the counts after. A second delete is `NotFound`.
     pub async fn delete(
         &self,
         caller: Principal,
         id: NotificationId,
         origin: Option<SessionId>,
-    ) -> Result<i64, InboxError> {
+    ) -> Result<Change, InboxError> {
         let user = caller.user_id;
         let change = self.db.delete(user, id).await?;
-        let unread_count = change.unread_count;
-        let frame = ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count };
+        let (unread_count, unseen_count) = (change.unread_count, change.unseen_count);
+        let frame = ServerFrame::NotificationDeleted { notification_id: id.get(), unread_count, unseen_count };
         self.publish_change(user, change, origin, &frame).await;
-        Ok(unread_count)
+        Ok(change)
     }
 
     /// Publishes a committed change, when something changed.
@@ -272,12 +282,17 @@ impl Inbox {
         }
     }
 
+    /// A page of the caller's notifications. On SQLite a `data` filter is the documented subset.
     pub async fn list(&self, caller: Principal, query: ListQuery) -> Result<Page, InboxError> {
+        if self.db.is_sqlite() {
+            query.filter.sqlite_subset()?;
+        }
         let user = caller.user_id;
         Ok(self.db.list(user, query, self.cap).await?)
     }
 
-    pub async fn unread_count(&self, caller: Principal) -> Result<i64, InboxError> {
+    /// The caller's unread and unseen counts.
+    pub async fn unread_count(&self, caller: Principal) -> Result<(i64, i64), InboxError> {
         let user = caller.user_id;
         Ok(self.db.unread_count(user).await?)
     }
@@ -337,9 +352,10 @@ impl Inbox {
         let deleted: usize = pruned.iter().map(|(_, pruned)| pruned.deleted.len()).sum();
         let mut events: Vec<Event> = Vec::with_capacity(rows.len() + deleted);
         for &(user, pruned) in pruned {
-            let unread_count = pruned.unread_count;
+            let (unread_count, unseen_count) = (pruned.unread_count, pruned.unseen_count);
             events.extend(pruned.deleted.iter().map(|&(notification_id, position)| {
-                Event::new(user, position, None, &ServerFrame::NotificationDeleted { notification_id, unread_count })
+                let frame = ServerFrame::NotificationDeleted { notification_id, unread_count, unseen_count };
+                Event::new(user, position, None, &frame)
             }));
         }
         events.extend(rows.iter().filter_map(|&(row, position)| {

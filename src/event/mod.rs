@@ -4,12 +4,17 @@
 //! and `Notification`, what clients (REST and WebSocket) see of a stored notification.
 //! No IO: the broker carries events, the hub fans them out, `ws` writes frames.
 
-use crate::domain::{NotificationId, StoredNotification, StreamPos, UserId};
+use crate::domain::{Category, NotificationId, Preference, Preferences, StreamPos, UserId};
 use bytestring::ByteString;
-use chrono::format::{Fixed, Item, Numeric, Pad};
 use chrono::NaiveDateTime;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use view::optional_timestamp;
+
+mod view;
+
+pub use view::{format_timestamp, FilterView, Notification, Notifications, TIMESTAMP_FORMAT};
 
 /// Identifies the socket that made a change, so the change is not echoed back to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,120 +53,6 @@ pub fn unix_micros() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
-/// A notification as clients see it (SPEC §3): a view of the stored row with `data` embedded as
-/// raw JSON, timestamps in RFC 3339 UTC with microseconds and a `Z`, and internal columns
-/// (`realtime`) left out.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(
-    description = "A notification, as every reply shows it (SPEC §3; `crate::event::Notification`).",
-    example = json!({
-        "id": 42, "user_id": 1, "sender_id": 7, "notification_type": "general", "title": "New Task Assigned",
-        "message": "You have been assigned a new task", "data": {"task_id": 123},
-        "link": "https://example.com/tasks/123", "is_read": false, "read_at": null,
-        "created_at": "2026-11-24T09:10:44.123456Z"
-    })
-)]
-pub struct Notification<'a> {
-    #[schema(minimum = 1, format = Int64)]
-    pub id: i64,
-    #[schema(minimum = 1, format = Int64)]
-    pub user_id: i64,
-    /// The user whose token created it.
-    #[schema(minimum = 1, format = Int64, required = true)]
-    pub sender_id: Option<i64>,
-    #[schema(value_type = crate::domain::NotificationType)]
-    pub notification_type: &'a str,
-    /// 1 to 200 characters, trimmed.
-    #[schema(min_length = 1, max_length = 200)]
-    pub title: &'a str,
-    #[schema(max_length = 5000)]
-    pub message: &'a str,
-    /// A JSON object of at most 16 KiB serialized.
-    #[serde(serialize_with = "raw_json")]
-    #[schema(value_type = Object)]
-    pub data: &'a str,
-    /// An absolute http(s) URL, as given (trimmed).
-    #[schema(required = true)]
-    pub link: Option<&'a str>,
-    pub is_read: bool,
-    /// When it was first read (RFC 3339, UTC, microseconds); null while unread.
-    #[serde(serialize_with = "optional_timestamp")]
-    #[schema(value_type = Option<String>, format = DateTime, required = true)]
-    pub read_at: Option<NaiveDateTime>,
-    /// RFC 3339, UTC, microseconds, e.g. `2026-11-24T09:10:44.123456Z`.
-    #[serde(serialize_with = "timestamp")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: NaiveDateTime,
-}
-
-impl<'a> From<&'a StoredNotification> for Notification<'a> {
-    fn from(row: &'a StoredNotification) -> Self {
-        Notification {
-            id: row.id,
-            user_id: row.user_id,
-            sender_id: row.sender_id,
-            notification_type: &row.notification_type,
-            title: &row.title,
-            message: &row.message,
-            data: &row.data,
-            link: row.link.as_deref(),
-            is_read: row.is_read,
-            read_at: row.read_at,
-            created_at: row.created_at,
-        }
-    }
-}
-
-/// Stored rows as a JSON array of `Notification`s.
-#[derive(Debug)]
-pub struct Notifications<'a>(pub &'a [StoredNotification]);
-
-impl Serialize for Notifications<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Notification::from))
-    }
-}
-
-/// The timestamp format, `%Y-%m-%dT%H:%M:%S%.6fZ`, as parsed items: formatting with them skips
-/// parsing the format string on every timestamp (it showed in profiles of the create path).
-pub const TIMESTAMP_FORMAT: &[Item<'static>] = &[
-    Item::Numeric(Numeric::Year, Pad::Zero),
-    Item::Literal("-"),
-    Item::Numeric(Numeric::Month, Pad::Zero),
-    Item::Literal("-"),
-    Item::Numeric(Numeric::Day, Pad::Zero),
-    Item::Literal("T"),
-    Item::Numeric(Numeric::Hour, Pad::Zero),
-    Item::Literal(":"),
-    Item::Numeric(Numeric::Minute, Pad::Zero),
-    Item::Literal(":"),
-    Item::Numeric(Numeric::Second, Pad::Zero),
-    Item::Fixed(Fixed::Nanosecond6),
-    Item::Literal("Z"),
-];
-
-/// `at` in `TIMESTAMP_FORMAT`.
-pub fn format_timestamp(at: &NaiveDateTime) -> impl std::fmt::Display {
-    at.format_with_items(TIMESTAMP_FORMAT.iter())
-}
-
-fn timestamp<S: Serializer>(at: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_timestamp(at))
-}
-
-fn optional_timestamp<S: Serializer>(at: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => timestamp(at, s),
-        None => s.serialize_none(),
-    }
-}
-
-/// `data` is stored as serialized JSON; embed it as is (it was validated before it was stored).
-fn raw_json<S: Serializer>(data: &&str, s: S) -> Result<S::Ok, S::Error> {
-    let raw: &serde_json::value::RawValue = serde_json::from_str(data).map_err(serde::ser::Error::custom)?;
-    raw.serialize(s)
-}
-
 /// Every frame the server sends (SPEC §5). Pushes travel as `Event`s; replies echo the request's
 /// `request_id` (`to_reply`).
 #[derive(Debug, Serialize)]
@@ -174,12 +65,14 @@ pub enum ServerFrame<'a> {
         user_id: UserId,
         unread_count: i64,
         last_id: i64,
+        unseen_count: i64,
     },
     /// The socket missed reads, unreads or deletes it cannot be told one by one (a lost
     /// publish, a gap, retention): the client's list may be stale and should be fetched again
     /// (`get_notifications`). New notifications it missed were sent before this frame.
     Resync {
         unread_count: i64,
+        unseen_count: i64,
     },
     /// A new notification (push, replay and repair).
     Notification {
@@ -190,22 +83,54 @@ pub enum ServerFrame<'a> {
         total: i64,
         unread_count: i64,
         next_before: Option<i64>,
+        unseen_count: i64,
     },
     NotificationRead {
         notification_id: i64,
         unread_count: i64,
+        unseen_count: i64,
     },
     NotificationUnread {
         notification_id: i64,
         unread_count: i64,
+        unseen_count: i64,
     },
     AllRead {
         marked: i64,
         unread_count: i64,
+        unseen_count: i64,
     },
     NotificationDeleted {
         notification_id: i64,
         unread_count: i64,
+        unseen_count: i64,
+    },
+    /// One state action on one or many notifications (seen, archive, unarchive, snooze, and
+    /// every bulk action), in one frame: `ids` when at most 1,000 changed, else the `filter`
+    /// the action was given (apply it to the list shown); `changed` counts them.
+    NotificationsUpdated {
+        action: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ids: Option<&'a [i64]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filter: Option<FilterView<'a>>,
+        changed: usize,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_timestamp")]
+        snooze_until: Option<NaiveDateTime>,
+        unread_count: i64,
+        unseen_count: i64,
+    },
+    /// Snoozed notifications whose time came: back, unread and unseen (a push, once across
+    /// the cluster).
+    NotificationsUnsnoozed {
+        notifications: Notifications<'a>,
+        unread_count: i64,
+        unseen_count: i64,
+    },
+    /// The reply to `get_preferences` and `update_preferences`, as REST's body.
+    Preferences {
+        preferences: &'a Preferences,
+        categories: BTreeMap<Category, Preference>,
     },
     NotificationSent {
         notification: Notification<'a>,
@@ -218,6 +143,7 @@ pub enum ServerFrame<'a> {
     },
     UnreadCount {
         unread_count: i64,
+        unseen_count: i64,
     },
     SyncComplete {
         last_id: i64,
@@ -268,6 +194,7 @@ pub fn with_request_id(mut text: String, request_id: &Option<Value>) -> ByteStri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::InboxFilter;
     use serde_json::json;
 
     #[test]
@@ -289,10 +216,10 @@ mod tests {
         assert_eq!(parsed(&pong.to_text()), json!({"type": "pong"}));
         assert_eq!(parsed(&pong.to_reply(&Some(json!("a\"1")))), json!({"type": "pong", "request_id": "a\"1"}));
         assert_eq!(parsed(&pong.to_reply(&Some(json!(7)))), json!({"type": "pong", "request_id": 7}));
-        let read = ServerFrame::NotificationRead { notification_id: 4, unread_count: 2 };
+        let read = ServerFrame::NotificationRead { notification_id: 4, unread_count: 2, unseen_count: 1 };
         assert_eq!(
             parsed(&read.to_text()),
-            json!({"type": "notification_read", "notification_id": 4, "unread_count": 2})
+            json!({"type": "notification_read", "notification_id": 4, "unread_count": 2, "unseen_count": 1})
         );
         let suppressed = ServerFrame::NotificationSuppressed { suppressed: true, reason: "preference" };
         assert_eq!(
@@ -302,15 +229,54 @@ mod tests {
         let error =
             ServerFrame::Error { code: "validation_error", message: "bad".into(), field: None, retry_after: None };
         assert_eq!(parsed(&error.to_text()), json!({"type": "error", "code": "validation_error", "message": "bad"}));
-        let hello =
-            ServerFrame::ConnectionEstablished { user_id: UserId::new(3).expect("id"), unread_count: 1, last_id: 40 };
+        let hello = ServerFrame::ConnectionEstablished {
+            user_id: UserId::new(3).expect("id"),
+            unread_count: 1,
+            last_id: 40,
+            unseen_count: 1,
+        };
         assert_eq!(
             parsed(&hello.to_text()),
-            json!({"type": "connection_established", "user_id": 3, "unread_count": 1, "last_id": 40})
+            json!({"type": "connection_established", "user_id": 3, "unread_count": 1, "last_id": 40, "unseen_count": 1})
         );
         assert_eq!(
-            parsed(&ServerFrame::Resync { unread_count: 2 }.to_text()),
-            json!({"type": "resync", "unread_count": 2})
+            parsed(&ServerFrame::Resync { unread_count: 2, unseen_count: 0 }.to_text()),
+            json!({"type": "resync", "unread_count": 2, "unseen_count": 0})
         );
+    }
+
+    #[test]
+    fn a_bulk_update_names_its_ids_or_repeats_its_filter() {
+        let ids = [3, 5];
+        let frame = ServerFrame::NotificationsUpdated {
+            action: "archive",
+            ids: Some(&ids),
+            filter: None,
+            changed: 2,
+            snooze_until: None,
+            unread_count: 1,
+            unseen_count: 0,
+        };
+        assert_eq!(
+            parsed(&frame.to_text()),
+            json!({"type": "notifications_updated", "action": "archive", "ids": [3, 5], "changed": 2,
+                   "unread_count": 1, "unseen_count": 0})
+        );
+        let filter = InboxFilter {
+            read: Some(true),
+            before: crate::domain::NotificationId::new(90),
+            data: Some(r#"{"project":42}"#.into()),
+            ..InboxFilter::default()
+        };
+        let frame = ServerFrame::NotificationsUpdated {
+            action: "delete",
+            ids: None,
+            filter: Some(FilterView(&filter)),
+            changed: 4000,
+            snooze_until: None,
+            unread_count: 0,
+            unseen_count: 0,
+        };
+        assert_eq!(parsed(&frame.to_text())["filter"], json!({"read": true, "before": 90, "data": {"project": 42}}));
     }
 }
