@@ -61,6 +61,8 @@ trap cleanup EXIT
 # picks a free port and prints its URL.
 JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export JWT_SECRET
+# Every type in a category, so the categories the document lists are real ones.
+export HERALD_NOTIFICATION_TYPES="meeting:calendar,meeting_response:calendar,action_item:work,general:work,approval:work,meeting_invitation:calendar,meeting_scheduled:calendar,mom_created:calendar"
 DATABASE_URL=${API_FUZZ_DATABASE_URL:-sqlite://$work/herald.db} HERALD_BIND=127.0.0.1:0 HERALD_WORKERS=2 RUST_LOG=warn \
     "$HERALD_BIN" serve > "$work/node.log" 2>&1 &
 node=$!

@@ -1,10 +1,22 @@
 // The test page's script (static/index.html), a module of its own: the page's
 // Content-Security-Policy (`default-src 'self'`) runs no inline script.
-import { HeraldClient } from "/static/herald.js";
+import { HeraldClient, applyAction, applyUpdate, matchesFilter } from "/static/herald.js";
 
 const $ = (id) => document.getElementById(id);
 let client = null;
 let devTokens = false; // GET /dev/token answers: the node runs on its development secret
+
+// The lists the Notifications panel shows (its tabs): each one's filter, and the actions whose
+// notifications may come into it (then it is fetched again: the page does not hold them).
+const VIEWS = {
+  inbox: { filter: {}, empty: "No notifications yet.", comeIn: ["unarchive", "unread"] },
+  archived: { filter: { archived: true }, empty: "Nothing archived.", comeIn: ["archive"] },
+  snoozed: { filter: { snoozed: true }, empty: "Nothing snoozed.", comeIn: ["snooze"] },
+};
+let view = "inbox";
+const shown = new Map(); // id -> the notification as listed
+let loads = 0; // list fetches started: only the newest one's answer is shown
+let seenWanted = false; // a load that marks the inbox seen was asked for (a later one may answer it)
 
 // ---- frame log (newest first, bounded, tokens elided) -----------------------------------------
 
@@ -20,20 +32,45 @@ const fail = (err) => log("err", `! ${err.message || show(err)}`);
 
 // ---- notifications list -------------------------------------------------------------------------
 
+const button = (className, text, run) => {
+  const b = document.createElement("button");
+  b.className = `small secondary ${className}`;
+  b.textContent = text;
+  b.onclick = () => (client ? run().catch(fail) : fail(new Error("connect first")));
+  return b;
+};
+const when = (at) => (at ? new Date(at).toLocaleString() : "");
+
 function item(n) {
   const li = document.createElement("li");
   li.dataset.id = n.id;
+  const unseen = !n.is_read && !n.seen_at;
+  li.classList.add(n.is_read ? "read" : "unread");
+  li.classList.toggle("unseen", unseen);
+  li.classList.toggle("archived", !!n.archived_at);
+  li.classList.toggle("snoozed", !!n.snoozed_until);
   const body = document.createElement("div");
   body.className = "body";
-  const title = document.createElement("div");
+  const head = document.createElement("div");
+  head.className = "head";
+  const title = document.createElement("span");
   title.className = "title";
   title.textContent = n.title;
+  head.append(title);
+  if (unseen) {
+    const pill = document.createElement("span");
+    pill.className = "pill new";
+    pill.textContent = "new";
+    head.append(pill);
+  }
   const message = document.createElement("div");
   message.className = "message";
   message.textContent = n.message || "";
   const meta = document.createElement("div");
   meta.className = "meta";
   meta.textContent = `#${n.id} · ${n.notification_type} · ${n.created_at}` + (n.sender_id ? ` · from ${n.sender_id}` : "");
+  if (n.archived_at) meta.textContent += ` · archived ${when(n.archived_at)}`;
+  if (n.snoozed_until) meta.textContent += ` · snoozed until ${when(n.snoozed_until)}`;
   if (n.link && /^https?:\/\//.test(n.link)) {
     const a = document.createElement("a");
     a.href = n.link;
@@ -42,27 +79,25 @@ function item(n) {
     a.rel = "noopener";
     meta.append(a);
   }
-  body.append(title, message, meta);
+  body.append(head, message, meta);
   const actions = document.createElement("div");
   actions.className = "actions";
-  const read = document.createElement("button");
-  read.className = "small secondary mark-read";
-  read.textContent = "Mark read";
-  read.onclick = () => client?.markRead(n.id).catch(fail);
-  const del = document.createElement("button");
-  del.className = "small secondary delete";
-  del.textContent = "Delete";
-  del.onclick = () => client?.deleteNotification(n.id).catch(fail);
-  actions.append(read, del);
+  // What can be done depends on the notification's state, not on the tab it is listed in.
+  if (n.archived_at) {
+    actions.append(button("unarchive", "Unarchive", () => client.unarchive(n.id)));
+  } else if (n.snoozed_until) {
+    actions.append(button("unsnooze", "Unsnooze", () => client.markUnread(n.id)));
+  } else {
+    const read = button("mark-read", "Mark read", () => client.markRead(n.id));
+    const unread = button("mark-unread", "Mark unread", () => client.markUnread(n.id));
+    read.hidden = !!n.is_read;
+    unread.hidden = !n.is_read;
+    const snooze = button("snooze", "Snooze 1h", () => client.snooze(n.id, new Date(Date.now() + 3600e3)));
+    actions.append(read, unread, snooze, button("archive", "Archive", () => client.archive(n.id)));
+  }
+  actions.append(button("delete", "Delete", () => client.deleteNotification(n.id)));
   li.append(body, actions);
-  setRead(li, n.is_read);
   return li;
-}
-
-function setRead(li, isRead) {
-  li.classList.toggle("unread", !isRead);
-  li.classList.toggle("read", !!isRead);
-  li.querySelector(".mark-read").disabled = !!isRead;
 }
 
 const entry = (id) => $("notifications").querySelector(`li[data-id="${Number(id)}"]`);
@@ -70,6 +105,7 @@ const entry = (id) => $("notifications").querySelector(`li[data-id="${Number(id)
 // Inserts or replaces, keeping the list newest first.
 function upsert(n) {
   $("notifications").querySelector(".empty")?.remove();
+  shown.set(n.id, n);
   const fresh = item(n);
   const old = entry(n.id);
   if (old) return old.replaceWith(fresh);
@@ -77,10 +113,42 @@ function upsert(n) {
   $("notifications").insertBefore(fresh, after || null);
 }
 
+function remove(id) {
+  shown.delete(Number(id));
+  entry(id)?.remove();
+  placeholder(VIEWS[view].empty);
+}
+
+// Lists it when it belongs in the list shown (the tab's filter), else takes it out.
+function place(n) {
+  if (matchesFilter(n, VIEWS[view].filter)) upsert(n);
+  else remove(n.id);
+}
+
+// An action on one listed notification (read, unread: here or in another tab).
+function change(id, action) {
+  const n = shown.get(Number(id));
+  if (n) place(applyAction(n, action));
+}
+
+// A notifications_updated frame (this page's action, or another tab's): the listed ones it is
+// about change or leave; when others may now belong in the list shown, it is fetched again.
+function updated(update) {
+  for (const n of [...shown.values()]) {
+    const after = applyUpdate(n, update);
+    if (after === n) continue;
+    if (after) place(after);
+    else remove(n.id);
+  }
+  const unknown = !update.ids || update.ids.some((id) => !shown.has(id));
+  if (update.changed > 0 && unknown && VIEWS[view].comeIn.includes(update.action)) load();
+}
+
 function replaceAll(list) {
   $("notifications").replaceChildren();
+  shown.clear();
   for (const n of list) upsert(n);
-  if (!list.length) placeholder("No notifications yet.");
+  if (!list.length) placeholder(VIEWS[view].empty);
 }
 
 function placeholder(text) {
@@ -91,9 +159,50 @@ function placeholder(text) {
   $("notifications").append(li);
 }
 
+// Fetches the list of the tab shown; `markSeen` when the inbox is being shown to the user (on
+// connecting, or its tab): then everything in it is marked seen, as opening a real inbox does.
+// aria-busy is "true" until both are done; data-loaded then counts the lists shown.
+function load({ markSeen = false } = {}) {
+  const generation = ++loads;
+  const list = $("notifications");
+  const which = view;
+  seenWanted ||= markSeen;
+  list.setAttribute("aria-busy", "true");
+  return client
+    .getNotifications({ limit: 50, ...VIEWS[which].filter })
+    .then((r) => {
+      if (generation !== loads) return;
+      replaceAll(r.notifications);
+      const seen = seenWanted && which === "inbox";
+      seenWanted = false;
+      if (seen) return client.markAllSeen();
+    })
+    .catch(fail)
+    .finally(() => {
+      if (generation !== loads) return;
+      list.setAttribute("aria-busy", "false");
+      list.dataset.loaded = generation;
+    });
+}
+
+// Shows one of the panel's tabs (VIEWS).
+function openView(name) {
+  view = name;
+  for (const tab of document.querySelectorAll(".tabs [role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+  }
+  $("notifications").dataset.view = name;
+  if (client && client.state === "open") load({ markSeen: true });
+}
+
 function badge(count) {
   $("unread-badge").textContent = count;
   $("unread-badge").classList.toggle("zero", count === 0);
+}
+
+function unseenBadge(count) {
+  $("unseen-badge").textContent = count;
+  $("unseen-badge").classList.toggle("zero", count === 0);
 }
 
 // ---- connection ---------------------------------------------------------------------------------
@@ -122,19 +231,24 @@ function connect() {
     $("disconnect").disabled = state === "closed";
     log("info", `· ${state}`);
     // Each (re)connection reloads the newest page: reads and deletes made while away show too.
-    if (state === "open") client.getNotifications({ limit: 50 }).then((r) => replaceAll(r.notifications), fail);
+    // The list is shown to the user: the inbox's notifications are seen.
+    if (state === "open") load({ markSeen: true });
   });
-  client.on("notification", upsert);
-  client.on("read", (id) => entry(id) && setRead(entry(id), true));
-  client.on("unread", (id) => entry(id) && setRead(entry(id), false));
-  client.on("all_read", () => $("notifications").querySelectorAll("li[data-id]").forEach((li) => setRead(li, true)));
-  client.on("deleted", (id) => {
-    entry(id)?.remove();
-    placeholder("No notifications.");
+  client.on("notification", place);
+  client.on("read", (id) => change(id, "read"));
+  client.on("unread", (id) => {
+    change(id, "unread");
+    // Unread brings a notification back from the archive or its snooze.
+    if (!shown.has(Number(id)) && view === "inbox") load();
   });
+  client.on("all_read", () => [...shown.keys()].forEach((id) => change(id, "read")));
+  client.on("deleted", remove);
+  client.on("updated", updated);
+  client.on("unsnoozed", (notifications) => notifications.forEach(place));
   client.on("unread_count", badge);
+  client.on("unseen_count", unseenBadge);
   // Reads or deletes were missed (the server's resync frame, or a resumed connection).
-  client.on("resync", () => client.getNotifications({ limit: 50 }).then((r) => replaceAll(r.notifications), fail));
+  client.on("resync", () => load());
   client.connect();
 }
 
@@ -146,15 +260,20 @@ $("mint").onclick = () => mint().then((t) => ($("token").value = t), fail);
 $("clear-log").onclick = () => $("log").replaceChildren();
 
 const act = (id, run) => ($(id).onclick = () => (client ? run().catch(fail) : fail(new Error("connect first"))));
+const filter = () => ({ ...VIEWS[view].filter, ...($("unread-only").checked ? { unread: true } : {}) });
 act("get-notifications", () =>
-  client.getNotifications({ limit: Number($("limit").value) || 50, ...($("unread-only").checked ? { unread: true } : {}) })
-    .then((r) => r.notifications.forEach(upsert)));
+  client.getNotifications({ limit: Number($("limit").value) || 50, ...filter() }).then((r) => r.notifications.forEach(place)));
 act("mark-all-read", () => client.markAllRead());
 act("unread-count", () => client.unreadCount());
 act("ping", () => client.ping());
+act("get-preferences", () => client.getPreferences());
+act("mark-all-seen", () => client.markAllSeen());
+act("archive-all-read", () => client.archiveAllRead());
 act("sync", () => client.sync(Number($("sync-since").value) || 0));
 // With development tokens: a freshly minted one; otherwise whatever is in the token box.
 act("refresh-token", () => client.refreshToken(devTokens ? undefined : $("token").value.trim()));
+// The panel's tabs: showing the inbox marks it seen.
+for (const tab of document.querySelectorAll(".tabs [role=tab]")) tab.onclick = () => openView(tab.dataset.view);
 
 $("send-form").onsubmit = (event) => {
   event.preventDefault();

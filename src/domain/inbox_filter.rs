@@ -89,7 +89,11 @@ impl InboxFilter {
     ) -> Result<bool, Invalid> {
         match name {
             "type" | "types" | "notification_type" => {
-                for kind in names(name, value)? {
+                let named = names(name, value)?;
+                if named.is_empty() {
+                    return Err(Invalid::new("type", "must name at least one type"));
+                }
+                for kind in named {
                     let kind = types.parse_type("type", kind)?;
                     if !gathered.kinds.contains(&kind) {
                         gathered.kinds.push(kind);

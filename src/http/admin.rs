@@ -9,10 +9,11 @@ use super::replies::{
     sorted, AdminNotificationPage, AdminUserView, AuditPage, BroadcastPreviewReply, Deleted, NotificationCreated,
     NotificationWithCount, PreferencePage, Preferences, Suppressed,
 };
+use super::requests::TypeName;
 use super::requests::{BroadcastPreviewRequest, PreferencesUpdate};
 use crate::auth::Administrator;
 use crate::console;
-use crate::domain::{AdminQuery, AuditQuery, NotificationType, PreferenceQuery, UserId};
+use crate::domain::{AdminQuery, AuditQuery, PreferenceQuery, UserId};
 use crate::error::ApiError;
 use crate::event::Notifications;
 use crate::inbox::Inbox;
@@ -30,7 +31,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
     security(("bearer" = [])),
     params(
         ("user_id" = Option<i64>, Query, minimum = 1, format = Int64, description = "The recipient"),
-        ("type" = Option<Vec<NotificationType>>, Query, style = Form, explode,
+        ("type" = Option<Vec<TypeName>>, Query, style = Form, explode,
             description = "Any of these types: repeated (`type=a&type=b`) or comma-separated"),
         ("is_read" = Option<bool>, Query, description = "Read (`true`) or unread (`false`) only"),
         ("sender_id" = Option<i64>, Query, minimum = 1, format = Int64, description = "The sender"),
@@ -241,7 +242,8 @@ pub async fn update_user_preferences(
     tag = "admin",
     security(("bearer" = [])),
     params(
-        ("type" = Option<NotificationType>, Query, description = "Only this type"),
+        ("type" = Option<TypeName>, Query,
+            description = "Only this type (any name: a type taken off `HERALD_NOTIFICATION_TYPES` too)"),
         ("enabled" = Option<bool>, Query, description = "Only enabled (`true`) or disabled (`false`) ones"),
         ("realtime" = Option<bool>, Query, description = "Only live (`true`) or not live (`false`) ones"),
         ("after" = Option<String>, Query,

@@ -9,7 +9,7 @@ use super::replies::{
     BroadcastCreated, Deleted, MarkedAllRead, NotificationCreated, NotificationList, NotificationWithCount, Suppressed,
     SuppressedReason, UnreadCount,
 };
-use super::requests::{BroadcastNotification, CreateNotification, IdempotencyKey, NotificationIdPath};
+use super::requests::{BroadcastNotification, CategoryName, CreateNotification, IdempotencyKey, NotificationIdPath};
 use crate::auth::Broadcaster;
 use crate::domain::{
     BroadcastOutcome, CreateOutcome, Idempotent, ListQuery, NotificationId, NotificationType, Principal, StoredReply,
@@ -36,8 +36,19 @@ use serde::Serialize;
         ("before" = Option<i64>, Query, minimum = 1, format = Int64,
             description = "An id: the page below it (`next_before` of the previous page)"),
         ("unread" = Option<bool>, Query, description = "`true`: unread only (also `1`; `false`/`0`: all)"),
-        ("type" = Option<NotificationType>, Query,
-            description = "Only this type (also accepted as `notification_type`)"),
+        ("type" = Option<Vec<NotificationType>>, Query, style = Form, explode,
+            description = "Any of these types: repeated or comma-separated (also `types`, `notification_type`)"),
+        ("category" = Option<CategoryName>, Query,
+            description = "Only the types of this category (`HERALD_NOTIFICATION_TYPES` `type:category`)"),
+        ("read" = Option<bool>, Query, description = "Read (`true`) or unread (`false`) only"),
+        ("seen" = Option<bool>, Query, description = "Seen (`true`) or unseen (`false`) only; a read one is seen"),
+        ("archived" = Option<bool>, Query, description = "`true`: the archive instead of the default list"),
+        ("snoozed" = Option<bool>, Query, description = "`true`: the snoozed ones instead of the default list"),
+        ("created_after" = Option<String>, Query, format = DateTime, description = "Created after (RFC 3339)"),
+        ("created_before" = Option<String>, Query, format = DateTime, description = "Created before (RFC 3339)"),
+        ("data" = Option<String>, Query, example = json!("{\"project\":42}"),
+            description = "A JSON object `data` contains (PostgreSQL: `@>`; SQLite: top-level keys equal to \
+                           strings, numbers or booleans)"),
     ),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationList),

@@ -10,8 +10,10 @@ use super::errors::{
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use super::{admin, admin_cluster, notifications, ops, preferences, states};
+use crate::domain::TypeCatalog;
 use crate::error::{Envelope, ErrorCode, ErrorDetail};
-use actix_web::HttpResponse;
+use crate::inbox::Inbox;
+use actix_web::{web, HttpResponse};
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::RefOr;
@@ -67,7 +69,7 @@ pub const BEARER: &str = "bearer";
         openapi_json,
     ),
     components(
-        schemas(Envelope, ErrorDetail, ErrorCode),
+        schemas(Envelope, ErrorDetail, ErrorCode, super::requests::CategoryName, super::requests::DataFilter),
         responses(
             BadRequest,
             Unauthorized,
@@ -155,8 +157,31 @@ pub fn document() -> &'static str {
         (status = 200, description = "The OpenAPI 3.1 description of this API", body = Object),
     )
 )]
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(document())
+pub async fn openapi_json(inbox: web::Data<Inbox>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(document_for(inbox.types(), inbox.db().is_sqlite()))
+}
+
+/// The document as this node serves it: `NotificationType` lists the configured types, and
+/// `CategoryName` the configured categories (the generic `document()` says only their pattern);
+/// on SQLite, `DataFilter` is the subset SQLite filters by.
+pub fn document_for(types: &TypeCatalog, sqlite: bool) -> String {
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(document()) else {
+        return document().to_owned();
+    };
+    let names: Vec<String> = types.types().map(|kind| kind.as_str().to_owned()).collect();
+    doc["components"]["schemas"]["NotificationType"]["enum"] = serde_json::json!(names);
+    let categories: Vec<String> = types.categories().iter().map(|c| c.as_str().to_owned()).collect();
+    if !categories.is_empty() {
+        doc["components"]["schemas"]["CategoryName"]["enum"] = serde_json::json!(categories);
+    }
+    if sqlite {
+        let data = &mut doc["components"]["schemas"]["DataFilter"];
+        data["additionalProperties"] = serde_json::json!({"type": ["string", "number", "boolean"]});
+        data["propertyNames"] = serde_json::json!({"pattern": "^[^\"]*$"});
+        data["description"] =
+            serde_json::json!("On SQLite: top-level keys (without `\"`) equal to strings, numbers or booleans");
+    }
+    doc.to_string()
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 use crate::domain::NotificationType;
 use serde::Deserialize;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    SchemaFormat, Type,
+};
 use utoipa::openapi::{RefOr, Required, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
@@ -65,12 +68,65 @@ impl PartialSchema for PreferenceChanges {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .additional_properties(Some(AdditionalProperties::RefOr(PreferenceChange::schema())))
-            .property_names(Some(NotificationType::schema()))
+            .property_names(Some(AllOfBuilder::new().item(type_ref())))
             .into()
     }
 }
 
 impl ToSchema for PreferenceChanges {}
+
+/// Some configured categories, each with the fields to change for all its types.
+pub struct CategoryChanges;
+
+impl PartialSchema for CategoryChanges {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::RefOr(PreferenceChange::schema())))
+            .property_names(Some(AllOfBuilder::new().item(category_ref())))
+            .into()
+    }
+}
+
+/// A JSON object a notification's `data` contains. On SQLite (the document a SQLite node serves
+/// says so) its top-level values are strings, numbers or booleans and its keys hold no `"`.
+pub struct DataFilter;
+
+impl PartialSchema for DataFilter {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("A JSON object `data` contains (PostgreSQL: `@>`, any JSON)"))
+            .into()
+    }
+}
+
+impl ToSchema for DataFilter {}
+
+/// A configured category (`HERALD_NOTIFICATION_TYPES` `type:category`); the document a node
+/// serves lists its own.
+pub struct CategoryName;
+
+impl PartialSchema for CategoryName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[a-z0-9_.-]{1,50}$"))
+            .description(Some("A configured category (`HERALD_NOTIFICATION_TYPES` `type:category`)"))
+            .into()
+    }
+}
+
+impl ToSchema for CategoryName {}
+
+/// `NotificationType`, by reference: the document a node serves lists its configured types there.
+fn type_ref() -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("NotificationType"))
+}
+
+fn category_ref() -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("CategoryName"))
+}
 
 /// The `{id}` of a notification path.
 pub struct NotificationIdPath;
@@ -186,6 +242,18 @@ pub struct BroadcastPreviewRequest {
     pub notification_type: Option<serde_json::Value>,
 }
 
+/// Any well-formed type name, configured or not (the admin console searches types taken off
+/// `HERALD_NOTIFICATION_TYPES` too).
+pub struct TypeName;
+
+impl PartialSchema for TypeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9_.-]{1,50}$")).into()
+    }
+}
+
+impl ToSchema for TypeName {}
+
 /// A snooze: until when (RFC 3339, in the next 366 days).
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"snooze_until": "2026-12-08T09:00:00Z"}))]
@@ -194,47 +262,98 @@ pub struct SnoozeUntil {
     pub snooze_until: String,
 }
 
-/// A bulk action: `action`, and either `ids` (1 to 1,000) or `filter` (the list's filter names:
-/// `types`, `category`, `read`, `seen`, `archived`, `snoozed`, `created_after`,
-/// `created_before`, `before`, `data`; `{}` is the default list). `snooze` needs
-/// `snooze_until`.
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"action": "archive", "filter": {"read": true}}))]
-pub struct BulkAction {
-    pub action: BulkActionName,
-    #[schema(max_items = 1000, min_items = 1)]
-    pub ids: Option<Vec<i64>>,
-    #[schema(value_type = Option<Object>)]
-    pub filter: Option<serde_json::Value>,
-    #[schema(format = DateTime)]
-    pub snooze_until: Option<String>,
+/// A bulk action: `action`, and either `ids` (1 to 1,000) or `filter` (the list's filters;
+/// `{}` is the default list). `snooze` needs `snooze_until`; other actions ignore it.
+pub struct BulkAction;
+
+impl PartialSchema for BulkAction {
+    fn schema() -> RefOr<Schema> {
+        let variant = |actions: &[&str], target: (&str, RefOr<Schema>), snooze: bool| {
+            let action = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(actions.to_vec()));
+            let mut object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("action", action)
+                .required("action")
+                .property(target.0, target.1)
+                .required(target.0);
+            if snooze {
+                object = object.property("snooze_until", date_time()).required("snooze_until");
+            }
+            object
+        };
+        let others = ["read", "unread", "seen", "archive", "unarchive", "delete"];
+        OneOfBuilder::new()
+            .item(variant(&others, ("ids", bulk_ids()), false))
+            .item(variant(&others, ("filter", BulkFilter::schema()), false))
+            .item(variant(&["snooze"], ("ids", bulk_ids()), true))
+            .item(variant(&["snooze"], ("filter", BulkFilter::schema()), true))
+            .examples([serde_json::json!({"action": "archive", "filter": {"read": true}})])
+            .into()
+    }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BulkActionName {
-    Read,
-    Unread,
-    Seen,
-    Archive,
-    Unarchive,
-    Delete,
-    Snooze,
+impl ToSchema for BulkAction {}
+
+fn date_time() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+}
+
+fn bulk_ids() -> RefOr<Schema> {
+    ArrayBuilder::new().items(positive_id()).min_items(Some(1)).max_items(Some(1000)).into()
+}
+
+/// Which notifications a bulk action covers: the list's filters, as JSON (all combine; a
+/// contradiction such as `read: false` with `archived: true` is refused naming both).
+pub struct BulkFilter;
+
+impl PartialSchema for BulkFilter {
+    fn schema() -> RefOr<Schema> {
+        let boolean = || ObjectBuilder::new().schema_type(Type::Boolean);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("types", ArrayBuilder::new().items(type_ref()).min_items(Some(1)))
+            .property("category", category_ref())
+            .property("read", boolean())
+            .property("seen", boolean())
+            .property("archived", boolean())
+            .property("snoozed", boolean())
+            .property("created_after", date_time())
+            .property("created_before", date_time())
+            .property("before", positive_id())
+            .property("data", RefOr::Ref(utoipa::openapi::Ref::from_schema_name("DataFilter")))
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .into()
+    }
 }
 
 /// A partial update: only the types and fields given change; a category's change applies to
 /// each of its types, and a type named as well gets its own fields on top. At least one of the
 /// two maps. An unknown type, category or field, or a value that is not a boolean, is refused and
 /// changes nothing.
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"preferences": {"meeting": {"realtime": false}}}))]
-pub struct PreferencesUpdate {
-    #[schema(value_type = Option<PreferenceChanges>)]
-    pub preferences: Option<serde_json::Value>,
-    /// Keyed by category (`HERALD_NOTIFICATION_TYPES` `type:category`).
-    #[schema(value_type = Option<PreferenceChanges>)]
-    pub categories: Option<serde_json::Value>,
+pub struct PreferencesUpdate;
+
+impl PartialSchema for PreferencesUpdate {
+    fn schema() -> RefOr<Schema> {
+        let with = |name: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("preferences", PreferenceChanges::schema())
+                .property("categories", CategoryChanges::schema())
+                .required(name)
+        };
+        AnyOfBuilder::new()
+            .item(with("preferences"))
+            .item(with("categories"))
+            .description(Some(
+                "`preferences` keyed by type, `categories` keyed by category (`HERALD_NOTIFICATION_TYPES` \
+                 `type:category`); at least one",
+            ))
+            .examples([serde_json::json!({"preferences": {"meeting": {"realtime": false}}})])
+            .into()
+    }
 }
+
+impl ToSchema for PreferencesUpdate {}
 
 /// The fields of one type to change; absent fields keep their value.
 #[derive(Deserialize, ToSchema)]
