@@ -2,14 +2,16 @@
 # The inbox model at scale (issue 28), on PostgreSQL and on SQLite: a release node on a fresh
 # database holding ROWS notifications (default 1,000,000: 100 users of 10,000 each, the default
 # storage cap; 8 types in 3 categories, `data` {"project": 0-49, "team": …}, 70 % read, a tenth of
-# the read ones archived, a quarter of the unread ones seen, over 90 days), then
+# the read ones archived, a tenth of the unread ones seen, over 90 days; per user, so every
+# user's inbox looks alike), then
 #   - every list filter requested REPEAT times over one keep-alive connection: p50/p95/max, and
 #     CPU per request of the node and of PostgreSQL (every postgres process, from /proc);
 #   - bulk actions on one user's 10,000 notifications (seen, read, archive, unarchive by filter;
 #     unread of 1,000 ids; delete all): latency, rows changed, node and PostgreSQL CPU.
 # CPU per create is bench/cpu.sh's A/B (run it with the binary before and after).
 # Usage: bench/inbox_states.sh [rows, default 1000000] [repeat, default 200]
-# BENCH_ADMIN_URL: the PostgreSQL to create the database in. Stops what it started (by PID).
+# BENCH_ADMIN_URL: the PostgreSQL to create the database in; BENCH_BACKENDS: which of
+# "postgres sqlite" to run (default both). Stops what it started (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
@@ -44,15 +46,15 @@ select_rows() {
     local series=$1 now=$2 ago=$3
     cat <<SQL
 SELECT 1 + (i % $users), 1 + (i % 50),
-       CASE (i / 7) % 8 WHEN 0 THEN 'meeting' WHEN 1 THEN 'meeting_response' WHEN 2 THEN 'action_item'
+       CASE ((i / $users) / 7) % 8 WHEN 0 THEN 'meeting' WHEN 1 THEN 'meeting_response' WHEN 2 THEN 'action_item'
             WHEN 3 THEN 'general' WHEN 4 THEN 'approval' WHEN 5 THEN 'meeting_invitation'
             WHEN 6 THEN 'meeting_scheduled' ELSE 'mom_created' END,
        'Notification ' || i, 'for user ' || (1 + i % $users),
        '{"project":' || (i % 50) || ',"team":"t' || (i % 7) || '"}', NULL,
-       (i % 10) < 7, (i % 10) < 7, CASE WHEN (i % 10) < 7 THEN $now END,
+       ((i / $users) % 10) < 7, true, CASE WHEN ((i / $users) % 10) < 7 THEN $now END,
        $ago,
-       CASE WHEN (i % 10) < 7 OR (i % 4) = 0 THEN $now END,
-       CASE WHEN (i % 10) = 0 THEN $now END
+       CASE WHEN ((i / $users) % 10) < 7 OR ((i / $users) % 40) > 36 THEN $now END,
+       CASE WHEN ((i / $users) % 10) = 0 THEN $now END
 FROM $series
 SQL
 }
@@ -114,13 +116,13 @@ if sys.argv[2] == "list":
     path, repeat, name = sys.argv[3], int(sys.argv[4]), sys.argv[5]
     took, statuses = [], {}
     for n in range(repeat):
-        status, data, ms = call("GET", path, 1 + n % 100)
+        status, data, ms = call("GET", path, 1 + n % int(os.environ["USERS"]))
         took.append(ms)
         statuses[status] = statuses.get(status, 0) + 1
     took.sort()
     pct = lambda p: took[min(len(took) - 1, int(p * len(took)))]
     print(f"list: filter={name!r} requests={repeat} statuses={statuses} rows={len(data.get('notifications', []))} "
-          f"total={data.get('total')} p50={pct(0.5):.2f}ms p95={pct(0.95):.2f}ms max={took[-1]:.2f}ms")
+          f"total={data.get('total')} (of the last user) p50={pct(0.5):.2f}ms p95={pct(0.95):.2f}ms max={took[-1]:.2f}ms")
 else:
     body = json.loads(sys.argv[3])
     status, data, ms = call("POST", "/auth/notifications/bulk/", int(sys.argv[4]), body)
@@ -192,7 +194,8 @@ EOF
     done
 }
 
-for backend in postgres sqlite; do
+export USERS=$users
+for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
     started=$(date +%s)
     "load_$backend"
     echo "== $backend: loaded $rows notifications ($users users) in $(( $(date +%s) - started )) s"
