@@ -1,5 +1,6 @@
 //! Notifications: storing one with an idempotency key (without one, creates go through group
-//! commit, `batch`) or a broadcast, changing read state, deleting, and reading pages and counts.
+//! commit, `batch`) or a broadcast, reading pages and counts, and the read, unread, mark-all-read
+//! and delete entry points of the one state-change engine (`states`).
 //! Every write is one write transaction that locks the recipient's `inbox_state` row
 //! (PostgreSQL: the upsert takes the row lock) before it inserts notifications, so one user's ids
 //! commit in increasing order and the unread and total counters stay exact. Creates keep each
