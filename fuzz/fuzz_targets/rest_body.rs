@@ -122,26 +122,46 @@ fn check_query(raw: &str) {
     match parse_list_query(raw, &TypeCatalog::default()) {
         Ok(query) => {
             assert!((1..=200).contains(&query.limit), "limit {}: {raw:?}", query.limit);
-            assert!(query.before.is_none_or(|id| id.get() > 0), "{raw:?}");
+            let f = &query.filter;
+            assert!(f.before.is_none_or(|id| id.get() > 0), "{raw:?}");
+            assert!(!(f.archived && f.snoozed), "{raw:?}");
             // Written back as a query string, it parses to the same query.
-            let mut canonical = format!("limit={}&unread={}", query.limit, query.unread_only);
-            if let Some(before) = query.before {
-                canonical.push_str(&format!("&before={before}"));
+            let mut canonical = url::form_urlencoded::Serializer::new(String::new());
+            canonical.append_pair("limit", &query.limit.to_string());
+            for (name, value) in [("read", f.read), ("seen", f.seen)] {
+                if let Some(value) = value {
+                    canonical.append_pair(name, &value.to_string());
+                }
             }
-            if let Some(kind) = query.kind {
-                canonical.push_str(&format!("&type={}", kind.as_str()));
+            canonical.append_pair("archived", &f.archived.to_string());
+            canonical.append_pair("snoozed", &f.snoozed.to_string());
+            if let Some(before) = f.before {
+                canonical.append_pair("before", &before.to_string());
             }
+            for kind in &f.kinds {
+                canonical.append_pair("type", kind.as_str());
+            }
+            for (name, at) in [("created_after", f.created_after), ("created_before", f.created_before)] {
+                if let Some(at) = at {
+                    canonical.append_pair(name, &at.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string());
+                }
+            }
+            if let Some(data) = &f.data {
+                canonical.append_pair("data", data);
+            }
+            let canonical = canonical.finish();
             let again = parse_list_query(&canonical, &TypeCatalog::default()).expect("a canonical query parses");
-            assert_eq!(
-                (again.limit, again.unread_only, again.before, again.kind),
-                (query.limit, query.unread_only, query.before, query.kind),
-                "{raw:?} -> {canonical:?}"
-            );
+            assert_eq!(again, query, "{raw:?} -> {canonical:?}");
         }
         Err(error) => {
             assert_eq!(error.code(), "validation_error", "{raw:?}");
             let field = error.field().expect("a validation error names its field");
-            assert!(["query", "limit", "before", "unread", "type"].contains(&field), "{field:?}: {raw:?}");
+            let fields = [
+                "query", "limit", "before", "unread", "type", "category", "read", "seen", "archived", "snoozed",
+                "created_after", "created_before", "data",
+            ];
+            // A contradiction names both fields, comma-separated.
+            assert!(field.split(',').all(|name| fields.contains(&name)), "{field:?}: {raw:?}");
         }
     }
 }

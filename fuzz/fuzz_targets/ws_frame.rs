@@ -13,7 +13,14 @@
 
 #![no_main]
 
-use herald::domain::TypeCatalog;
+use herald::domain::{Selection, StateAction, TypeCatalog, MAX_BULK_IDS};
+
+/// Every field a refused frame may name.
+const FIELDS: [&str; 25] = [
+    "request_id", "type", "limit", "before", "unread", "notification_id", "since", "token", "idempotency_key",
+    "category", "read", "seen", "archived", "snoozed", "created_after", "created_before", "data", "action",
+    "ids", "filter", "snooze_until", "preferences", "categories", "query", "types",
+];
 use herald::ws::protocol::{error_frame, parse, request_id_of, ClientFrame};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -76,9 +83,9 @@ fn check(text: &str) {
                         "validation_error for a non-object: {text:?}"
                     );
                     let field = bad.error.field().expect("a validation error names its field");
+                    // A filter's contradiction names both fields, comma-separated.
                     assert!(
-                        ["request_id", "type", "limit", "before", "unread", "notification_id", "since", "token", "idempotency_key"]
-                            .contains(&field),
+                        field.split(',').all(|name| FIELDS.contains(&name)),
                         "unexpected field {field:?}: {text:?}"
                     );
                     if field == "request_id" {
@@ -100,8 +107,35 @@ fn check_frame(kind: &str, frame: &ClientFrame, text: &str) {
     let expected_kind = match frame {
         ClientFrame::GetNotifications { query } => {
             assert!((1..=200).contains(&query.limit), "limit {}: {text:?}", query.limit);
-            assert!(query.before.is_none_or(|id| id.get() > 0), "{text:?}");
+            assert!(query.filter.before.is_none_or(|id| id.get() > 0), "{text:?}");
             "get_notifications"
+        }
+        ClientFrame::MarkUnread { id } => {
+            assert!(id.get() > 0, "{text:?}");
+            "mark_unread"
+        }
+        ClientFrame::ChangeOne { action, id } => {
+            assert!(id.get() > 0, "{text:?}");
+            match action {
+                StateAction::Seen => "mark_seen",
+                StateAction::Archive => "archive",
+                StateAction::Unarchive => "unarchive",
+                StateAction::Snooze(_) => "snooze",
+                other => panic!("a one-notification frame cannot be {other:?}: {text:?}"),
+            }
+        }
+        ClientFrame::MarkAllSeen => "mark_all_seen",
+        ClientFrame::Bulk { selection, .. } => {
+            if let Selection::Ids(ids) = selection {
+                assert!((1..=MAX_BULK_IDS).contains(&ids.len()), "{text:?}");
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids sorted, no duplicates: {text:?}");
+            }
+            "bulk"
+        }
+        ClientFrame::GetPreferences => "get_preferences",
+        ClientFrame::UpdatePreferences { body } => {
+            assert!(!body.contains_key("type"), "{text:?}");
+            "update_preferences"
         }
         ClientFrame::MarkRead { id } => {
             assert!(id.get() > 0, "{text:?}");
