@@ -157,8 +157,19 @@ fn check_query(raw: &str) {
             assert_eq!(error.code(), "validation_error", "{raw:?}");
             let field = error.field().expect("a validation error names its field");
             let fields = [
-                "query", "limit", "before", "unread", "type", "category", "read", "seen", "archived", "snoozed",
-                "created_after", "created_before", "data",
+                "query",
+                "limit",
+                "before",
+                "unread",
+                "type",
+                "category",
+                "read",
+                "seen",
+                "archived",
+                "snoozed",
+                "created_after",
+                "created_before",
+                "data",
             ];
             // A contradiction names both fields, comma-separated.
             assert!(field.split(',').all(|name| fields.contains(&name)), "{field:?}: {raw:?}");

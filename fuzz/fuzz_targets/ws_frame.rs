@@ -17,9 +17,31 @@ use herald::domain::{Selection, StateAction, TypeCatalog, MAX_BULK_IDS};
 
 /// Every field a refused frame may name.
 const FIELDS: [&str; 25] = [
-    "request_id", "type", "limit", "before", "unread", "notification_id", "since", "token", "idempotency_key",
-    "category", "read", "seen", "archived", "snoozed", "created_after", "created_before", "data", "action",
-    "ids", "filter", "snooze_until", "preferences", "categories", "query", "types",
+    "request_id",
+    "type",
+    "limit",
+    "before",
+    "unread",
+    "notification_id",
+    "since",
+    "token",
+    "idempotency_key",
+    "category",
+    "read",
+    "seen",
+    "archived",
+    "snoozed",
+    "created_after",
+    "created_before",
+    "data",
+    "action",
+    "ids",
+    "filter",
+    "snooze_until",
+    "preferences",
+    "categories",
+    "query",
+    "types",
 ];
 use herald::ws::protocol::{error_frame, parse, request_id_of, ClientFrame};
 use libfuzzer_sys::fuzz_target;
