@@ -3,11 +3,11 @@
 
 use super::connection::DbConnection;
 use super::error::DbError;
-use super::pg;
 use super::pool::Db;
-use super::schema::{inbox_state as state, notifications as n};
+use super::schema::notifications as n;
 use super::transactions::Transactions;
-use crate::domain::{CountDelta, RowState, StateAction};
+use super::{pg, states};
+use crate::domain::{CountDelta, RowState, StateAction, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use std::collections::BTreeMap;
@@ -74,15 +74,9 @@ fn prune_batch(
         *delta = delta.plus(gone);
     }
     for (user, delta) in by_user {
-        diesel::update(state::table.find(user))
-            .set((
-                state::unread_count.eq(state::unread_count + delta.unread),
-                state::seen_unread_count.eq(state::seen_unread_count + delta.seen_unread),
-                state::total_count.eq(state::total_count + delta.total),
-                state::hidden_count.eq(state::hidden_count + delta.hidden),
-                state::last_seq.eq(state::last_seq + 1),
-            ))
-            .execute(conn)?;
+        if let Some(user) = UserId::new(user) {
+            states::record(conn, user, delta)?;
+        }
     }
     Ok(deleted.len())
 }

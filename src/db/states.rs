@@ -207,7 +207,7 @@ fn apply(conn: &mut DbConnection, ids: &[i64], action: StateAction, now: NaiveDa
 }
 
 /// Moves the kept counts by `delta` and takes the next stream position.
-fn record(conn: &mut DbConnection, user: UserId, delta: CountDelta) -> QueryResult<Locked> {
+pub(super) fn record(conn: &mut DbConnection, user: UserId, delta: CountDelta) -> QueryResult<Locked> {
     diesel::update(state::table.find(user.get()))
         .set((
             state::unread_count.eq(state::unread_count + delta.unread),
