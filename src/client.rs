@@ -1,4 +1,4 @@
-//! A small REST + WebSocket client of a live node (or load balancer), for `herald send` and
+//! A small REST + WebSocket + SSE client of a live node (or load balancer), for `herald send` and
 //! `herald selftest`: every wait bounded, every failure a `ClientError` saying what went wrong
 //! in words. What the commands check is theirs, not this module's.
 
@@ -6,6 +6,8 @@ use actix_codec::Framed;
 use awc::error::{PayloadError, SendRequestError, WsClientError, WsProtocolError};
 use awc::ws::{CloseReason, Codec, Frame, Message};
 use awc::BoxedSocket;
+use bytes::Bytes;
+use futures_util::stream::LocalBoxStream;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -15,6 +17,23 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An open WebSocket to the node.
 pub type Socket = Framed<BoxedSocket, Codec>;
+
+/// An open SSE stream (`/sse/notifications/`) and what was read of it past the last event.
+pub struct EventStream {
+    body: LocalBoxStream<'static, Result<Bytes, PayloadError>>,
+    unread: String,
+}
+
+/// One server-sent event: its `id:` (if any), its name, its `data:` as JSON.
+#[derive(Debug)]
+pub struct ServerEvent {
+    pub id: Option<String>,
+    pub name: String,
+    pub data: Value,
+}
+
+/// How long an SSE stream may stay open here (the selftest's streams live for seconds).
+const STREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -39,6 +58,8 @@ pub enum ClientError {
     Socket(#[source] WsProtocolError),
     #[error("socket ended")]
     Ended,
+    #[error("SSE stream answered {0}")]
+    StreamRefused(u16),
     #[error("sending a frame: {0}")]
     Send(#[source] WsProtocolError),
     /// The node answered a create with an error envelope.
@@ -103,6 +124,21 @@ impl NodeClient {
         Ok(socket)
     }
 
+    /// Opens an SSE stream as this client's user, resuming after `last_event_id` when given.
+    pub async fn open_event_stream(&self, last_event_id: Option<&str>) -> Result<EventStream, ClientError> {
+        let url = format!("{}/sse/notifications/", self.base);
+        let mut request = self.http.get(url).bearer_auth(&self.token).timeout(STREAM_TIMEOUT);
+        if let Some(id) = last_event_id {
+            request = request.insert_header(("Last-Event-ID", id));
+        }
+        let response =
+            request.send().await.map_err(|source| ClientError::Unreachable { base: self.base.clone(), source })?;
+        if response.status() != 200 {
+            return Err(ClientError::StreamRefused(response.status().as_u16()));
+        }
+        Ok(EventStream { body: Box::pin(response), unread: String::new() })
+    }
+
     /// `herald send`: creates one notification, returns the stored one.
     pub async fn create(&self, body: &Value) -> Result<Value, ClientError> {
         let (status, reply) = self.call(awc::http::Method::POST, "/auth/notifications/create/", Some(body)).await?;
@@ -146,6 +182,44 @@ pub async fn next_of_type(socket: &mut Socket, kind: &str) -> Result<Value, Clie
             None => return Err(ClientError::Ended),
         }
     }
+}
+
+/// Reads events until one named `name` arrives (bounded), skipping comments and others.
+pub async fn next_event(stream: &mut EventStream, name: &str) -> Result<ServerEvent, ClientError> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        while let Some(end) = stream.unread.find("\n\n") {
+            let block: String = stream.unread.drain(..end + 2).collect();
+            if let Some(event) = parse_event(&block)? {
+                if event.name == name {
+                    return Ok(event);
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, stream.body.next())
+            .await
+            .map_err(|_| ClientError::NoFrame { kind: name.to_owned() })?;
+        match chunk {
+            Some(Ok(bytes)) => stream.unread.push_str(&String::from_utf8_lossy(&bytes)),
+            Some(Err(e)) => return Err(ClientError::Reply(e)),
+            None => return Err(ClientError::Ended),
+        }
+    }
+}
+
+/// One event block; `None` for a comment or `retry:` alone.
+fn parse_event(block: &str) -> Result<Option<ServerEvent>, ClientError> {
+    let (mut id, mut name, mut data) = (None, None, None);
+    for line in block.lines() {
+        match line.split_once(": ") {
+            Some(("id", value)) => id = Some(value.to_owned()),
+            Some(("event", value)) => name = Some(value.to_owned()),
+            Some(("data", value)) => data = Some(serde_json::from_str(value).map_err(ClientError::BadFrame)?),
+            _ => {}
+        }
+    }
+    Ok(name.zip(data).map(|(name, data)| ServerEvent { id, name, data }))
 }
 
 /// Sends one JSON frame.

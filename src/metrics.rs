@@ -31,6 +31,9 @@ pub struct Metrics {
     /// Readiness probes run (each one database ping and the broker's checks); `/readyz` and
     /// `/metrics` share one probe per second (`readiness::ReadinessProbe`).
     pub readiness_probes: IntCounter,
+    /// JWKS fetches by `result` (`ok`, `error`), the keys cached, and when they were last
+    /// fetched (`JWT_JWKS_URL`; unused otherwise).
+    pub jwks: crate::auth::jwks::JwksMetrics,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -44,7 +47,7 @@ impl Metrics {
         let latency = |name: &str, help: &str| HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
         let counter = |name: &str, help: &str| register(r, IntCounter::new(name, help));
         let m = Metrics {
-            open_sockets: register(r, IntGauge::new("open_sockets", "WebSocket sessions open on this node")),
+            open_sockets: register(r, IntGauge::new("open_sockets", "WebSocket sessions and SSE streams open on this node")),
             notifications_delivered: counter("notifications_delivered_total", "Notification pushes written to sockets"),
             notifications_created: counter("notifications_created_total", "Notifications stored by this node"),
             publish_to_delivery: register(
@@ -110,6 +113,7 @@ impl Metrics {
                 "readiness_probes_total",
                 "Readiness probes run (a database ping and the Redis checks each); /readyz and /metrics reuse one for 1 s",
             ),
+            jwks: jwks_metrics(r),
             registry,
         };
         m.export_alerted_close_codes();
@@ -134,6 +138,28 @@ impl Metrics {
 
 /// Registers a new metric with the node's registry and returns it. Names are distinct
 /// constants, so registration cannot collide.
+/// The JWKS metrics, both results exported from the start.
+fn jwks_metrics(r: &Registry) -> crate::auth::jwks::JwksMetrics {
+    let fetches = register(
+        r,
+        IntCounterVec::new(
+            Opts::new("jwks_fetches_total", "Fetches of the identity provider's JWKS, by result"),
+            &["result"],
+        ),
+    );
+    for result in ["ok", "error"] {
+        fetches.with_label_values(&[result]);
+    }
+    crate::auth::jwks::JwksMetrics {
+        fetches,
+        keys: register(r, IntGauge::new("jwks_keys", "Verification keys cached from the JWKS")),
+        last_success: register(
+            r,
+            IntGauge::new("jwks_last_success_timestamp_seconds", "When the JWKS was last fetched (Unix time)"),
+        ),
+    }
+}
+
 fn register<C: Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<C>) -> C {
     let metric = metric.expect("metric");
     let _ = registry.register(Box::new(metric.clone()));

@@ -2,6 +2,7 @@
 //! own checks), behind a short cache so that `/readyz`, `/metrics` and the cluster overview
 //! (`crate::cluster`) together ping the database and Redis about once a second.
 
+use crate::auth::jwks::Jwks;
 use crate::broker::Broker;
 use crate::inbox::Inbox;
 use prometheus::IntCounter;
@@ -29,6 +30,8 @@ type Checks = Arc<[(&'static str, Result<(), Unready>)]>;
 pub struct ReadinessProbe {
     inbox: Inbox,
     broker: Broker,
+    /// The identity provider's keys, when tokens are verified with a JWKS.
+    jwks: Option<Arc<Jwks>>,
     /// Counts the probes run (`herald_readiness_probes_total`).
     probes: IntCounter,
     last: tokio::sync::Mutex<Option<Probe>>,
@@ -51,8 +54,8 @@ impl Probe {
 }
 
 impl ReadinessProbe {
-    pub fn new(inbox: Inbox, broker: Broker, probes: IntCounter) -> ReadinessProbe {
-        ReadinessProbe { inbox, broker, probes, last: tokio::sync::Mutex::new(None) }
+    pub fn new(inbox: Inbox, broker: Broker, jwks: Option<Arc<Jwks>>, probes: IntCounter) -> ReadinessProbe {
+        ReadinessProbe { inbox, broker, jwks, probes, last: tokio::sync::Mutex::new(None) }
     }
 
     /// Each dependency's answer: the last probe's when it still answers, else a new probe's.
@@ -63,18 +66,32 @@ impl ReadinessProbe {
             return probe.checks.clone();
         }
         self.probes.inc();
-        let checks: Checks = readiness(&self.inbox, &self.broker).await.into();
+        let mut checks = readiness(&self.inbox, &self.broker).await;
+        if let Some(jwks) = &self.jwks {
+            let (has_keys, described) = jwks.describe();
+            checks.push(("jwks", if has_keys { Ok(()) } else { Err(Unready::Jwks(described)) }));
+        }
+        let checks: Checks = checks.into();
         *last = Some(Probe { finished: Instant::now(), checks: checks.clone() });
         checks
     }
 
-    /// Each dependency's answer in words, as `/readyz` shows it: `ok`, or why not.
+    /// Each dependency's answer in words, as `/readyz` shows it: `ok` (`ok: …` when it serves
+    /// with a caveat: cached JWKS keys while the provider is down), or why not (`is_ready`).
     pub async fn described(&self) -> Vec<(&'static str, String)> {
         let checks = self.checks().await;
-        let describe =
-            |answer: &Result<(), Unready>| answer.as_ref().map_or_else(ToString::to_string, |()| "ok".to_owned());
-        checks.iter().map(|(name, answer)| (*name, describe(answer))).collect()
+        let describe = |name: &str, answer: &Result<(), Unready>| match (answer, &self.jwks) {
+            (Ok(()), Some(jwks)) if name == "jwks" => jwks.describe().1,
+            (Ok(()), _) => "ok".to_owned(),
+            (Err(why), _) => why.to_string(),
+        };
+        checks.iter().map(|(name, answer)| (*name, describe(name, answer))).collect()
     }
+}
+
+/// Whether a described answer lets the node serve: `ok`, or `ok: ` with a caveat.
+pub fn is_ready(answer: &str) -> bool {
+    answer == "ok" || answer.starts_with("ok: ")
 }
 
 /// Why a dependency is not ready, as `/readyz` names it.
@@ -88,6 +105,9 @@ pub enum Unready {
     /// A broker check failed.
     #[error("unavailable")]
     Broker,
+    /// No JWKS keys could be fetched yet.
+    #[error("unavailable: {0}")]
+    Jwks(String),
 }
 
 /// Each dependency `/readyz` checks, by name, with why it is unavailable: the database (within

@@ -3,7 +3,7 @@
 //! time, a failed check the rest depends on ends the run, any failure fails it (exit non-zero).
 //! It cleans up what it created. The client itself is `crate::client`.
 
-use crate::client::{next_of_type, send_frame, ClientError, NodeClient, Socket};
+use crate::client::{next_event, next_of_type, send_frame, ClientError, NodeClient, Socket};
 use awc::http::Method;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
@@ -40,6 +40,8 @@ pub enum CheckError {
     /// A check ran without what an earlier one provides (a bug in `CHECKS`' order).
     #[error("needs {0} from an earlier check")]
     Missing(&'static str),
+    #[error("SSE pushed {pushed} instead of {expected}")]
+    WrongEvent { pushed: Value, expected: i64 },
     #[error("/admin/ answered {status} without the console: {start}")]
     NoConsole { status: u16, start: String },
 }
@@ -108,6 +110,7 @@ const CHECKS: &[Check] = &[
     Check { runs_if: live_delivered, ..check("mark_read on one socket reaches the other", |s| Box::pin(mark_read(s))) },
     Check { runs_if: live_delivered, ..check("delete sync", |s| Box::pin(delete_sync(s))) },
     check("resume with since after a disconnect", |s| Box::pin(resume(s))),
+    check("SSE stream: live push, resume by Last-Event-ID", |s| Box::pin(event_stream(s))),
     check("preference suppression", |s| Box::pin(preference_suppression(s))),
     check("broadcast", |s| Box::pin(broadcast(s))),
     check("admin console served (/admin/)", |s| Box::pin(admin_console(s))),
@@ -281,6 +284,30 @@ async fn resume(s: &mut Selftest) -> Result<String, CheckError> {
         return Err(CheckError::ShortReplay { done, missed, first: replayed["notification"]["id"].clone() });
     }
     Ok(format!("replayed up to {}", done["last_id"]))
+}
+
+/// The SSE stream (the WebSocket fallback): a live push, then a resume with `Last-Event-ID`
+/// gets what was created while away (through a proxy, it proves the stream is not buffered).
+async fn event_stream(s: &mut Selftest) -> Result<String, CheckError> {
+    let mut stream = s.client.open_event_stream(None).await?;
+    next_event(&mut stream, "connection_established").await?;
+    let (_, body) = create(s, "selftest: over SSE", None).await?;
+    let live = id_of(&body["notification"])?;
+    s.created.push(live);
+    let pushed = next_event(&mut stream, "notification").await?;
+    if pushed.data["notification"]["id"] != live {
+        return Err(CheckError::WrongEvent { pushed: pushed.data["notification"]["id"].clone(), expected: live });
+    }
+    drop(stream);
+    let (_, body) = create(s, "selftest: while the stream was away", None).await?;
+    let missed = id_of(&body["notification"])?;
+    s.created.push(missed);
+    let mut resumed = s.client.open_event_stream(pushed.id.as_deref()).await?;
+    let replayed = next_event(&mut resumed, "notification").await?;
+    if replayed.data["notification"]["id"] != missed {
+        return Err(CheckError::WrongEvent { pushed: replayed.data["notification"]["id"].clone(), expected: missed });
+    }
+    Ok(format!("id {live} live, {missed} on resume"))
 }
 
 async fn preference_suppression(s: &mut Selftest) -> Result<String, CheckError> {

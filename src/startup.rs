@@ -7,6 +7,7 @@ use crate::broker::{memory::MemoryBroker, redis::RedisBroker, Broker};
 use crate::cluster::{Cluster, NodeIdentity};
 use crate::config::Config;
 use crate::db::{self, ConnectionSettings, Db};
+use crate::domain::AllowedOrigins;
 use crate::http::{self, BodyLimits};
 use crate::hub::Hub;
 use crate::inbox::Inbox;
@@ -273,7 +274,7 @@ impl AppData {
                 cluster_limits,
                 budgets: budgets.clone().into_inner(),
             }),
-            allowed_origins: config.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            origins: AllowedOrigins::new(&config.allowed_origins),
             max_sockets: config.max_sockets,
             max_sockets_per_user: config.max_sockets_per_user,
             handshakes: crate::limits::local::HandshakeBudget::new(config.ws_handshakes_per_second),
@@ -281,7 +282,12 @@ impl AppData {
         let dev_tokens =
             web::Data::new(http::static_files::DevTokens(config.uses_development_secret().then(|| config.jwt.clone())));
         let probes = state.metrics.readiness_probes.clone();
-        let readiness = Arc::new(ReadinessProbe::new(state.inbox.clone(), state.broker.clone(), probes));
+        let jwks = verifier.jwks().cloned();
+        if let Some(jwks) = &jwks {
+            jwks.count_in(state.metrics.jwks.clone());
+            actix_web::rt::spawn(crate::auth::jwks::refresh_periodically(jwks.clone(), state.shutdown.clone()));
+        }
+        let readiness = Arc::new(ReadinessProbe::new(state.inbox.clone(), state.broker.clone(), jwks, probes));
         AppData {
             cluster: web::Data::from(Cluster::start(
                 state.identity.clone(),
@@ -307,6 +313,7 @@ impl AppData {
 fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: bool) -> Result<Server, StartupError> {
     let limits = BodyLimits { default_bytes: config.max_body_bytes, broadcast_bytes: config.max_broadcast_body_bytes };
     let access_log = log::log_enabled!(target: "herald::http", log::Level::Info);
+    let origins = AllowedOrigins::new(&config.allowed_origins);
     let server = HttpServer::new(move || {
         App::new()
             // One line per request at info; no work at all when the filter drops them.
@@ -329,6 +336,7 @@ fn main_server(config: &Config, listener: TcpListener, data: AppData, with_ops: 
             .app_data(data.cluster.clone())
             .wrap(middleware::from_fn(http::record_request))
             .wrap(http::security_headers())
+            .wrap(http::cors(&origins))
             .configure(|cfg| http::configure(cfg, limits, with_ops))
             .default_service(web::to(http::not_found))
     })

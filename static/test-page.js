@@ -1,5 +1,7 @@
 // The test page's script (static/index.html), a module of its own: the page's
-// Content-Security-Policy (`default-src 'self'`) runs no inline script.
+// Content-Security-Policy (`default-src 'self'`) runs no inline script. It uses the package
+// clients/js (@herald-notify/client) as the node serves it at /static/herald.js, and names its
+// server explicitly: this node (the package itself never reads `location`).
 import { HeraldClient, applyAction, applyUpdate, matchesFilter } from "/static/herald.js";
 
 const $ = (id) => document.getElementById(id);
@@ -219,7 +221,14 @@ function connect() {
   if (!token) return fail(new Error("paste or mint a token first"));
   const since = $("since").value === "" ? undefined : Number($("since").value);
   // With development tokens the page can renew its own token; otherwise it keeps the pasted one.
-  client = new HeraldClient({ token, since, getToken: devTokens ? mint : undefined });
+  // `/?transport=sse` (or websocket) pins the transport; the default is "auto".
+  const transport = new URLSearchParams(location.search).get("transport") || "auto";
+  try {
+    client = new HeraldClient({ baseUrl: location.origin, token, since, transport, getToken: devTokens ? mint : undefined });
+  } catch (err) {
+    return fail(err);
+  }
+  client.on("transport", (transport) => log("info", `· transport ${transport}`));
   client.on("frame", (f) => log("in", `← ${show(f)}`));
   client.on("sent", (f) => log("out", `→ ${show(f)}`));
   client.on("connecting", (url) => log("info", `· connecting ${url}`));

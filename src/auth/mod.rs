@@ -3,6 +3,7 @@
 //! read `Authorization: Bearer <token>` (`Principal`, `Broadcaster` for broadcast and
 //! `Administrator` for the admin console).
 
+pub mod jwks;
 pub mod jwt;
 pub mod mint;
 
@@ -13,7 +14,7 @@ use actix_web::{dev::Payload, http::header, http::Method, web, FromRequest, Http
 use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{ready, Ready};
 
-pub use jwt::TokenVerifier;
+pub use jwt::{Refusal, TokenVerifier};
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -41,14 +42,18 @@ pub struct Broadcaster(pub Principal);
 
 impl FromRequest for Broadcaster {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Authenticated<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // Broadcasters are services: what they write is charged by the handler, per recipient.
-        ready(verify(req).and_then(|caller| {
+        let admit = |caller: Principal| {
             caller.ensure_may_broadcast().map_err(ApiError::from)?;
             Ok(Broadcaster(caller))
-        }))
+        };
+        match verify(req) {
+            Either::Left(verified) => Either::Left(ready(verified.into_inner().and_then(admit))),
+            Either::Right(verifying) => Either::Right(Box::pin(async move { verifying.await.and_then(admit) })),
+        }
     }
 }
 
@@ -63,14 +68,12 @@ impl FromRequest for Administrator {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let admitted = verify(req).and_then(|caller| {
-            caller.ensure_may_administer().map_err(ApiError::from)?;
-            Ok(caller)
-        });
+        let verified = verify(req);
         let budgets = req.app_data::<web::Data<Budgets>>().cloned();
         let action = action_of(req);
         Box::pin(async move {
-            let admin = admitted?;
+            let admin = verified.await?;
+            admin.ensure_may_administer()?;
             if let Some(budgets) = budgets {
                 budgets.admit_staff(&admin, action).await?;
             }
@@ -91,23 +94,45 @@ fn action_of(req: &HttpRequest) -> Action {
 /// The caller's token, then the request's cost from their budget (cluster-wide when Redis is
 /// configured): a `GET` is a read, any other method a write (`crate::limits::budget`).
 fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
-    let principal = match verify(req) {
-        Ok(principal) => principal,
-        Err(err) => return Either::Left(ready(Err(err))),
-    };
-    let Some(budgets) = req.app_data::<web::Data<Budgets>>() else { return Either::Left(ready(Ok(principal))) };
+    let budgets = req.app_data::<web::Data<Budgets>>().cloned();
     let action = action_of(req);
+    let principal = match verify(req) {
+        Either::Left(verified) => match verified.into_inner() {
+            Ok(principal) => principal,
+            Err(err) => return Either::Left(ready(Err(err))),
+        },
+        Either::Right(verifying) => {
+            return Either::Right(Box::pin(async move {
+                let principal = verifying.await?;
+                match budgets {
+                    Some(budgets) => budgets.admit(&principal, action).await.map(|()| principal),
+                    None => Ok(principal),
+                }
+            }))
+        }
+    };
+    let Some(budgets) = budgets else { return Either::Left(ready(Ok(principal))) };
     if !budgets.is_cluster_wide_for(&principal) {
         return Either::Left(ready(budgets.admit_here(&principal, action).map(|()| principal)));
     }
-    let budgets = budgets.clone();
     Either::Right(Box::pin(async move { budgets.admit(&principal, action).await.map(|()| principal) }))
 }
 
-fn verify(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let verifier = req
-        .app_data::<web::Data<TokenVerifier>>()
-        .ok_or_else(|| ApiError::Internal("TokenVerifier missing from app data".into()))?;
-    let token = bearer_token(req).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-    verifier.verify(token)
+/// The bearer token verified: at once with the keys at hand, or, when it names a key not
+/// cached (a JWKS rotated), after the key set is fetched again (`TokenVerifier::verify_fresh`).
+fn verify(req: &HttpRequest) -> Authenticated<Principal> {
+    let Some(verifier) = req.app_data::<web::Data<TokenVerifier>>() else {
+        return Either::Left(ready(Err(ApiError::Internal("TokenVerifier missing from app data".into()))));
+    };
+    let Some(token) = bearer_token(req) else {
+        return Either::Left(ready(Err(ApiError::Unauthorized("missing bearer token"))));
+    };
+    match verifier.check(token) {
+        Ok(principal) => Either::Left(ready(Ok(principal))),
+        Err(Refusal::UnknownKey) => {
+            let (verifier, token) = (verifier.clone(), token.to_owned());
+            Either::Right(Box::pin(async move { verifier.verify_fresh(&token).await }))
+        }
+        Err(refusal) => Either::Left(ready(Err(refusal.into_error()))),
+    }
 }

@@ -12,7 +12,7 @@ mod values;
 pub mod vars;
 
 pub use database::{BadDatabaseUrl, BadSqliteSynchronous, DatabaseUrl, SqliteSynchronous};
-pub use jwt::{JwtConfig, Secret};
+pub use jwt::{JwksConfig, JwtConfig, Secret};
 pub use keys::{JwtAlgorithm, COMMITTED_SECRETS, MIN_SECRET_BYTES, PLACEHOLDER_SECRETS};
 pub use reader::{ConfigError, Problem};
 pub use redis::{redacted_url, RedisTarget};
@@ -159,7 +159,7 @@ impl Config {
     /// True when tokens are verified with a secret this process generated (development only):
     /// then, and only on a loopback `bind`, the node prints a token and mints more at `/dev/token`.
     pub fn uses_development_secret(&self) -> bool {
-        self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated && is_loopback(self.bind)
+        self.jwt.uses_secret() && self.jwt.secret_is_generated && is_loopback(self.bind)
     }
 
     /// What `from_lookup` cannot refuse, because `migrate`, `prune` and `token` read the same
@@ -168,10 +168,10 @@ impl Config {
     /// anyone who reaches it, so it may serve on a loopback address only; so may a node whose
     /// `JWT_SECRET` is committed to this repository (`keys::COMMITTED_SECRETS`, the tests').
     pub fn check_serving(&self) -> Result<(), ConfigError> {
-        if self.jwt.algorithm == JwtAlgorithm::Hs256 && self.jwt.secret_is_generated && !is_loopback(self.bind) {
+        if self.jwt.uses_secret() && self.jwt.secret_is_generated && !is_loopback(self.bind) {
             return Err(Problem::new(&JWT_SECRET, ServingRefusal::DevelopmentSecret(self.bind)).into());
         }
-        let committed = self.jwt.algorithm == JwtAlgorithm::Hs256 && keys::is_committed(&self.jwt.secret.0);
+        let committed = self.jwt.uses_secret() && keys::is_committed(&self.jwt.secret.0);
         if committed && !is_loopback(self.bind) {
             return Err(Problem::new(&JWT_SECRET, ServingRefusal::CommittedSecret(self.bind)).into());
         }

@@ -209,3 +209,36 @@ fn a_redis_password_is_accepted_and_never_shown() {
         assert!(refused.contains(var) && !refused.contains("s3cret-pass"), "{refused}");
     }
 }
+
+#[test]
+fn a_jwks_url_is_https_or_loopback_http_never_with_a_key_file_and_needs_no_secret() {
+    let jwks =
+        config(&[("JWT_JWKS_URL", "https://idp.example.com/.well-known/jwks.json"), ("HERALD_BIND", "0.0.0.0:8000")])
+            .expect("https JWKS");
+    let set = jwks.jwt.jwks.as_ref().expect("jwks configured");
+    assert_eq!((set.refresh_every, set.cooldown), (Duration::from_secs(300), Duration::from_secs(30)));
+    assert!(!jwks.jwt.uses_secret() && !jwks.uses_development_secret());
+    jwks.check_serving().expect("no secret needed beyond loopback with a JWKS");
+    for loopback in ["http://127.0.0.1:9000/jwks", "http://localhost/jwks", "http://[::1]:80/jwks"] {
+        config(&[("JWT_JWKS_URL", loopback)]).expect(loopback);
+    }
+    for bad in ["http://idp.example.com/jwks", "ftp://127.0.0.1/jwks", "not a url"] {
+        let refused = config(&[("JWT_JWKS_URL", bad)]).expect_err(bad).to_string();
+        assert!(refused.contains("JWT_JWKS_URL"), "{bad}: {refused}");
+    }
+    let dir = tempfile_dir();
+    let key = dir.join("p384.pem");
+    std::fs::write(&key, P384_PUBLIC_PEM).expect("write key");
+    let both = config(&[
+        ("JWT_JWKS_URL", "https://idp.example.com/jwks"),
+        ("JWT_PUBLIC_KEY_FILE", key.to_str().expect("utf-8")),
+    ]);
+    assert!(both.expect_err("refused").to_string().contains("not both"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("herald-config-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

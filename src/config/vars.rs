@@ -23,6 +23,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     JWT_ISSUER,
     JWT_AUDIENCE,
     JWT_LEEWAY_SECONDS,
+    JWT_JWKS_URL,
+    JWT_JWKS_REFRESH_SECONDS,
+    JWT_JWKS_COOLDOWN_SECONDS,
+    JWT_USER_CLAIM,
     ALLOWED_ORIGINS,
     NODE_ID,
     RUST_LOG,
@@ -124,11 +128,44 @@ pub const JWT_AUDIENCE: EnvVar =
 pub const JWT_LEEWAY_SECONDS: EnvVar =
     EnvVar { name: "JWT_LEEWAY_SECONDS", default: "30", doc: "Clock-skew leeway for `exp` and `nbf`." };
 
+pub const JWT_JWKS_URL: EnvVar = EnvVar {
+    name: "JWT_JWKS_URL",
+    default: "",
+    doc: "An identity provider's JWKS (`https://…/.well-known/jwks.json`; `http` only on a loopback host): tokens are \
+         then verified with its RS256/ES256 keys, chosen by the token's `kid` (never HS256; `JWT_ALGORITHM` RS256 or \
+         ES256 narrows them to one). Fetched at start and every `JWT_JWKS_REFRESH_SECONDS`, and again on an unknown \
+         `kid` at most once per `JWT_JWKS_COOLDOWN_SECONDS`; when the provider is down the cached keys keep working \
+         (`/readyz` says so). Not with `JWT_PUBLIC_KEY_FILE`.",
+};
+
+pub const JWT_JWKS_REFRESH_SECONDS: EnvVar = EnvVar {
+    name: "JWT_JWKS_REFRESH_SECONDS",
+    default: "300",
+    doc: "How often the JWKS is fetched again (rotated and removed keys take effect within this).",
+};
+
+pub const JWT_JWKS_COOLDOWN_SECONDS: EnvVar = EnvVar {
+    name: "JWT_JWKS_COOLDOWN_SECONDS",
+    default: "30",
+    doc: "Least time between two JWKS fetches caused by tokens naming an unknown `kid` (a token with a made-up `kid` \
+         cannot make the node hammer the provider); also the retry interval while no keys could be fetched.",
+};
+
+pub const JWT_USER_CLAIM: EnvVar = EnvVar {
+    name: "JWT_USER_CLAIM",
+    default: "",
+    doc: "The claim holding the user id, an integer (or a string of digits), e.g. a custom claim your identity \
+         provider adds. Unset: `user_id`, else `sub`.",
+};
+
 pub const ALLOWED_ORIGINS: EnvVar = EnvVar {
     name: "ALLOWED_ORIGINS",
     default: "",
-    doc: "Comma-separated browser origins allowed to open WebSockets (others get 403; clients sending no `Origin` \
-         are not browsers and are not checked); unset allows any.",
+    doc: "Comma-separated browser origins (`https://app.example.com`) allowed to use this node from another \
+         origin: CORS for the REST API, `/static/herald.js` and SSE, and the `Origin` check of the WebSocket and SSE \
+         handshakes (others get 403; clients sending no `Origin` are not browsers and are not checked; pages on the \
+         node's own host always pass). Unset: any origin may open a WebSocket or SSE stream and no CORS headers are \
+         sent (REST from another origin is refused by browsers).",
 };
 
 pub const NODE_ID: EnvVar =

@@ -1,5 +1,5 @@
 //! The REST surface: routes (`routes`), JSON bodies and their errors (`body`), the security
-//! headers of every reply (`headers`), one file per resource (`notifications`, `preferences`,
+//! headers of every reply (`headers`), CORS (`cors`), one file per resource (`notifications`, `preferences`,
 //! `admin`, `admin_cluster`, `ops`, `static_files`), the reply and request types (`replies`, `requests`, `errors`) and the
 //! OpenAPI document built from them (`openapi`).
 //! Handlers parse, call `inbox` (or `console`), and shape the reply; nothing else.
@@ -7,6 +7,7 @@
 mod admin;
 mod admin_cluster;
 mod body;
+mod cors;
 mod errors;
 mod headers;
 mod notifications;
@@ -20,6 +21,7 @@ mod states;
 pub mod static_files;
 
 pub use body::BodyLimits;
+pub use cors::cors;
 pub use headers::{security_headers, SECURITY_HEADERS};
 pub use notifications::parse_list_query;
 pub use routes::{configure, configure_ops, not_found, Listener, Route, ROUTES};

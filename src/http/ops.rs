@@ -70,7 +70,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(probe: web::Data<ReadinessProbe>) -> HttpResponse {
     let checks: BTreeMap<&'static str, String> = probe.described().await.into_iter().collect();
-    let ready = checks.values().all(|answer| answer == "ok");
+    let ready = checks.values().all(|answer| crate::readiness::is_ready(answer));
     let status = if ready { ReadinessStatus::Ok } else { ReadinessStatus::Unavailable };
     let body = sorted(&Readiness { status, checks });
     if ready {

@@ -55,6 +55,7 @@ pub const ROUTES: &[Route] = {
         route(Method::POST, "/auth/notifications/broadcast/", Listener::Main, |r| r.to(n::broadcast_notification))
             .with_broadcast_body(),
         route(Method::GET, "/ws/notifications/", Listener::Main, |r| r.to(crate::ws::connect)),
+        route(Method::GET, "/sse/notifications/", Listener::Main, |r| r.to(crate::ws::sse::connect)),
         route(Method::GET, "/", Listener::Main, |r| r.to(static_files::index)),
         route(Method::GET, "/static/herald.js", Listener::Main, |r| r.to(static_files::herald_js)),
         route(Method::GET, "/static/test-page.js", Listener::Main, |r| r.to(static_files::test_page_js)),

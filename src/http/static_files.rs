@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
-const HERALD_JS: &str = include_str!("../../static/herald.js");
+const HERALD_JS: &str = include_str!("../../clients/js/herald.js");
 const TEST_PAGE_JS: &str = include_str!("../../static/test-page.js");
 const TEST_PAGE_CSS: &str = include_str!("../../static/test-page.css");
 const ADMIN_HTML: &str = include_str!("../../static/admin/index.html");

@@ -146,7 +146,7 @@ impl Socket {
             }
             ClientFrame::Sync { since } => return self.replay(since, request_id).await.map_err(Handled::Stop),
             ClientFrame::Ping => ServerFrame::Pong,
-            ClientFrame::RefreshToken { token } => self.refresh_token(&token)?,
+            ClientFrame::RefreshToken { token } => self.refresh_token(&token).await?,
         };
         self.reply(&reply, request_id).await.map_err(Handled::Stop)
     }
@@ -165,8 +165,8 @@ impl Socket {
     }
 
     /// Takes a fresh token for the same user; the socket keeps the later expiry.
-    fn refresh_token(&mut self, token: &str) -> Result<ServerFrame<'static>, ApiError> {
-        let fresh = self.ctx.verifier.verify(token)?;
+    async fn refresh_token(&mut self, token: &str) -> Result<ServerFrame<'static>, ApiError> {
+        let fresh = self.ctx.verifier.verify_fresh(token).await?;
         if fresh.user_id != self.principal.user_id {
             return Err(ApiError::Forbidden("the new token is for another user"));
         }

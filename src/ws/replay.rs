@@ -4,6 +4,8 @@
 //! when other changes cannot be told one by one. The database is the history; the broker is a
 //! hint.
 
+use super::delivery::Delivery;
+use super::outlet::EventId;
 use super::socket::{close, Socket, Stop};
 use crate::domain::StreamPos;
 use crate::error::with_causes;
@@ -63,6 +65,8 @@ impl Socket {
                     return Replayed::Sent { last_id, counted };
                 }
                 let frame = ServerFrame::Notification { notification: row.into() }.to_text();
+                // Counted as sent before the write: an SSE event's id then names it as handled.
+                self.delivery.sent_notification(row.id);
                 match tokio::time::timeout_at(deadline, self.send(frame)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(stop)) => return Replayed::Closed(stop),
@@ -73,7 +77,6 @@ impl Socket {
                 self.ctx.metrics.notifications_delivered.inc();
                 last_id = row.id;
                 counted += 1;
-                self.delivery.sent_notification(row.id);
             }
             if !more {
                 return Replayed::Sent { last_id, counted };
@@ -120,14 +123,31 @@ impl Socket {
                 Replayed::Closed(stop) => return Err(stop),
             };
             let (unread_count, unseen_count) = (snapshot.unread_count, snapshot.unseen_count);
-            if self.delivery.repair_leaves_changes_untold(snapshot.position, sent) {
+            let untold = self.delivery.repair_leaves_changes_untold(snapshot.position, sent);
+            // Moved first: what follows (an SSE event's id) stands at the repaired position.
+            self.delivery.repaired_to(snapshot.position);
+            if untold {
                 self.send(ServerFrame::Resync { unread_count, unseen_count }.to_text()).await?;
             }
             self.send(ServerFrame::UnreadCount { unread_count, unseen_count }.to_text()).await?;
-            self.delivery.repaired_to(snapshot.position);
         }
         self.ctx.hub.note_position(self.principal.user_id, snapshot.position);
         self.write_due().await
+    }
+
+    /// Resumes an SSE stream after `from` (its client's `Last-Event-ID`): the stream restarts at
+    /// that position and a repair sends what was missed since, as after a lost publish: the
+    /// notifications newer than its id, then `resync` if other changes happened meanwhile. The
+    /// greeting has just read the database; a cursor ahead of it (another database, a restore)
+    /// is not trusted: the client is told to fetch its list again.
+    pub(super) async fn resume(&mut self, from: EventId) -> Result<(), Stop> {
+        let (position, newest_id) = (self.delivery.position(), self.delivery.last_sent_id());
+        self.delivery = if from.position > position || from.last_id > newest_id {
+            Delivery::new(self.id, StreamPos::ZERO, newest_id)
+        } else {
+            Delivery::new(self.id, from.position, from.last_id)
+        };
+        self.repair_now(Some(position)).await
     }
 
     /// The database could not serve a repair: the socket stays open and tries again later.

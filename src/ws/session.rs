@@ -1,4 +1,5 @@
-//! One task per socket: it alone reads the socket. It `select!`s over client frames, its
+//! One task per socket or SSE stream: it alone reads the socket. It `select!`s over client
+//! frames (an SSE client sends none: only its leaving is noticed), its
 //! bounded outbox (events from the hub), the heartbeat, the token-expiry timer, hub signals
 //! (overflow → 1013, resync → repair, an administrator's disconnect → 4003) and node shutdown
 //! (→ 1001).
@@ -10,6 +11,7 @@
 use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
+use super::outlet::{EventId, Outlet};
 use super::socket::{close, Socket, Stop, DISCONNECTED, DISCONNECTED_BY_ADMIN, FLOODING, TOO_SLOW};
 use crate::domain::Principal;
 use crate::error::ApiError;
@@ -26,30 +28,62 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-/// Runs a socket until it closes. `since`: replay what the client missed first; `info`: who is
+/// Where a session's stream starts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Start {
+    /// At the greeting: nothing is replayed.
+    Now,
+    /// A WebSocket's `since`: every notification newer than this id first, then `sync_complete`.
+    Since(i64),
+    /// An SSE stream's `Last-Event-ID`: what was missed after it, as a repair sends it.
+    After(EventId),
+}
+
+/// What a session reads.
+pub(super) enum Inbound {
+    /// A WebSocket's frames.
+    Frames(AggregatedMessageStream),
+    /// Nothing: an SSE client only listens. A handle on its response's body tells when it left.
+    Listener(mpsc::Sender<bytes::Bytes>),
+}
+
+impl Inbound {
+    /// The next client frame; `None` when the client went away.
+    async fn next(&mut self) -> Option<Result<AggregatedMessage, actix_ws::ProtocolError>> {
+        match self {
+            Inbound::Frames(stream) => stream.next().await,
+            Inbound::Listener(body) => {
+                body.closed().await;
+                None
+            }
+        }
+    }
+}
+
+/// Runs a socket until it closes. `start`: replay what the client missed first; `info`: who is
 /// behind it, kept in the hub.
 ///
 /// A plain `fn` returning an `async move` block: the block holds the socket once, for its life.
 /// (An `async fn` keeps its arguments and the locals moved out of them side by side in its
 /// state, more memory per idle socket.)
-pub fn run(
+pub(super) fn run(
     ctx: Arc<WsContext>,
     principal: Principal,
     (id, client_closed, info): (SessionId, ClientClosed, SessionInfo),
-    since: Option<i64>,
-    writer: actix_ws::Session,
-    mut stream: AggregatedMessageStream,
+    start: Start,
+    outlet: Outlet,
+    mut inbound: Inbound,
 ) -> impl std::future::Future<Output = ()> {
     let (outbox_tx, mut outbox) = mpsc::channel(ctx.settings.outbox_size);
     let signals = Arc::new(SessionSignals::default());
     let user = principal.user_id;
     let first_on_node = ctx.hub.register(user, id, (outbox_tx, signals.clone()), info);
-    let mut socket = Socket::new(ctx, id, principal, writer, signals, client_closed);
+    let mut socket = Socket::new(ctx, id, principal, outlet, signals, client_closed);
     async move {
         if first_on_node {
             socket.ctx.subscriptions.watch(user);
         }
-        let stop = serve(&mut socket, since, &mut stream, &mut outbox).await;
+        let stop = serve(&mut socket, start, &mut inbound, &mut outbox).await;
         if socket.ctx.hub.unregister(user, id) {
             socket.ctx.subscriptions.unwatch(user);
         }
@@ -68,18 +102,17 @@ pub fn run(
 /// Greets the client (and replays from `since`), then serves the socket until it must close.
 async fn serve(
     socket: &mut Socket,
-    since: Option<i64>,
-    stream: &mut AggregatedMessageStream,
+    start: Start,
+    inbound: &mut Inbound,
     outbox: &mut mpsc::Receiver<Arc<Event>>,
 ) -> Stop {
     if let Err(stop) = greet(socket).await {
         return stop;
     }
-    if let Some(since) = since {
-        if let Err(stop) = Box::pin(socket.replay(since, &None)).await {
-            return stop;
-        }
+    if let Err(stop) = begin(socket, start).await {
+        return stop;
     }
+    let hears_client = matches!(inbound, Inbound::Frames(_));
     let settings = socket.ctx.settings;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + settings.ping_interval, settings.ping_interval);
     let expiry = sleep_until(expiry_deadline(socket));
@@ -108,7 +141,7 @@ async fn serve(
             _ = shutdown.changed() => return close(CloseCode::Away, "server shutting down"),
             _ = socket.signals.wake.notified() => Ok(()),
             _ = &mut expiry => return close(CloseCode::Other(4001), "token expired"),
-            message = stream.next() => {
+            message = inbound.next() => {
                 socket.last_heard = Instant::now();
                 let message = match message {
                     None => return None,
@@ -129,7 +162,7 @@ async fn serve(
             }
             Some(event) = outbox.recv() => on_event(socket, event).await,
             _ = heartbeat.tick() => {
-                if socket.last_heard.elapsed() > settings.ping_timeout {
+                if hears_client && socket.last_heard.elapsed() > settings.ping_timeout {
                     return close(CloseCode::Away, "heartbeat timeout");
                 }
                 socket.write_control(None).await
@@ -141,6 +174,15 @@ async fn serve(
         if let Err(stop) = step {
             return stop;
         }
+    }
+}
+
+/// Replays or resumes where the client asked, after the greeting.
+async fn begin(socket: &mut Socket, start: Start) -> Result<(), Stop> {
+    match start {
+        Start::Now => Ok(()),
+        Start::Since(since) => Box::pin(socket.replay(since, &None)).await,
+        Start::After(event_id) => Box::pin(socket.resume(event_id)).await,
     }
 }
 

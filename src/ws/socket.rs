@@ -1,10 +1,12 @@
-//! `Socket`: the state of one open socket (its user, stream delivery, signals from the hub) and
-//! its writes, each bounded by the heartbeat timeout. The session task (`session`) owns it;
-//! `replay` and `frames` add what they do with it. Reading the socket is `session`'s alone.
+//! `Socket`: the state of one open socket or SSE stream (its user, stream delivery, signals from
+//! the hub) and its writes to its `Outlet`, each bounded by the heartbeat timeout. The session
+//! task (`session`) owns it; `replay` and `frames` add what they do with it. Reading the socket
+//! is `session`'s alone.
 
 use super::closing::ClientClosed;
 use super::context::WsContext;
 use super::delivery::{Delivery, Due};
+use super::outlet::{self, EventId, Outlet};
 use super::protocol;
 use crate::domain::{Principal, StreamPos};
 use crate::error::ApiError;
@@ -40,7 +42,7 @@ pub(super) struct Socket {
     pub(super) ctx: Arc<WsContext>,
     pub(super) id: SessionId,
     pub(super) principal: Principal,
-    writer: actix_ws::Session,
+    outlet: Outlet,
     pub(super) signals: Arc<SessionSignals>,
     /// Stream positions, held events and repair deadlines (set from the database at connect).
     pub(super) delivery: Delivery,
@@ -54,7 +56,7 @@ impl Socket {
         ctx: Arc<WsContext>,
         id: SessionId,
         principal: Principal,
-        writer: actix_ws::Session,
+        outlet: Outlet,
         signals: Arc<SessionSignals>,
         client_closed: ClientClosed,
     ) -> Socket {
@@ -62,7 +64,7 @@ impl Socket {
             ctx,
             id,
             principal,
-            writer,
+            outlet,
             signals,
             delivery: Delivery::new(id, StreamPos::ZERO, 0),
             last_heard: Instant::now(),
@@ -83,13 +85,27 @@ impl Socket {
         }
         let signals = self.signals.clone();
         let overflow = signals.overflow.notified();
-        tokio::select! {
-            written = tokio::time::timeout(self.ctx.settings.ping_timeout, self.writer.text(text)) => match written {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(_closed)) => Err(None),
-                Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
-            },
-            _ = overflow => Err(close(CloseCode::Again, TOO_SLOW)),
+        let bound = self.ctx.settings.ping_timeout;
+        let written = match &mut self.outlet {
+            Outlet::WebSocket(writer) => {
+                tokio::select! {
+                    written = tokio::time::timeout(bound, writer.text(text)) => written.map(|w| w.is_ok()),
+                    _ = overflow => return Err(close(CloseCode::Again, TOO_SLOW)),
+                }
+            }
+            Outlet::EventStream(body) => {
+                let id = EventId { position: self.delivery.position(), last_id: self.delivery.last_sent_id() };
+                let event = outlet::sse_event(&text, id);
+                tokio::select! {
+                    written = tokio::time::timeout(bound, body.send(event)) => written.map(|w| w.is_ok()),
+                    _ = overflow => return Err(close(CloseCode::Again, TOO_SLOW)),
+                }
+            }
+        };
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(None),
+            Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
         }
     }
 
@@ -103,17 +119,23 @@ impl Socket {
         self.send(protocol::error_frame(err, request_id)).await
     }
 
-    /// Writes a ping (`None`) or the pong answering a client's ping, bounded like `send`.
+    /// Writes a ping (`None`; an SSE comment) or the pong answering a client's ping, bounded like
+    /// `send`.
     pub(super) async fn write_control(&mut self, pong: Option<&[u8]>) -> Result<(), Stop> {
         let bound = self.ctx.settings.ping_timeout;
-        let writer = &mut self.writer;
-        let written = match pong {
-            Some(payload) => tokio::time::timeout(bound, writer.pong(payload)).await,
-            None => tokio::time::timeout(bound, writer.ping(b"")).await,
+        let written = match (&mut self.outlet, pong) {
+            (Outlet::WebSocket(writer), Some(payload)) => {
+                tokio::time::timeout(bound, writer.pong(payload)).await.map(|w| w.is_ok())
+            }
+            (Outlet::WebSocket(writer), None) => tokio::time::timeout(bound, writer.ping(b"")).await.map(|w| w.is_ok()),
+            (Outlet::EventStream(body), _) => {
+                let heartbeat = bytes::Bytes::from_static(outlet::SSE_HEARTBEAT);
+                tokio::time::timeout(bound, body.send(heartbeat)).await.map(|w| w.is_ok())
+            }
         };
         match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_closed)) => Err(None),
+            Ok(true) => Ok(()),
+            Ok(false) => Err(None),
             Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
         }
     }
@@ -136,8 +158,16 @@ impl Socket {
         Ok(())
     }
 
-    /// Sends the close frame, waiting at most `CLOSE_WAIT` for the client.
+    /// Sends the close frame (on SSE the `close` event, then the end of the response), waiting
+    /// at most `CLOSE_WAIT` for the client.
     pub(super) async fn close(self, reason: CloseReason) {
-        let _ = tokio::time::timeout(CLOSE_WAIT, self.writer.close(Some(reason))).await;
+        match self.outlet {
+            Outlet::WebSocket(writer) => {
+                let _ = tokio::time::timeout(CLOSE_WAIT, writer.close(Some(reason))).await;
+            }
+            Outlet::EventStream(body) => {
+                let _ = tokio::time::timeout(CLOSE_WAIT, body.send(outlet::sse_close(&reason))).await;
+            }
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! node registers (`herald::http::ROUTES`, the list `http::configure` iterates), the live node
 //! answers each documented path with exactly the documented methods, and every operation
 //! documents its errors as the SPEC envelope. (bench/api_fuzz.sh checks every reply against the
-//! document.)
+//! document.) The document a default node on PostgreSQL serves is committed as `openapi.json`
+//! at the repository root, and stays equal to it (`HERALD_BLESS=1` rewrites the file).
 
 use crate::helpers::*;
 use awc::http::{Method, StatusCode};
@@ -11,9 +12,11 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Registered routes that are not JSON REST and so are not in the document: the WebSocket
-/// upgrade, the test page, its JS client and the development token minting.
-const NOT_IN_THE_DOCUMENT: [&str; 10] = [
+/// upgrade and the SSE stream (both described by `asyncapi.yaml`), the test page, its JS client
+/// and the development token minting.
+const NOT_IN_THE_DOCUMENT: [&str; 11] = [
     "/ws/notifications/",
+    "/sse/notifications/",
     "/",
     "/static/herald.js",
     "/static/test-page.js",
@@ -186,4 +189,70 @@ async fn documented_error_and_list_shapes_match_live_replies() {
     let codes = schemas["ErrorCode"]["enum"].as_array().expect("ErrorCode enum");
     assert!(codes.contains(&error["error"]["code"]), "{error}");
     assert_eq!(error["error"]["field"], "limit");
+}
+
+/// The committed copy of the document, for clients and code generators that do not run a node.
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+
+/// The first place where `committed` and `served` differ, as a JSON pointer with both values
+/// (`None` when equal). Objects are compared key by key in sorted order, arrays item by item.
+fn first_difference(path: &str, committed: &Value, served: &Value) -> Option<(String, String, String)> {
+    let shown = |value: Option<&Value>| value.map_or_else(|| "(absent)".to_owned(), Value::to_string);
+    match (committed, served) {
+        (Value::Object(left), Value::Object(right)) => {
+            let keys: BTreeSet<&String> = left.keys().chain(right.keys()).collect();
+            keys.into_iter().find_map(|key| {
+                let at = format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match (left.get(key), right.get(key)) {
+                    (Some(l), Some(r)) => first_difference(&at, l, r),
+                    (l, r) => Some((at, shown(l), shown(r))),
+                }
+            })
+        }
+        (Value::Array(left), Value::Array(right)) => {
+            (0..left.len().max(right.len())).find_map(|i| match (left.get(i), right.get(i)) {
+                (Some(l), Some(r)) => first_difference(&format!("{path}/{i}"), l, r),
+                (l, r) => Some((format!("{path}/{i}"), shown(l), shown(r))),
+            })
+        }
+        _ if committed == served => None,
+        _ => Some((path.to_owned(), committed.to_string(), served.to_string())),
+    }
+}
+
+/// `openapi.json` is what a node with the default configuration on PostgreSQL (the production
+/// backend, the default notification types) serves at `/openapi.json`. With `HERALD_BLESS=1` the
+/// test writes the served document to the file instead (pretty-printed, trailing newline).
+#[actix_web::test]
+async fn the_committed_openapi_json_is_what_a_default_postgres_node_serves() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let served = document(&app).await;
+    if std::env::var("HERALD_BLESS").is_ok_and(|v| v == "1") {
+        let text = serde_json::to_string_pretty(&served).expect("the document serializes");
+        std::fs::write(COMMITTED, format!("{text}\n")).expect("write openapi.json");
+        return;
+    }
+    let text = std::fs::read_to_string(COMMITTED).unwrap_or_else(|e| {
+        panic!("{COMMITTED}: {e}; write it with HERALD_BLESS=1 cargo test --test api committed_openapi")
+    });
+    let committed: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{COMMITTED} is not JSON: {e}"));
+    if let Some((at, was, now)) = first_difference("", &committed, &served) {
+        panic!(
+            "openapi.json is out of date: the node serves another document.\n  first difference at {at}\n  \
+             committed: {was}\n  served:    {now}\nIf the change is intended, regenerate the file with\n  \
+             HERALD_BLESS=1 cargo test --test api committed_openapi\nand commit it."
+        );
+    }
+}
+
+#[test]
+fn the_first_difference_is_named_by_its_json_pointer() {
+    let committed = serde_json::json!({"a": {"b": [1, 2], "c/d": true}, "e": 1});
+    assert_eq!(first_difference("", &committed, &committed.clone()), None);
+    let served = serde_json::json!({"a": {"b": [1, 3], "c/d": true}, "e": 1});
+    assert_eq!(first_difference("", &committed, &served), Some(("/a/b/1".into(), "2".into(), "3".into())));
+    let served = serde_json::json!({"a": {"b": [1, 2], "c/d": false}, "e": 1, "f": null});
+    assert_eq!(first_difference("", &committed, &served), Some(("/a/c~1d".into(), "true".into(), "false".into())));
+    let served = serde_json::json!({"a": {"b": [1, 2], "c/d": true}, "e": 1, "f": null});
+    assert_eq!(first_difference("", &committed, &served), Some(("/f".into(), "(absent)".into(), "null".into())));
 }

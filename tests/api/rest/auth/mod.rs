@@ -1,5 +1,6 @@
 //! The auth matrix of SPEC §2 over REST.
 
+mod jwks;
 mod permissions;
 mod tokens;
 

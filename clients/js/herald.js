@@ -1,8 +1,13 @@
-// herald.js: a small, dependency-free browser client for Herald's WebSocket API (README,
-// "WebSocket API"). Served by every node at /static/herald.js; copy it into your app as is.
+// herald.js (@herald-notify/client): a small, dependency-free client for Herald, for browsers
+// and Node >= 22 (Node 20 with --experimental-websocket). This module owns the connection to one
+// Herald server: the WebSocket (README, "WebSocket API") or, where WebSockets cannot get through,
+// the Server-Sent Events stream plus REST; resuming without losing or repeating anything; token
+// refresh; the unread and unseen counts; and turning frames into events. It never reads
+// `window` or `document`: the server is an option (only when none is given does it fall back to
+// `globalThis.location`, the page's own host). Served by every node at /static/herald.js.
 //
-//   import { HeraldClient } from "/static/herald.js";
-//   const herald = new HeraldClient({ token, getToken: fetchFreshToken });
+//   import { HeraldClient } from "@herald-notify/client"; // or "https://herald.example.com/static/herald.js"
+//   const herald = new HeraldClient({ baseUrl: "https://herald.example.com", token, getToken: fetchFreshToken });
 //   herald.on("notification", (n) => show(n));
 //   herald.on("unread_count", (count) => badge.textContent = count);
 //   herald.on("unseen_count", (count) => newBadge.textContent = count);
@@ -10,12 +15,27 @@
 //   await herald.markRead(42);
 //   await herald.markAllSeen(); // the inbox panel was opened
 //
-// Resuming: the client remembers the highest notification id it saw (notification frames,
-// notifications replies, sync_complete.last_id, and the greeting's last_id when nothing was
-// replayed) and reconnects with ?since=<that id>, so the server replays only what was created
-// meanwhile: nothing is missed, nothing comes twice, and the history is never replayed whole.
-// Reads and deletes made while away are not replayed: after a resumed connection's replay the
-// client emits "resync" (so does a server `resync` frame), and the app fetches its list again.
+// Transports ("transport" option, the `transport` property and event):
+//   websocket  every action is a frame on the socket, its reply matched by request_id.
+//   sse        GET /sse/notifications/?token= (EventSource) carries the same frames as named
+//              events; every action is a REST call with `Authorization: Bearer <token>`, resolved
+//              with the same shape as the WebSocket reply where REST says as much (see restCall).
+//              The events of your own actions come from the stream (the server pushes every
+//              change to it, made here or elsewhere), so they fire shortly after the method's
+//              promise resolves, not before; counts also follow the stream only.
+//   auto       (default) the WebSocket; the SSE stream when there is no WebSocket class, or when
+//              the WebSocket could not open `fallbackAfter` times in a row (default 2) before it
+//              ever opened since connect(). Once a WebSocket has opened, later failures (a server
+//              restart, a lost network) retry the WebSocket: they say nothing about proxies.
+//
+// Resuming: over the WebSocket the client remembers the highest notification id it saw
+// (notification frames, notifications replies, sync_complete.last_id, and the greeting's last_id
+// when nothing was replayed) and reconnects with ?since=<that id>, so the server replays only what
+// was created meanwhile: nothing is missed, nothing comes twice. Over SSE the stream's event ids
+// do that: the EventSource sends Last-Event-ID on its own reconnects, and a new stream (token
+// refresh, a server `close`) is opened with ?last_event_id=<the last id seen>. Reads and deletes
+// made while away are not replayed: after a resumed connection the client emits "resync" (so
+// does a server `resync` frame), and the app fetches its list again.
 //
 // Inbox states (README, "Inbox states"): besides read/unread a notification is seen (the
 // unseen count is the "new since you last looked" badge: call markAllSeen() when the inbox is
@@ -26,20 +46,28 @@
 // applies it to a notification as the server did, matchesFilter() tells whether a notification
 // belongs in a list.
 //
-// Options:
-//   url                   ws(s)://host/ws/notifications/ (default: the page's own host)
-//   token                 the access token (JWT); sent as ?token=
-//   since                 resume after this notification id (default: nothing is replayed)
+// Options (all optional but a server and a token or getToken; herald.d.ts has the types):
+//   baseUrl               the server, e.g. "https://herald.example.com" (a path prefix is kept):
+//                         WebSocket <base>/ws/notifications/, SSE <base>/sse/notifications/,
+//                         REST <base>/auth/notifications/…
+//   url                   the WebSocket URL itself, ws(s)://host/ws/notifications/ (REST and SSE
+//                         then go to the same host); without baseUrl and url: globalThis.location
+//   token                 the access token (JWT); sent as ?token= (REST: Authorization: Bearer)
+//   since                 resume after this notification id (WebSocket; default: no replay)
 //   getToken              async () => fresh token; called before the token expires (then sent
-//                         as refresh_token) and after a 4001 close (then reconnects with it)
+//                         as refresh_token, or the SSE stream reopened with it) and after a 4001
 //   refreshBeforeSeconds  how long before `exp` to refresh (default 60)
 //   backoff               {initialMs: 500, maxMs: 30000}: reconnect delays, doubled per failed
 //                         attempt, with jitter
-//   requestTimeoutMs      how long request() waits for its reply (default 10000)
+//   requestTimeoutMs      how long a request waits for its reply (default 10000)
+//   openTimeoutMs         how long a WebSocket may take to greet before it counts as failed
+//                         (default 10000)
+//   transport             "auto" (default) | "websocket" | "sse"
+//   fallbackAfter         WebSocket failures in a row before "auto" moves to SSE (default 2)
+//   WebSocket, EventSource, fetch   implementations to use (default: the globals; null: none)
 //
 // Events, on(event, fn) / off(event, fn); every handler also gets the raw frame last:
-//   notification  (notification)       a new one (pushed, replayed with `since`, or sent to
-//                                       yourself from this socket)
+//   notification  (notification)       a new one (pushed, replayed, or sent to yourself)
 //   read          (id, unreadCount)    marked read (here or elsewhere)
 //   unread        (id, unreadCount)    marked unread (here or elsewhere); it leaves the archive or
 //                                       its snooze, back in the default list
@@ -53,45 +81,83 @@
 //                                       snoozeUntil}; `ids` lists what changed, or is null and
 //                                       `filter` is the action's (over 1,000 changed): see
 //                                       applyUpdate()
-//   unsnoozed     (notifications)      snoozed notifications came back, unread and unseen: put
-//                                       them back in the default list
-//   resync        (unreadCount)        the shown list may be stale (reads, unreads or deletes
-//                                       were missed: a reconnect, or the server's `resync`
-//                                       frame): fetch it again, e.g. getNotifications()
+//   unsnoozed     (notifications)      snoozed notifications came back, unread and unseen
+//   preferences   (preferences, categories)  the preferences, as a reply or pushed
+//   resync        (unreadCount)        the shown list may be stale: fetch it again
 //   state         ("connecting" | "open" | "closed" | "reconnecting")
+//   transport     ("websocket" | "sse") the transport chosen (first, and on a fallback)
 //   error         (Error or error frame) connection problems, error frames nobody waits for
 //   frame         (frame)              every frame received
-//   sent          (frame)              every frame sent
+//   sent          (frame)              every frame sent (WebSocket)
 //   connecting    (url)                a connection attempt (the URL with the token elided)
 
 const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30000 };
+const TRANSPORTS = ["auto", "websocket", "sse"];
+// The SSE stream's event names: the frame types it carries (`close` is handled apart).
+const SSE_EVENTS = [
+  "connection_established",
+  "notification",
+  "notification_read",
+  "notification_unread",
+  "all_read",
+  "notification_deleted",
+  "notifications_updated",
+  "notifications_unsnoozed",
+  "preferences",
+  "unread_count",
+  "resync",
+  "message",
+];
+const OPEN = 1; // WebSocket.OPEN
+const CLOSED = 2; // EventSource.CLOSED
 
 export class HeraldClient {
-  constructor({ url, token, since, getToken, refreshBeforeSeconds = 60, backoff, requestTimeoutMs = 10000 } = {}) {
-    this.url = url || defaultUrl();
+  constructor(options = {}) {
+    const { token, since, getToken, refreshBeforeSeconds = 60, backoff, requestTimeoutMs = 10000 } = options;
+    const { transport = "auto", fallbackAfter = 2, openTimeoutMs = 10000 } = options;
+    if (!TRANSPORTS.includes(transport)) throw new Error(`HeraldClient: transport must be one of ${TRANSPORTS.join(", ")}`);
+    const endpoints = endpointsOf(options);
+    this.baseUrl = endpoints.base; // http(s)://host[/prefix], without a trailing slash
+    this.url = endpoints.ws;
+    this.sseUrl = endpoints.sse;
+    // null: none (undefined: the global).
+    this.WebSocket = options.WebSocket !== undefined ? options.WebSocket : globalThis.WebSocket;
+    this.EventSource = options.EventSource !== undefined ? options.EventSource : globalThis.EventSource;
+    this.fetchImpl = options.fetch ?? ((...args) => globalThis.fetch(...args));
+    this.transportOption = transport;
+    this.transport = null; // "websocket" | "sse": the one in use (or last used)
+    this.fallbackAfter = fallbackAfter;
+    this.openTimeoutMs = openTimeoutMs;
     this.token = token;
     this.getToken = getToken;
     this.refreshBeforeSeconds = refreshBeforeSeconds;
     this.backoff = { ...DEFAULT_BACKOFF, ...(backoff || {}) };
     this.requestTimeoutMs = requestTimeoutMs;
-    // The highest notification id seen: the `since` of the next (re)connection.
+    // The highest notification id seen: the `since` of the next WebSocket (re)connection.
     this.lastId = since === undefined || since === null ? null : Number(since);
+    this.lastEventId = null; // the last SSE event id seen: the `last_event_id` of a new stream
     this.unread = null; // the last known unread count
     this.unseen = null; // the last known unseen count (unread and never seen)
     this.countedThrough = 0; // notifications with ids up to this are already in `unread` and `unseen`
     this.userId = null;
     this.state = "closed";
     this.ws = null;
+    this.es = null;
+    this.greeted = false; // the current connection got its connection_established
     this.listeners = new Map();
     this.pending = new Map(); // request_id -> {resolve, reject, timer}
     this.nextRequest = 1;
     this.attempt = 0; // failed connection attempts in a row, for the backoff
+    this.wsFailures = 0; // WebSockets in a row that closed before their greeting
+    this.wsOpened = false; // a WebSocket was greeted since connect(): "auto" keeps to it
+    this.fellBack = false; // "auto" moved to SSE (until close() and connect())
     this.wanted = false; // false after close(): no reconnecting
     this.replaying = false; // between a replay's start and its sync_complete
     this.everOpen = false; // a connection was established: later ones resume
     this.resumed = false; // this connection resumed an earlier one (emit "resync" after its replay)
     this.reconnectTimer = null;
     this.refreshTimer = null;
+    this.openTimer = null;
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -123,14 +189,26 @@ export class HeraldClient {
     this.emit("state", state);
   }
 
+  setTransport(transport) {
+    if (this.transport === transport) return;
+    this.transport = transport;
+    this.emit("transport", transport);
+  }
+
   // ---- connection ---------------------------------------------------------------------------
 
   connect() {
+    if (!this.wanted) {
+      // A new start: "auto" tries the WebSocket first again.
+      this.wsFailures = 0;
+      this.wsOpened = false;
+      this.fellBack = false;
+    }
     this.wanted = true;
     clearTimeout(this.reconnectTimer);
-    if (this.ws) return this;
+    if (this.ws || this.es) return this;
     const state = this.attempt === 0 ? "connecting" : "reconnecting";
-    if (!this.token && this.getToken) this.freshToken().then((ok) => ok && this.wanted && !this.ws && this.open(state));
+    if (!this.token && this.getToken) this.freshToken().then((ok) => ok && this.wanted && !this.connection() && this.open(state));
     else this.open(state);
     return this;
   }
@@ -139,12 +217,43 @@ export class HeraldClient {
     this.wanted = false;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
-    const ws = this.ws;
+    clearTimeout(this.openTimer);
+    const { ws, es } = this;
     this.ws = null;
+    this.es = null;
     if (ws) ws.close(1000, "client closed");
+    if (es) es.close();
     this.failPending(new Error("connection closed"));
     this.attempt = 0;
     this.setState("closed");
+  }
+
+  // The open (or opening) connection, of either transport.
+  connection() {
+    return this.ws || this.es;
+  }
+
+  // Which transport the next connection uses (README of this package, "SSE fallback").
+  chooseTransport() {
+    if (this.transportOption !== "auto") return this.transportOption;
+    const failing = !this.WebSocket || (this.wsFailures >= this.fallbackAfter && !this.wsOpened);
+    if (failing && this.EventSource) this.fellBack = true;
+    return this.fellBack ? "sse" : "websocket";
+  }
+
+  open(state) {
+    const transport = this.chooseTransport();
+    const impl = transport === "sse" ? this.EventSource : this.WebSocket;
+    if (!impl) {
+      const name = transport === "sse" ? "EventSource" : "WebSocket";
+      this.wanted = false;
+      this.emit("error", new Error(`no ${name} here: pass one as the ${name} option`));
+      return this.setState("closed");
+    }
+    this.setTransport(transport);
+    this.greeted = false;
+    if (transport === "sse") this.openSse(state);
+    else this.openWebSocket(state);
   }
 
   // The `since` of the next connection: the last id seen, or the first greeting's `last_id`;
@@ -153,9 +262,9 @@ export class HeraldClient {
     return this.lastId;
   }
 
-  // The URL of the next connection: the token, and `since` when there is something to resume.
+  // The URL of the next WebSocket: the token, and `since` when there is something to resume.
   connectUrl() {
-    const url = new URL(this.url, location.href);
+    const url = new URL(this.url);
     url.searchParams.set("token", this.token || "");
     const since = this.resumeFrom();
     if (since !== null) url.searchParams.set("since", String(since));
@@ -163,14 +272,26 @@ export class HeraldClient {
     return url.toString();
   }
 
-  open(state) {
+  // The URL of a new SSE stream: the token, and the last event id seen to resume after it.
+  sseConnectUrl() {
+    const url = new URL(this.sseUrl);
+    url.searchParams.set("token", this.token || "");
+    if (this.lastEventId) url.searchParams.set("last_event_id", this.lastEventId);
+    return url.toString();
+  }
+
+  // Logged without the token (tokens never appear in logs).
+  announce(url) {
+    this.emit("connecting", url.replace(/token=[^&]*/, "token=…"));
+  }
+
+  openWebSocket(state) {
     this.setState(state);
     const url = this.connectUrl();
-    // Logged without the token (tokens never appear in logs).
-    this.emit("connecting", url.replace(/token=[^&]*/, "token=…"));
+    this.announce(url);
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = new this.WebSocket(url);
     } catch (err) {
       // A malformed url: retrying cannot help.
       this.wanted = false;
@@ -183,19 +304,103 @@ export class HeraldClient {
       if (this.ws === ws) this.receive(event.data);
     };
     ws.onclose = (event) => {
-      if (this.ws === ws) this.closed(event.code, event.reason);
+      if (this.ws === ws) this.webSocketClosed(event.code, event.reason);
     };
-    // A failed connection also fires close (code 1006); nothing else to do here.
-    ws.onerror = () => {};
+    // A failed connection fires error, then close (1006) in browsers; Node 20's WebSocket fires
+    // no close for a failed handshake (and stays CONNECTING): then the error stands for it.
+    ws.onerror = () => {
+      if (ws.readyState === OPEN) return;
+      setTimeout(() => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        closeQuietly(ws);
+        this.webSocketClosed(1006, "the connection failed");
+      }, 0);
+    };
+    // A proxy may hold the upgrade without ever answering: that counts as a failure too.
+    clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => {
+      if (this.ws !== ws || this.greeted) return;
+      this.ws = null;
+      closeQuietly(ws);
+      this.webSocketClosed(1006, `no greeting within ${this.openTimeoutMs} ms`);
+    }, this.openTimeoutMs);
+  }
+
+  webSocketClosed(code, reason) {
+    clearTimeout(this.openTimer);
+    if (!this.greeted) this.wsFailures += 1;
+    this.ws = null;
+    this.closed(code, reason);
+  }
+
+  openSse(state) {
+    if (state) this.setState(state);
+    const url = this.sseConnectUrl();
+    this.announce(url);
+    let es;
+    try {
+      es = new this.EventSource(url);
+    } catch (err) {
+      this.wanted = false;
+      this.emit("error", err);
+      return this.setState("closed");
+    }
+    this.es = es;
+    this.replaying = false; // the stream replays by event id, with no sync_complete
+    for (const name of SSE_EVENTS) {
+      es.addEventListener(name, (event) => {
+        if (this.es !== es) return;
+        if (event.lastEventId) this.lastEventId = event.lastEventId;
+        this.receive(event.data);
+      });
+    }
+    es.addEventListener("close", (event) => {
+      if (this.es === es) this.sseClosedByServer(es, event.data);
+    });
+    es.onerror = () => {
+      if (this.es === es) this.sseError(es);
+    };
+  }
+
+  // `event: close` (data {code, reason}) before the server ends the stream: the EventSource must
+  // not reconnect by itself; what comes next is decided as for a WebSocket close code.
+  sseClosedByServer(es, data) {
+    es.close();
+    this.es = null;
+    let close = {};
+    try {
+      close = JSON.parse(data) || {};
+    } catch {
+      // A close without a body is still a close.
+    }
+    this.closed(typeof close.code === "number" ? close.code : 1006, close.reason || "");
+  }
+
+  // The stream broke. CONNECTING: the EventSource reconnects by itself (with Last-Event-ID).
+  // CLOSED: it gave up (a refused handshake: 401, 403, 429, 503): reconnect with backoff.
+  sseError(es) {
+    if (es.readyState === CLOSED) {
+      this.es = null;
+      return this.closed(1006, "the event stream was refused or failed");
+    }
+    if (this.state === "open") this.setState("reconnecting");
+  }
+
+  // A new stream with the current token, resuming after the last event id (token refresh).
+  reopenSse() {
+    const es = this.es;
+    this.es = null;
+    if (es) es.close();
+    this.openSse(null);
   }
 
   closed(code, reason) {
-    this.ws = null;
     clearTimeout(this.refreshTimer);
     this.failPending(new Error(`connection closed (${code})`));
     if (!this.wanted) return this.setState("closed");
     if (code === 4003) {
-      // An administrator disconnected this user's sockets: stay closed until the app calls
+      // An administrator disconnected this user's sessions: stay closed until the app calls
       // connect() again.
       this.wanted = false;
       this.emit("error", new Error(`disconnected by an administrator (4003)`));
@@ -240,7 +445,7 @@ export class HeraldClient {
     this.attempt += 1;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
-      if (this.wanted && !this.ws) this.open("reconnecting");
+      if (this.wanted && !this.connection()) this.open("reconnecting");
     }, delay);
   }
 
@@ -312,7 +517,7 @@ export class HeraldClient {
       const { resolve, reject, timer } = this.pending.get(id);
       clearTimeout(timer);
       this.pending.delete(id);
-      if (frame.type === "error") reject(Object.assign(new Error(`${frame.code}: ${frame.message}`), { frame }));
+      if (frame.type === "error") reject(errorOf(frame));
       else resolve(frame);
     } else if (frame.type === "error") {
       this.emit("error", frame);
@@ -323,20 +528,7 @@ export class HeraldClient {
   dispatch(frame) {
     switch (frame.type) {
       case "connection_established":
-        this.userId = frame.user_id;
-        // Without a replay, everything after the greeting's last_id reaches this socket: a
-        // later resume starts there. (During a replay, its sync_complete moves lastId.)
-        if (!this.replaying) this.track(frame.last_id);
-        this.resumed = this.everOpen && this.replaying;
-        this.everOpen = true;
-        this.attempt = 0;
-        this.setState("open");
-        // The greeting's count and last_id are one snapshot: everything up to last_id is in it,
-        // so such a notification arriving live later must not be counted again.
-        this.countedThrough = frame.last_id || 0;
-        this.counts(frame);
-        this.scheduleRefresh();
-        break;
+        return this.greeting(frame);
       case "notification":
         this.received(frame.notification, frame);
         break;
@@ -345,17 +537,7 @@ export class HeraldClient {
         if (frame.notification && frame.notification.user_id === this.userId) this.received(frame.notification, frame);
         break;
       case "sync_complete":
-        this.track(frame.last_id);
-        this.replaying = false;
-        // Notifications created while the socket opened are replayed but may be missing from
-        // the greeting's count: ask for the exact number.
-        this.unreadCount().catch(() => {});
-        // Back after a disconnection: reads and deletes made meanwhile were not replayed.
-        if (this.resumed) {
-          this.resumed = false;
-          this.emit("resync", this.unread, frame);
-        }
-        break;
+        return this.replayed(frame);
       case "resync":
         this.counts(frame);
         this.emit("resync", frame.unread_count, frame);
@@ -396,6 +578,52 @@ export class HeraldClient {
         this.emit("unsnoozed", frame.notifications || [], frame);
         this.counts(frame);
         break;
+      case "preferences":
+        this.emit("preferences", frame.preferences, frame.categories, frame);
+        break;
+    }
+  }
+
+  // connection_established, on either transport.
+  greeting(frame) {
+    clearTimeout(this.openTimer);
+    this.userId = frame.user_id;
+    // Without a replay, everything after the greeting's last_id reaches this connection: a
+    // later resume starts there. (During a replay, its sync_complete moves lastId.)
+    if (!this.replaying) this.track(frame.last_id);
+    // A WebSocket's replay ends with sync_complete ("resync" then). An SSE stream resumed from an
+    // event id is repaired by the server (what was missed, then its own `resync` when needed);
+    // one that starts again without an event id (none was seen yet, or it follows a WebSocket)
+    // may have missed anything: the list is stale.
+    const sseResumed = this.transport === "sse" && this.everOpen && !this.lastEventId;
+    this.resumed = this.everOpen && this.replaying;
+    this.everOpen = true;
+    this.greeted = true;
+    this.attempt = 0;
+    if (this.transport === "websocket") {
+      this.wsFailures = 0;
+      this.wsOpened = true;
+    }
+    this.setState("open");
+    // The greeting's count and last_id are one snapshot: everything up to last_id is in it,
+    // so such a notification arriving live later must not be counted again.
+    this.countedThrough = frame.last_id || 0;
+    this.counts(frame);
+    this.scheduleRefresh();
+    if (sseResumed) this.emit("resync", this.unread, frame);
+  }
+
+  // sync_complete: a replay (since, or sync) is over.
+  replayed(frame) {
+    this.track(frame.last_id);
+    this.replaying = false;
+    // Notifications created while the socket opened are replayed but may be missing from
+    // the greeting's count: ask for the exact number.
+    this.unreadCount().catch(() => {});
+    // Back after a disconnection: reads and deletes made meanwhile were not replayed.
+    if (this.resumed) {
+      this.resumed = false;
+      this.emit("resync", this.unread, frame);
     }
   }
 
@@ -456,11 +684,14 @@ export class HeraldClient {
 
   // ---- requests -----------------------------------------------------------------------------
 
-  // Sends `frame` with a fresh request_id; resolves with the reply carrying it, rejects on an
-  // error frame for it, on timeout, or when the connection closes first.
+  // Sends `frame` (a client frame of README's table) and resolves with its reply: over the
+  // WebSocket the frame carrying its request_id, over SSE the REST call's answer in the same
+  // shape. Rejects on an error (the Error's `frame` is the error frame), on timeout, or when
+  // the connection closes first.
   request(frame) {
+    if (this.transport === "sse" || this.transportOption === "sse") return this.restCall(frame);
     const reply = new Promise((resolve, reject) => {
-      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return reject(new Error("not connected"));
+      if (!this.ws || this.ws.readyState !== OPEN) return reject(new Error("not connected"));
       const id = `r${this.nextRequest++}`;
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -475,6 +706,102 @@ export class HeraldClient {
     // A failed sync ends no replay: live notifications count again.
     if (frame.type === "sync") reply.catch(() => (this.replaying = false));
     return reply;
+  }
+
+  // A client frame as the REST call that does the same (README, "REST reference"), its answer
+  // in the WebSocket reply's shape. What REST does not say: a single-notification state action
+  // names its id in `ids` (empty when nothing changed), a bulk action or mark_all_seen has no
+  // `ids` (the pushed "updated" event names them); there is no `sync` (the stream resumes by
+  // event id); `ping` is GET /healthz; `refresh_token` reopens the stream with the new token.
+  async restCall(frame) {
+    const { type, ...body } = frame;
+    const one = (path) => `${encodeURIComponent(frame.notification_id)}/${path}/`;
+    const updated = (reply) => {
+      const changed = reply.changed > 0 ? [frame.notification_id] : [];
+      return { type: "notifications_updated", ...reply, ids: changed, ...snoozeOf(frame) };
+    };
+    switch (type) {
+      case "get_notifications":
+        return { type: "notifications", ...(await this.rest("GET", `?${listQuery(body)}`)) };
+      case "mark_read":
+        return { type: "notification_read", notification_id: frame.notification_id, ...(await this.rest("POST", one("read"))) };
+      case "mark_unread":
+        return { type: "notification_unread", notification_id: frame.notification_id, ...(await this.rest("POST", one("unread"))) };
+      case "mark_seen":
+        return updated(await this.rest("POST", one("seen")));
+      case "archive":
+      case "unarchive":
+        return updated(await this.rest("POST", one(type)));
+      case "snooze":
+        return updated(await this.rest("POST", one("snooze"), { snooze_until: frame.snooze_until }));
+      case "mark_all_read":
+        return { type: "all_read", ...(await this.rest("POST", "mark-all-read/")) };
+      case "mark_all_seen":
+        return { type: "notifications_updated", ...(await this.rest("POST", "mark-all-seen/")) };
+      case "bulk":
+        return { type: "notifications_updated", ...(await this.rest("POST", "bulk/", body)), ...snoozeOf(frame) };
+      case "delete_notification":
+        return { type: "notification_deleted", notification_id: frame.notification_id, ...(await this.rest("DELETE", one("delete"))) };
+      case "get_preferences":
+        return { type: "preferences", ...(await this.rest("GET", "preferences/")) };
+      case "update_preferences":
+        return { type: "preferences", ...(await this.rest("PUT", "preferences/", body)) };
+      case "get_unread_count":
+        return { type: "unread_count", ...(await this.rest("GET", "unread-count/")) };
+      case "send_notification":
+        return { type: "notification_sent", ...(await this.sendOverRest(body)) };
+      case "ping":
+        await this.http("GET", `${this.baseUrl}/healthz`);
+        return { type: "pong" };
+      case "refresh_token":
+        return this.refreshStream(frame.token);
+      default:
+        throw new Error(`${type} is not available on the SSE transport`);
+    }
+  }
+
+  // POST /auth/notifications/create/, the frame's idempotency_key as Idempotency-Key.
+  sendOverRest({ idempotency_key: key, ...body }) {
+    const headers = key === undefined || key === null ? {} : { "Idempotency-Key": key };
+    return this.rest("POST", "create/", body, headers);
+  }
+
+  // Over SSE a new token means a new stream: reopened at once, resuming after its last event.
+  refreshStream(token) {
+    this.token = token;
+    if (this.es) this.reopenSse();
+    const exp = jwtExp(token);
+    return { type: "token_refreshed", expires_at: exp === null ? null : new Date(exp * 1000).toISOString() };
+  }
+
+  // A REST call under <base>/auth/notifications/.
+  rest(method, path, body, headers) {
+    return this.http(method, `${this.baseUrl}/auth/notifications/${path}`, body, headers);
+  }
+
+  // One HTTP request with the token; resolves with the JSON answer, rejects with an Error whose
+  // `frame` is the error as a WebSocket error frame (plus `status`, and `retry_after` on 429).
+  async http(method, url, body, headers = {}) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.requestTimeoutMs);
+    const init = { method, signal: abort.signal, headers: { Authorization: `Bearer ${this.token || ""}`, ...headers } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    let text;
+    try {
+      response = await this.fetchImpl(url, init);
+      text = await response.text();
+    } catch (err) {
+      throw abort.signal.aborted ? new Error(`no answer to ${method} ${url} within ${this.requestTimeoutMs} ms`) : err;
+    } finally {
+      clearTimeout(timer);
+    }
+    const answer = parseJson(text);
+    if (response.ok) return answer ?? {};
+    throw errorOf(restErrorFrame(response, answer));
   }
 
   markRead(id) {
@@ -538,7 +865,7 @@ export class HeraldClient {
     return this.request({ type: "delete_notification", notification_id: id });
   }
 
-  // {user_id?, title, message?, notification_type?, data?, link?}
+  // {user_id?, title, message?, notification_type?, data?, link?, idempotency_key?}
   send(notification) {
     return this.request({ type: "send_notification", ...notification });
   }
@@ -568,6 +895,7 @@ export class HeraldClient {
     return this.request({ type: "get_unread_count" });
   }
 
+  // WebSocket only: every notification after `since` again, then sync_complete.
   sync(since = this.lastId ?? 0) {
     return this.request({ type: "sync", since });
   }
@@ -576,7 +904,8 @@ export class HeraldClient {
     return this.request({ type: "ping" });
   }
 
-  // Sends refresh_token now (with getToken() when no token is given).
+  // Sends refresh_token now (with getToken() when no token is given); over SSE the stream is
+  // reopened with it.
   async refreshToken(token) {
     const fresh = token || (this.getToken && (await this.getToken()));
     if (!fresh) throw new Error("no token to refresh with");
@@ -596,6 +925,39 @@ export function jwtExp(token) {
   } catch {
     return null;
   }
+}
+
+// ---- the server's URLs ------------------------------------------------------------------------
+
+const WS_PATH = "/ws/notifications/";
+
+// The base (http(s)://host[/prefix]), WebSocket and SSE URLs of the server the options name:
+// baseUrl, else url (the WebSocket URL, resolved against the page when relative: REST and SSE go
+// to its host, under the prefix before /ws/notifications/), else the page's own host
+// (globalThis.location), else an Error.
+export function endpointsOf({ baseUrl, url } = {}) {
+  const page = globalThis.location?.href;
+  let base;
+  if (baseUrl) base = new URL(String(baseUrl), page);
+  else if (url) base = baseOfWebSocketUrl(new URL(String(url), page));
+  else if (page) base = new URL("/", page);
+  else throw new Error('HeraldClient: no server: pass baseUrl (e.g. "https://herald.example.com") or url');
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new Error(`HeraldClient: the server must be an http(s) or ws(s) URL, not ${base.protocol}`);
+  }
+  const root = `${base.origin}${base.pathname.replace(/\/+$/, "")}`;
+  const ws = url ? new URL(String(url), page).toString() : `${root.replace(/^http/, "ws")}${WS_PATH}`;
+  return { base: root, ws, sse: `${root}/sse/notifications/` };
+}
+
+// ws(s)://host/prefix/ws/notifications/ -> http(s)://host/prefix
+function baseOfWebSocketUrl(wsUrl) {
+  const base = new URL(wsUrl.toString());
+  base.protocol = { "wss:": "https:", "ws:": "http:" }[base.protocol] ?? base.protocol;
+  const path = base.pathname.replace(/\/+$/, "");
+  const suffix = WS_PATH.replace(/\/$/, "");
+  base.pathname = path.endsWith(suffix) ? path.slice(0, -suffix.length) || "/" : "/";
+  return base;
 }
 
 // ---- inbox states, for the app's list -------------------------------------------------------
@@ -672,6 +1034,8 @@ export function applyAction(notification, action, { snoozeUntil = null, at = new
   return n;
 }
 
+// ---- helpers ------------------------------------------------------------------------------------
+
 // A notifications_updated frame as the "updated" event passes it.
 function updateOf(frame) {
   return {
@@ -683,6 +1047,11 @@ function updateOf(frame) {
   };
 }
 
+// A snooze's frame repeats its snooze_until.
+function snoozeOf(frame) {
+  return frame.snooze_until === undefined ? {} : { snooze_until: frame.snooze_until };
+}
+
 // A filter for the server: times as RFC 3339 strings.
 function filterBody(filter) {
   const body = { ...filter };
@@ -690,6 +1059,51 @@ function filterBody(filter) {
     if (body[name] instanceof Date) body[name] = rfc3339(body[name], name);
   }
   return body;
+}
+
+// A get_notifications frame's filters as REST's query string: lists comma-separated, `data` as
+// JSON, the rest as written.
+function listQuery(filter) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(filter)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) query.set(name, value.join(","));
+    else if (typeof value === "object") query.set(name, JSON.stringify(value));
+    else query.set(name, String(value));
+  }
+  return query.toString();
+}
+
+// A REST error answer as the WebSocket's error frame: {type: "error", code, message, field?},
+// plus the HTTP status and, on 429, retry_after.
+function restErrorFrame(response, answer) {
+  const error = answer?.error ?? {};
+  const frame = { type: "error", code: error.code ?? `http_${response.status}`, message: error.message ?? response.statusText, status: response.status };
+  if (error.field !== undefined) frame.field = error.field;
+  const retryAfter = Number(response.headers?.get?.("Retry-After"));
+  if (response.status === 429 && retryAfter > 0) frame.retry_after = retryAfter;
+  return frame;
+}
+
+// Closes a socket that failed, whatever state its implementation left it in.
+function closeQuietly(ws) {
+  try {
+    ws.close();
+  } catch {
+    // Nothing to close.
+  }
+}
+
+function errorOf(frame) {
+  return Object.assign(new Error(`${frame.code}: ${frame.message}`), { frame });
+}
+
+function parseJson(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 // A Date or an RFC 3339 string as an RFC 3339 string.
@@ -717,8 +1131,4 @@ function contains(have, want) {
     return Object.keys(want).every((key) => key in have && contains(have[key], want[key]));
   }
   return have === want;
-}
-
-function defaultUrl() {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/notifications/`;
 }
