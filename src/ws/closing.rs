@@ -1,5 +1,5 @@
-//! The end of a close handshake the client started: the server closes TCP first (RFC 6455
-//! §7.1.1), at once.
+//! The end of a connection, noticed at once: a close handshake the WebSocket client started (the
+//! server closes TCP first, RFC 6455 §7.1.1), and an SSE client's hang-up (`PeerHangup`).
 //!
 //! actix-ws ends the response body right after the Close reply, but the request side of an
 //! upgraded connection never ends by itself, so actix-http then lingers (reads and discards) until
@@ -97,3 +97,57 @@ fn shut_read_side(ConnectionFd(fd): ConnectionFd) {
 
 #[cfg(not(unix))]
 fn shut_read_side(_: ConnectionFd) {}
+
+/// Tells when an SSE client hung up. actix-http does not read a connection while it streams a
+/// response, so a client's FIN would stay unseen until a write failed (two heartbeats later, the
+/// stream counted against the user's socket cap meanwhile). This watches a duplicate of the
+/// connection's socket for the end of its read side (`EPOLLRDHUP`): no cost while idle, nothing
+/// read from it.
+#[cfg(unix)]
+pub struct PeerHangup(tokio::io::unix::AsyncFd<socket2::Socket>);
+
+#[cfg(unix)]
+impl PeerHangup {
+    /// Watches the connection of the request being handled (`None` where it cannot).
+    pub fn watch(req: &actix_web::HttpRequest) -> Option<PeerHangup> {
+        let ConnectionFd(fd) = req.conn_data::<ConnectionFd>().copied()?;
+        // SAFETY: `fd` is the socket of the connection this request is being handled on; its
+        // dispatcher owns it, open, while the handler runs. It is only borrowed to duplicate it:
+        // the watch owns its duplicate.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let duplicate = socket2::SockRef::from(&socket).try_clone().ok()?;
+        // SAFETY: `duplicate` owns its descriptor, open until the `AsyncFd` drops it, and always
+        // answers `as_raw_fd` with that one.
+        let watched =
+            unsafe { tokio::io::unix::AsyncFd::register_with_interest(duplicate, tokio::io::Interest::READABLE) };
+        watched.ok().map(PeerHangup)
+    }
+
+    /// Resolves once the client closed its side of the connection or it failed.
+    pub async fn hung_up(&self) {
+        loop {
+            let Ok(mut ready) = self.0.readable().await else { return };
+            let state = ready.ready();
+            if state.is_read_closed() || state.is_error() {
+                return;
+            }
+            // Bytes from the client without its end (a pipelined request): left for the
+            // dispatcher; the end, when it comes, is a new readiness.
+            ready.clear_ready();
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub struct PeerHangup;
+
+#[cfg(not(unix))]
+impl PeerHangup {
+    pub fn watch(_: &actix_web::HttpRequest) -> Option<PeerHangup> {
+        None
+    }
+
+    pub async fn hung_up(&self) {
+        std::future::pending().await
+    }
+}

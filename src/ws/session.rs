@@ -8,7 +8,7 @@
 //! hands it each event and writes what is due. Frames are handled in `frames`, replays and
 //! repairs in `replay`, writes in `socket`.
 
-use super::closing::ClientClosed;
+use super::closing::{ClientClosed, PeerHangup};
 use super::context::WsContext;
 use super::delivery::{Delivery, Received};
 use super::outlet::{EventId, Outlet};
@@ -43,8 +43,9 @@ pub(super) enum Start {
 pub(super) enum Inbound {
     /// A WebSocket's frames.
     Frames(AggregatedMessageStream),
-    /// Nothing: an SSE client only listens. A handle on its response's body tells when it left.
-    Listener(mpsc::Sender<bytes::Bytes>),
+    /// Nothing: an SSE client only listens. A handle on its response's body, and a watch on
+    /// its connection, tell when it left.
+    Listener(mpsc::Sender<bytes::Bytes>, Option<PeerHangup>),
 }
 
 impl Inbound {
@@ -52,9 +53,15 @@ impl Inbound {
     async fn next(&mut self) -> Option<Result<AggregatedMessage, actix_ws::ProtocolError>> {
         match self {
             Inbound::Frames(stream) => stream.next().await,
-            Inbound::Listener(body) => {
+            Inbound::Listener(body, None) => {
                 body.closed().await;
                 None
+            }
+            Inbound::Listener(body, Some(connection)) => {
+                tokio::select! {
+                    _ = body.closed() => None,
+                    _ = connection.hung_up() => None,
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 //! `?last_event_id=`, for a client opening a new stream with a fresh token) resumes after the
 //! last event it got: what it missed, then live. Client actions stay on REST.
 
-use super::closing::ClientClosed;
+use super::closing::{ClientClosed, PeerHangup};
 use super::outlet::{self, EventId, Outlet, EVENT_STREAM_CHUNKS};
 use super::session::{self, Inbound, Start};
 use super::{admit, session_info, WsEndpoint};
@@ -32,7 +32,7 @@ pub async fn connect(req: HttpRequest, endpoint: web::Data<WsEndpoint>) -> Resul
     // Room for one chunk is free in a new channel.
     let _ = body.try_send(outlet::sse_preamble());
     let start = resume.map_or(Start::Now, Start::After);
-    let (outlet, inbound) = (Outlet::EventStream(body.clone()), Inbound::Listener(body));
+    let (outlet, inbound) = (Outlet::EventStream(body.clone()), Inbound::Listener(body, PeerHangup::watch(&req)));
     let session = session::run(
         endpoint.context.clone(),
         principal,

@@ -11,5 +11,6 @@ mod inbox;
 mod ops;
 mod redis_cluster;
 mod rest;
+mod sse;
 mod storage;
 mod ws;

@@ -1,11 +1,13 @@
-//! `connections`: opens N idle WebSockets (one user each) from several client processes (a
-//! process may hold 20,000 open files here) and prints the node's RSS growth per socket, read
-//! from `/proc/<pid>/status`, and its CPU (and PostgreSQL's) while they idle.
+//! `connections`: opens N idle WebSockets, or SSE streams with `--transport sse` (one user each),
+//! from several client processes (a process may hold 20,000 open files here) and prints the
+//! node's RSS growth per socket, read from `/proc/<pid>/status`, and its CPU (and PostgreSQL's)
+//! while they idle.
 
-use crate::client::unlimited_client;
+use crate::client::{token_for, unlimited_client};
 use crate::error::BenchError;
 use crate::process::{clock_ticks_per_second, cpu_ticks, postgres_ticks, rss_kib};
-use crate::sockets::{open_many, urls_for};
+use crate::sockets::{open_many, urls_for, Socket};
+use crate::sse::{open_many_streams, SseStream, Transport};
 use herald::config::Config;
 use std::io::{BufRead, Write};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +19,44 @@ pub struct Connections {
     pub pid: u32,
     pub concurrency: usize,
     pub processes: usize,
+    pub transport: Transport,
+}
+
+/// What a process holds open: sockets or streams.
+enum Held {
+    Sockets(Vec<Socket>),
+    Streams(Vec<SseStream>),
+}
+
+impl Held {
+    fn len(&self) -> usize {
+        match self {
+            Held::Sockets(sockets) => sockets.len(),
+            Held::Streams(streams) => streams.len(),
+        }
+    }
+}
+
+/// Opens one idle socket or stream for each of `users` on `base`; returns them and how many failed.
+async fn open_idle(
+    base: &str,
+    config: &Config,
+    users: std::ops::Range<i64>,
+    concurrency: usize,
+    transport: Transport,
+) -> Result<(Held, usize), BenchError> {
+    Ok(match transport {
+        Transport::Ws => {
+            let urls = urls_for(base, config, users)?;
+            let (held, failed) = open_many(&unlimited_client(), &urls, concurrency).await;
+            (Held::Sockets(held), failed)
+        }
+        Transport::Sse => {
+            let tokens = users.map(|u| token_for(config, u)).collect::<Result<Vec<_>, _>>()?;
+            let (held, failed) = open_many_streams(base, &tokens, concurrency).await;
+            (Held::Streams(held), failed)
+        }
+    })
 }
 
 /// A child of `connections`: opens its share, reports `opened <ok> <failed>` on stdout, and
@@ -27,9 +67,9 @@ pub async fn hold(
     first: i64,
     sockets: usize,
     concurrency: usize,
+    transport: Transport,
 ) -> Result<(), BenchError> {
-    let urls = urls_for(base, config, first..first + sockets as i64)?;
-    let (held, failed) = open_many(&unlimited_client(), &urls, concurrency).await;
+    let (held, failed) = open_idle(base, config, first..first + sockets as i64, concurrency, transport).await?;
     println!("opened {} {failed}", held.len());
     std::io::stdout().flush()?;
     let _ = actix_web::rt::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
@@ -38,7 +78,7 @@ pub async fn hold(
 }
 
 pub async fn run(base: &str, config: &Config, run: Connections) -> Result<(), BenchError> {
-    let Connections { sockets, pid, concurrency, processes } = run;
+    let Connections { sockets, pid, concurrency, processes, transport } = run;
     let before = rss_kib(pid)?;
     let started = Instant::now();
     // Shares as even as possible; this process takes the first.
@@ -50,7 +90,7 @@ pub async fn run(base: &str, config: &Config, run: Connections) -> Result<(), Be
         let child = Command::new(&exe)
             .args(["--url", base, "connections", "--pid", &pid.to_string()])
             .args(["--sockets", &share(i).to_string(), "--concurrency", &concurrency.to_string()])
-            .args(["--first-user", &first.to_string()])
+            .args(["--first-user", &first.to_string(), "--transport", &transport.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -58,8 +98,7 @@ pub async fn run(base: &str, config: &Config, run: Connections) -> Result<(), Be
         children.push(child);
         first += share(i) as i64;
     }
-    let urls = urls_for(base, config, 1..1 + share(0) as i64)?;
-    let (held, mut failed) = open_many(&unlimited_client(), &urls, concurrency).await;
+    let (held, mut failed) = open_idle(base, config, 1..1 + share(0) as i64, concurrency, transport).await?;
     let mut open = held.len();
     for child in &mut children {
         let (ok, bad) = child_report(child).await?;
@@ -73,7 +112,7 @@ pub async fn run(base: &str, config: &Config, run: Connections) -> Result<(), Be
     let (idle_cpu, idle_postgres_cpu) = idle_cpu(pid).await?;
     let per_socket = if open > 0 { (after.saturating_sub(before)) as f64 * 1024.0 / open as f64 } else { 0.0 };
     println!(
-        "connections: open={open} failed={failed} processes={processes} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}% idle_postgres_cpu={idle_postgres_cpu:.1}%",
+        "connections: transport={transport} open={open} failed={failed} processes={processes} opened_in={opened_in:.1}s node_rss_before={before}KiB node_rss_after={after}KiB per_socket={:.0}B ({:.1}KiB) idle_cpu={idle_cpu:.1}% idle_postgres_cpu={idle_postgres_cpu:.1}%",
         per_socket,
         per_socket / 1024.0
     );

@@ -1,10 +1,12 @@
-//! `latency`: sockets for `--users` users, then open-loop REST creates at a fixed rate for
-//! them; prints create → socket delivery latency percentiles and how many were lost.
+//! `latency`: sockets (or SSE streams, `--transport sse`) for `--users` users, then open-loop
+//! REST creates at a fixed rate for them; prints create → delivery latency percentiles and how
+//! many were lost.
 
 use crate::client::{staff_token, token_for, unlimited_client};
 use crate::error::BenchError;
 use crate::histogram::{latency_histogram, max_ms, ms_at};
 use crate::sockets::{open_socket, ws_url};
+use crate::sse::{open_stream, Transport};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use herald::config::Config;
@@ -18,10 +20,12 @@ pub struct Load {
     pub rate: u64,
     pub duration: Duration,
     pub users: i64,
+    pub transport: Transport,
 }
 
 /// What one `latency` run measured.
 pub struct LatencyFigures {
+    transport: Transport,
     rate: u64,
     pub achieved: f64,
     users: i64,
@@ -43,8 +47,8 @@ impl std::fmt::Display for LatencyFigures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "latency: rate={}/s achieved={:.0}/s users={} created={} delivered={} lost={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
-            self.rate, self.achieved, self.users, self.created, self.delivered, self.lost(),
+            "latency: transport={} rate={}/s achieved={:.0}/s users={} created={} delivered={} lost={} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+            self.transport, self.rate, self.achieved, self.users, self.created, self.delivered, self.lost(),
             self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms
         )
     }
@@ -58,14 +62,17 @@ struct Deliveries {
 }
 
 pub async fn run(base: &str, ws_bases: &[String], config: &Config, load: Load) -> Result<LatencyFigures, BenchError> {
-    let Load { rate, users, .. } = load;
+    let Load { rate, users, transport, .. } = load;
     let deliveries = Rc::new(Deliveries {
         origin: Instant::now(),
         latency_us: RefCell::new(latency_histogram()?),
         received: RefCell::new(0),
     });
     let client = unlimited_client();
-    let readers = read_sockets(&client, ws_bases, config, users, &deliveries).await?;
+    let readers = match transport {
+        Transport::Ws => read_sockets(&client, ws_bases, config, users, &deliveries).await?,
+        Transport::Sse => read_streams(ws_bases, config, users, &deliveries).await?,
+    };
     let staff = staff_token(config)?;
     let start = Instant::now();
     let created = send_creates(&client, base, &staff, load, deliveries.origin).await;
@@ -80,6 +87,7 @@ pub async fn run(base: &str, ws_bases: &[String], config: &Config, load: Load) -
     let h = deliveries.latency_us.borrow();
     let delivered = *deliveries.received.borrow();
     Ok(LatencyFigures {
+        transport,
         rate,
         achieved,
         users,
@@ -108,19 +116,49 @@ async fn read_sockets(
         readers.push(actix_web::rt::spawn(async move {
             while let Some(Ok(frame)) = framed.next().await {
                 if let awc::ws::Frame::Text(bytes) = frame {
-                    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
-                    if value["type"] != "notification" {
-                        continue;
-                    }
-                    let sent_us = value["notification"]["data"]["t"].as_u64().unwrap_or(0);
-                    let now_us = deliveries.origin.elapsed().as_micros() as u64;
-                    let _ = deliveries.latency_us.borrow_mut().record(now_us.saturating_sub(sent_us).max(1));
-                    *deliveries.received.borrow_mut() += 1;
+                    deliveries.record(&bytes);
                 }
             }
         }));
     }
     Ok(readers)
+}
+
+/// Opens one SSE stream per user and a task per stream recording each push's latency.
+async fn read_streams(
+    bases: &[String],
+    config: &Config,
+    users: i64,
+    deliveries: &Rc<Deliveries>,
+) -> Result<Vec<actix_web::rt::task::JoinHandle<()>>, BenchError> {
+    let mut readers = Vec::new();
+    for user in 1..=users {
+        let base = &bases[user as usize % bases.len()];
+        let mut stream = open_stream(base, &token_for(config, user)?).await?;
+        let deliveries = deliveries.clone();
+        readers.push(actix_web::rt::spawn(async move {
+            while let Ok(Some(event)) = stream.next_event().await {
+                if event.event == "notification" {
+                    deliveries.record(event.data.as_bytes());
+                }
+            }
+        }));
+    }
+    Ok(readers)
+}
+
+impl Deliveries {
+    /// Records the latency of a `notification` frame (its JSON), stamped by `send_creates`.
+    fn record(&self, frame: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(frame) else { return };
+        if value["type"] != "notification" {
+            return;
+        }
+        let sent_us = value["notification"]["data"]["t"].as_u64().unwrap_or(0);
+        let now_us = self.origin.elapsed().as_micros() as u64;
+        let _ = self.latency_us.borrow_mut().record(now_us.saturating_sub(sent_us).max(1));
+        *self.received.borrow_mut() += 1;
+    }
 }
 
 /// Sends `rate × duration` creates on schedule (open loop), each stamped with its send time

@@ -14,11 +14,13 @@ mod node_loss;
 mod process;
 mod slow_replay;
 mod sockets;
+mod sse;
 mod storm;
 
 use clap::{Parser, Subcommand};
 use error::BenchError;
 use herald::config::Config;
+use sse::Transport;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,7 +49,7 @@ enum Mode {
         #[arg(long, default_value_t = 1000)]
         users: i64,
     },
-    /// RSS per idle WebSocket held on the node.
+    /// RSS per idle WebSocket (or SSE stream, `--transport sse`) held on the node.
     Connections {
         #[arg(long, default_value_t = 10_000)]
         sockets: usize,
@@ -63,6 +65,9 @@ enum Mode {
         /// Set for a child process: hold sockets for users from this id on until stdin closes.
         #[arg(long, hide = true)]
         first_user: Option<i64>,
+        /// What the clients hold: WebSockets or SSE streams.
+        #[arg(long, value_enum, default_value_t = Transport::Ws)]
+        transport: Transport,
     },
     /// One broadcast to N online users (one socket each): POST → last push.
     Broadcast {
@@ -106,7 +111,7 @@ enum Mode {
         #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
         hold: Duration,
     },
-    /// REST create → WebSocket delivery latency at a fixed rate.
+    /// REST create → WebSocket (or SSE stream, `--transport sse`) delivery latency at a fixed rate.
     Latency {
         #[arg(long, default_value_t = 1000)]
         rate: u64,
@@ -114,6 +119,9 @@ enum Mode {
         duration: Duration,
         #[arg(long, default_value_t = 100)]
         users: i64,
+        /// What the receiving clients hold: WebSockets or SSE streams.
+        #[arg(long, value_enum, default_value_t = Transport::Ws)]
+        transport: Transport,
     },
     /// One abusive end user for `--duration`: sockets sending the largest creates as fast as
     /// admitted, plus REST; prints what it got written (`bench/abuse.sh` times another user's
@@ -189,15 +197,15 @@ fn main() -> ExitCode {
 async fn run(mode: Mode, url: &str, ws_urls: &[String], config: &Config) -> Result<(), BenchError> {
     match mode {
         Mode::Create { clients, duration, users } => create::run(url, config, clients, duration, users).await,
-        Mode::Connections { sockets, concurrency, first_user: Some(first), .. } => {
-            connections::hold(&ws_urls[0], config, first, sockets, concurrency).await
+        Mode::Connections { sockets, concurrency, first_user: Some(first), transport, .. } => {
+            connections::hold(&ws_urls[0], config, first, sockets, concurrency, transport).await
         }
-        Mode::Connections { sockets, pid, concurrency, processes, first_user: None } => {
-            let run = connections::Connections { sockets, pid, concurrency, processes: processes.max(1) };
+        Mode::Connections { sockets, pid, concurrency, processes, first_user: None, transport } => {
+            let run = connections::Connections { sockets, pid, concurrency, processes: processes.max(1), transport };
             connections::run(&ws_urls[0], config, run).await
         }
-        Mode::Latency { rate, duration, users } => {
-            let load = latency::Load { rate, duration, users };
+        Mode::Latency { rate, duration, users, transport } => {
+            let load = latency::Load { rate, duration, users, transport };
             latency::run(url, ws_urls, config, load).await.map(|figures| println!("{figures}"))
         }
         Mode::MaxRate { start, step, max, duration, users, max_p99_ms } => {

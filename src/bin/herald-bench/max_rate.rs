@@ -3,6 +3,7 @@
 
 use crate::error::BenchError;
 use crate::latency::{self, Load};
+use crate::sse::Transport;
 use herald::config::Config;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub async fn run(base: &str, ws_bases: &[String], config: &Config, steps: Steps)
     let mut rate = steps.start;
     let mut retried = false;
     while rate <= steps.max {
-        let load = Load { rate, duration: steps.duration, users: steps.users };
+        let load = Load { rate, duration: steps.duration, users: steps.users, transport: Transport::Ws };
         // A step that cannot run (after an overloaded one, the client may be out of file
         // descriptors until its connections close) is a failed step, not the end of the bench.
         let good = match latency::run(base, ws_bases, config, load).await {

@@ -391,7 +391,7 @@ async fn nginx_never_proxies_readyz_or_metrics() {
 }
 
 /// `herald selftest --url https://…` through nginx: TLS (the dev certificate, trusted through
-/// `SSL_CERT_FILE`), REST and wss, as an operator checks a deployment.
+/// `SSL_CERT_FILE`), REST, wss and SSE, as an operator checks a deployment.
 #[actix_web::test]
 async fn selftest_passes_through_nginx_over_https_and_wss() {
     let (_db, _redis, nodes) = cluster(2, &[]).await;
@@ -410,6 +410,8 @@ async fn selftest_passes_through_nginx_over_https_and_wss() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "selftest over https failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("https://127.0.0.1"), "{stdout}");
+    // The SSE stream through nginx's /sse/ location: unbuffered, a push and a resume.
+    assert!(stdout.lines().any(|l| l.starts_with("PASS") && l.contains("SSE stream")), "{stdout}");
 }
 
 /// `HERALD_ADMIN_ALLOW` limits `/admin` (the console and its API) to its networks: from

@@ -1,10 +1,10 @@
 //! The test world, one copy of each helper: a fresh database per test (`db`), nodes in this
 //! process and a JSON client (`app`), tokens, `herald` processes (`process`), servers started on
-//! proven ports (`ports`), a WebSocket client (`ws_client`), what a stream of pushed ids must look
-//! like (`streams`), a private Redis (`redis_server`) or Redis Cluster (`redis_cluster`), nodes on
-//! them (`cluster`), a load writer (`load`), a TCP proxy that cuts or stalls (`proxy`), the compose
-//! stack (`compose`), bounded waits (`wait`), headless chromium over WebDriver (`browser`), and
-//! `src/` read as text (`source`, `imports`).
+//! proven ports (`ports`), a WebSocket client (`ws_client`) and an SSE client (`sse_client`), what
+//! a stream of pushed ids must look like (`streams`), a private Redis (`redis_server`) or Redis
+//! Cluster (`redis_cluster`), nodes on them (`cluster`), a load writer (`load`), a TCP proxy that
+//! cuts or stalls (`proxy`), the compose stack (`compose`), bounded waits (`wait`), headless
+//! chromium over WebDriver (`browser`), and `src/` read as text (`source`, `imports`).
 //! Tests take what they need with `use crate::helpers::*`: the names re-exported here.
 
 mod app;
@@ -20,6 +20,7 @@ mod proxy;
 pub mod redis_cluster;
 mod redis_server;
 pub mod source;
+mod sse_client;
 mod streams;
 mod tokens;
 mod wait;
@@ -47,6 +48,10 @@ pub use redis_cluster::{
     RESYNC_CHANNEL,
 };
 pub use redis_server::RedisServer;
+pub use sse_client::{
+    collect_sse_notifications, delivered, expect_no_more_sse_events, parse_event_id, sse_path, SseClient, SseEvent,
+    SseRefused,
+};
 pub use streams::{
     assert_exactly_once_in_order, collect_notifications, expect_no_more_notifications, id_of, ids_of, is_repair,
     pushed_id, record, settle_after, stream_problems, Seen,

@@ -30,8 +30,12 @@ async fn selftest_passes_against_a_two_node_cluster() {
         assert!(out.status.success(), "selftest failed:\n{stdout}\n{}", text(&out.stderr));
         assert!(!stdout.contains("FAIL"), "{stdout}");
         let passes = stdout.lines().filter(|l| l.starts_with("PASS")).count();
-        assert!(passes >= 11, "every check ran:\n{stdout}");
+        assert!(passes >= 12, "every check ran:\n{stdout}");
         assert!(stdout.contains("admin console served (/admin/)"), "{stdout}");
+        assert!(
+            stdout.contains("PASS") && stdout.contains("SSE stream: live push, resume by Last-Event-ID"),
+            "{stdout}"
+        );
         assert!(stdout.contains("0 failed"), "{stdout}");
     }
     let (_, list) = nodes[0].get("/auth/notifications/", &token(42)).await;
