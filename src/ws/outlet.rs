@@ -9,7 +9,7 @@ use crate::domain::StreamPos;
 use actix_ws::CloseReason;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
-use std::fmt;
+use std::fmt::{self, Write};
 use tokio::sync::mpsc;
 
 /// Chunks an SSE response holds before its writes wait for the client (each a whole event).
@@ -53,9 +53,10 @@ const GREETING: &str = "connection_established";
 /// the greeting.
 pub fn sse_event(frame: &ByteString, id: EventId) -> Bytes {
     let kind = frame_type(frame).unwrap_or("message");
-    let mut event = BytesMut::with_capacity(frame.len() + kind.len() + 48);
+    let mut event = BytesMut::with_capacity(frame.len() + kind.len() + 64);
     if kind != GREETING {
-        event.put_slice(format!("id: {id}\n").as_bytes());
+        // Writing into a `BytesMut` cannot fail.
+        let _ = writeln!(event, "id: {id}");
     }
     event.put_slice(b"event: ");
     event.put_slice(kind.as_bytes());
