@@ -31,6 +31,8 @@ struct KeySet {
     by_kid: HashMap<String, Arc<Key>>,
     /// The one key of a set that has only one: what a token without `kid` is checked with.
     only: Option<Arc<Key>>,
+    /// How many keys the set held that Herald accepts.
+    usable: usize,
 }
 
 /// How the last fetch went, for `/readyz`.
@@ -143,7 +145,7 @@ impl Jwks {
         let Ok(mut status) = self.status.lock() else { return };
         match fetched {
             Ok(keys) => {
-                let count = keys.by_kid.len() + usize::from(keys.by_kid.is_empty() && keys.only.is_some());
+                let count = keys.usable;
                 if let Ok(mut cached) = self.keys.write() {
                     *cached = Arc::new(keys);
                 }
@@ -205,6 +207,7 @@ impl Jwks {
         if usable.is_empty() {
             return Err(JwksError::NoKeys);
         }
+        keys.usable = usable.len();
         if usable.len() == 1 {
             keys.only = usable.pop();
         }

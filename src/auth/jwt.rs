@@ -82,14 +82,9 @@ impl TokenVerifier {
         }
     }
 
-    /// Verifies with the keys at hand: a token signed by a key not cached yet is refused.
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        self.check(token).map_err(Refusal::into_error)
-    }
-
     /// Verifies, fetching the key set again first when the token's key is not cached (at most
     /// once per cool-down, sharing a fetch in progress).
-    pub async fn verify_fresh(&self, token: &str) -> Result<Principal, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         match (self.check(token), self.jwks()) {
             (Err(Refusal::UnknownKey), Some(jwks)) => {
                 jwks.refresh_unless_recent().await;
@@ -99,7 +94,7 @@ impl TokenVerifier {
         }
     }
 
-    /// Verifies with the keys at hand; `Refusal::UnknownKey` tells that `verify_fresh` may
+    /// Verifies with the keys at hand; `Refusal::UnknownKey` tells that `verify` may
     /// still accept the token.
     pub fn check(&self, token: &str) -> Result<Principal, Refusal> {
         let fetched;

@@ -119,7 +119,7 @@ fn authenticate(req: &HttpRequest) -> Authenticated<Principal> {
 }
 
 /// The bearer token verified: at once with the keys at hand, or, when it names a key not
-/// cached (a JWKS rotated), after the key set is fetched again (`TokenVerifier::verify_fresh`).
+/// cached (a JWKS rotated), after the key set is fetched again (`TokenVerifier::verify`).
 fn verify(req: &HttpRequest) -> Authenticated<Principal> {
     let Some(verifier) = req.app_data::<web::Data<TokenVerifier>>() else {
         return Either::Left(ready(Err(ApiError::Internal("TokenVerifier missing from app data".into()))));
@@ -131,7 +131,7 @@ fn verify(req: &HttpRequest) -> Authenticated<Principal> {
         Ok(principal) => Either::Left(ready(Ok(principal))),
         Err(Refusal::UnknownKey) => {
             let (verifier, token) = (verifier.clone(), token.to_owned());
-            Either::Right(Box::pin(async move { verifier.verify_fresh(&token).await }))
+            Either::Right(Box::pin(async move { verifier.verify(&token).await }))
         }
         Err(refusal) => Either::Left(ready(Err(refusal.into_error()))),
     }

@@ -166,7 +166,7 @@ impl Socket {
 
     /// Takes a fresh token for the same user; the socket keeps the later expiry.
     async fn refresh_token(&mut self, token: &str) -> Result<ServerFrame<'static>, ApiError> {
-        let fresh = self.ctx.verifier.verify_fresh(token).await?;
+        let fresh = self.ctx.verifier.verify(token).await?;
         if fresh.user_id != self.principal.user_id {
             return Err(ApiError::Forbidden("the new token is for another user"));
         }

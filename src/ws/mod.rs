@@ -3,9 +3,9 @@
 //! token (`?token=` or `Authorization: Bearer`; 401) before any upgrade, then one session task
 //! per socket or stream takes over (`session`: the IO loop; `socket`: its state and writes;
 //! `outlet`: where they go; `frames`: client frames → inbox; `replay`: replay, resume and repair;
-//! `delivery`: the pure state machine). `protocol` is the wire format; `frame_limit` refuses a frame over 64 KiB at its
-//! header, before its payload is buffered; `closing` ends the connection as soon as a close the
-//! client started is answered.
+//! `delivery`: the pure state machine). `protocol` is the wire format; `frame_limit` refuses a
+//! frame over 64 KiB at its header, before its payload is buffered; `closing` ends the
+//! connection as soon as the client closes it (a close handshake, an SSE client's hang-up).
 
 mod closing;
 mod context;
@@ -115,7 +115,7 @@ async fn admit(
         .filter(|t| !t.is_empty())
         .or_else(|| bearer_token(req))
         .ok_or(ApiError::Unauthorized("missing token"))?;
-    let principal = endpoint.context.verifier.verify_fresh(token).await?;
+    let principal = endpoint.context.verifier.verify(token).await?;
     endpoint.context.budgets.admit(&principal, cost).await?;
     endpoint.handshakes.admit()?;
     let hub = &endpoint.context.hub;
@@ -162,7 +162,7 @@ async fn upgrade(
 /// Who is behind the socket, for the admin console: the client's address as a proxy in front
 /// forwarded it (`X-Real-IP`, else the first `X-Forwarded-For` entry: nginx sets both), else
 /// the TCP peer's; and its user agent, cut to `MAX_USER_AGENT_BYTES`.
-pub(crate) fn session_info(req: &HttpRequest) -> SessionInfo {
+fn session_info(req: &HttpRequest) -> SessionInfo {
     let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let forwarded = text("x-real-ip").or_else(|| text("x-forwarded-for").and_then(|v| v.split(',').next()));
     let client_addr = match forwarded.filter(|v| !v.is_empty()) {
@@ -185,7 +185,7 @@ fn cut(text: &str, max: usize) -> Box<str> {
 }
 
 /// Browsers send `Origin`; other clients may not, and are not subject to the check.
-pub(crate) fn origin_allowed(req: &HttpRequest, origins: &AllowedOrigins) -> bool {
+fn origin_allowed(req: &HttpRequest, origins: &AllowedOrigins) -> bool {
     match req.headers().get(header::ORIGIN) {
         None => true,
         Some(origin) => {

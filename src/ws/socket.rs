@@ -14,6 +14,8 @@ use crate::event::{ServerFrame, SessionId};
 use crate::hub::SessionSignals;
 use actix_ws::{CloseCode, CloseReason};
 use bytestring::ByteString;
+use futures_util::future::Either;
+use futures_util::FutureExt;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,6 +35,15 @@ pub(super) const DISCONNECTED: &str = "disconnected by an administrator";
 
 /// Why the session ends: `None` when the client went away, else the close frame to send.
 pub(super) type Stop = Option<CloseReason>;
+
+/// A bounded write's end: written, the client gone (`None`), or not taken in time (1013).
+fn outcome(written: Result<bool, tokio::time::error::Elapsed>) -> Result<(), Stop> {
+    match written {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(None),
+        Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
+    }
+}
 
 pub(super) fn close(code: CloseCode, description: &str) -> Stop {
     Some(CloseReason { code, description: Some(description.to_owned()) })
@@ -85,27 +96,16 @@ impl Socket {
         }
         let signals = self.signals.clone();
         let overflow = signals.overflow.notified();
-        let bound = self.ctx.settings.ping_timeout;
-        let written = match &mut self.outlet {
-            Outlet::WebSocket(writer) => {
-                tokio::select! {
-                    written = tokio::time::timeout(bound, writer.text(text)) => written.map(|w| w.is_ok()),
-                    _ = overflow => return Err(close(CloseCode::Again, TOO_SLOW)),
-                }
-            }
+        let write = match &mut self.outlet {
+            Outlet::WebSocket(writer) => Either::Left(writer.text(text).map(|w| w.is_ok())),
             Outlet::EventStream(body) => {
                 let id = EventId { position: self.delivery.position(), last_id: self.delivery.last_sent_id() };
-                let event = outlet::sse_event(&text, id);
-                tokio::select! {
-                    written = tokio::time::timeout(bound, body.send(event)) => written.map(|w| w.is_ok()),
-                    _ = overflow => return Err(close(CloseCode::Again, TOO_SLOW)),
-                }
+                Either::Right(body.send(outlet::sse_event(&text, id)).map(|w| w.is_ok()))
             }
         };
-        match written {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(None),
-            Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
+        tokio::select! {
+            written = tokio::time::timeout(self.ctx.settings.ping_timeout, write) => outcome(written),
+            _ = overflow => Err(close(CloseCode::Again, TOO_SLOW)),
         }
     }
 
@@ -133,11 +133,7 @@ impl Socket {
                 tokio::time::timeout(bound, body.send(heartbeat)).await.map(|w| w.is_ok())
             }
         };
-        match written {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(None),
-            Err(_timeout) => Err(close(CloseCode::Again, TOO_SLOW)),
-        }
+        outcome(written)
     }
 
     /// Writes every event whose turn has come, in stream order.

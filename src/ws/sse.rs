@@ -28,7 +28,7 @@ pub async fn connect(req: HttpRequest, endpoint: web::Data<WsEndpoint>) -> Resul
     let resume = resume_point(&req, &query)?;
     let cost = if resume.is_some() { Action::Replay } else { Action::Read };
     let (principal, id) = admit(&req, &query, &endpoint, cost).await?;
-    let (body, events) = mpsc::channel::<Bytes>(EVENT_STREAM_CHUNKS);
+    let (body, mut events) = mpsc::channel::<Bytes>(EVENT_STREAM_CHUNKS);
     // Room for one chunk is free in a new channel.
     let _ = body.try_send(outlet::sse_preamble());
     let start = resume.map_or(Start::Now, Start::After);
@@ -42,7 +42,6 @@ pub async fn connect(req: HttpRequest, endpoint: web::Data<WsEndpoint>) -> Resul
         inbound,
     );
     actix_web::rt::spawn(session);
-    let mut events = events;
     let stream =
         futures_util::stream::poll_fn(move |cx| events.poll_recv(cx).map(|chunk| chunk.map(Ok::<_, Infallible>)));
     Ok(HttpResponse::Ok()
