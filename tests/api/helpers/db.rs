@@ -6,8 +6,13 @@ use diesel::{Connection, PgConnection};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-/// The PostgreSQL server the tests may create databases on.
+/// The PostgreSQL server the tests may create databases on. Every test reaches PostgreSQL through
+/// this URL, so OpenSSL is initialised here first, as `herald`'s `main` does: without
+/// `OPENSSL_INIT_NO_ATEXIT` (libpq's own initialisation registers the cleanup) the test binary's
+/// exit frees TLS state that pool threads of in-process nodes still use (SIGSEGV after every
+/// test passed, seen once in CI).
 pub fn admin_url() -> String {
+    openssl::init();
     std::env::var("HERALD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
